@@ -1,0 +1,88 @@
+// The sending side of logfebe-1, as pg_logfebe writes it: used by the emulator, tests and
+// benchmarks to produce byte streams a real server would. Kept beside the decoder so the two
+// read as mirror images.
+import type { LogRecord } from './messages';
+
+const TYPE_AND_LENGTH = 5; // type byte + int32 length
+
+function frame(type: 'V' | 'I' | 'L', payload: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(TYPE_AND_LENGTH + payload.length);
+  out.write(type, 0, 'latin1');
+  out.writeInt32BE(payload.length + 4, 1); // the length counts itself, not the type byte
+  payload.copy(out, TYPE_AND_LENGTH);
+  return out;
+}
+
+const cstring = (s: string): Buffer => Buffer.concat([Buffer.from(s, 'utf8'), Buffer.of(0)]);
+const nullable = (s: string | null): Buffer =>
+  s === null ? Buffer.from('N\0', 'latin1') : Buffer.concat([Buffer.from('P', 'latin1'), cstring(s)]);
+const int32 = (n: number): Buffer => {
+  const b = Buffer.allocUnsafe(4);
+  b.writeInt32BE(n);
+  return b;
+};
+const int64 = (n: number): Buffer => {
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigInt64BE(BigInt(n));
+  return b;
+};
+const uint64 = (n: number): Buffer => {
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigUInt64BE(BigInt(n));
+  return b;
+};
+
+/** `V` with the given full version string, e.g. `PG-15.20/logfebe-1`. */
+export function encodeVersion(version: string): Buffer {
+  return frame('V', cstring(version));
+}
+
+/**
+ * `I` as real pg_logfebe sends it: the CString plus three NULs, because it sizes the payload with
+ * `sizeof '\0'`, which is 4 in C. Pass `{ exact: true }` for the spec-minimal form.
+ */
+export function encodeIdentity(identity: string, opts: { exact?: boolean } = {}): Buffer {
+  const padding = opts.exact === true ? Buffer.alloc(0) : Buffer.alloc(3);
+  return frame('I', Buffer.concat([cstring(identity), padding]));
+}
+
+/** `L` with every field in protocol order. */
+export function encodeRecord(r: LogRecord): Buffer {
+  return frame(
+    'L',
+    Buffer.concat([
+      cstring(r.LogTime),
+      nullable(r.UserName),
+      nullable(r.DatabaseName),
+      int32(r.Pid),
+      nullable(r.ClientAddr),
+      cstring(r.SessionId),
+      int64(r.SeqNum),
+      nullable(r.PsDisplay),
+      cstring(r.SessionStart),
+      nullable(r.Vxid),
+      uint64(r.Txid),
+      int32(r.ELevel),
+      nullable(r.SQLState),
+      nullable(r.ErrMessage),
+      nullable(r.ErrDetail),
+      nullable(r.ErrHint),
+      nullable(r.InternalQuery),
+      int32(r.InternalQueryPos),
+      nullable(r.ErrContext),
+      nullable(r.UserQuery),
+      int32(r.UserQueryPos),
+      nullable(r.FileErrPos),
+      nullable(r.ApplicationName),
+    ]),
+  );
+}
+
+/** A raw frame of any type byte, for tests of protocol violations. */
+export function encodeRaw(type: string, payload: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(TYPE_AND_LENGTH + payload.length);
+  out.write(type.slice(0, 1), 0, 'latin1');
+  out.writeInt32BE(payload.length + 4, 1);
+  payload.copy(out, TYPE_AND_LENGTH);
+  return out;
+}

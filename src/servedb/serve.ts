@@ -1,0 +1,31 @@
+// One tenant as the rest of the collector sees it, after serves.new was validated
+// (../shared/spec/serve-db.md). Both serve forms (`t` with LOGPLEX_URL, or `url`) are resolved
+// here into one shape, so the source and sink never need to know which form was written.
+import type { Secret } from '../secret';
+
+/** Where and how a serve's records are posted. */
+export interface LogplexTarget {
+  readonly url: string; // the logplex endpoint with credentials removed: safe to log
+  readonly user: string; // basic-auth user: `token` for `t` serves, the URL's user otherwise
+  readonly token: Secret; // basic-auth password and syslog APP-NAME
+}
+
+export interface Serve {
+  readonly identity: string; // `i`: logfebe.identity this socket accepts (not secret)
+  readonly socketPath: string; // `p`: absolute path of the unix socket; unique in a serve set
+  readonly name: string | undefined; // `name`: label shown in every line, `DATABASE` when absent
+  readonly target: LogplexTarget;
+}
+
+/** A whole accepted serves file: what the collector should be serving right now. */
+export type ServeSet = readonly Serve[];
+
+/** True when two serves would post identically (same endpoint, user, token and label). */
+export function sameDelivery(a: Serve, b: Serve): boolean {
+  return (
+    a.name === b.name &&
+    a.target.url === b.target.url &&
+    a.target.user === b.target.user &&
+    a.target.token.equals(b.target.token)
+  );
+}
