@@ -1,0 +1,88 @@
+import { ConfigError, parseConfig, parseDuration, parseSize } from '../../src/daemon/config';
+import { formatJson, formatLogfmt } from '../../src/daemon/log';
+import { Secret } from '../../src/secret';
+
+const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseConfig(argv, env);
+const errorOf = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('daemon configuration', () => {
+  it('reads SERVE_DB_DIR and LOGPLEX_URL from the environment', () => {
+    const c = parse([], { SERVE_DB_DIR: '/srv/db', LOGPLEX_URL: 'https://logplex.example.com/logs' });
+    expect(c.serveDbDir).toBe('/srv/db');
+    expect(c.logplexUrl?.href).toBe('https://logplex.example.com/logs');
+    expect(c.tunables.flushIntervalMs).toBeUndefined(); // stage defaults stay in the stages
+  });
+
+  it('lets flags override the environment', () => {
+    const c = parse(['--serve-db-dir', '/b', '--logplex-url', 'http://127.0.0.1:1/logs'], { SERVE_DB_DIR: '/a' });
+    expect(c.serveDbDir).toBe('/b');
+    expect(c.logplexUrl?.port).toBe('1');
+  });
+
+  it('parses every tunable with units', () => {
+    const c = parse([
+      '--flush-interval', '100ms', '--concurrency', '8', '--buffer-cap', '16MiB', '--frame-cap', '2000',
+      '--record-cap', '2MiB', '--line-prefix', '%m [%p] ', '--hostname', 'db1', '--poll-interval', '2s',
+      '--gzip', '--stats-interval', '0', '--shutdown-timeout', '1m', '--log-format', 'json',
+    ]);
+    expect(c.tunables).toEqual({
+      flushIntervalMs: 100, concurrency: 8, bufferCapBytes: 16 << 20, maxMessageBytes: 2000,
+      maxRecordBytes: 2 << 20, linePrefix: '%m [%p] ', hostname: 'db1', pollIntervalMs: 2000, gzip: true,
+      statsIntervalMs: 0, shutdownTimeoutMs: 60_000,
+    });
+    expect(c.logFormat).toBe('json');
+  });
+
+  it('names the flag and the fix when a value is out of range or malformed', () => {
+    expect(errorOf(() => parse(['--concurrency', '0']))).toBe('--concurrency "0": must be between 1 and 64');
+    expect(errorOf(() => parse(['--frame-cap', '20000']))).toBe('--frame-cap "20000": must be between 256 and 10000');
+    expect(errorOf(() => parse(['--flush-interval', 'soon']))).toBe(
+      '--flush-interval "soon": expected a duration like 250ms, 10s or 2m',
+    );
+    expect(errorOf(() => parse(['--log-format', 'xml']))).toBe('--log-format "xml": expected logfmt or json');
+    expect(errorOf(() => parse(['--bogus']))).toMatch(/Unknown option '--bogus'.*see --help/);
+  });
+
+  it('refuses an unparsable LOGPLEX_URL without echoing it (it may hold credentials)', () => {
+    const msg = errorOf(() => parse([], { LOGPLEX_URL: 'not a url t.secret' }));
+    expect(msg).toMatch(/^LOGPLEX_URL is not a valid URL/);
+    expect(msg).not.toContain('t.secret');
+    expect(errorOf(() => parse([], { LOGPLEX_URL: 'ftp://u:t.secret@h/' }))).toBe(
+      'LOGPLEX_URL must be an http:// or https:// URL, not ftp:',
+    );
+  });
+
+  it('parses sizes and durations', () => {
+    expect(parseSize('--x', '64KiB', 0, 1e12)).toBe(65536);
+    expect(parseSize('--x', '1MB', 0, 1e12)).toBe(1e6);
+    expect(parseDuration('--x', '1.5s', 0, 1e9)).toBe(1500);
+    expect(parseDuration('--x', '2m', 0, 1e9)).toBe(120_000);
+  });
+});
+
+describe('our own log lines', () => {
+  const at = new Date('2026-11-25T01:02:03.004Z');
+  it('prints logfmt with quoting where needed', () => {
+    expect(formatLogfmt({ kind: 'connect', level: 'info', serve: 'BLUE', identity: 'test identity', n: 3 }, at)).toBe(
+      'ts=2026-11-25T01:02:03.004Z level=info event=connect serve=BLUE identity="test identity" n=3',
+    );
+  });
+  it('prints JSON', () => {
+    expect(JSON.parse(formatJson({ kind: 'drop', level: 'warn', count: 5 }, at))).toEqual({
+      ts: '2026-11-25T01:02:03.004Z', level: 'warn', event: 'drop', count: 5,
+    });
+  });
+  it('never prints a secret that slipped into an event', () => {
+    const event = { kind: 'x', level: 'info', token: new Secret('t.abc') } as unknown as Parameters<typeof formatLogfmt>[0];
+    expect(formatLogfmt(event, at)).not.toContain('t.abc');
+    expect(formatJson(event, at)).not.toContain('t.abc');
+  });
+});

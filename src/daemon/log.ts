@@ -1,0 +1,35 @@
+// Our own log: one line per event on stderr, logfmt by default (grep- and eye-friendly),
+// JSON with --log-format json (for log shippers). Events are flat by construction (events.ts),
+// so one formatter serves every kind; values that are not primitives are printed through
+// String(), which a Secret answers with [redacted].
+import type { EventBase } from '../events';
+import type { LogFormat } from './config';
+
+export type LineWriter = (line: string) => void;
+
+const BARE = /^[^\s"=\\]+$/; // logfmt values that need no quotes
+
+function logfmtValue(v: unknown): string {
+  const s = typeof v === 'string' ? v : String(v);
+  return BARE.test(s) ? s : JSON.stringify(s);
+}
+
+/** `ts=… level=info event=connect serve=BLUE socket=/run/a.sock` */
+export function formatLogfmt(event: EventBase, at: Date): string {
+  let line = `ts=${at.toISOString()} level=${event.level} event=${logfmtValue(event.kind)}`;
+  for (const [key, value] of Object.entries(event)) {
+    if (key === 'kind' || key === 'level' || value === undefined) continue;
+    line += ` ${key}=${logfmtValue(value)}`;
+  }
+  return line;
+}
+
+export function formatJson(event: EventBase, at: Date): string {
+  const { kind, level, ...fields } = event;
+  return JSON.stringify({ ts: at.toISOString(), level, event: kind, ...fields });
+}
+
+export function createLogger(format: LogFormat, write: LineWriter): (event: EventBase) => void {
+  const render = format === 'json' ? formatJson : formatLogfmt;
+  return (event) => write(render(event, new Date()));
+}
