@@ -1,0 +1,59 @@
+// Every tunable of the socket source, with its default, in one place.
+import { resolveProtocolOptions } from '../protocol/options';
+
+export interface SourceOptions {
+  /**
+   * Passed to the decoder: the largest message a connection may send (length field, i.e. payload
+   * + 4). A bigger one closes that connection with a `protocol_error`; PostgreSQL reconnects.
+   */
+  readonly maxMessageBytes: number;
+  /**
+   * Mode of each listening socket file. World-writable because PostgreSQL usually runs as
+   * another user than the collector; the identity check, not the file mode, keeps tenants apart.
+   */
+  readonly socketMode: number;
+  /**
+   * When a serve stops (removed from the serve set, or the serve set completed for shutdown) its
+   * open connections keep being read until none of them sent anything for this long, so that
+   * records PostgreSQL already handed to the kernel are forwarded rather than reset away.
+   */
+  readonly drainIdleMs: number;
+  /**
+   * Upper bound on that drain: a backend that logs continuously never goes idle, and must not
+   * hold a reload or shutdown hostage. After this, the connection is closed regardless.
+   */
+  readonly drainTimeoutMs: number;
+  /**
+   * A serve whose socket could not be created (missing directory, regular file in the way, a
+   * live listener) tries again after this long, so fixing the path on disk is enough to bring it
+   * up. 0 disables retrying: the serve then stays down until it is removed and re-added.
+   */
+  readonly listenRetryMs: number;
+}
+
+export const DEFAULT_SOURCE_OPTIONS: SourceOptions = {
+  maxMessageBytes: 1024 * 1024, // the reference collector's cap; see ProtocolOptions
+  socketMode: 0o777,
+  drainIdleMs: 50, // a loaded backend refills its socket within microseconds; 50 ms idle is "done"
+  drainTimeoutMs: 2_000,
+  listenRetryMs: 10_000, // the reference collector's serve-db poll interval
+};
+
+/** Defaults filled in; a nonsensical value is a programming error, so it throws here. */
+export function resolveSourceOptions(options: Partial<SourceOptions> = {}): SourceOptions {
+  const resolved: SourceOptions = {
+    maxMessageBytes: resolveProtocolOptions({ maxMessageBytes: options.maxMessageBytes }).maxMessageBytes,
+    socketMode: options.socketMode ?? DEFAULT_SOURCE_OPTIONS.socketMode,
+    drainIdleMs: options.drainIdleMs ?? DEFAULT_SOURCE_OPTIONS.drainIdleMs,
+    drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_SOURCE_OPTIONS.drainTimeoutMs,
+    listenRetryMs: options.listenRetryMs ?? DEFAULT_SOURCE_OPTIONS.listenRetryMs,
+  };
+  if (!Number.isInteger(resolved.socketMode) || resolved.socketMode < 0 || resolved.socketMode > 0o7777) {
+    throw new RangeError(`socketMode must be a file mode from 0 to 0o7777, got ${resolved.socketMode}`);
+  }
+  for (const key of ['drainIdleMs', 'drainTimeoutMs', 'listenRetryMs'] as const) {
+    const value = resolved[key];
+    if (!Number.isFinite(value) || value < 0) throw new RangeError(`${key} must be a number of milliseconds >= 0, got ${value}`);
+  }
+  return resolved;
+}
