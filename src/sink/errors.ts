@@ -1,0 +1,50 @@
+// What can go wrong delivering a batch, as typed errors with stable codes (undici's style):
+// events and tests match on `code`, and `transient` is the single answer to "retry or not?".
+// Messages never contain credentials: the URL we hold has none and tokens are never formatted.
+
+export type PostErrorCode =
+  | 'LOGPLEX_HTTP_STATUS' // logplex answered with a non-2xx status
+  | 'LOGPLEX_TIMEOUT' // connect, headers or body timeout
+  | 'LOGPLEX_CONNECTION' // refused, reset, DNS, TLS: the request may not have arrived
+  | 'LOGPLEX_ABORTED' // we aborted it (shutdown)
+  | 'LOGPLEX_REQUEST_INVALID'; // undici refused the request itself: a bug here, retrying cannot help
+
+export class PostError extends Error {
+  override readonly name = 'PostError';
+  readonly code: PostErrorCode;
+  readonly status: number | undefined; // HTTP status for LOGPLEX_HTTP_STATUS
+  readonly transient: boolean; // worth retrying the same body later
+  readonly causeCode: string | undefined; // the underlying undici/system code, e.g. ECONNREFUSED
+
+  constructor(code: PostErrorCode, message: string, fields: { status?: number; transient: boolean; causeCode?: string }) {
+    super(message);
+    this.code = code;
+    this.status = fields.status;
+    this.transient = fields.transient;
+    this.causeCode = fields.causeCode;
+  }
+}
+
+/**
+ * Per the logplex input spec: 429 and 5xx are load or outage, retry; every other status is about
+ * this request (400 framing, 401/403 credentials, 413/415 shape) and would fail again. 408 is the
+ * server timing out our upload, which is the same as our own timeout: retry.
+ */
+export function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+export type GiveUpReason = 'permanent' | 'max_attempts' | 'max_age';
+
+/** The end of a retry run: the last error and why no further attempt was made. */
+export class RetryGiveUpError extends Error {
+  override readonly name = 'RetryGiveUpError';
+  readonly code = 'RETRY_GAVE_UP';
+  constructor(
+    readonly reason: GiveUpReason,
+    readonly attempts: number, // tries made, the first included
+    readonly lastError: unknown,
+  ) {
+    super(`gave up after ${attempts} attempt(s) (${reason}): ${lastError instanceof Error ? lastError.message : String(lastError)}`);
+  }
+}

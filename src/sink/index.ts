@@ -1,0 +1,17 @@
+// The sink's public API: the stage, its options, stats, events, errors and reusable operators.
+export { logplexSink, type LogplexSinkConfig, type SinkFormatter } from './logplexSink';
+export {
+  defaultRetryPolicy,
+  defaultSinkOptions,
+  resolveSinkOptions,
+  SinkOptionsError,
+  type RetryPolicy,
+  type SinkOptions,
+  type SinkOptionsInput,
+} from './options';
+export type { SinkCounters, ServeStats, SinkStats } from './stats';
+export type { SinkEvent, PostFailedEvent, BatchLostEvent, DropEvent, FormatFailedEvent } from './events';
+export { PostError, RetryGiveUpError, isTransientStatus, type PostErrorCode, type GiveUpReason } from './errors';
+export { batchByTimeOrSize, type BatchOptions } from './batchByTimeOrSize';
+export { retryWithBackoff, backoffDelay, type AttemptFailure, type RetryOptions } from './retryWithBackoff';
+export { LogplexClient, preparePost, newFrameId, type OutgoingBatch, type PreparedPost, type PostResult } from './post';

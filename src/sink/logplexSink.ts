@@ -1,0 +1,316 @@
+// The delivery stage: SourcedRecords in, POSTs to logplex out, per serve (keyed by socket path):
+//
+//   records ─ admit (cap) ─ frames ─ batchByTimeOrSize ─ + L10 notices ─ mergeMap(post+retry, concurrency)
+//
+// Input is never paused: the only answer to a full buffer is to drop (serveQueue.ts). Every byte
+// between admission and the end of its post (open batch, batches queued inside mergeMap, posts in
+// flight or backing off) is on the serve's ledger, so memory per serve is bounded by the cap.
+import {
+  asyncScheduler,
+  catchError,
+  concat,
+  concatMap,
+  defer,
+  EMPTY,
+  from,
+  groupBy,
+  ignoreElements,
+  map,
+  mergeMap,
+  Observable,
+  of,
+  tap,
+  finalize,
+  type GroupedObservable,
+  type SchedulerLike,
+} from 'rxjs';
+import type { EventSink } from '../events';
+import { ignoreEvents } from '../events';
+import { sameDelivery, type Serve } from '../servedb/serve';
+import type { SourcedRecord } from '../source/sourcedRecord';
+import { batchByTimeOrSize } from './batchByTimeOrSize';
+import { PostError, RetryGiveUpError } from './errors';
+import type { SinkEvent } from './events';
+import { resolveSinkOptions, type SinkOptions, type SinkOptionsInput } from './options';
+import { LogplexClient, preparePost, type OutgoingBatch, type PostResult, type PreparedPost } from './post';
+import { retryWithBackoff, type AttemptFailure } from './retryWithBackoff';
+import { ServeQueue, type Unannounced } from './serveQueue';
+import { StatsRecorder, type MutableCounters, type SinkStats } from './stats';
+
+/** The rendering the sink needs from src/format (injected, so the sink does not depend on its options). */
+export interface SinkFormatter {
+  readonly frames: (rec: SourcedRecord) => Buffer[]; // octet-counted frames of one record
+  readonly notice: (serve: Serve, message: string, at: Date) => Buffer; // one frame of our own
+  readonly l10Text: (kind: 'dropped' | 'lost', count: number, since: Date) => string;
+}
+
+export interface LogplexSinkConfig extends SinkOptionsInput {
+  readonly format: SinkFormatter;
+  readonly events?: EventSink<SinkEvent>; // our own log; ignored when absent
+  readonly scheduler?: SchedulerLike; // batch and retry timers, and "now" for L10 times
+  readonly random?: () => number; // retry jitter
+}
+
+interface Frame {
+  readonly serve: Serve; // the serve as of the record this frame came from
+  readonly bytes: Buffer;
+}
+
+/** A formed batch: body built, bytes on the ledger until the post ends. */
+interface Batch extends OutgoingBatch {
+  readonly logFrames: number; // frames from records (what is lost if the batch is)
+  readonly ledgerBytes: number; // what to release from the serve's queue when done
+  readonly announced: { dropped: Unannounced | undefined; lost: Unannounced | undefined };
+}
+
+const serveFields = (serve: Serve) => ({ serve: serve.name, socket: serve.socketPath });
+
+/**
+ * Deliver `record$` to logplex. Subscribing starts it; the result emits a stats snapshot whenever
+ * a batch is formed or settled and when drops start, and a last one just before it completes.
+ *
+ * - Graceful stop: complete `record$`. Open batches are flushed, posts in flight and their retries
+ *   run to the end, pending drop counts go out in a final L10 batch, connections are closed, then
+ *   the result completes.
+ * - Abort (e.g. a shutdown timeout): unsubscribe. Requests in flight are aborted and every undici
+ *   dispatcher is destroyed; what was queued is not delivered.
+ * - An error from `record$` aborts the same way and is passed on.
+ */
+export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexSinkConfig): Observable<SinkStats> {
+  return new Observable<SinkStats>((subscriber) => {
+    const options = resolveSinkOptions(config);
+    const client = new LogplexClient(options);
+    const stats = new StatsRecorder();
+    const publish = (): void => subscriber.next(stats.snapshot());
+    const lane: LaneContext = {
+      options,
+      client,
+      format: config.format,
+      emit: config.events ?? ignoreEvents,
+      scheduler: config.scheduler ?? asyncScheduler,
+      random: config.random ?? Math.random,
+      stats,
+      publish,
+    };
+    let settled = false;
+
+    const subscription = record$
+      .pipe(
+        groupBy((rec) => rec.serve.socketPath),
+        // One lane per serve, all running at once: a slow serve never holds up another.
+        mergeMap((serve$) => serveLane(serve$, lane)),
+      )
+      .subscribe({
+        error: (err: unknown) => {
+          settled = true;
+          void client.destroy();
+          subscriber.error(err);
+        },
+        complete: () => {
+          settled = true;
+          client.close().then(
+            () => {
+              publish();
+              subscriber.complete();
+            },
+            (err: unknown) => subscriber.error(err),
+          );
+        },
+      });
+
+    return () => {
+      subscription.unsubscribe();
+      if (!settled) void client.destroy();
+    };
+  });
+}
+
+interface LaneContext {
+  readonly options: SinkOptions;
+  readonly client: LogplexClient;
+  readonly format: SinkFormatter;
+  readonly emit: EventSink<SinkEvent>;
+  readonly scheduler: SchedulerLike;
+  readonly random: () => number;
+  readonly stats: StatsRecorder;
+  readonly publish: () => void;
+}
+
+function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneContext): Observable<never> {
+  const { options, format, emit, scheduler, stats } = ctx;
+  const queue = new ServeQueue(options.bufferCapBytes);
+  const now = (): Date => new Date(scheduler.now());
+  let latest: Serve | undefined; // for a last notice-only batch after the input ends
+  let counters: MutableCounters | undefined;
+  const countersOf = (serve: Serve): MutableCounters => (counters = stats.forServe(serve.socketPath, serve.name));
+  const syncQueued = (): void => {
+    if (counters !== undefined) counters.queuedBytes = queue.queuedBytes;
+  };
+
+  /** Format a record and reserve room for it, or drop it whole. */
+  const admit = (rec: SourcedRecord): Frame[] => {
+    latest = rec.serve;
+    const c = countersOf(rec.serve);
+    c.recordsIn += 1;
+    let frames: Buffer[];
+    try {
+      frames = format.frames(rec);
+    } catch (err) {
+      // One unrenderable record must not stop a serve's logs.
+      emit({ kind: 'format_failed', level: 'error', ...serveFields(rec.serve), error: err instanceof Error ? err.message : String(err) });
+      return [];
+    }
+    c.framesIn += frames.length;
+    const bytes = frames.reduce((n, f) => n + f.length, 0);
+    if (!queue.admit(bytes)) {
+      c.dropped += frames.length;
+      const at = now();
+      if (queue.drop(frames.length, at)) {
+        emit({ kind: 'drop', level: 'warn', ...serveFields(rec.serve), phase: 'started', count: frames.length, since: at.toISOString() });
+        ctx.publish();
+      }
+      return [];
+    }
+    syncQueued();
+    return frames.map((f) => ({ serve: rec.serve, bytes: f }));
+  };
+
+  /** Body of a batch, opened by L10 frames for whatever was dropped or lost since the last one. */
+  const formBatch = (serve: Serve, logFrames: readonly Buffer[]): Batch => {
+    const announced = queue.takeUnannounced();
+    const at = now();
+    const notices: Buffer[] = [];
+    if (announced.dropped !== undefined) {
+      const { count, since } = announced.dropped;
+      notices.push(format.notice(serve, format.l10Text('dropped', count, since), at));
+      emit({ kind: 'drop', level: 'warn', ...serveFields(serve), phase: 'announced', count, since: since.toISOString() });
+    }
+    if (announced.lost !== undefined) {
+      notices.push(format.notice(serve, format.l10Text('lost', announced.lost.count, announced.lost.since), at));
+    }
+    const noticeBytes = notices.reduce((n, f) => n + f.length, 0);
+    queue.reserve(noticeBytes);
+    const body = Buffer.concat([...notices, ...logFrames]);
+    return {
+      serve,
+      body,
+      frameCount: notices.length + logFrames.length,
+      dropCount: announced.dropped?.count ?? 0,
+      lostCount: announced.lost?.count ?? 0,
+      logFrames: logFrames.length,
+      ledgerBytes: body.length,
+      announced,
+    };
+  };
+
+  const batches$ = serve$.pipe(
+    concatMap(admit),
+    batchByTimeOrSize<Frame>({
+      maxItems: options.maxBatchFrames,
+      maxBytes: options.maxBatchBytes,
+      flushIntervalMs: options.flushIntervalMs,
+      sizeOf: (f) => f.bytes.length,
+      // Cut when the serve's delivery changed mid-batch, so each POST goes out with the credentials its frames were made for.
+      startsNewBatch: (first, next) => first.serve !== next.serve && !sameDelivery(first.serve, next.serve),
+      scheduler,
+    }),
+    map((frames) => {
+      const last = frames[frames.length - 1] as Frame; // batches are never empty
+      const batch = formBatch(last.serve, frames.map((f) => f.bytes));
+      syncQueued();
+      ctx.publish();
+      return batch;
+    }),
+  );
+
+  // Drops that happened after the last batch formed would otherwise never be told to logplex.
+  const finalNotice$ = defer(() =>
+    latest !== undefined && queue.hasUnannounced() ? of(formBatch(latest, [])) : EMPTY,
+  );
+
+  return concat(batches$, finalNotice$).pipe(
+    // mergeMap queues batches beyond `concurrency`; their bytes are still on the ledger.
+    mergeMap((batch) => deliver(batch, ctx, queue, countersOf(batch.serve)), options.concurrency),
+    ignoreElements(),
+  );
+}
+
+/** Post one batch with retries; settle its accounts whatever happens. */
+function deliver(batch: Batch, ctx: LaneContext, queue: ServeQueue, counters: MutableCounters): Observable<never> {
+  const { options, client, emit, scheduler } = ctx;
+  const onFailure = (f: AttemptFailure): void => {
+    const err = f.error;
+    if (f.willRetry) counters.requestsRetried += 1;
+    emit({
+      kind: 'post_failed',
+      level: f.willRetry ? 'warn' : 'error',
+      ...serveFields(batch.serve),
+      code: err instanceof PostError ? err.code : 'UNKNOWN',
+      status: err instanceof PostError ? err.status : undefined,
+      cause: err instanceof PostError ? err.causeCode : undefined,
+      attempt: f.attempt,
+      willRetry: f.willRetry,
+      retryInMs: f.delayMs,
+      frames: batch.frameCount,
+    });
+  };
+
+  return defer(() => from(preparePost(batch, options))).pipe(
+    mergeMap((prepared) =>
+      attempt$(client, prepared).pipe(
+        retryWithBackoff<PostResult>(options.retry, {
+          isTransient: (e) => e instanceof PostError && e.transient,
+          random: ctx.random,
+          scheduler,
+          onFailure,
+        }),
+      ),
+    ),
+    tap((result) => {
+      counters.requestsOk += 1;
+      counters.framesOut += batch.frameCount;
+      counters.bytesOut += result.bytes;
+    }),
+    ignoreElements(),
+    catchError((err: unknown) => {
+      // Given up: count the log frames as lost, and put back the counts this batch was announcing.
+      counters.requestsFailed += 1;
+      counters.lost += batch.logFrames;
+      if (batch.logFrames > 0) queue.lose(batch.logFrames, new Date(scheduler.now()));
+      queue.restore(batch.announced);
+      const giveUp = err instanceof RetryGiveUpError ? err : undefined;
+      const last = giveUp?.lastError ?? err;
+      emit({
+        kind: 'batch_lost',
+        level: 'error',
+        ...serveFields(batch.serve),
+        frames: batch.logFrames,
+        reason: giveUp?.reason ?? 'prepare_failed',
+        code: last instanceof PostError ? last.code : 'UNKNOWN',
+        status: last instanceof PostError ? last.status : undefined,
+        attempts: giveUp?.attempts ?? 0,
+      });
+      return EMPTY;
+    }),
+    finalize(() => {
+      queue.release(batch.ledgerBytes);
+      counters.queuedBytes = queue.queuedBytes;
+      ctx.publish();
+    }),
+  );
+}
+
+/** One try as an observable: unsubscribing (abort, shutdown) aborts the request. */
+function attempt$(client: LogplexClient, prepared: PreparedPost): Observable<PostResult> {
+  return new Observable<PostResult>((subscriber) => {
+    const abort = new AbortController();
+    client.send(prepared, abort.signal).then(
+      (result) => {
+        subscriber.next(result);
+        subscriber.complete();
+      },
+      (err: unknown) => subscriber.error(err),
+    );
+    return () => abort.abort();
+  });
+}

@@ -1,0 +1,122 @@
+// Every tunable of the logplex sink, with its default and the reason for it, in one place.
+// The daemon leaves unset flags undefined (daemon/config.ts) so that these stay the only defaults.
+
+/** How failed posts are retried (retryWithBackoff.ts). */
+export interface RetryPolicy {
+  readonly baseDelayMs: number; // delay before the first retry; doubles on each further one
+  readonly maxDelayMs: number; // ceiling of the doubling, so a long outage is polled, not abandoned
+  readonly maxAttempts: number; // total tries of one body, the first included
+  readonly maxAgeMs: number; // no retry starts later than this after the first try
+  readonly jitter: number; // 0..1: share of each delay that is randomised, so serves do not retry in lockstep
+}
+
+export interface SinkOptions {
+  readonly flushIntervalMs: number; // longest a frame waits in an open batch
+  readonly maxBatchFrames: number; // frames per POST
+  readonly maxBatchBytes: number; // body bytes per POST (before gzip)
+  readonly concurrency: number; // POSTs in flight (or retrying) per serve
+  readonly bufferCapBytes: number; // per serve: frame bytes batched, waiting, in flight or retrying
+  readonly connectTimeoutMs: number; // TCP + TLS handshake
+  readonly headersTimeoutMs: number; // request sent → response headers received
+  readonly bodyTimeoutMs: number; // gap between response body chunks
+  readonly keepAliveTimeoutMs: number; // idle connection kept for the next batch
+  readonly retry: RetryPolicy;
+  readonly gzip: boolean; // Content-Encoding: gzip on bodies
+  readonly userAgent: string; // User-Agent header
+}
+
+/** What callers pass: any subset, `retry` merged field by field. */
+export type SinkOptionsInput = Partial<Omit<SinkOptions, 'retry'>> & { readonly retry?: Partial<RetryPolicy> };
+
+/** Read at runtime so that the build (rootDir src) need not include package.json; src/sink and dist/sink are both two levels down. */
+function packageVersion(): string {
+  try {
+    const pkg: unknown = require('../../package.json');
+    if (typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string') return pkg.version;
+  } catch {
+    // bundled or relocated: the agent string still names the product
+  }
+  return 'unknown';
+}
+
+export const defaultRetryPolicy: RetryPolicy = {
+  // Logplex 503s are usually a node being rotated out: a quick first retry often lands elsewhere.
+  baseDelayMs: 250,
+  // Half a minute between tries of a long outage keeps us cheap for logplex while still polling.
+  maxDelayMs: 30_000,
+  // The age limit below is what ends a retry run in practice; this only caps pathological flapping.
+  maxAttempts: 20,
+  // Five minutes of retrying at concurrency 4 holds the bytes a busy serve produces in that time;
+  // beyond that the buffer is full anyway and newer logs are worth more than older ones.
+  maxAgeMs: 5 * 60_000,
+  // Half of each delay random: spreads many serves' retries after a shared logplex outage.
+  jitter: 0.5,
+};
+
+export const defaultSinkOptions: SinkOptions = {
+  // A quarter second: `heroku logs --tail` feels live and a quiet database still gets batches.
+  flushIntervalMs: 250,
+  // log-shuttle's default batch size, which logplex is known to take happily.
+  maxBatchFrames: 500,
+  // 500 frames of up to 10 KiB could reach 5 MiB; 1 MiB keeps a single POST short enough to finish
+  // well inside the timeouts and a retry cheap, while ordinary 200-byte lines still fill 500 frames.
+  maxBatchBytes: 1024 * 1024,
+  // log-shuttle's default outlet count: enough to hide round-trip latency, few enough not to
+  // look like a flood to logplex when a noisy database catches up.
+  concurrency: 4,
+  // Holds about two minutes of a very busy serve (a few thousand 200-byte lines a second) through a
+  // logplex outage; a collector with a hundred serves is bounded at a few GiB only if all are full.
+  bufferCapBytes: 32 * 1024 * 1024,
+  // The Go original had no timeouts and a hung logplex froze it; these bound every stage of a POST.
+  connectTimeoutMs: 10_000,
+  // Logplex answers in milliseconds; 30 s means it is hung, and the batch is better retried.
+  headersTimeoutMs: 30_000,
+  // Logplex replies with an empty body; any gap this long is a stuck connection.
+  bodyTimeoutMs: 30_000,
+  // Batches come every flush interval; keeping the connection a few seconds saves a TLS handshake each time.
+  keepAliveTimeoutMs: 10_000,
+  retry: defaultRetryPolicy,
+  // Off by default as in log-shuttle: logplex is usually near and CPU on the database host is dearer than bandwidth.
+  gzip: false,
+  userAgent: `pg-logplexcollector/${packageVersion()}`,
+};
+
+/** Validation failure of an option, named by path as the daemon prints it. */
+export class SinkOptionsError extends Error {
+  readonly code = 'SINK_OPTIONS_INVALID';
+  override readonly name = 'SinkOptionsError';
+}
+
+function positive(path: string, value: number, allowZero = false): void {
+  const ok = Number.isFinite(value) && (allowZero ? value >= 0 : value > 0);
+  if (!ok) throw new SinkOptionsError(`sink.${path}: must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${value}`);
+}
+
+/** Defaults filled in and every number checked, so the pipeline never sees a NaN interval or a zero cap. */
+export function resolveSinkOptions(input: SinkOptionsInput = {}): SinkOptions {
+  const { retry, ...rest } = input;
+  const definedRest = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+  const definedRetry = Object.fromEntries(Object.entries(retry ?? {}).filter(([, v]) => v !== undefined));
+  const o: SinkOptions = {
+    ...defaultSinkOptions,
+    ...definedRest,
+    retry: { ...defaultRetryPolicy, ...definedRetry },
+  };
+  positive('flushIntervalMs', o.flushIntervalMs);
+  positive('maxBatchFrames', o.maxBatchFrames);
+  positive('maxBatchBytes', o.maxBatchBytes);
+  positive('concurrency', o.concurrency);
+  positive('bufferCapBytes', o.bufferCapBytes);
+  positive('connectTimeoutMs', o.connectTimeoutMs);
+  positive('headersTimeoutMs', o.headersTimeoutMs);
+  positive('bodyTimeoutMs', o.bodyTimeoutMs);
+  positive('keepAliveTimeoutMs', o.keepAliveTimeoutMs);
+  positive('retry.baseDelayMs', o.retry.baseDelayMs, true);
+  positive('retry.maxDelayMs', o.retry.maxDelayMs, true);
+  positive('retry.maxAttempts', o.retry.maxAttempts);
+  positive('retry.maxAgeMs', o.retry.maxAgeMs, true);
+  if (!(o.retry.jitter >= 0 && o.retry.jitter <= 1)) {
+    throw new SinkOptionsError(`sink.retry.jitter: must be between 0 and 1, got ${o.retry.jitter}`);
+  }
+  return o;
+}

@@ -1,0 +1,78 @@
+// One serve's buffer and its drop policy (log-shuttle's batcher.go). The buffer is not a data
+// structure of its own: frames live in the open batch, in mergeMap's queue of batches waiting
+// for a post slot, and in posts in flight or between retries. This ledger counts all of those
+// bytes, so admission here is what bounds every one of them.
+//
+// Policy: input is never paused. A record whose frames would push the ledger past the cap is
+// dropped whole (we keep older logs and lose newer ones, as log-shuttle does), its frames are
+// counted with the time of the first drop, and the next batch formed opens with an L10 frame
+// saying so. Batches given up after retries are counted as lost and announced the same way.
+
+/** Messages not delivered since `since`, waiting to be announced in-band. */
+export interface Unannounced {
+  readonly count: number;
+  readonly since: Date;
+}
+
+export class ServeQueue {
+  #queuedBytes = 0;
+  #dropped: Unannounced | undefined;
+  #lost: Unannounced | undefined;
+
+  constructor(readonly capBytes: number) {}
+
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** Reserve room for a record's frames; false means drop them (the caller then calls drop()). */
+  admit(bytes: number): boolean {
+    if (this.#queuedBytes + bytes > this.capBytes) return false;
+    this.#queuedBytes += bytes;
+    return true;
+  }
+
+  /** Bytes an L10 frame adds to a batch: tiny, taken even over the cap so the news is never dropped. */
+  reserve(bytes: number): void {
+    this.#queuedBytes += bytes;
+  }
+
+  /** Bytes of a batch that was delivered or given up. */
+  release(bytes: number): void {
+    this.#queuedBytes -= bytes;
+  }
+
+  /** Count dropped frames; true when this starts a new run of drops (worth one log line). */
+  drop(frames: number, at: Date): boolean {
+    const startsRun = this.#dropped === undefined;
+    this.#dropped = merge(this.#dropped, { count: frames, since: at });
+    return startsRun;
+  }
+
+  lose(frames: number, at: Date): void {
+    this.#lost = merge(this.#lost, { count: frames, since: at });
+  }
+
+  /** Hand the pending counts to the batch being formed, which will announce them. */
+  takeUnannounced(): { dropped: Unannounced | undefined; lost: Unannounced | undefined } {
+    const taken = { dropped: this.#dropped, lost: this.#lost };
+    this.#dropped = undefined;
+    this.#lost = undefined;
+    return taken;
+  }
+
+  /** The batch that carried the announcement was itself lost: announce those counts again later. */
+  restore(taken: { dropped: Unannounced | undefined; lost: Unannounced | undefined }): void {
+    if (taken.dropped !== undefined) this.#dropped = merge(this.#dropped, taken.dropped);
+    if (taken.lost !== undefined) this.#lost = merge(this.#lost, taken.lost);
+  }
+
+  hasUnannounced(): boolean {
+    return this.#dropped !== undefined || this.#lost !== undefined;
+  }
+}
+
+function merge(a: Unannounced | undefined, b: Unannounced): Unannounced {
+  if (a === undefined) return b;
+  return { count: a.count + b.count, since: a.since <= b.since ? a.since : b.since };
+}

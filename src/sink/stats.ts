@@ -1,0 +1,81 @@
+// The sink's counters (log-shuttle's counter.go): totals and per serve, read as immutable
+// snapshots. Serves appear by socket path and name only: no URL, user or token is ever copied in.
+
+export interface SinkCounters {
+  readonly recordsIn: number; // records that reached the sink
+  readonly framesIn: number; // frames formatted from them, before any drop
+  readonly framesOut: number; // frames in bodies logplex accepted (L10 notices included)
+  readonly bytesOut: number; // wire bytes of accepted bodies (after gzip when enabled)
+  readonly requestsOk: number; // POSTs answered 2xx
+  readonly requestsRetried: number; // failed POSTs that were tried again
+  readonly requestsFailed: number; // batches given up (permanent error, attempts or age exhausted)
+  readonly dropped: number; // frames refused at the buffer cap
+  readonly lost: number; // frames in batches given up
+  readonly queuedBytes: number; // frame bytes held right now: open batch, waiting, in flight
+}
+
+export interface ServeStats extends SinkCounters {
+  readonly socketPath: string;
+  readonly name: string | undefined;
+}
+
+export interface SinkStats extends SinkCounters {
+  readonly serves: readonly ServeStats[];
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+export type MutableCounters = Mutable<SinkCounters>;
+
+const COUNTER_KEYS: readonly (keyof SinkCounters)[] = [
+  'recordsIn',
+  'framesIn',
+  'framesOut',
+  'bytesOut',
+  'requestsOk',
+  'requestsRetried',
+  'requestsFailed',
+  'dropped',
+  'lost',
+  'queuedBytes',
+];
+
+export function zeroCounters(): MutableCounters {
+  return {
+    recordsIn: 0,
+    framesIn: 0,
+    framesOut: 0,
+    bytesOut: 0,
+    requestsOk: 0,
+    requestsRetried: 0,
+    requestsFailed: 0,
+    dropped: 0,
+    lost: 0,
+    queuedBytes: 0,
+  };
+}
+
+/** Owns the per-serve counters; the sink mutates them in place, readers get snapshots. */
+export class StatsRecorder {
+  readonly #serves = new Map<string, { name: string | undefined; counters: MutableCounters }>();
+
+  /** The counters of one serve, created on first sight; the name follows the serve's latest record. */
+  forServe(socketPath: string, name: string | undefined): MutableCounters {
+    let entry = this.#serves.get(socketPath);
+    if (entry === undefined) {
+      entry = { name, counters: zeroCounters() };
+      this.#serves.set(socketPath, entry);
+    }
+    entry.name = name;
+    return entry.counters;
+  }
+
+  snapshot(): SinkStats {
+    const totals = zeroCounters();
+    const serves: ServeStats[] = [];
+    for (const [socketPath, { name, counters }] of this.#serves) {
+      for (const key of COUNTER_KEYS) totals[key] += counters[key];
+      serves.push({ socketPath, name, ...counters });
+    }
+    return { ...totals, serves };
+  }
+}
