@@ -1,0 +1,359 @@
+// A pg_logfebe emulator (../shared/spec/logfebe-protocol.md): N PostgreSQL processes, each with its
+// own unix-socket connection sending V, I, then one write per record, as pg_logfebe does one
+// send() per record. Its point is to measure what the database would feel: how long a backend was
+// blocked because the collector was not reading.
+import { readFileSync, readdirSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { encodeIdentity, encodeRecord, encodeVersion } from '../protocol/encode';
+import type { LogRecord } from '../protocol/messages';
+
+/** Where the records come from. */
+export type RecordSource =
+  | { readonly kind: 'synthetic' } // syntheticRecord(): fixture-shaped, each with a unique marker
+  | { readonly kind: 'replay'; readonly records: readonly LogRecord[] } // cycled verbatim
+  | { readonly kind: 'custom'; readonly record: (backend: number, seq: number) => LogRecord };
+
+export interface EmulatorOptions {
+  readonly socketPath: string; // logfebe.unix_socket
+  readonly connections: number; // concurrent backends, each with its own connection
+  readonly recordsPerConnection: number;
+  readonly rate: number | undefined; // records/s over all backends; undefined or 0 = as fast as the socket takes them
+  readonly identity: string; // logfebe.identity
+  readonly version: string; // the whole V string
+  readonly exactIdentity: boolean; // send the spec-minimal I instead of pg_logfebe's 3 extra NULs
+  readonly source: RecordSource;
+  readonly reconnect: boolean; // after a failed send, reconnect and resend V/I on the next record, like pg_logfebe
+  readonly basePid: number; // synthetic backend b has Pid basePid + b
+  readonly signal: AbortSignal | undefined; // stops every backend after its current record
+}
+
+/** Defaults for every option, in one place. */
+export const EMULATOR_DEFAULTS: Omit<EmulatorOptions, 'socketPath'> = {
+  connections: 1,
+  recordsPerConnection: 1000,
+  rate: undefined,
+  identity: 'test identity', // what the fixtures were captured with
+  version: 'PG-15.20/logfebe-1',
+  exactIdentity: false,
+  source: { kind: 'synthetic' },
+  reconnect: false, // tests of ordering want a closed connection to stop the backend
+  basePid: 20000,
+  signal: undefined,
+};
+
+// Without a rate, a backend yields to the event loop this often, so that N backends interleave
+// (and a collector in the same process gets to read) instead of one finishing before the next starts.
+const YIELD_EVERY_RECORDS = 64;
+
+export interface BackendReport {
+  readonly backend: number; // 0-based
+  readonly connects: number; // successful connections (more than 1 only with reconnect)
+  readonly sent: number; // records the kernel accepted
+  readonly lost: number; // records dropped on this side: send failed or no connection, as pg_logfebe does
+  readonly bytes: number; // bytes of V, I and L accepted by the kernel
+  readonly blockedWrites: number; // writes the kernel did not take at once (a real send() would block)
+  readonly maxBlockedMs: number; // the longest such block: what the database would have felt
+  readonly totalBlockedMs: number;
+  readonly error: string | undefined; // why the backend stopped early, if it did
+}
+
+export interface EmulatorReport {
+  readonly backends: readonly BackendReport[];
+  readonly sent: number;
+  readonly lost: number;
+  readonly bytes: number;
+  readonly blockedWrites: number;
+  readonly maxBlockedMs: number; // over all backends
+  readonly elapsedMs: number;
+  readonly recordsPerSecond: number; // sent / elapsed
+}
+
+/** The marker a synthetic record carries in its ErrMessage, to find it again downstream. */
+export function markerOf(backend: number, seq: number): string {
+  return `marker=${backend}-${seq}`;
+}
+
+function pad(n: number, width = 2): string {
+  return String(n).padStart(width, '0');
+}
+
+/** `2026-11-25 01:43:51.596 UTC`, as PostgreSQL's log_timezone = UTC prints it. */
+export function pgLogTime(d: Date): string {
+  return (
+    `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
+    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)} UTC`
+  );
+}
+
+const SESSION_START = new Date();
+
+/** One fixture-shaped record from backend `backend`, line `seq` (from 1). Pure but for LogTime. */
+export function syntheticRecord(backend: number, seq: number, basePid = EMULATOR_DEFAULTS.basePid): LogRecord {
+  const pid = basePid + backend;
+  const marker = markerOf(backend, seq);
+  const base: LogRecord = {
+    LogTime: pgLogTime(new Date()),
+    UserName: 'postgres',
+    DatabaseName: 'postgres',
+    Pid: pid,
+    ClientAddr: '[local]',
+    SessionId: `${Math.floor(SESSION_START.getTime() / 1000).toString(16)}.${pid.toString(16)}`,
+    SeqNum: seq,
+    PsDisplay: 'idle',
+    SessionStart: pgLogTime(SESSION_START).replace(/\.\d{3} /, ' '),
+    Vxid: `${backend + 3}/${seq}`,
+    Txid: 0,
+    ELevel: 15,
+    SQLState: '00000',
+    ErrMessage: `statement: select ${seq} -- ${marker}`,
+    ErrDetail: null,
+    ErrHint: null,
+    InternalQuery: null,
+    InternalQueryPos: -1,
+    ErrContext: null,
+    UserQuery: null,
+    UserQueryPos: -1,
+    FileErrPos: null,
+    ApplicationName: 'pgbench',
+  };
+  // A mix like the fixtures': mostly statements, some errors with detail, some long multi-line
+  // statements; now and then one past logplex's 10240-byte frame, which the sink must split.
+  if (seq % 100 === 0) {
+    const line = `  'ü✓ ${'x'.repeat(60)}',\n`;
+    return { ...base, ErrMessage: `statement: select -- ${marker}\n${line.repeat(200)}  1;` };
+  }
+  if (seq % 10 === 0) {
+    const cols = Array.from({ length: 20 }, (_, i) => `  col_${i} + ${seq} as "c${i}"`).join(',\n');
+    return { ...base, PsDisplay: 'SELECT', ErrMessage: `statement: select\n${cols}\nfrom t -- ${marker}` };
+  }
+  if (seq % 7 === 0) {
+    return {
+      ...base,
+      PsDisplay: 'INSERT',
+      Txid: 700 + seq,
+      ELevel: 21,
+      SQLState: '23505',
+      ErrMessage: `duplicate key value violates unique constraint "t_pkey" ${marker}`,
+      ErrDetail: `Key (x)=(${seq}) already exists.`,
+      UserQuery: `insert into t values (${seq}),(${seq});`,
+      UserQueryPos: 0,
+    };
+  }
+  if (seq % 5 === 0) {
+    return {
+      ...base,
+      ELevel: 19,
+      SQLState: '01000',
+      ErrMessage: `this is a warning ${marker}`,
+      ErrDetail: 'some detail',
+      ErrHint: 'a hint',
+      ErrContext: 'PL/pgSQL function inline_code_block line 1 at RAISE',
+      UserQuery: `do $$ begin raise warning 'this is a warning'; end $$;`,
+    };
+  }
+  return base;
+}
+
+/** Every `L` record of every *.json fixture in `dir`, in file order, for replay. */
+export function loadFixtureRecords(dir: string): LogRecord[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .flatMap((f) =>
+      readFileSync(join(dir, f), 'utf8')
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .flatMap((line) => {
+          const m = JSON.parse(line) as { type: string } & LogRecord;
+          if (m.type !== 'L') return [];
+          const { type: _type, ...record } = m;
+          return [record as LogRecord];
+        }),
+    );
+}
+
+export interface BackendOptions extends Omit<EmulatorOptions, 'connections' | 'rate'> {
+  readonly backend: number;
+  readonly rate: number | undefined; // this backend's own records/s
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function connect(path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(path);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** How one write went. */
+interface WriteOutcome {
+  readonly ok: boolean;
+  readonly blockedMs: number | undefined; // undefined when the kernel took it at once
+}
+
+/**
+ * Writes like a blocking send(): if the kernel did not take all the bytes at once (Node queued
+ * some), waits until it has, and times that wait. We look at writableLength rather than waiting
+ * for 'drain', because 'drain' only comes once Node's own 16 KiB queue is full, and a real
+ * backend has no such queue: it blocks as soon as the kernel buffer is full.
+ */
+function blockingWrite(socket: Socket, bytes: Buffer): Promise<WriteOutcome> | WriteOutcome {
+  if (socket.destroyed || !socket.writable) return { ok: false, blockedMs: undefined };
+  let done: ((o: WriteOutcome) => void) | undefined;
+  const started = performance.now();
+  socket.write(bytes, (err) => done?.({ ok: err === undefined || err === null, blockedMs: performance.now() - started }));
+  // A failed send (EPIPE: the collector went away) destroys the socket before write() returns.
+  if (socket.destroyed) return { ok: false, blockedMs: undefined };
+  if (socket.writableLength === 0) return { ok: true, blockedMs: undefined };
+  return new Promise((resolve) => {
+    // A socket destroyed while we wait never calls back the write: treat it as a failed send.
+    const onClose = (): void => resolve({ ok: false, blockedMs: performance.now() - started });
+    socket.once('close', onClose);
+    done = (outcome) => {
+      socket.off('close', onClose);
+      resolve(outcome);
+    };
+  });
+}
+
+/** One PostgreSQL process: connects, sends V and I, then its records, one write each. */
+export async function emulateBackend(options: BackendOptions): Promise<BackendReport> {
+  const o = options;
+  const startup = Buffer.concat([encodeVersion(o.version), encodeIdentity(o.identity, { exact: o.exactIdentity })]);
+  const replayEncoded = o.source.kind === 'replay' ? o.source.records.map(encodeRecord) : undefined;
+  const recordBytes = (seq: number): Buffer => {
+    switch (o.source.kind) {
+      case 'replay':
+        // Every backend replays the same sequence from its start, verbatim (Pid and SeqNum included).
+        return (replayEncoded as Buffer[])[(seq - 1) % (replayEncoded as Buffer[]).length] as Buffer;
+      case 'synthetic':
+        return encodeRecord(syntheticRecord(o.backend, seq, o.basePid));
+      case 'custom':
+        return encodeRecord(o.source.record(o.backend, seq));
+    }
+  };
+
+  let socket: Socket | undefined;
+  let connects = 0;
+  let sent = 0;
+  let lost = 0;
+  let bytes = 0;
+  let blockedWrites = 0;
+  let maxBlockedMs = 0;
+  let totalBlockedMs = 0;
+  let error: string | undefined;
+  const interval = o.rate !== undefined && o.rate > 0 ? 1000 / o.rate : 0;
+  const started = performance.now();
+  // Aborting must also free a backend blocked in a write, or a stuck collector would hold it forever.
+  const onAbort = (): void => {
+    socket?.destroy();
+  };
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const send = async (buf: Buffer): Promise<boolean> => {
+    if (socket === undefined) return false;
+    const pending = blockingWrite(socket, buf);
+    const outcome = pending instanceof Promise ? await pending : pending;
+    if (outcome.blockedMs !== undefined) {
+      blockedWrites++;
+      totalBlockedMs += outcome.blockedMs;
+      maxBlockedMs = Math.max(maxBlockedMs, outcome.blockedMs);
+    }
+    if (outcome.ok) bytes += buf.length;
+    return outcome.ok;
+  };
+  const dropConnection = (): void => {
+    socket?.destroy();
+    socket = undefined;
+  };
+
+  try {
+    for (let seq = 1; seq <= o.recordsPerConnection; seq++) {
+      if (o.signal?.aborted === true) {
+        error = 'aborted';
+        break;
+      }
+      if (interval > 0) {
+        const wait = started + (seq - 1) * interval - performance.now();
+        if (wait >= 1) await sleep(wait);
+      } else if (seq % YIELD_EVERY_RECORDS === 0) await yieldToLoop();
+
+      const record = recordBytes(seq);
+      if (socket === undefined) {
+        // pg_logfebe connects lazily, on the record it wants to send, and starts over with V and I.
+        if (connects > 0 && !o.reconnect) {
+          error = 'connection closed';
+          break;
+        }
+        try {
+          socket = await connect(o.socketPath);
+          // The collector never writes to us; a destroyed socket is noticed by the next write.
+          socket.on('error', () => undefined);
+          connects++;
+        } catch (e) {
+          if (!o.reconnect) throw e;
+          lost++;
+          continue;
+        }
+        if (!(await send(startup))) {
+          dropConnection();
+          lost++;
+          continue;
+        }
+      }
+      if (await send(record)) sent++;
+      else {
+        // As pg_logfebe: the record is lost, the socket closed silently, the next record reconnects.
+        lost++;
+        dropConnection();
+      }
+    }
+  } catch (e) {
+    error = e instanceof Error ? e.message : String(e);
+  }
+
+  o.signal?.removeEventListener('abort', onAbort);
+  if (socket !== undefined) {
+    const s = socket;
+    // end() flushes what the kernel has not taken yet; its callback says the last byte left. We
+    // do not wait for the collector to close its side: it may keep half-open sockets.
+    await new Promise<void>((resolve) => {
+      if (s.destroyed) return resolve();
+      s.once('close', () => resolve());
+      s.end(() => s.destroy());
+    });
+  }
+  return { backend: o.backend, connects, sent, lost, bytes, blockedWrites, maxBlockedMs, totalBlockedMs, error };
+}
+
+/** Runs `connections` backends at once and sums up what they felt. */
+export async function runEmulator(
+  options: Partial<EmulatorOptions> & Pick<EmulatorOptions, 'socketPath'>,
+): Promise<EmulatorReport> {
+  const o: EmulatorOptions = { ...EMULATOR_DEFAULTS, ...options };
+  const perBackendRate = o.rate !== undefined && o.rate > 0 ? o.rate / o.connections : undefined;
+  const started = performance.now();
+  const backends = await Promise.all(
+    Array.from({ length: o.connections }, (_, backend) => emulateBackend({ ...o, backend, rate: perBackendRate })),
+  );
+  const elapsedMs = performance.now() - started;
+  const sum = (f: (b: BackendReport) => number): number => backends.reduce((acc, b) => acc + f(b), 0);
+  const sent = sum((b) => b.sent);
+  return {
+    backends,
+    sent,
+    lost: sum((b) => b.lost),
+    bytes: sum((b) => b.bytes),
+    blockedWrites: sum((b) => b.blockedWrites),
+    maxBlockedMs: backends.reduce((m, b) => Math.max(m, b.maxBlockedMs), 0),
+    elapsedMs,
+    recordsPerSecond: elapsedMs > 0 ? (sent * 1000) / elapsedMs : 0,
+  };
+}
