@@ -1,0 +1,87 @@
+// What the socket source tells the operator. Flat primitive fields only (see ../events.ts); the
+// serve's token never appears, its name and socket path identify it.
+//
+// Per serve: `listening` ... `stopped_listening`, or `listen_error` (repeated on each retry).
+// Per connection: a connection that passed the identity check logs `connect`, then exactly one
+// of `disconnect`, `protocol_error` or `identity_mismatch` (serve's identity changed under it).
+// A connection refused during the handshake logs exactly one `identity_mismatch` or
+// `protocol_error`, never a `connect`. One that closes before identifying logs a debug-level
+// `disconnect`.
+import type { EventBase } from '../events';
+
+interface ServeFields {
+  readonly serve: string | undefined; // the serve's name (undefined when it has none)
+  readonly socket: string; // the serve's socket path
+}
+
+/** What a connection had done by the time it ended. */
+interface ConnectionTotals {
+  readonly records: number; // records forwarded downstream
+  readonly bytes: number; // bytes read from the socket
+  readonly duration_ms: number; // from accept to close
+}
+
+export interface ListeningEvent extends EventBase, ServeFields {
+  readonly kind: 'listening';
+  readonly level: 'info';
+  readonly mode: string; // the socket file's mode, octal, e.g. `0777`
+}
+
+export interface StoppedListeningEvent extends EventBase, ServeFields {
+  readonly kind: 'stopped_listening';
+  readonly level: 'info';
+}
+
+export interface ListenErrorEvent extends EventBase, ServeFields {
+  readonly kind: 'listen_error';
+  readonly level: 'error';
+  readonly code: string; // a ListenErrorCode
+  readonly reason: string;
+  readonly retry_in_ms: number | undefined; // undefined: stays down until the serve is re-added
+}
+
+export interface AcceptErrorEvent extends EventBase, ServeFields {
+  readonly kind: 'accept_error';
+  readonly level: 'error';
+  readonly reason: string; // e.g. EMFILE: the listener keeps going
+}
+
+export interface ConnectEvent extends EventBase, ServeFields {
+  readonly kind: 'connect';
+  readonly level: 'info';
+  readonly identity: string;
+  readonly server_version: string; // e.g. `15.20 (Debian 15.20-0+deb12u1)`
+}
+
+export interface DisconnectEvent extends EventBase, ServeFields, ConnectionTotals {
+  readonly kind: 'disconnect';
+  readonly level: 'info' | 'debug'; // debug for connections that never identified
+  readonly identity: string | undefined;
+  readonly reason: string;
+}
+
+export interface IdentityMismatchEvent extends EventBase, ServeFields, ConnectionTotals {
+  readonly kind: 'identity_mismatch';
+  readonly level: 'warn';
+  readonly got: string; // what the connection identified as
+  readonly expected: string; // the serve's identity
+  readonly reason: string; // `got identity "x", socket expects "y"`
+}
+
+export interface ProtocolErrorEvent extends EventBase, ServeFields, ConnectionTotals {
+  readonly kind: 'protocol_error';
+  readonly level: 'warn';
+  readonly identity: string | undefined; // undefined when it failed before identifying
+  readonly code: string; // a ProtocolErrorCode
+  readonly reason: string;
+}
+
+export type SourceEvent =
+  | ListeningEvent
+  | StoppedListeningEvent
+  | ListenErrorEvent
+  | AcceptErrorEvent
+  | ConnectEvent
+  | DisconnectEvent
+  | IdentityMismatchEvent
+  | ProtocolErrorEvent;

@@ -1,0 +1,174 @@
+// One listening unix socket as an Observable of accepted connections. Subscribing creates the
+// socket file; unsubscribing closes the listener and removes the file. The connections it
+// emitted belong to the subscriber: closing the listener does not touch them.
+import { chmodSync, lstatSync, unlinkSync, type Stats } from 'node:fs';
+import { createConnection, createServer, type Socket } from 'node:net';
+import { Observable } from 'rxjs';
+
+/** sun_path is 108 bytes on Linux including its NUL; Node silently truncates longer paths. */
+export const MAX_UNIX_SOCKET_PATH_BYTES = 107;
+
+export type ListenErrorCode =
+  | 'LISTEN_PATH_TOO_LONG' // longer than MAX_UNIX_SOCKET_PATH_BYTES
+  | 'LISTEN_NOT_A_SOCKET' // something other than a socket is at the path: never deleted by us
+  | 'LISTEN_IN_USE' // a live process listens on the path
+  | 'LISTEN_NO_DIRECTORY' // the parent directory does not exist
+  | 'LISTEN_FAILED'; // anything else (permissions, chmod): the message has the OS error
+
+export class ListenError extends Error {
+  override readonly name = 'ListenError';
+  readonly code: ListenErrorCode;
+  readonly socketPath: string;
+
+  constructor(code: ListenErrorCode, socketPath: string, message: string) {
+    super(message);
+    this.code = code;
+    this.socketPath = socketPath;
+  }
+}
+
+export interface ListenUnixOptions {
+  readonly mode: number; // chmod of the socket file once listening
+  readonly onListening?: () => void; // the socket file exists and accepts connections
+  readonly onAcceptError?: (error: Error) => void; // e.g. EMFILE: the listener keeps going
+}
+
+// Duck-typed, not `instanceof Error`: errors from node's core may come from another realm (jest's
+// vm sandbox is one), where instanceof is false.
+const errnoCode = (error: unknown): string | undefined => {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : undefined;
+};
+
+const reasonOf = (error: unknown): string => {
+  const message = typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : undefined;
+  return typeof message === 'string' ? message : String(error);
+};
+
+/** The file at `path`, or undefined when there is none. */
+function statOrNothing(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return undefined;
+    throw error;
+  }
+}
+
+/** Connects to an existing socket file: a live listener answers, a stale file refuses. */
+function probeSocket(path: string, done: (live: boolean, error?: Error) => void): () => void {
+  const probe = createConnection(path);
+  probe.once('connect', () => {
+    probe.destroy();
+    done(true);
+  });
+  probe.once('error', (error) => {
+    probe.destroy();
+    const code = errnoCode(error);
+    if (code === 'ECONNREFUSED' || code === 'ENOENT') done(false);
+    else done(false, error);
+  });
+  return () => probe.destroy();
+}
+
+/**
+ * Listens on `socketPath`, emitting each accepted connection. Before listening, a stale socket
+ * file (a previous run's: nobody answers on it) is removed; anything else in the way is an error,
+ * never deleted. Errors (all `ListenError`) happen only before the first connection can arrive;
+ * the Observable never completes by itself.
+ */
+export function listenUnix(socketPath: string, options: ListenUnixOptions): Observable<Socket> {
+  return new Observable<Socket>((subscriber) => {
+    const fail = (code: ListenErrorCode, message: string): void =>
+      subscriber.error(new ListenError(code, socketPath, `${socketPath}: ${message}`));
+    let created: Stats | undefined; // our socket file, so teardown never removes someone else's
+    let cancelProbe: (() => void) | undefined;
+
+    const server = createServer();
+    server.on('connection', (socket: Socket) => subscriber.next(socket));
+    server.on('error', (error) => {
+      if (created !== undefined) {
+        options.onAcceptError?.(error); // accept() failed for one connection; keep listening
+        return;
+      }
+      const code = errnoCode(error);
+      if (code === 'ENOENT' || code === 'ENOTDIR') fail('LISTEN_NO_DIRECTORY', `directory ${dirnameOf(socketPath)} does not exist`);
+      else if (code === 'EADDRINUSE') fail('LISTEN_IN_USE', 'another process created a socket here meanwhile');
+      else fail('LISTEN_FAILED', `cannot listen: ${reasonOf(error)}`);
+    });
+    server.on('listening', () => {
+      if (subscriber.closed) return; // torn down while the bind was being announced
+      try {
+        created = lstatSync(socketPath);
+        chmodSync(socketPath, options.mode);
+      } catch (error) {
+        fail('LISTEN_FAILED', `cannot chmod the socket: ${reasonOf(error)}`);
+        return;
+      }
+      options.onListening?.();
+    });
+
+    const listen = (): void => {
+      if (!subscriber.closed) server.listen(socketPath);
+    };
+
+    if (Buffer.byteLength(socketPath) > MAX_UNIX_SOCKET_PATH_BYTES) {
+      fail(
+        'LISTEN_PATH_TOO_LONG',
+        `path is ${Buffer.byteLength(socketPath)} bytes, unix sockets allow at most ${MAX_UNIX_SOCKET_PATH_BYTES}`,
+      );
+    } else {
+      let existing: Stats | undefined;
+      try {
+        existing = statOrNothing(socketPath);
+      } catch (error) {
+        fail('LISTEN_FAILED', `cannot look at the path: ${reasonOf(error)}`);
+      }
+      if (subscriber.closed) {
+        // failed above
+      } else if (existing === undefined) {
+        listen();
+      } else if (!existing.isSocket()) {
+        fail('LISTEN_NOT_A_SOCKET', 'a file that is not a socket is in the way; remove it or choose another path');
+      } else {
+        cancelProbe = probeSocket(socketPath, (live, error) => {
+          cancelProbe = undefined;
+          if (live) return fail('LISTEN_IN_USE', 'another process is listening on this socket');
+          if (error !== undefined) return fail('LISTEN_FAILED', `cannot check the existing socket: ${reasonOf(error)}`);
+          try {
+            removeIfSame(socketPath, existing); // stale: a previous run's
+          } catch (unlinkError) {
+            return fail('LISTEN_FAILED', `cannot remove the stale socket: ${reasonOf(unlinkError)}`);
+          }
+          listen();
+        });
+      }
+    }
+
+    return () => {
+      cancelProbe?.();
+      // close() stops accepting at once (the fd is closed synchronously); the connections already
+      // handed out stay open, which is what lets a stopped serve drain them.
+      if (server.listening) {
+        // Bound but 'listening' not delivered yet: the file there is the one bind() just made.
+        if (created === undefined) created = statOrNothing(socketPath);
+        server.close();
+      }
+      if (created !== undefined) {
+        try {
+          removeIfSame(socketPath, created);
+        } catch {
+          // Already gone or not ours to remove: nothing left to clean.
+        }
+      }
+    };
+  });
+}
+
+/** Unlinks `path` only if it is still the file described by `expected`. */
+function removeIfSame(path: string, expected: Stats): void {
+  const now = statOrNothing(path);
+  if (now !== undefined && now.dev === expected.dev && now.ino === expected.ino) unlinkSync(path);
+}
+
+const dirnameOf = (path: string): string => path.slice(0, Math.max(path.lastIndexOf('/'), 1));

@@ -1,0 +1,119 @@
+// The source stage: from the serve sets the serve database accepts, to every record PostgreSQL
+// sends on any serve's socket, tagged with that serve.
+import {
+  EMPTY,
+  Observable,
+  ReplaySubject,
+  connect,
+  endWith,
+  finalize,
+  ignoreElements,
+  mergeMap,
+  retry,
+  switchMap,
+  take,
+  takeUntil,
+  tap,
+  throwError,
+  timer,
+} from 'rxjs';
+import { ignoreEvents, type EventSink } from '../events';
+import type { Serve, ServeSet } from '../servedb/serve';
+import { readConnection, type ConnectionOptions } from './connection';
+import type { SourceEvent } from './events';
+import { ListenError, listenUnix } from './listenUnix';
+import { resolveSourceOptions, type SourceOptions } from './options';
+import { rebindOnServeSet } from './rebindOnServeSet';
+import type { SourcedRecord } from './sourcedRecord';
+
+export type SocketSourceOptions = Partial<SourceOptions> & {
+  readonly events?: EventSink<SourceEvent>; // where listen/connect/disconnect/... are reported
+};
+
+/**
+ * Listens on every serve's socket and emits the records of every connection that identified as
+ * that serve, tagged with the serve as it is when the record is read (a token change applies to
+ * the next record, on the same connection), `receivedAt = Date.now()` at the read.
+ *
+ * Reloads (each emission of `serveSet$` is the whole desired set, keyed by socket path):
+ * - unchanged serve: untouched; its listener and open connections carry on.
+ * - changed name/URL/user/token: pushed to the running serve; open connections carry on.
+ * - changed identity: the listener carries on; connections that identified as the old identity
+ *   are closed (`identity_mismatch`); new connections are checked against the new one.
+ * - removed serve: stops listening and removes its socket file at once, then its connections
+ *   drain (read until idle for `drainIdleMs`, at most `drainTimeoutMs`) and are closed.
+ * - new serve: starts listening. A serve whose socket cannot be created logs `listen_error` and
+ *   retries every `listenRetryMs`; every other serve keeps serving.
+ *
+ * What completes when:
+ * - `serveSet$` completes (the daemon's graceful stop: pipe it through `takeUntil(sigterm$)`):
+ *   every serve is stopped as if removed — all listeners close and their socket files are
+ *   removed at once, then connections drain and close — and the result completes after the last
+ *   connection closed, i.e. at most `drainTimeoutMs` later. Records read meanwhile are emitted.
+ * - `serveSet$` errors: the error is forwarded at once, everything is torn down abruptly.
+ * - Unsubscribing: abrupt; every listener closes, every socket file is removed, every connection
+ *   is destroyed without draining.
+ * - A serve set with no serves does not complete anything: the source just serves nothing.
+ */
+export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSourceOptions = {}): Observable<SourcedRecord> {
+  const resolved = resolveSourceOptions(options);
+  const events = options.events ?? ignoreEvents;
+  const connectionOptions: ConnectionOptions = { ...resolved, events };
+  return serveSet$.pipe(
+    rebindOnServeSet((serve$, socketPath) => serveRecords(serve$, socketPath, resolved, connectionOptions)),
+  );
+}
+
+/** One serve's socket: listen while `serve$` lasts, read every connection it accepts. */
+function serveRecords(
+  serve$: Observable<Serve>,
+  socketPath: string,
+  options: SourceOptions,
+  connectionOptions: ConnectionOptions,
+): Observable<SourcedRecord> {
+  const { events } = connectionOptions;
+  let serve: Serve | undefined; // latest, for the listener's events
+  const where = () => ({ serve: serve?.name, socket: socketPath });
+
+  let listening = false;
+  const listener$ = listenUnix(socketPath, {
+    mode: options.socketMode,
+    onListening: () => {
+      listening = true;
+      events({ kind: 'listening', level: 'info', ...where(), mode: options.socketMode.toString(8).padStart(4, '0') });
+    },
+    onAcceptError: (error) => events({ kind: 'accept_error', level: 'error', ...where(), reason: error.message }),
+  }).pipe(
+    finalize(() => {
+      if (listening) events({ kind: 'stopped_listening', level: 'info', ...where() });
+      listening = false;
+    }),
+    retry({
+      delay: (error: unknown) => {
+        if (!(error instanceof ListenError)) return throwError(() => error); // a bug, not the path
+        const retryIn = options.listenRetryMs > 0 ? options.listenRetryMs : undefined;
+        events({ kind: 'listen_error', level: 'error', ...where(), code: error.code, reason: error.message, retry_in_ms: retryIn });
+        // Staying down (EMPTY completes the listener) leaves the other serves untouched.
+        return retryIn === undefined ? EMPTY : timer(retryIn);
+      },
+    }),
+  );
+
+  return serve$.pipe(
+    tap((next) => (serve = next)),
+    // One multicast of serve$ for the listener and every connection; the replay hands each
+    // newly accepted connection the current serve.
+    connect(
+      (current$) => {
+        const stopped$ = current$.pipe(ignoreElements(), endWith(true));
+        return current$.pipe(
+          take(1), // listen once the first serve is known, so events can name it
+          switchMap(() => listener$),
+          takeUntil(stopped$), // closes the listener and removes the file the moment the serve stops
+          mergeMap((socket) => readConnection(socket, current$, connectionOptions)),
+        );
+      },
+      { connector: () => new ReplaySubject<Serve>(1) },
+    ),
+  );
+}
