@@ -31,8 +31,11 @@ export class LogfebeDecoder {
 
   /**
    * Decode one chunk: every message it completes, in order (often none, often many).
-   * Throws ProtocolError on a violation; the connection is then beyond repair, so every later
-   * call throws the same error.
+   *
+   * A violation throws ProtocolError, and the connection is then beyond repair: every later call
+   * throws the same error. Records that the same chunk completed before the violation are still
+   * worth delivering, so when there are any they are returned and the error waits for the next
+   * call; `violation` tells the caller at once (decodeLogfebe emits them, then errors).
    */
   push(chunk: Buffer): LogfebeMessage[] {
     if (this.failure !== undefined) throw this.failure;
@@ -41,13 +44,19 @@ export class LogfebeDecoder {
     try {
       this.frames.push(chunk, this.onFrame);
     } catch (error) {
-      if (error instanceof ProtocolError) this.failure = error;
-      throw error;
+      if (!(error instanceof ProtocolError)) throw error;
+      this.failure = error;
+      if (out.length === 0) throw error;
     } finally {
       this.cursor.release();
       this.out = [];
     }
     return out;
+  }
+
+  /** The violation that ended this connection, if any; set as soon as it is found. */
+  get violation(): ProtocolError | undefined {
+    return this.failure;
   }
 
   /** The stream ended: throws LOGFEBE_TRUNCATED_MESSAGE if it stopped inside a message. */

@@ -2,7 +2,7 @@
 // chunks cut anywhere. A frame that sits inside one chunk is handed out in place, without a copy;
 // only a frame spread over several chunks is joined, once, when its last byte has arrived, so
 // framing stays linear however the stream is cut (one byte per chunk included).
-import { defer, EMPTY, concatMap, concatWith, type OperatorFunction } from 'rxjs';
+import { concat, concatMap, concatWith, defer, EMPTY, throwError, type OperatorFunction } from 'rxjs';
 import { ProtocolError, describeByte } from './errors';
 import { resolveProtocolOptions, type ProtocolOptions } from './options';
 
@@ -164,8 +164,9 @@ export class FrameReader {
 
 /**
  * Socket chunks to whole frames, checking type bytes, lengths and the size cap but not message
- * order (decodeLogfebe does). Each subscription frames its own stream. A stream that ends inside
- * a frame errors with LOGFEBE_TRUNCATED_MESSAGE.
+ * order (decodeLogfebe does). Each subscription frames its own stream. A violation errors after
+ * the frames its chunk completed before it; a stream that ends inside a frame errors with
+ * LOGFEBE_TRUNCATED_MESSAGE.
  */
 export function deframe(options?: Partial<ProtocolOptions>): OperatorFunction<Buffer, Frame> {
   const { maxMessageBytes } = resolveProtocolOptions(options);
@@ -175,9 +176,14 @@ export function deframe(options?: Partial<ProtocolOptions>): OperatorFunction<Bu
       return chunk$.pipe(
         concatMap((chunk) => {
           const frames: Frame[] = [];
-          reader.push(chunk, (type, buf, start, end) => {
-            frames.push({ type: frameTypeName(type), payload: buf.subarray(start, end) });
-          });
+          try {
+            reader.push(chunk, (type, buf, start, end) => {
+              frames.push({ type: frameTypeName(type), payload: buf.subarray(start, end) });
+            });
+          } catch (error) {
+            // Frames before the violation in the same chunk still go out, then the error.
+            return concat(frames, throwError(() => error));
+          }
           return frames;
         }),
         concatWith(

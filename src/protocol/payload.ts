@@ -2,7 +2,7 @@
 // buffer and integers read where they lie, so a record costs its strings and one object.
 // Every read is bounds-checked against the end of the message, not of the buffer, because a
 // frame is often a window on a larger chunk.
-import { ProtocolError, describeByte } from './errors';
+import { ProtocolError, hexByte } from './errors';
 import type { FrameType } from './deframe';
 
 const NUL = 0x00;
@@ -73,7 +73,7 @@ export class PayloadCursor {
     }
     throw new ProtocolError(
       'LOGFEBE_BAD_NULL_FLAG',
-      `${this.message} field ${field}: null flag ${describeByte(flag)} is neither 'P' nor 'N'`,
+      `${this.message} field ${field}: null flag ${hexByte(flag)} is neither 'P' nor 'N'`,
     );
   }
 
