@@ -1,0 +1,308 @@
+// The sink against real HTTP servers on 127.0.0.1: what goes on the wire, and what happens when
+// logplex fails in each of the ways the input spec names.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { lastValueFrom, Subject, type Subscription } from 'rxjs';
+import { logplexSink, type LogplexSinkConfig, type SinkEvent, type SinkStats } from '../../src/sink';
+import type { SourcedRecord } from '../../src/source/sourcedRecord';
+import { deadPort, FAST, makeRecord, makeServe, msgOf, startServer, stubFormatter, waitFor, type TestServer } from './support';
+
+const servers: TestServer[] = [];
+async function server(...args: Parameters<typeof startServer>): Promise<TestServer> {
+  const s = await startServer(...args);
+  servers.push(s);
+  return s;
+}
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+/** Run the sink over `records` to completion; returns the final stats and every event. */
+async function runSink(records: SourcedRecord[], config: Partial<LogplexSinkConfig> = {}): Promise<{ stats: SinkStats; events: SinkEvent[] }> {
+  const events: SinkEvent[] = [];
+  const input = new Subject<SourcedRecord>();
+  const done = lastValueFrom(logplexSink(input, { ...FAST, format: stubFormatter, events: (e) => events.push(e), ...config }));
+  for (const r of records) input.next(r);
+  input.complete();
+  return { stats: await done, events };
+}
+
+const lines = (n: number, prefix = 'line'): string[] => Array.from({ length: n }, (_, i) => `${prefix} ${i}`);
+
+describe('logplexSink: the request', () => {
+  it('POSTs to the URL path with the logplex headers', async () => {
+    const s = await server();
+    const serve = makeServe(`${s.url}?source=pg`);
+    await runSink(lines(3).map((t) => makeRecord(serve, t)));
+    expect(s.received).toHaveLength(1);
+    const req = s.received[0]!;
+    expect(req.method).toBe('POST');
+    expect(req.path).toBe('/logs?source=pg');
+    expect(req.headers['content-type']).toBe('application/logplex-1');
+    expect(req.headers['content-length']).toBe(String(req.raw.length));
+    expect(req.headers['transfer-encoding']).toBeUndefined();
+    expect(req.headers['logplex-msg-count']).toBe('3');
+    expect(req.frames).toHaveLength(3);
+    expect(req.headers['logplex-frame-id']).toMatch(/^[0-9A-F]{32}$/);
+    const pkg = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string };
+    expect(req.headers['user-agent']).toBe(`pg-logplexcollector/${pkg.version}`);
+    expect(req.headers['content-encoding']).toBeUndefined();
+  });
+
+  it('authenticates `t` serves as token:<token>', async () => {
+    const s = await server();
+    await runSink([makeRecord(makeServe(s.url, { user: 'token', token: 't.abc-123' }), 'x')]);
+    expect(s.received[0]!.headers.authorization).toBe(`Basic ${Buffer.from('token:t.abc-123').toString('base64')}`);
+  });
+
+  it('authenticates `url` serves with the URL user and password', async () => {
+    const s = await server();
+    await runSink([makeRecord(makeServe(s.url, { user: 'alice', token: 'p@ss:word' }), 'x')]);
+    expect(s.received[0]!.headers.authorization).toBe(`Basic ${Buffer.from('alice:p@ss:word').toString('base64')}`);
+  });
+
+  it('frames every record exactly once, in order, in batches of at most maxBatchFrames', async () => {
+    const s = await server();
+    const serve = makeServe(s.url);
+    const texts = lines(1203);
+    // One post at a time so arrival order is batch order (concurrent posts may land in any order).
+    const { stats } = await runSink(
+      texts.map((t, i) => makeRecord(serve, t, i + 1)),
+      { maxBatchFrames: 500, concurrency: 1 },
+    );
+    expect(s.received.map((r) => r.frames.length)).toEqual([500, 500, 203]);
+    for (const r of s.received) expect(r.headers['logplex-msg-count']).toBe(String(r.frames.length));
+    expect(s.received.flatMap((r) => r.frames.map(msgOf))).toEqual(texts);
+    expect(stats).toMatchObject({ recordsIn: 1203, framesIn: 1203, framesOut: 1203, requestsOk: 3, dropped: 0, lost: 0, queuedBytes: 0 });
+    expect(stats.bytesOut).toBe(s.received.reduce((n, r) => n + r.raw.length, 0));
+  });
+
+  it('cuts batches at maxBatchBytes', async () => {
+    const s = await server();
+    const serve = makeServe(s.url);
+    const texts = lines(40, 'x'.repeat(200));
+    await runSink(texts.map((t) => makeRecord(serve, t)), { maxBatchBytes: 2048, concurrency: 1 });
+    expect(s.received.length).toBeGreaterThan(4);
+    for (const r of s.received) expect(r.raw.length).toBeLessThanOrEqual(2048);
+    expect(s.received.flatMap((r) => r.frames.map(msgOf))).toEqual(texts);
+  });
+
+  it('gzips bodies that inflate to the same frames', async () => {
+    const s = await server();
+    const serve = makeServe(s.url);
+    const texts = lines(50);
+    await runSink(texts.map((t) => makeRecord(serve, t)), { gzip: true });
+    const req = s.received[0]!;
+    expect(req.headers['content-encoding']).toBe('gzip');
+    expect(req.headers['content-length']).toBe(String(req.raw.length));
+    expect(req.raw.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+    expect(req.raw.length).toBeLessThan(req.body.length);
+    expect(req.frames.map(msgOf)).toEqual(texts);
+    expect(req.headers['logplex-msg-count']).toBe('50');
+  });
+
+  it('cuts the batch and posts with the new credentials when a serve changes token mid-batch', async () => {
+    const s = await server();
+    const before = makeServe(s.url, { token: 't.old' });
+    const after = makeServe(s.url, { token: 't.new' });
+    await runSink([makeRecord(before, 'a'), makeRecord(before, 'b'), makeRecord(after, 'c')]);
+    expect(s.received.map((r) => [r.headers.authorization, r.frames.map(msgOf)])).toEqual([
+      [`Basic ${Buffer.from('token:t.old').toString('base64')}`, ['a', 'b']],
+      [`Basic ${Buffer.from('token:t.new').toString('base64')}`, ['c']],
+    ]);
+  });
+
+  it('posts each serve separately and at most `concurrency` at once per serve', async () => {
+    const s = await server();
+    // A stuck logplex for serve A: every request hangs, so nothing frees a slot.
+    const slow = await server(() => 'hang');
+    const serveA = makeServe(slow.url, { socketPath: '/run/a.sock' });
+    const serveB = makeServe(s.url, { socketPath: '/run/b.sock' });
+    const input = new Subject<SourcedRecord>();
+    const statsSeen: SinkStats[] = [];
+    const sub: Subscription = logplexSink(input, { ...FAST, format: stubFormatter, concurrency: 2, maxBatchFrames: 1 }).subscribe((st) =>
+      statsSeen.push(st),
+    );
+    for (const t of lines(6)) input.next(makeRecord(serveA, t));
+    input.next(makeRecord(serveB, 'other serve'));
+    await waitFor(() => slow.received.length === 2 && s.received.length === 1, 3000, 'two slow posts and the other serve');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(slow.received).toHaveLength(2); // the other four wait for a slot, without holding up serve B
+    const last = statsSeen[statsSeen.length - 1]!;
+    expect(last.serves.find((x) => x.socketPath === '/run/b.sock')).toMatchObject({ requestsOk: 1, queuedBytes: 0 });
+    expect(last.serves.find((x) => x.socketPath === '/run/a.sock')!.queuedBytes).toBeGreaterThan(0);
+    sub.unsubscribe(); // abort: in-flight requests are dropped, dispatchers destroyed
+  });
+});
+
+describe('logplexSink: failures', () => {
+  it('retries 503s with the same Frame-Id until logplex recovers, delivering every frame once', async () => {
+    const s = await server((_req, i) => (i < 4 ? 503 : 204));
+    const serve = makeServe(s.url);
+    const texts = lines(30);
+    const { stats, events } = await runSink(texts.map((t) => makeRecord(serve, t)), { maxBatchFrames: 10 });
+    const accepted = new Map<string, string[]>();
+    s.received.forEach((r, i) => {
+      if (i >= 4) accepted.set(String(r.headers['logplex-frame-id']), r.frames.map(msgOf));
+    });
+    // Every failed body came back later, byte for byte, under its Frame-Id.
+    for (const failed of s.received.slice(0, 4)) {
+      const id = String(failed.headers['logplex-frame-id']);
+      expect(accepted.has(id)).toBe(true);
+      expect(s.received.filter((r) => r.headers['logplex-frame-id'] === id).every((r) => r.raw.equals(failed.raw))).toBe(true);
+    }
+    expect([...accepted.values()].flat().sort()).toEqual([...texts].sort());
+    expect(stats).toMatchObject({ requestsOk: 3, requestsRetried: 4, requestsFailed: 0, lost: 0, framesOut: 30 });
+    const failures = events.filter((e) => e.kind === 'post_failed');
+    expect(failures).toHaveLength(4);
+    expect(failures[0]).toMatchObject({ code: 'LOGPLEX_HTTP_STATUS', status: 503, willRetry: true, level: 'warn', serve: 'BLUE', socket: '/run/test/a.sock' });
+  });
+
+  it('does not retry a 400: the batch is lost, counted, and announced in the next batch', async () => {
+    const s = await server((_req, i) => (i === 0 ? 400 : 204));
+    const serve = makeServe(s.url);
+    const events: SinkEvent[] = [];
+    const input = new Subject<SourcedRecord>();
+    const done = lastValueFrom(logplexSink(input, { ...FAST, format: stubFormatter, events: (e) => events.push(e) }));
+    for (const t of lines(3)) input.next(makeRecord(serve, t));
+    await waitFor(() => events.some((e) => e.kind === 'batch_lost'), 3000, 'the batch to be given up');
+    await new Promise((r) => setTimeout(r, 100)); // no retry may arrive
+    expect(s.received).toHaveLength(1);
+    input.next(makeRecord(serve, 'after'));
+    input.complete();
+    const stats = await done;
+    expect(s.received).toHaveLength(2);
+    expect(stats).toMatchObject({ requestsFailed: 1, requestsRetried: 0, lost: 3, requestsOk: 1 });
+    expect(events.find((e) => e.kind === 'batch_lost')).toMatchObject({ reason: 'permanent', status: 400, frames: 3, attempts: 1 });
+    const next = s.received[1]!;
+    expect(msgOf(next.frames[0]!)).toMatch(/^Error L10 \(output buffer overflow\): 3 messages lost since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\.$/);
+    expect(next.frames.slice(1).map(msgOf)).toEqual(['after']);
+    expect(next.headers['logplex-lost-count']).toBe('3');
+    expect(next.headers['logplex-msg-count']).toBe('2');
+  });
+
+  it('times out a logplex that never answers, and retries the same body', async () => {
+    const s = await server((_req, i) => (i === 0 ? 'hang' : 204));
+    const serve = makeServe(s.url);
+    const { stats, events } = await runSink([makeRecord(serve, 'patient')], { headersTimeoutMs: 150 });
+    expect(s.received).toHaveLength(2);
+    expect(s.received[1]!.headers['logplex-frame-id']).toBe(s.received[0]!.headers['logplex-frame-id']);
+    expect(events.filter((e) => e.kind === 'post_failed')).toEqual([
+      expect.objectContaining({ code: 'LOGPLEX_TIMEOUT', cause: 'UND_ERR_HEADERS_TIMEOUT', willRetry: true, attempt: 1 }),
+    ]);
+    expect(stats).toMatchObject({ requestsOk: 1, requestsRetried: 1, lost: 0 });
+  });
+
+  it('gives up after maxAttempts against a dead port and counts the frames lost', async () => {
+    const port = await deadPort();
+    const serve = makeServe(`http://127.0.0.1:${port}/logs`);
+    const { stats, events } = await runSink([makeRecord(serve, 'a'), makeRecord(serve, 'b')], {
+      retry: { ...FAST.retry, maxAttempts: 3 },
+    });
+    expect(stats).toMatchObject({ requestsOk: 0, requestsRetried: 2, requestsFailed: 1, lost: 2, queuedBytes: 0 });
+    const failed = events.filter((e) => e.kind === 'post_failed');
+    expect(failed.map((e) => [e.code, e.attempt, e.willRetry])).toEqual([
+      ['LOGPLEX_CONNECTION', 1, true],
+      ['LOGPLEX_CONNECTION', 2, true],
+      ['LOGPLEX_CONNECTION', 3, false],
+    ]);
+    expect(events.find((e) => e.kind === 'batch_lost')).toMatchObject({ reason: 'max_attempts', attempts: 3, frames: 2 });
+  });
+
+  it('drops at the buffer cap while logplex is down, then opens the next batch with the exact count', async () => {
+    const port = await deadPort();
+    const serve = makeServe(`http://127.0.0.1:${port}/logs`);
+    const frameBytes = stubFormatter.frames(makeRecord(serve, 'fill 0'))[0]!.length;
+    const events: SinkEvent[] = [];
+    const input = new Subject<SourcedRecord>();
+    const done = lastValueFrom(
+      logplexSink(input, {
+        ...FAST,
+        format: stubFormatter,
+        events: (e) => events.push(e),
+        bufferCapBytes: 5 * frameBytes, // exactly the five `fill` records
+        retry: { ...FAST.retry, maxAttempts: 10_000 },
+      }),
+    );
+    for (const t of lines(5, 'fill')) input.next(makeRecord(serve, t));
+    await waitFor(() => events.some((e) => e.kind === 'post_failed'), 3000, 'the first batch to be failing');
+    for (const t of lines(17, 'overflow')) input.next(makeRecord(serve, t));
+    const started = events.filter((e) => e.kind === 'drop');
+    expect(started).toEqual([expect.objectContaining({ phase: 'started', count: 1, serve: 'BLUE', socket: '/run/test/a.sock' })]);
+
+    const revived = await server(() => 204, port); // logplex is back on the same port
+    await waitFor(() => revived.received.length === 1, 3000, 'the retried batch');
+    expect(revived.received[0]!.frames.map(msgOf)).toEqual(lines(5, 'fill'));
+    input.next(makeRecord(serve, 'after'));
+    input.complete();
+    const stats = await done;
+
+    expect(revived.received).toHaveLength(2);
+    const next = revived.received[1]!;
+    const since = started[0]!.since as string;
+    expect(msgOf(next.frames[0]!)).toBe(`Error L10 (output buffer overflow): 17 messages dropped since ${since.slice(0, 19)}+00:00.`);
+    expect(next.frames.slice(1).map(msgOf)).toEqual(['after']);
+    expect(next.headers['logplex-drop-count']).toBe('17');
+    expect(next.headers['logplex-msg-count']).toBe('2');
+    expect(stats).toMatchObject({ recordsIn: 23, dropped: 17, lost: 0, framesOut: 7, queuedBytes: 0 });
+    expect(events.filter((e) => e.kind === 'drop').map((e) => [e.phase, e.count])).toEqual([
+      ['started', 1],
+      ['announced', 17],
+    ]);
+  });
+
+  it('sends pending drop counts in a last notice-only batch when the input ends', async () => {
+    const s = await server((_req, i) => (i === 0 ? 'hang' : 204));
+    const serve = makeServe(s.url);
+    const frameBytes = stubFormatter.frames(makeRecord(serve, 'fill 0'))[0]!.length;
+    const input = new Subject<SourcedRecord>();
+    const done = lastValueFrom(
+      logplexSink(input, { ...FAST, format: stubFormatter, bufferCapBytes: 2 * frameBytes, headersTimeoutMs: 150 }),
+    );
+    for (const t of lines(2, 'fill')) input.next(makeRecord(serve, t));
+    await waitFor(() => s.received.length === 1, 3000, 'the first (hanging) post');
+    for (const t of lines(4, 'overflow')) input.next(makeRecord(serve, t)); // after the batch formed: nothing left to carry the count
+    input.complete();
+    const stats = await done;
+    expect(stats).toMatchObject({ dropped: 4, lost: 0, requestsOk: 2 });
+    const bodies = s.received.map((r) => r.frames.map(msgOf));
+    expect(bodies).toContainEqual(['fill 0', 'fill 1']);
+    expect(bodies).toContainEqual([expect.stringMatching(/^Error L10 \(output buffer overflow\): 4 messages dropped since /)]);
+  });
+});
+
+describe('logplexSink: secrets', () => {
+  it('never puts tokens or URL passwords in events or stats', async () => {
+    const token = 't.ultra-secret-0123';
+    const password = 'hunter2-password';
+    const s = await server((req) => (req.headers.authorization?.includes(Buffer.from(`token:${token}`).toString('base64')) ? 401 : 503));
+    const port = await deadPort();
+    const tServe = makeServe(s.url, { token, socketPath: '/run/t.sock' });
+    const urlServe = makeServe(`http://127.0.0.1:${port}/logs`, { user: 'alice', token: password, socketPath: '/run/u.sock' });
+    const frameBytes = stubFormatter.frames(makeRecord(tServe, 'line 0'))[0]!.length;
+    const statsSeen: SinkStats[] = [];
+    const events: SinkEvent[] = [];
+    const input = new Subject<SourcedRecord>();
+    const done = new Promise<void>((resolve, reject) =>
+      logplexSink(input, {
+        ...FAST,
+        format: stubFormatter,
+        events: (e) => events.push(e),
+        bufferCapBytes: 3 * frameBytes,
+        retry: { ...FAST.retry, maxAttempts: 3 },
+      }).subscribe({ next: (st) => statsSeen.push(st), complete: resolve, error: reject }),
+    );
+    for (const t of lines(6)) {
+      input.next(makeRecord(tServe, t));
+      input.next(makeRecord(urlServe, t));
+    }
+    input.complete();
+    await done;
+    expect(new Set(events.map((e) => e.kind))).toEqual(new Set(['post_failed', 'batch_lost', 'drop']));
+    const dump = JSON.stringify({ events, statsSeen });
+    for (const secret of [token, password, Buffer.from(`token:${token}`).toString('base64'), Buffer.from(`alice:${password}`).toString('base64')]) {
+      expect(dump).not.toContain(secret);
+    }
+    expect(dump).toContain('/run/t.sock'); // the dump is not trivially empty
+  });
+});

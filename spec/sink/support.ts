@@ -1,0 +1,186 @@
+// Test support for the sink: a real logplex-like HTTP server on 127.0.0.1, a stub formatter
+// (src/format is written in parallel; the sink takes its formatter injected), and builders.
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import type { LogRecord } from '../../src/protocol/messages';
+import { Secret } from '../../src/secret';
+import type { Serve } from '../../src/servedb/serve';
+import type { SinkFormatter } from '../../src/sink';
+import type { SourcedRecord } from '../../src/source/sourcedRecord';
+
+export interface Received {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly raw: Buffer; // body as sent
+  readonly body: Buffer; // inflated when gzipped
+  readonly frames: string[]; // syslog messages, length prefixes removed
+}
+
+/** Decide the answer to a request: a status, or 'hang' to never answer. */
+export type Responder = (req: Received, index: number) => number | 'hang';
+
+export interface TestServer {
+  readonly port: number;
+  readonly url: string; // http://127.0.0.1:<port>/logs
+  readonly received: Received[];
+  close(): Promise<void>;
+}
+
+/** Octet-counted frames, parsed independently of the code under test. */
+export function parseFrames(body: Buffer): string[] {
+  const frames: string[] = [];
+  let at = 0;
+  while (at < body.length) {
+    const space = body.indexOf(0x20, at);
+    if (space < 0) throw new Error(`no length prefix at byte ${at}`);
+    const lenText = body.subarray(at, space).toString('latin1');
+    if (!/^[1-9][0-9]*$/.test(lenText)) throw new Error(`bad length prefix ${JSON.stringify(lenText)} at byte ${at}`);
+    const len = Number(lenText);
+    const end = space + 1 + len;
+    if (end > body.length) throw new Error(`frame at byte ${at} runs past the body`);
+    frames.push(body.subarray(space + 1, end).toString('utf8'));
+    at = end;
+  }
+  return frames;
+}
+
+export function startServer(respond: Responder = () => 204, port = 0): Promise<TestServer> {
+  const received: Received[] = [];
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
+      const rec: Received = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        raw,
+        body,
+        frames: parseFrames(body),
+      };
+      const index = received.length;
+      received.push(rec);
+      const answer = respond(rec, index);
+      if (answer === 'hang') return;
+      res.writeHead(answer, { 'content-type': 'text/plain' });
+      res.end(answer >= 300 ? 'nope\n' : undefined);
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      const actual = (server.address() as AddressInfo).port;
+      resolve({
+        port: actual,
+        url: `http://127.0.0.1:${actual}/logs`,
+        received,
+        close: () =>
+          new Promise<void>((done) => {
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}
+
+/** A port nothing listens on (for now). */
+export async function deadPort(): Promise<number> {
+  const s = await startServer();
+  await s.close();
+  return s.port;
+}
+
+export function makeServe(
+  url: string,
+  fields: { token?: string; user?: string; socketPath?: string; name?: string } = {},
+): Serve {
+  return {
+    identity: 'test',
+    socketPath: fields.socketPath ?? '/run/test/a.sock',
+    name: fields.name ?? 'BLUE',
+    target: { url, user: fields.user ?? 'token', token: new Secret(fields.token ?? 't.secret-token-abc') },
+  };
+}
+
+const BASE_RECORD: LogRecord = {
+  LogTime: '2026-11-25 01:43:51.596 UTC',
+  UserName: 'postgres',
+  DatabaseName: 'postgres',
+  Pid: 4517,
+  ClientAddr: '[local]',
+  SessionId: '6f1c2d3e.11a5',
+  SeqNum: 1,
+  PsDisplay: 'SELECT',
+  SessionStart: '2026-11-25 01:43:50 UTC',
+  Vxid: '3/7',
+  Txid: 0,
+  ELevel: 15,
+  SQLState: '00000',
+  ErrMessage: 'statement: select 1',
+  ErrDetail: null,
+  ErrHint: null,
+  InternalQuery: null,
+  InternalQueryPos: -1,
+  ErrContext: null,
+  UserQuery: null,
+  UserQueryPos: -1,
+  FileErrPos: null,
+  ApplicationName: 'psql',
+};
+
+/** A record whose single line is `text` (the stub formatter renders ErrMessage only). */
+export function makeRecord(serve: Serve, text: string, seq = 1): SourcedRecord {
+  return {
+    serve,
+    message: { type: 'L', record: { ...BASE_RECORD, SeqNum: seq, ErrMessage: text }, severity: { name: 'LOG', label: 'LOG' } },
+    receivedAt: Date.parse('2026-11-25T01:43:51.596Z'),
+  };
+}
+
+function octetCounted(message: string): Buffer {
+  const bytes = Buffer.from(message, 'utf8');
+  return Buffer.concat([Buffer.from(`${bytes.length} `, 'latin1'), bytes]);
+}
+
+/** Stand-in for src/format: one frame per line of ErrMessage, token as APP-NAME like the real one. */
+export const stubFormatter: SinkFormatter = {
+  frames: (rec) =>
+    (rec.message.record.ErrMessage ?? '')
+      .split('\n')
+      .map((line) =>
+        octetCounted(
+          `<134>1 2026-11-25T01:43:51.596000+00:00 postgres ${rec.serve.target.token.reveal()} postgres.${rec.message.record.Pid} - - ${line}`,
+        ),
+      ),
+  notice: (serve, message) =>
+    octetCounted(`<132>1 2026-11-25T01:43:51.596000+00:00 postgres ${serve.target.token.reveal()} collector - - ${message}`),
+  l10Text: (kind, count, since) =>
+    `Error L10 (output buffer overflow): ${count} messages ${kind} since ${since.toISOString().slice(0, 19)}+00:00.`,
+};
+
+/** The MSG part of a stub frame. */
+export function msgOf(frame: string): string {
+  return frame.split(' ').slice(7).join(' ');
+}
+
+export async function waitFor(condition: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Short timings so that every test runs in well under a second or two. */
+export const FAST = {
+  flushIntervalMs: 20,
+  retry: { baseDelayMs: 10, maxDelayMs: 40, maxAttempts: 50, maxAgeMs: 10_000, jitter: 0 },
+  headersTimeoutMs: 2000,
+  bodyTimeoutMs: 2000,
+  connectTimeoutMs: 2000,
+} as const;
