@@ -1,8 +1,9 @@
 // One listening unix socket as an Observable of accepted connections. Subscribing creates the
 // socket file; unsubscribing closes the listener and removes the file. The connections it
 // emitted belong to the subscriber: closing the listener does not touch them.
-import { chmodSync, lstatSync, unlinkSync, type Stats } from 'node:fs';
+import { chmodSync, lstatSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
+import { dirname } from 'node:path';
 import { Observable } from 'rxjs';
 
 /** sun_path is 108 bytes on Linux including its NUL; Node silently truncates longer paths. */
@@ -92,9 +93,14 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
         return;
       }
       const code = errnoCode(error);
-      if (code === 'ENOENT' || code === 'ENOTDIR') fail('LISTEN_NO_DIRECTORY', `directory ${dirnameOf(socketPath)} does not exist`);
-      else if (code === 'EADDRINUSE') fail('LISTEN_IN_USE', 'another process created a socket here meanwhile');
-      else fail('LISTEN_FAILED', `cannot listen: ${reasonOf(error)}`);
+      // libuv reports a missing directory on bind() as EACCES, so look before blaming permissions.
+      if (code === 'ENOENT' || code === 'ENOTDIR' || !directoryExists(dirname(socketPath))) {
+        fail('LISTEN_NO_DIRECTORY', `directory ${dirname(socketPath)} does not exist`);
+      } else if (code === 'EADDRINUSE') {
+        fail('LISTEN_IN_USE', 'another process created a socket here meanwhile');
+      } else {
+        fail('LISTEN_FAILED', `cannot listen: ${reasonOf(error)}`);
+      }
     });
     server.on('listening', () => {
       if (subscriber.closed) return; // torn down while the bind was being announced
@@ -126,6 +132,8 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
       }
       if (subscriber.closed) {
         // failed above
+      } else if (existing === undefined && !directoryExists(dirname(socketPath))) {
+        fail('LISTEN_NO_DIRECTORY', `directory ${dirname(socketPath)} does not exist`);
       } else if (existing === undefined) {
         listen();
       } else if (!existing.isSocket()) {
@@ -149,17 +157,15 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
       cancelProbe?.();
       // close() stops accepting at once (the fd is closed synchronously); the connections already
       // handed out stay open, which is what lets a stopped serve drain them.
-      if (server.listening) {
-        // Bound but 'listening' not delivered yet: the file there is the one bind() just made.
-        if (created === undefined) created = statOrNothing(socketPath);
-        server.close();
-      }
-      if (created !== undefined) {
-        try {
-          removeIfSame(socketPath, created);
-        } catch {
-          // Already gone or not ours to remove: nothing left to clean.
+      try {
+        if (server.listening) {
+          // Bound but 'listening' not delivered yet: the file there is the one bind() just made.
+          if (created === undefined) created = statOrNothing(socketPath);
+          server.close();
         }
+        if (created !== undefined) removeIfSame(socketPath, created);
+      } catch {
+        // Already gone, or its directory went away: nothing left to clean.
       }
     };
   });
@@ -171,4 +177,10 @@ function removeIfSame(path: string, expected: Stats): void {
   if (now !== undefined && now.dev === expected.dev && now.ino === expected.ino) unlinkSync(path);
 }
 
-const dirnameOf = (path: string): string => path.slice(0, Math.max(path.lastIndexOf('/'), 1));
+function directoryExists(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
