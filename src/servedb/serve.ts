@@ -29,3 +29,21 @@ export function sameDelivery(a: Serve, b: Serve): boolean {
     a.target.token.equals(b.target.token)
   );
 }
+
+/** True when a and b are the same serve: same socket, identity and delivery. */
+export function sameServe(a: Serve, b: Serve): boolean {
+  return a.socketPath === b.socketPath && a.identity === b.identity && sameDelivery(a, b);
+}
+
+/**
+ * True when two serve sets serve the same things. Order does not matter (socket paths are
+ * unique in a set), so reordering serves.new is not a change.
+ */
+export function sameServeSet(a: ServeSet, b: ServeSet): boolean {
+  if (a.length !== b.length) return false;
+  const bByPath = new Map(b.map((serve) => [serve.socketPath, serve]));
+  return a.every((serve) => {
+    const other = bByPath.get(serve.socketPath);
+    return other !== undefined && sameServe(serve, other);
+  });
+}

@@ -1,0 +1,40 @@
+// What can stop the serve database from opening. The code is what a supervisor or a test keys
+// on; the message is one line a person can act on, naming the path and the way out.
+// A rejected serves.new is not an error of this kind: it is an event (serves_rejected) and
+// the collector keeps running with what it had.
+
+export type ServeDbErrorCode =
+  | 'SERVEDB_MISSING_DIR' // SERVE_DB_DIR does not exist
+  | 'SERVEDB_NOT_A_DIR' // SERVE_DB_DIR is a file (or something else that is not a directory)
+  | 'SERVEDB_UNREADABLE' // the directory or serves.loaded could not be read (permissions, I/O)
+  | 'SERVEDB_CORRUPT_LOADED'; // serves.loaded is not a valid serves file
+
+export class ServeDbError extends Error {
+  override readonly name = 'ServeDbError';
+  readonly code: ServeDbErrorCode;
+
+  constructor(code: ServeDbErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** The errno code of a Node fs error, if it is one. */
+export function errnoCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const code: unknown = err.code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
+
+/** A short reason for a Node fs error without its stack: `EACCES: permission denied`. */
+export function describeFsError(err: unknown): string {
+  if (err instanceof Error) {
+    // Node's message repeats the syscall and path (`EACCES: permission denied, open '/x'`);
+    // the callers name the path themselves, so keep the part before the comma.
+    const comma = err.message.indexOf(', ');
+    return errnoCode(err) !== undefined && comma > 0 ? err.message.slice(0, comma) : err.message;
+  }
+  return String(err);
+}
