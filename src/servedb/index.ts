@@ -1,0 +1,15 @@
+// The serve database's public API: open it, subscribe to the serve set, log the outcomes.
+export { openServeDb, type ServeDb } from './serveDb';
+export {
+  DEFAULT_SERVE_DB_OPTIONS,
+  resolveServeDbOptions,
+  type ServeDbOptions,
+  type ServeDbOptionsInput,
+} from './options';
+export { ServeDbError, type ServeDbErrorCode } from './errors';
+export type { ServeDbEvent, ServesAcceptedEvent, ServesErrorEvent, ServesRejectedEvent } from './events';
+export type { LookReason } from './watch';
+export { parseServes, describeInvalid, withoutCredentials, type ParseServesOptions, type ServesInvalid } from './validate';
+export { sameDelivery, sameServe, sameServeSet, type LogplexTarget, type Serve, type ServeSet } from './serve';
+export { decide, reload, appliedServeSets, diffServeSets, type ReloadOutcome, type ServesRead, type ServeSetDiff } from './reload';
+export { coalescePasses } from './coalesce';

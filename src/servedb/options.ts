@@ -1,0 +1,54 @@
+// Every tunable of the serve database, with its default, in one place.
+
+export interface ServeDbOptions {
+  /** SERVE_DB_DIR: the directory holding serves.new, serves.loaded, serves.rej and last_error. */
+  readonly dir: string;
+  /**
+   * LOGPLEX_URL: where serves with `t` post. Undefined when not configured, and then a serve
+   * with `t` is refused. Credentials in it are never used for `t` serves (they authenticate
+   * as `token:<t>`) and never printed.
+   */
+  readonly logplexUrl: URL | undefined;
+  /**
+   * How often to look at serves.new even without a file-system event: events get lost on
+   * network file systems and with some editors. The reference collector looked every 10 s.
+   */
+  readonly pollIntervalMs: number;
+  /** Watch the directory for serves.new (chokidar). Off only to prove the poll alone works. */
+  readonly watchEvents: boolean;
+  /**
+   * After a file event, wait this long for more before looking: an editor that writes in place
+   * (instead of by rename, as it should) fires several events, and one look at the end is
+   * better than rejecting its first half-written version. Polls and rescan() do not wait.
+   */
+  readonly settleMs: number;
+}
+
+export const DEFAULT_SERVE_DB_OPTIONS = {
+  pollIntervalMs: 10_000,
+  watchEvents: true,
+  settleMs: 100,
+} as const satisfies Partial<ServeDbOptions>;
+
+/** What a caller must say (dir, logplexUrl); everything else has a default. */
+export type ServeDbOptionsInput = Pick<ServeDbOptions, 'dir' | 'logplexUrl'> &
+  Partial<Omit<ServeDbOptions, 'dir' | 'logplexUrl'>>;
+
+/** Defaults filled in; a nonsensical value is a programming error, so it throws. */
+export function resolveServeDbOptions(options: ServeDbOptionsInput): ServeDbOptions {
+  const resolved: ServeDbOptions = {
+    dir: options.dir,
+    logplexUrl: options.logplexUrl,
+    pollIntervalMs: options.pollIntervalMs ?? DEFAULT_SERVE_DB_OPTIONS.pollIntervalMs,
+    watchEvents: options.watchEvents ?? DEFAULT_SERVE_DB_OPTIONS.watchEvents,
+    settleMs: options.settleMs ?? DEFAULT_SERVE_DB_OPTIONS.settleMs,
+  };
+  if (!Number.isFinite(resolved.pollIntervalMs) || resolved.pollIntervalMs < 10) {
+    throw new RangeError(`pollIntervalMs must be at least 10, got ${resolved.pollIntervalMs}`);
+  }
+  if (!Number.isFinite(resolved.settleMs) || resolved.settleMs < 0) {
+    throw new RangeError(`settleMs must be 0 or more, got ${resolved.settleMs}`);
+  }
+  if (resolved.dir === '') throw new RangeError('dir must name the serve database directory');
+  return resolved;
+}

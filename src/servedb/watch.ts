@@ -1,0 +1,80 @@
+// When to look at serves.new: a file-system event for it (prompt), a periodic poll (in case
+// events are lost: network file systems, editors replacing files) and rescan() (SIGHUP).
+// A look is only a hint to read the directory; looking when nothing changed is harmless, so
+// triggers are never deduplicated here, only coalesced by the pass that consumes them.
+import * as path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import { debounceTime, interval, map, merge, Observable, Subject, takeUntil } from 'rxjs';
+import { SERVES_NEW } from './store';
+
+/** Why a look was asked for; carried into events to make a log line explainable. */
+export type LookReason = 'start' | 'file' | 'poll' | 'rescan';
+
+export interface WatchOptions {
+  readonly dir: string;
+  readonly pollIntervalMs: number;
+  readonly watchEvents: boolean;
+  readonly settleMs: number;
+  readonly onWatchError: (err: Error) => void; // file events broke; the poll carries on
+}
+
+export interface ServesWatch {
+  /** Looks requested; the poll starts when this is subscribed. Completes on close(). */
+  readonly look$: Observable<LookReason>;
+  /** Resolves once file events are being delivered (at once when they are disabled). */
+  readonly ready: Promise<void>;
+  rescan(): void;
+  close(): Promise<void>;
+}
+
+export function watchServesNew(options: WatchOptions): ServesWatch {
+  const closed$ = new Subject<void>();
+  const rescan$ = new Subject<LookReason>();
+  const fileEvent$ = new Subject<void>();
+  const watcher = options.watchEvents ? startWatcher(options, fileEvent$) : undefined;
+
+  const file$ = (options.settleMs > 0 ? fileEvent$.pipe(debounceTime(options.settleMs)) : fileEvent$).pipe(
+    map((): LookReason => 'file'),
+  );
+  const poll$ = interval(options.pollIntervalMs).pipe(map((): LookReason => 'poll'));
+  const look$ = merge(file$, poll$, rescan$).pipe(takeUntil(closed$));
+
+  const ready =
+    watcher === undefined
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          watcher.once('ready', () => resolve());
+        });
+
+  return {
+    look$,
+    ready,
+    rescan: () => rescan$.next('rescan'),
+    close: async () => {
+      closed$.next();
+      closed$.complete();
+      rescan$.complete();
+      fileEvent$.complete();
+      await watcher?.close();
+    },
+  };
+}
+
+function startWatcher(options: WatchOptions, fileEvent$: Subject<void>): FSWatcher {
+  const dir = path.resolve(options.dir);
+  // chokidar 4 has no globs: we watch the directory itself and ignore every entry but
+  // serves.new. That is also what keeps our own writes (serves.loaded, serves.rej, last_error,
+  // temporary files) from triggering looks, and so from looping.
+  const watcher = watch(dir, {
+    depth: 0,
+    ignoreInitial: true, // the start-up pass reads what is already there
+    ignored: (entry: string) => path.resolve(entry) !== dir && path.basename(entry) !== SERVES_NEW,
+  });
+  const onServesNew = (entry: string): void => {
+    if (path.basename(entry) === SERVES_NEW) fileEvent$.next();
+  };
+  watcher.on('add', onServesNew);
+  watcher.on('change', onServesNew);
+  watcher.on('error', (err: unknown) => options.onWatchError(err instanceof Error ? err : new Error(String(err))));
+  return watcher;
+}
