@@ -30,6 +30,7 @@ export class ListenError extends Error {
 
 export interface ListenUnixOptions {
   readonly mode: number; // chmod of the socket file once listening
+  readonly backlog?: number; // pending-connection queue; node's default (511) when absent
   readonly onListening?: () => void; // the socket file exists and accepts connections
   readonly onAcceptError?: (error: Error) => void; // e.g. EMFILE: the listener keeps going
 }
@@ -115,7 +116,7 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
     });
 
     const listen = (): void => {
-      if (!subscriber.closed) server.listen(socketPath);
+      if (!subscriber.closed) server.listen({ path: socketPath, backlog: options.backlog });
     };
 
     if (Buffer.byteLength(socketPath) > MAX_UNIX_SOCKET_PATH_BYTES) {

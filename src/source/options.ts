@@ -29,6 +29,12 @@ export interface SourceOptions {
    * up. 0 disables retrying: the serve then stays down until it is removed and re-added.
    */
   readonly listenRetryMs: number;
+  /**
+   * Pending-connection queue of each listener. A unix socket refuses (EAGAIN) rather than
+   * retries when it is full, and a PostgreSQL restart opens hundreds of connections at once;
+   * the kernel caps this at net.core.somaxconn.
+   */
+  readonly listenBacklog: number;
 }
 
 export const DEFAULT_SOURCE_OPTIONS: SourceOptions = {
@@ -37,6 +43,7 @@ export const DEFAULT_SOURCE_OPTIONS: SourceOptions = {
   drainIdleMs: 50, // a loaded backend refills its socket within microseconds; 50 ms idle is "done"
   drainTimeoutMs: 2_000,
   listenRetryMs: 10_000, // the reference collector's serve-db poll interval
+  listenBacklog: 4096, // node's default is 511
 };
 
 /** Defaults filled in; a nonsensical value is a programming error, so it throws here. */
@@ -47,9 +54,13 @@ export function resolveSourceOptions(options: Partial<SourceOptions> = {}): Sour
     drainIdleMs: options.drainIdleMs ?? DEFAULT_SOURCE_OPTIONS.drainIdleMs,
     drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_SOURCE_OPTIONS.drainTimeoutMs,
     listenRetryMs: options.listenRetryMs ?? DEFAULT_SOURCE_OPTIONS.listenRetryMs,
+    listenBacklog: options.listenBacklog ?? DEFAULT_SOURCE_OPTIONS.listenBacklog,
   };
   if (!Number.isInteger(resolved.socketMode) || resolved.socketMode < 0 || resolved.socketMode > 0o7777) {
     throw new RangeError(`socketMode must be a file mode from 0 to 0o7777, got ${resolved.socketMode}`);
+  }
+  if (!Number.isInteger(resolved.listenBacklog) || resolved.listenBacklog < 1) {
+    throw new RangeError(`listenBacklog must be a positive integer, got ${resolved.listenBacklog}`);
   }
   for (const key of ['drainIdleMs', 'drainTimeoutMs', 'listenRetryMs'] as const) {
     const value = resolved[key];

@@ -78,6 +78,7 @@ function serveRecords(
   let listening = false;
   const listener$ = listenUnix(socketPath, {
     mode: options.socketMode,
+    backlog: options.listenBacklog,
     onListening: () => {
       listening = true;
       events({ kind: 'listening', level: 'info', ...where(), mode: options.socketMode.toString(8).padStart(4, '0') });
