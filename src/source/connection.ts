@@ -67,8 +67,13 @@ export function readConnection(socket: Socket, serve$: Observable<Serve>, option
       end({ kind: 'identity_mismatch', level: 'warn', ...where(), got, expected, reason: identityMismatchReason(got, expected), ...totals() });
 
     const protocolError = (error: unknown): void => {
-      if (!(error instanceof ProtocolError)) throw error; // a bug of ours, not the peer's
-      end({ kind: 'protocol_error', level: 'warn', ...where(), identity, code: error.code, reason: error.message, ...totals() });
+      // Anything else thrown by the decoder is a bug of ours, but one triggered by what a peer
+      // sent: it closes that connection (and says so) rather than the whole daemon.
+      const { code, reason } =
+        error instanceof ProtocolError
+          ? { code: error.code, reason: error.message }
+          : { code: 'DECODER_FAILURE', reason: `decoder failed: ${error instanceof Error ? error.message : String(error)}` };
+      end({ kind: 'protocol_error', level: 'warn', ...where(), identity, code, reason, ...totals() });
     };
 
     const onData = (chunk: Buffer): void => {
