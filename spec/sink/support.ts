@@ -1,5 +1,6 @@
 // Test support for the sink: a real logplex-like HTTP server on 127.0.0.1, a stub formatter
-// (src/format is written in parallel; the sink takes its formatter injected), and builders.
+// (one frame per line, so counts in tests are obvious; the real one is covered in its own spec),
+// and builders.
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
@@ -25,6 +26,7 @@ export interface TestServer {
   readonly port: number;
   readonly url: string; // http://127.0.0.1:<port>/logs
   readonly received: Received[];
+  openConnections(): number; // TCP connections from clients not yet closed
   close(): Promise<void>;
 }
 
@@ -70,6 +72,11 @@ export function startServer(respond: Responder = () => 204, port = 0): Promise<T
       res.end(answer >= 300 ? 'nope\n' : undefined);
     });
   });
+  let open = 0;
+  server.on('connection', (socket) => {
+    open += 1;
+    socket.once('close', () => (open -= 1));
+  });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {
@@ -78,6 +85,7 @@ export function startServer(respond: Responder = () => 204, port = 0): Promise<T
         port: actual,
         url: `http://127.0.0.1:${actual}/logs`,
         received,
+        openConnections: () => open,
         close: () =>
           new Promise<void>((done) => {
             server.closeAllConnections();

@@ -1,5 +1,6 @@
 // The sink's public API: the stage, its options, stats, events, errors and reusable operators.
-export { logplexSink, type LogplexSinkConfig, type SinkFormatter } from './logplexSink';
+export { logplexSink, type LogplexSinkConfig } from './logplexSink';
+export { sinkFormatter, type SinkFormatter } from './formatter';
 export {
   defaultRetryPolicy,
   defaultSinkOptions,

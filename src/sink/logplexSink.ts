@@ -31,21 +31,15 @@ import type { SourcedRecord } from '../source/sourcedRecord';
 import { batchByTimeOrSize } from './batchByTimeOrSize';
 import { PostError, RetryGiveUpError } from './errors';
 import type { SinkEvent } from './events';
+import { sinkFormatter, type SinkFormatter } from './formatter';
 import { resolveSinkOptions, type SinkOptions, type SinkOptionsInput } from './options';
 import { LogplexClient, preparePost, type OutgoingBatch, type PostResult, type PreparedPost } from './post';
 import { retryWithBackoff, type AttemptFailure } from './retryWithBackoff';
 import { ServeQueue, type Unannounced } from './serveQueue';
 import { StatsRecorder, type MutableCounters, type SinkStats } from './stats';
 
-/** The rendering the sink needs from src/format (injected, so the sink does not depend on its options). */
-export interface SinkFormatter {
-  readonly frames: (rec: SourcedRecord) => Buffer[]; // octet-counted frames of one record
-  readonly notice: (serve: Serve, message: string, at: Date) => Buffer; // one frame of our own
-  readonly l10Text: (kind: 'dropped' | 'lost', count: number, since: Date) => string;
-}
-
 export interface LogplexSinkConfig extends SinkOptionsInput {
-  readonly format: SinkFormatter;
+  readonly format?: SinkFormatter; // sinkFormatter() (src/format with its defaults) when absent
   readonly events?: EventSink<SinkEvent>; // our own log; ignored when absent
   readonly scheduler?: SchedulerLike; // batch and retry timers, and "now" for L10 times
   readonly random?: () => number; // retry jitter
@@ -85,7 +79,7 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
     const lane: LaneContext = {
       options,
       client,
-      format: config.format,
+      format: config.format ?? sinkFormatter(),
       emit: config.events ?? ignoreEvents,
       scheduler: config.scheduler ?? asyncScheduler,
       random: config.random ?? Math.random,
