@@ -30,11 +30,11 @@ export function errnoCode(err: unknown): string | undefined {
 
 /** A short reason for a Node fs error without its stack: `EACCES: permission denied`. */
 export function describeFsError(err: unknown): string {
-  if (err instanceof Error) {
-    // Node's message repeats the syscall and path (`EACCES: permission denied, open '/x'`);
-    // the callers name the path themselves, so keep the part before the comma.
-    const comma = err.message.indexOf(', ');
-    return errnoCode(err) !== undefined && comma > 0 ? err.message.slice(0, comma) : err.message;
-  }
-  return String(err);
+  // Not `instanceof Error`: errors from Node's internals may come from another realm (vm, jest).
+  const message = typeof err === 'object' && err !== null && 'message' in err ? err.message : undefined;
+  if (typeof message !== 'string') return String(err);
+  // Node's message repeats the syscall and path (`EACCES: permission denied, open '/x'`);
+  // the callers name the path themselves, so keep the part before the comma.
+  const comma = message.indexOf(', ');
+  return errnoCode(err) !== undefined && comma > 0 ? message.slice(0, comma) : message;
 }

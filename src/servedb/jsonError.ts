@@ -10,7 +10,8 @@ export interface JsonErrorDescription {
 
 /** Where and why `text` is not JSON, given the error JSON.parse threw for it. */
 export function describeJsonError(text: string, err: unknown): JsonErrorDescription {
-  const raw = err instanceof Error ? err.message : String(err);
+  const message = typeof err === 'object' && err !== null && 'message' in err ? err.message : undefined;
+  const raw = typeof message === 'string' ? message : String(err);
   const v8Position = /at position (\d+)/.exec(raw);
   const offset = v8Position !== null ? Number(v8Position[1]) : firstJsonErrorOffset(text);
   return { where: offset === undefined ? undefined : lineAndColumn(text, offset), reason: sanitizeReason(raw) };
