@@ -57,7 +57,7 @@ export const DEFAULT_FORMAT_OPTIONS: FormatOptions = Object.freeze({
  */
 export function maxHeaderBytes(options: Pick<FormatOptions, 'hostname' | 'noticeProcId'>): number {
   const procId = Math.max(MAX_RECORD_PROCID_BYTES, Buffer.byteLength(options.noticeProcId));
-  // Five spaces between six fields after the timestamp, plus ` - - ` for MSGID and SD.
+  // A space after TIMESTAMP, HOSTNAME and APP-NAME each, then ` - - ` for (empty) MSGID and SD.
   return (
     MAX_PRI_AND_VERSION_BYTES +
     TIMESTAMP_BYTES +
