@@ -23,12 +23,12 @@ export class ProtocolError extends Error {
   }
 }
 
+export const hexByte = (byte: number): string => `0x${byte.toString(16).padStart(2, '0')}`;
+
 /** `'X' (0x58)` for a printable type byte, `0x00` otherwise: readable and unambiguous in a log. */
 export function describeByte(byte: number): string {
   const hex = hexByte(byte);
   return byte >= 0x20 && byte <= 0x7e ? `'${String.fromCharCode(byte)}' (${hex})` : hex;
 }
-
-export const hexByte = (byte: number): string => `0x${byte.toString(16).padStart(2, '0')}`;
 
 export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
