@@ -46,7 +46,7 @@ export function readConnection(socket: Socket, serve$: Observable<Serve>, option
     let idleTimer: NodeJS.Timeout | undefined; // set while draining
     let drainTimer: NodeJS.Timeout | undefined;
 
-    const totals = () => ({ records, bytes, duration_ms: Date.now() - acceptedAt });
+    const totals = () => ({ records, bytes, duration_ms: Date.now() - acceptedAt, identified: identity !== undefined });
     const where = () => ({ serve: serve?.name, socket: serve?.socketPath ?? '' });
 
     /** Destroys the socket, logs `event`, completes. Later calls do nothing. */

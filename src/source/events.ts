@@ -19,6 +19,7 @@ interface ConnectionTotals {
   readonly records: number; // records forwarded downstream
   readonly bytes: number; // bytes read from the socket
   readonly duration_ms: number; // from accept to close
+  readonly identified: boolean; // it had passed the identity check (and logged `connect`)
 }
 
 export interface ListeningEvent extends EventBase, ServeFields {
