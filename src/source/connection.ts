@@ -102,6 +102,9 @@ export function readConnection(socket: Socket, serve$: Observable<Serve>, option
           options.events({ kind: 'connect', level: 'info', ...where(), identity, server_version: version?.serverVersion ?? '' });
         }
       }
+      // A violation after good records in the same read: those records were forwarded above,
+      // and the connection closes now rather than at its next read.
+      if (decoder.violation !== undefined) protocolError(decoder.violation);
     };
 
     const onEnd = (): void => {
