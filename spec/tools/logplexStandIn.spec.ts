@@ -91,6 +91,16 @@ describe('logplex stand-in', () => {
     expect(s.stats().frames).toBe(3);
   });
 
+  it('hands each accepted body, inflated, to onBody without building frames (the benchmarks\' path)', async () => {
+    const seen: { token: string; frameId: string | undefined; body: string; frameCount: number }[] = [];
+    s = await startLogplexStandIn({ onBody: (a) => seen.push({ ...a, body: a.body.toString('utf8') }) });
+    const body = frame('a') + frame('b');
+    const gz = gzipSync(Buffer.from(body));
+    expect((await post(s, { body: gz, count: 2, headers: { 'content-encoding': 'gzip', 'logplex-frame-id': 'F1' } })).status).toBe(204);
+    expect((await post(s, { body, count: 3 })).status).toBe(400); // refused bodies are not handed over
+    expect(seen).toEqual([{ token: TOKEN, frameId: 'F1', body, frameCount: 2 }]);
+  });
+
   it('records the token of each request from basic auth, and checks an allow-list', async () => {
     s = await startLogplexStandIn({ tokens: ['t.one', 't.two'] });
     const batches = firstValueFrom(s.received$.pipe(take(3), toArray()));
