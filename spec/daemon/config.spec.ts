@@ -31,11 +31,11 @@ describe('daemon configuration', () => {
     const c = parse([
       '--flush-interval', '100ms', '--concurrency', '8', '--buffer-cap', '16MiB', '--frame-cap', '2000',
       '--record-cap', '2MiB', '--line-prefix', '%m [%p] ', '--hostname', 'db1', '--poll-interval', '2s',
-      '--gzip', '--stats-interval', '0', '--shutdown-timeout', '1m', '--log-format', 'json',
+      '--gzip', '--stats-interval', '0', '--shutdown-timeout', '1m', '--log-format', 'json', '--no-watch',
     ]);
     expect(c.tunables).toEqual({
       flushIntervalMs: 100, concurrency: 8, bufferCapBytes: 16 << 20, maxMessageBytes: 2000,
-      maxRecordBytes: 2 << 20, linePrefix: '%m [%p] ', hostname: 'db1', pollIntervalMs: 2000, gzip: true,
+      maxRecordBytes: 2 << 20, linePrefix: '%m [%p] ', hostname: 'db1', pollIntervalMs: 2000, watchEvents: false, gzip: true,
       statsIntervalMs: 0, shutdownTimeoutMs: 60_000,
     });
     expect(c.logFormat).toBe('json');

@@ -27,6 +27,7 @@ export interface Tunables {
   readonly linePrefix?: string;
   readonly hostname?: string;
   readonly pollIntervalMs?: number;
+  readonly watchEvents?: boolean; // false: poll and SIGHUP only (file systems without change events)
   readonly gzip?: boolean;
   readonly statsIntervalMs?: number; // 0 disables the periodic stats line
   readonly shutdownTimeoutMs?: number;
@@ -52,6 +53,7 @@ const FLAGS = {
   'line-prefix': { type: 'string' },
   hostname: { type: 'string' },
   'poll-interval': { type: 'string' },
+  'no-watch': { type: 'boolean' },
   gzip: { type: 'boolean' },
   'stats-interval': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
@@ -74,6 +76,7 @@ the serve database directory; see README.md.
   --line-prefix TEMPLATE  log_line_prefix-style template ('sql_error_code = %e ')
   --hostname NAME         syslog HOSTNAME                               (postgres)
   --poll-interval DUR     re-read serves.new at least this often, e.g. 10s
+  --no-watch              no file-system events: poll and SIGHUP only (e.g. NFS)
   --gzip                  gzip request bodies
   --stats-interval DUR    periodic stats line; 0 turns it off, e.g. 60s
   --shutdown-timeout DUR  on SIGTERM, how long to flush before giving up, e.g. 10s
@@ -156,6 +159,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
       return t;
     }),
     pollIntervalMs: opt(values['poll-interval'], (t) => parseDuration('--poll-interval', t, 100, 3_600_000)),
+    watchEvents: values['no-watch'] === true ? false : undefined,
     gzip: values.gzip,
     statsIntervalMs: opt(values['stats-interval'], (t) => parseDuration('--stats-interval', t, 0, 86_400_000)),
     shutdownTimeoutMs: opt(values['shutdown-timeout'], (t) => parseDuration('--shutdown-timeout', t, 0, 600_000)),

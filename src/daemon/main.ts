@@ -28,7 +28,7 @@ export function collectorOptions(config: DaemonConfig, serveDbDir: string): Coll
   return {
     serveDbDir,
     logplexUrl: config.logplexUrl,
-    serveDb: { pollIntervalMs: t.pollIntervalMs },
+    serveDb: { pollIntervalMs: t.pollIntervalMs, watchEvents: t.watchEvents },
     source: { maxMessageBytes: t.maxRecordBytes },
     format: { linePrefix: t.linePrefix, hostname: t.hostname, maxMessageBytes: t.maxMessageBytes },
     sink: { flushIntervalMs: t.flushIntervalMs, concurrency: t.concurrency, bufferCapBytes: t.bufferCapBytes, gzip: t.gzip },

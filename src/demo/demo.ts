@@ -7,7 +7,7 @@
 // The serve database is a real directory (./tmp/demo/servedb): the demo writes serves.new and
 // the collector accepts it exactly as in production. A real PostgreSQL with pg_logfebe can be
 // pointed at the same socket while the demo runs.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { filter, firstValueFrom } from 'rxjs';
@@ -33,7 +33,8 @@ function socketPathFor(base: string): string {
 }
 
 export async function runDemo(config: DaemonConfig): Promise<void> {
-  const base = resolve(config.serveDbDir ?? join('tmp', 'demo'));
+  // Always ./tmp/demo, never SERVE_DB_DIR: a demo must not write into a real serve database.
+  const base = resolve('tmp', 'demo');
   const serveDbDir = join(base, 'servedb');
   mkdirSync(serveDbDir, { recursive: true });
   const socketPath = socketPathFor(base);
@@ -42,7 +43,6 @@ export async function runDemo(config: DaemonConfig): Promise<void> {
   // Written the way operators should: to a temporary name, then renamed (spec: serve-db.md).
   const serves = { serves: [{ i: DEMO_IDENTITY, t: DEMO_TOKEN, p: socketPath, name: 'DEMO' }] };
   writeFileSync(join(serveDbDir, 'serves.new.tmp'), `${JSON.stringify(serves, null, 2)}\n`);
-  const { renameSync } = await import('node:fs');
   renameSync(join(serveDbDir, 'serves.new.tmp'), join(serveDbDir, 'serves.new'));
 
   const daemonConfig: DaemonConfig = { ...config, logplexUrl: new URL(standIn.url) };

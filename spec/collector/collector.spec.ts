@@ -1,0 +1,79 @@
+// createCollector as another Node app embeds it: real serve database directory, real socket,
+// the stand-in as logplex, and the observables the README documents.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { filter, firstValueFrom } from 'rxjs';
+import { createCollector, ServeDbError, type CollectorEvent, type CollectorStats, type SourcedRecord } from '../../src';
+import { FormatError } from '../../src/format';
+import { SinkOptionsError } from '../../src/sink';
+import { runEmulator } from '../../src/tools/logfebeEmulator';
+import { startLogplexStandIn, type LogplexStandIn } from '../../src/tools/logplexStandIn';
+
+const TOKEN = 't.5ca1ab1e-0000-4000-8000-000000000002';
+
+describe('createCollector (the library API)', () => {
+  let tmp: string;
+  let standIn: LogplexStandIn;
+  beforeEach(async () => {
+    tmp = mkdtempSync('/tmp/plc-c-');
+    standIn = await startLogplexStandIn();
+  });
+  afterEach(async () => {
+    await standIn.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('runs end to end and exposes records, events and stats', async () => {
+    const collector = createCollector({ serveDbDir: tmp, logplexUrl: standIn.url, sink: { flushIntervalMs: 20 } });
+    const records: SourcedRecord[] = [];
+    const events: CollectorEvent[] = [];
+    let stats: CollectorStats | undefined;
+    collector.record$.subscribe((r) => records.push(r));
+    collector.event$.subscribe((e) => events.push(e));
+    collector.stats$.subscribe((s) => (stats = s));
+    const eventsDone = new Promise<void>((done) => collector.event$.subscribe({ complete: done }));
+
+    await collector.start();
+    const socket = join(tmp, 'pg.sock');
+    writeFileSync(join(tmp, 'tmp.json'), JSON.stringify({ serves: [{ i: 'app', t: TOKEN, p: socket, name: 'GREEN' }] }));
+    renameSync(join(tmp, 'tmp.json'), join(tmp, 'serves.new'));
+    await firstValueFrom(collector.serveSet$.pipe(filter((set) => set.length === 1)));
+    await firstValueFrom(collector.event$.pipe(filter((e) => e.kind === 'listening')));
+
+    const report = await runEmulator({ socketPath: socket, identity: 'app', connections: 2, recordsPerConnection: 25 });
+    expect(report.sent).toBe(50);
+    await firstValueFrom(collector.stats$.pipe(filter((s) => s.recordsIn === 50 && s.queuedBytes === 0 && s.connections === 0)));
+
+    expect(records).toHaveLength(50);
+    expect(records.every((r) => r.serve.name === 'GREEN' && r.message.type === 'L')).toBe(true);
+    expect(stats).toMatchObject({ recordsIn: 50, dropped: 0, lost: 0, requestsFailed: 0 });
+    expect(stats?.requestsOk).toBeGreaterThan(0);
+    expect(standIn.stats().framesByToken[TOKEN]).toBe(stats?.framesOut);
+    const kinds = events.map((e) => e.kind);
+    for (const kind of ['started', 'serves_accepted', 'listening', 'connect', 'disconnect']) expect(kinds).toContain(kind);
+    expect(JSON.stringify({ events, stats })).not.toContain(TOKEN);
+
+    await collector.stop();
+    await eventsDone; // every observable completes after stop()
+    expect(events.at(-1)).toMatchObject({ kind: 'stopped', delivered_all: true });
+  });
+
+  it('refuses bad options when created, before anything starts', () => {
+    expect(() => createCollector({ serveDbDir: tmp, format: { linePrefix: '%Z ' } })).toThrow(FormatError);
+    expect(() => createCollector({ serveDbDir: tmp, sink: { concurrency: 0 } })).toThrow(SinkOptionsError);
+  });
+
+  it('rejects start() with a ServeDbError for a missing serve database', async () => {
+    const collector = createCollector({ serveDbDir: join(tmp, 'missing') });
+    await expect(collector.start()).rejects.toThrow(ServeDbError);
+  });
+
+  it('is importable by package name, as embedders do (built dist/)', () => {
+    const root = resolve(__dirname, '../..');
+    const out = execFileSync(process.execPath, ['-e', "process.stdout.write(typeof require('pg-logplexcollector').createCollector)"], {
+      cwd: root,
+    });
+    expect(out.toString()).toBe('function');
+  });
+});

@@ -1,0 +1,179 @@
+// The daemon as an operator runs it: a child process configured by environment and flags, a
+// real serve database directory, a real unix socket, and logplex played by the stand-in on
+// 127.0.0.1. Nothing here reaches inside the process.
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { runEmulator } from '../../src/tools/logfebeEmulator';
+import { startLogplexStandIn, type LogplexStandIn, type ReceivedBatch } from '../../src/tools/logplexStandIn';
+import { DaemonProcess } from '../support/daemonProcess';
+
+const TOKEN = 't.7c0ffee0-0000-4000-8000-000000000001';
+
+function writeServes(dir: string, serves: object[]): void {
+  writeFileSync(join(dir, 'serves.tmp'), JSON.stringify({ serves }));
+  renameSync(join(dir, 'serves.tmp'), join(dir, 'serves.new')); // atomically, as the spec asks
+}
+
+const markersIn = (batches: readonly ReceivedBatch[]): Set<string> => {
+  const seen = new Set<string>();
+  for (const b of batches) for (const f of b.frames) for (const m of f.msg.matchAll(/marker=(\d+-\d+)/g)) seen.add(m[1] ?? '');
+  return seen;
+};
+
+describe('pg-logplexcollector, start-up errors: one line naming what to fix, non-zero exit', () => {
+  let tmp: string;
+  beforeEach(() => (tmp = mkdtempSync('/tmp/plc-d-')));
+  afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+  const run = async (args: string[], env: NodeJS.ProcessEnv) => {
+    const d = new DaemonProcess(args, env);
+    const { code } = await d.exited;
+    return { code, lines: d.lines.filter((l) => l !== '') };
+  };
+
+  it('SERVE_DB_DIR unset', async () => {
+    const { code, lines } = await run([], {});
+    expect(code).toBe(2);
+    expect(lines).toEqual([expect.stringMatching(/^pg-logplexcollector: SERVE_DB_DIR is not set/)]);
+  });
+
+  it('SERVE_DB_DIR missing or not a directory', async () => {
+    const missing = await run([], { SERVE_DB_DIR: join(tmp, 'nope') });
+    expect(missing.code).toBe(1);
+    expect(missing.lines).toHaveLength(1);
+    expect(missing.lines[0]).toContain(join(tmp, 'nope'));
+    writeFileSync(join(tmp, 'file'), '');
+    const notDir = await run([], { SERVE_DB_DIR: join(tmp, 'file') });
+    expect(notDir.code).toBe(1);
+    expect(notDir.lines).toEqual([expect.stringMatching(/not a directory/)]);
+  });
+
+  it('a corrupt serves.loaded', async () => {
+    writeFileSync(join(tmp, 'serves.loaded'), '{"serves": [');
+    const { code, lines } = await run([], { SERVE_DB_DIR: tmp });
+    expect(code).toBe(1);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('serves.loaded');
+  });
+
+  it('LOGPLEX_URL unparsable, never echoed', async () => {
+    const { code, lines } = await run([], { SERVE_DB_DIR: tmp, LOGPLEX_URL: 'http//token:t.secret@nowhere' });
+    expect(code).toBe(2);
+    expect(lines).toEqual([expect.stringMatching(/^pg-logplexcollector: LOGPLEX_URL is not a valid URL/)]);
+    expect(lines[0]).not.toContain('t.secret');
+  });
+
+  it('a flag out of range', async () => {
+    const { code, lines } = await run(['--concurrency', '1000'], { SERVE_DB_DIR: tmp });
+    expect(code).toBe(2);
+    expect(lines).toEqual(['pg-logplexcollector: --concurrency "1000": must be between 1 and 64']);
+  });
+
+  it('--help and --version answer on stdout and exit 0', async () => {
+    const help = new DaemonProcess(['--help'], {});
+    expect((await help.exited).code).toBe(0);
+    expect(help.stdout.join('\n')).toContain('SERVE_DB_DIR');
+    const version = new DaemonProcess(['--version'], {});
+    expect((await version.exited).code).toBe(0);
+    const pkg = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string };
+    expect(version.stdout[0]).toBe(`pg-logplexcollector ${pkg.version}`);
+  });
+});
+
+describe('pg-logplexcollector, running', () => {
+  let tmp: string;
+  let standIn: LogplexStandIn;
+  let received: ReceivedBatch[];
+  let daemon: DaemonProcess | undefined;
+
+  beforeEach(async () => {
+    tmp = mkdtempSync('/tmp/plc-d-');
+    standIn = await startLogplexStandIn();
+    received = [];
+    standIn.received$.subscribe((b) => received.push(b));
+  });
+  afterEach(async () => {
+    daemon?.kill('SIGKILL');
+    await daemon?.exited;
+    daemon = undefined;
+    await standIn.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const start = (args: string[] = []) =>
+    (daemon = new DaemonProcess(['--stats-interval', '0', ...args], { SERVE_DB_DIR: tmp, LOGPLEX_URL: standIn.url }));
+
+  it('applies a serves.new, then posts records end to end with the serve token', async () => {
+    const d = start();
+    await d.waitFor('started');
+    const socket = join(tmp, 'pg.sock');
+    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket, name: 'BLUE' }]);
+    await d.waitFor('listening', (l) => l.socket === socket);
+    await d.waitFor('serves_accepted', (l) => l.reason !== 'start'); // logged once the files are settled
+    expect(existsSync(join(tmp, 'serves.loaded'))).toBe(true);
+    expect(existsSync(join(tmp, 'serves.new'))).toBe(false);
+
+    const report = await runEmulator({ socketPath: socket, identity: 'db1', connections: 2, recordsPerConnection: 50 });
+    expect(report.sent).toBe(100);
+    await waitUntil(() => markersIn(received).size === 100);
+    expect(new Set(received.map((b) => b.token))).toEqual(new Set([TOKEN]));
+    const frames = received.flatMap((b) => b.frames);
+    expect(frames.every((f) => f.appName === TOKEN && f.msg.startsWith('[BLUE] ['))).toBe(true);
+    // The token is on the wire only: never in our own log.
+    expect(d.lines.join('\n')).not.toContain(TOKEN);
+
+    d.kill('SIGTERM');
+    expect(await d.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(socket)).toBe(false); // socket file removed on the way out
+  });
+
+  it('refuses a bad serves.new with a readable last_error and keeps serving', async () => {
+    const socket = join(tmp, 'pg.sock');
+    const d = start();
+    await d.waitFor('started');
+    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket }]);
+    await d.waitFor('listening');
+    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: 42 }]);
+    const rejected = await d.waitFor('serves_rejected');
+    expect(readFileSync(join(tmp, 'last_error'), 'utf8')).toContain('serves[0].p');
+    expect(JSON.stringify(rejected)).not.toContain(TOKEN);
+    const report = await runEmulator({ socketPath: socket, identity: 'db1', recordsPerConnection: 5 });
+    expect(report.sent).toBe(5);
+    await waitUntil(() => markersIn(received).size === 5);
+  });
+
+  it('delivers every record already read when SIGTERM arrives, then exits 0', async () => {
+    const socket = join(tmp, 'pg.sock');
+    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket }]);
+    // A minute-long flush period: without the shutdown flush nothing below would be posted.
+    const d = start(['--flush-interval', '60s']);
+    await d.waitFor('listening');
+    await runEmulator({ socketPath: socket, identity: 'db1', connections: 3, recordsPerConnection: 40 });
+    await d.waitFor('disconnect', () => d.events('disconnect').reduce((n, l) => n + Number(l.records), 0) === 120);
+    expect(markersIn(received).size).toBeLessThan(120);
+    d.kill('SIGTERM');
+    expect(await d.exited).toEqual({ code: 0, signal: null });
+    expect(markersIn(received).size).toBe(120);
+    expect(d.events('stopped')[0]).toMatchObject({ delivered_all: 'true' });
+  });
+
+  it('re-reads the serve database on SIGHUP (file events off, poll an hour away)', async () => {
+    const d = start(['--no-watch', '--poll-interval', '60m']);
+    await d.waitFor('started');
+    const socket = join(tmp, 'pg.sock');
+    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket }]);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(d.events('serves_accepted').filter((l) => l.reason !== 'start')).toEqual([]);
+    d.kill('SIGHUP');
+    await d.waitFor('serves_accepted', (l) => l.reason === 'rescan');
+    await d.waitFor('listening', (l) => l.socket === socket);
+  });
+});
+
+async function waitUntil(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

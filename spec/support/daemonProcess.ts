@@ -1,0 +1,77 @@
+// The daemon as a child process, black box: `node bin/pg-logplexcollector.js` (built dist/, which
+// `npm test` builds first), its stderr parsed as our logfmt lines.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+
+export const BIN = resolve(__dirname, '../../bin/pg-logplexcollector.js');
+
+/** One logfmt line as a flat object: `event=connect serve=X records=3` → { event: 'connect', ... }. */
+export type LogLine = Record<string, string>;
+
+export function parseLogfmt(line: string): LogLine {
+  const out: LogLine = {};
+  const re = /(\w+)=("(?:[^"\\]|\\.)*"|\S*)/g;
+  for (let m = re.exec(line); m !== null; m = re.exec(line)) {
+    const [, key, raw] = m;
+    if (key === undefined || raw === undefined) continue;
+    out[key] = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
+  }
+  return out;
+}
+
+export class DaemonProcess {
+  readonly child: ChildProcess;
+  readonly lines: string[] = []; // every stderr line
+  readonly stdout: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private waiters: Array<() => void> = [];
+
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv, options: { cwd?: string } = {}) {
+    this.child = spawn(process.execPath, [BIN, ...args], {
+      cwd: options.cwd,
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const collect = (into: string[]) => {
+      let partial = '';
+      return (chunk: Buffer) => {
+        const text = partial + chunk.toString('utf8');
+        const parts = text.split('\n');
+        partial = parts.pop() ?? '';
+        into.push(...parts);
+        for (const wake of this.waiters.splice(0)) wake();
+      };
+    };
+    this.child.stderr?.on('data', collect(this.lines));
+    this.child.stdout?.on('data', collect(this.stdout));
+    this.exited = new Promise((done) => this.child.on('exit', (code, signal) => done({ code, signal })));
+    void this.exited.then(() => {
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  events(kind: string): LogLine[] {
+    return this.lines.map(parseLogfmt).filter((l) => l.event === kind);
+  }
+
+  /** Resolves with the first log line of `kind` matching `where`; rejects if the daemon exits first. */
+  async waitFor(kind: string, where: (l: LogLine) => boolean = () => true, timeoutMs = 10_000): Promise<LogLine> {
+    const deadline = Date.now() + timeoutMs;
+    let exited = false;
+    void this.exited.then(() => (exited = true));
+    for (;;) {
+      const found = this.events(kind).find(where);
+      if (found !== undefined) return found;
+      if (exited) throw new Error(`daemon exited before logging ${kind}:\n${this.lines.join('\n')}`);
+      if (Date.now() > deadline) throw new Error(`no ${kind} within ${timeoutMs} ms:\n${this.lines.join('\n')}`);
+      await new Promise<void>((wake) => {
+        this.waiters.push(wake);
+        setTimeout(wake, 100);
+      });
+    }
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+}
