@@ -87,13 +87,26 @@ export function pgLogTime(d: Date): string {
 }
 
 const SESSION_START = new Date();
+const SESSION_START_TEXT = pgLogTime(SESSION_START).replace(/\.\d{3} /, ' '); // %Y-%m-%d %H:%M:%S %Z
+
+// Formatting a date per record costs more than encoding it: records of one millisecond share it.
+let logTimeMs = -1;
+let logTimeText = '';
+function logTimeNow(): string {
+  const now = Date.now();
+  if (now !== logTimeMs) {
+    logTimeMs = now;
+    logTimeText = pgLogTime(new Date(now));
+  }
+  return logTimeText;
+}
 
 /** One fixture-shaped record from backend `backend`, line `seq` (from 1). Pure but for LogTime. */
 export function syntheticRecord(backend: number, seq: number, basePid = EMULATOR_DEFAULTS.basePid): LogRecord {
   const pid = basePid + backend;
   const marker = markerOf(backend, seq);
   const base: LogRecord = {
-    LogTime: pgLogTime(new Date()),
+    LogTime: logTimeNow(),
     UserName: 'postgres',
     DatabaseName: 'postgres',
     Pid: pid,
@@ -101,7 +114,7 @@ export function syntheticRecord(backend: number, seq: number, basePid = EMULATOR
     SessionId: `${Math.floor(SESSION_START.getTime() / 1000).toString(16)}.${pid.toString(16)}`,
     SeqNum: seq,
     PsDisplay: 'idle',
-    SessionStart: pgLogTime(SESSION_START).replace(/\.\d{3} /, ' '),
+    SessionStart: SESSION_START_TEXT,
     Vxid: `${backend + 3}/${seq}`,
     Txid: 0,
     ELevel: 15,
