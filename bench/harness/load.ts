@@ -1,0 +1,182 @@
+// One end-to-end run: stand-in (in this process) ← real daemon (child) ← emulated backends (in
+// this process), with the ledger matching markers at the stand-in and /proc watching the child.
+// Scenarios differ only in sizes, flags and what they do to the stand-in while the load runs.
+import { join } from 'node:path';
+import { runEmulator, syntheticRecord, type EmulatorReport } from '../../src/tools/logfebeEmulator';
+import { startLogplexStandIn, type AcceptedBody, type LogplexStandIn, type StandInMode, type StandInStats } from '../../src/tools/logplexStandIn';
+import { DaemonChild, DEFAULT_KEPT_EVENTS, type DaemonExit, type ServeSpec } from './daemon';
+import { MarkerLedger, nowMs, type LedgerSummary } from './ledger';
+import { HARNESS_DEFAULTS, type HarnessOptions } from './options';
+import { cpuSeconds, RssSampler, statusMb, type RssSample } from './procStats';
+
+export interface LoadSpec {
+  readonly serves: number;
+  readonly connectionsPerServe: number;
+  readonly recordsPerConnection: number;
+  readonly rate: number | undefined; // records/s over all connections; undefined = as fast as the sockets take them
+  readonly collectorFlags: readonly string[];
+  readonly initialMode?: StandInMode;
+  readonly rssSampleMs?: number;
+  /** Runs alongside the load (outage choreography); the run settles only after both ended. */
+  readonly during?: (ctx: LoadContext) => Promise<void>;
+}
+
+export interface LoadContext {
+  readonly standIn: LogplexStandIn;
+  readonly daemon: DaemonChild;
+  readonly ledger: MarkerLedger;
+  readonly startedAt: number; // nowMs() when the load began
+  onBody(observer: (accepted: AcceptedBody, at: number) => void): void;
+}
+
+export interface LoadResult {
+  readonly settled: boolean; // false: the collector still held data at the settle timeout
+  readonly wallS: number; // load start → settled
+  readonly ledger: LedgerSummary;
+  readonly markers: MarkerLedger; // for questions the summary does not answer (which records are missing)
+  readonly emulator: Pick<EmulatorReport, 'sent' | 'lost' | 'blockedWrites' | 'maxBlockedMs' | 'elapsedMs' | 'recordsPerSecond'> & {
+    readonly errors: readonly string[];
+  };
+  readonly deliveredRecordsPerSecond: number; // distinct markers / (last body − first send)
+  readonly collector: {
+    readonly pid: number;
+    readonly cpuSeconds: number; // utime+stime over the load window
+    readonly cpuMicrosPerRecord: number; // per record delivered
+    readonly peakRssMb: number; // VmHWM at the end of the load: the process's lifetime peak
+    readonly maxSampledRssMb: number;
+    readonly rssSamples: readonly RssSample[];
+    readonly stats: Readonly<Record<string, unknown>> | undefined; // its last stats line
+    readonly droppedAnnounced: number; // sum of `drop phase=announced count=N`
+    readonly eventCounts: Readonly<Record<string, number>>;
+    readonly exit: DaemonExit;
+  };
+  readonly bench: { readonly cpuSeconds: number; readonly cpuShare: number }; // this process: the load generator and the stand-in
+  readonly standIn: StandInStats;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const tokenOfServe = (i: number): string => `t.00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+
+export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<LoadResult> {
+  const backends = spec.serves * spec.connectionsPerServe;
+  const serveOf = (backend: number): number => Math.floor(backend / spec.connectionsPerServe);
+  const ledger = new MarkerLedger(backends, spec.recordsPerConnection, (b) => tokenOfServe(serveOf(b)));
+  const observers: ((a: AcceptedBody, at: number) => void)[] = [];
+  const standIn = await startLogplexStandIn({
+    tokens: Array.from({ length: spec.serves }, (_, i) => tokenOfServe(i)),
+    onBody: (accepted) => {
+      const at = nowMs();
+      ledger.onBody(accepted, at);
+      for (const o of observers) o(accepted, at);
+    },
+  });
+  const daemon = new DaemonChild({
+    logplexUrl: standIn.url,
+    flags: ['--stats-interval', `${harness.statsIntervalMs}ms`, ...spec.collectorFlags],
+    keepEventKinds: DEFAULT_KEPT_EVENTS,
+  });
+  try {
+    const serves: ServeSpec[] = Array.from({ length: spec.serves }, (_, i) => ({
+      identity: `bench-${i}`,
+      token: tokenOfServe(i),
+      socketPath: join(daemon.dir, `s${i}.sock`),
+      name: spec.serves === 1 ? 'BENCH' : `B${i}`,
+    }));
+    await daemon.serve(serves, harness.startTimeoutMs);
+    if (spec.initialMode !== undefined) await standIn.setMode(spec.initialMode);
+
+    const sampler = new RssSampler(daemon.pid, spec.rssSampleMs ?? harness.rssSampleMs);
+    const cpu0 = cpuSeconds(daemon.pid);
+    const benchCpu0 = process.cpuUsage();
+    const startedAt = nowMs();
+    const ctx: LoadContext = { standIn, daemon, ledger, startedAt, onBody: (o) => observers.push(o) };
+    const during = spec.during?.(ctx) ?? Promise.resolve();
+    const reports = await Promise.all(
+      serves.map((s, i) =>
+        runEmulator({
+          socketPath: s.socketPath,
+          identity: s.identity,
+          connections: spec.connectionsPerServe,
+          recordsPerConnection: spec.recordsPerConnection,
+          rate: spec.rate === undefined ? undefined : spec.rate / spec.serves,
+          source: {
+            kind: 'custom',
+            // Called just before the record's write: that instant is the send time.
+            record: (backend, seq) => {
+              const global = i * spec.connectionsPerServe + backend;
+              ledger.noteSent(global, seq);
+              return syntheticRecord(global, seq);
+            },
+          },
+        }),
+      ),
+    );
+    await during;
+    const sent = reports.reduce((n, r) => n + r.sent, 0);
+
+    // Settled: the collector has read every record sent and holds no bytes (all delivered, dropped or lost).
+    const settled = await daemon
+      .waitFor(
+        'the collector to settle',
+        () => {
+          const s = daemon.latestStats;
+          return s !== undefined && Number(s.records_in) >= sent && Number(s.queued_bytes) === 0;
+        },
+        harness.settleTimeoutMs,
+      )
+      .then(
+        () => true,
+        () => false,
+      );
+    const wallS = (nowMs() - startedAt) / 1000;
+    const cpu = cpuSeconds(daemon.pid) - cpu0;
+    const benchCpuUsage = process.cpuUsage(benchCpu0);
+    const peakRssMb = statusMb(daemon.pid, 'VmHWM') ?? Number.NaN;
+    sampler.stop();
+    const stats = daemon.latestStats;
+    const exit = await daemon.stop(harness.stopTimeoutMs);
+    await sleep(50); // a last body the graceful stop flushed is handed over before the 204 it waits for
+    await standIn.close();
+
+    const summary = ledger.summary();
+    const deliverS = summary.lastReceivedAt !== undefined && summary.firstNotedAt !== undefined ? (summary.lastReceivedAt - summary.firstNotedAt) / 1000 : Number.NaN;
+    const benchCpuS = (benchCpuUsage.user + benchCpuUsage.system) / 1e6;
+    return {
+      settled,
+      wallS,
+      ledger: summary,
+      markers: ledger,
+      emulator: {
+        sent,
+        lost: reports.reduce((n, r) => n + r.lost, 0),
+        blockedWrites: reports.reduce((n, r) => n + r.blockedWrites, 0),
+        maxBlockedMs: reports.reduce((m, r) => Math.max(m, r.maxBlockedMs), 0),
+        elapsedMs: reports.reduce((m, r) => Math.max(m, r.elapsedMs), 0),
+        recordsPerSecond: reports.reduce((n, r) => n + r.recordsPerSecond, 0),
+        errors: [...new Set(reports.flatMap((r) => r.backends.flatMap((b) => (b.error === undefined ? [] : [b.error]))))],
+      },
+      deliveredRecordsPerSecond: summary.received / deliverS,
+      collector: {
+        pid: daemon.pid,
+        cpuSeconds: cpu,
+        cpuMicrosPerRecord: (cpu * 1e6) / Math.max(1, summary.received),
+        peakRssMb,
+        maxSampledRssMb: sampler.maxMb,
+        rssSamples: sampler.samples,
+        stats,
+        droppedAnnounced: daemon.events
+          .filter((e) => e.event === 'drop' && e.phase === 'announced')
+          .reduce((n, e) => n + Number(e.count), 0),
+        eventCounts: Object.fromEntries(daemon.counts),
+        exit,
+      },
+      bench: { cpuSeconds: benchCpuS, cpuShare: benchCpuS / wallS },
+      standIn: standIn.stats(),
+    };
+  } catch (e) {
+    daemon.kill();
+    await standIn.close();
+    throw e;
+  }
+}

@@ -1,0 +1,178 @@
+// The scenarios of issue #7: each is a load shape, what is done to the stand-in meanwhile, and
+// the targets its figures are held against.
+import { COLLECTOR_BUFFER_CAP, COLLECTOR_BUFFER_CAP_BYTES, COLLECTOR_FLUSH_MS, TARGETS, type ScenarioSizes } from './options';
+import { frameCounterFor } from './frameCount';
+import { runLoad, type LoadResult } from './load';
+import { nowMs } from './ledger';
+
+export interface TargetCheck {
+  readonly figure: string;
+  readonly value: number;
+  readonly target: string; // e.g. `>= 100000`
+  readonly pass: boolean;
+}
+
+export interface ScenarioResult {
+  readonly name: string;
+  readonly line: string; // the one summary line
+  readonly targets: readonly TargetCheck[];
+  readonly figures: Readonly<Record<string, unknown>>;
+  readonly load: LoadResult;
+}
+
+const BASE_FLAGS = ['--flush-interval', `${COLLECTOR_FLUSH_MS}ms`, '--buffer-cap', COLLECTOR_BUFFER_CAP];
+
+const atMost = (figure: string, value: number, max: number): TargetCheck => ({ figure, value, target: `<= ${max}`, pass: value <= max });
+const below = (figure: string, value: number, max: number): TargetCheck => ({ figure, value, target: `< ${max}`, pass: value < max });
+const atLeast = (figure: string, value: number, min: number): TargetCheck => ({ figure, value, target: `>= ${min}`, pass: value >= min });
+const equal = (figure: string, value: number, expected: number): TargetCheck => ({ figure, value, target: `== ${expected}`, pass: value === expected });
+
+const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** The figures every scenario reports, for the JSON file. */
+function commonFigures(r: LoadResult): Record<string, unknown> {
+  return {
+    settled: r.settled,
+    sent: r.emulator.sent,
+    emulatorLost: r.emulator.lost,
+    received: r.ledger.received,
+    missing: r.ledger.missing,
+    duplicated: r.ledger.duplicated,
+    misrouted: r.ledger.misrouted,
+    unknownMarkers: r.ledger.unknown,
+    deliveredRecordsPerSecond: Math.round(r.deliveredRecordsPerSecond),
+    sentRecordsPerSecond: Math.round(r.emulator.recordsPerSecond),
+    latencyP50Ms: round(r.ledger.latency.p50Ms),
+    latencyP99Ms: round(r.ledger.latency.p99Ms),
+    latencyMaxMs: round(r.ledger.latency.maxMs),
+    maxBlockedMs: round(r.emulator.maxBlockedMs),
+    blockedWrites: r.emulator.blockedWrites,
+    collectorCpuS: round(r.collector.cpuSeconds, 2),
+    collectorCpuMicrosPerRecord: round(r.collector.cpuMicrosPerRecord, 2),
+    collectorPeakRssMb: round(r.collector.peakRssMb),
+    collectorMaxSampledRssMb: round(r.collector.maxSampledRssMb),
+    benchCpuS: round(r.bench.cpuSeconds, 2),
+    benchCpuShare: round(r.bench.cpuShare, 2), // 1.0 = one core busy in the load generator + stand-in
+    wallS: round(r.wallS, 2),
+    frames: r.ledger.frames,
+    bodies: r.ledger.bodies,
+    collectorExit: r.collector.exit.code,
+    collectorStopMs: Math.round(r.collector.exit.stopMs),
+    collectorEvents: r.collector.eventCounts,
+  };
+}
+
+function result(name: string, load: LoadResult, targets: TargetCheck[], extra: Record<string, unknown>, detail: string): ScenarioResult {
+  const misses = targets.filter((t) => !t.pass).length;
+  const verdict = targets.map((t) => `${t.pass ? 'PASS' : 'MISS'} ${t.figure}=${t.value} (${t.target})`).join('; ');
+  return {
+    name,
+    line: `${name.padEnd(10)} ${misses === 0 ? 'PASS' : `MISS×${misses}`}  ${detail}  |  ${verdict}`,
+    targets,
+    figures: { ...commonFigures(load), ...extra },
+    load,
+  };
+}
+
+const exactlyOnce = (r: LoadResult): TargetCheck[] => [
+  equal('lost', r.ledger.missing, 0),
+  equal('duplicated', r.ledger.duplicated, 0),
+];
+
+export async function throughput(sizes: ScenarioSizes): Promise<ScenarioResult> {
+  const { connections, recordsPerConnection } = sizes.throughput;
+  const r = await runLoad({ serves: 1, connectionsPerServe: connections, recordsPerConnection, rate: undefined, collectorFlags: BASE_FLAGS });
+  const targets = [
+    ...exactlyOnce(r),
+    atLeast('records_per_s', Math.round(r.deliveredRecordsPerSecond), TARGETS.throughputRecordsPerSecond),
+    atMost('cpu_us_per_record', round(r.collector.cpuMicrosPerRecord, 2), TARGETS.cpuMicrosPerRecord),
+    below('peak_rss_mb', round(r.collector.peakRssMb), TARGETS.throughputPeakRssMb),
+  ];
+  const detail = `${connections}×${recordsPerConnection}: ${Math.round(r.deliveredRecordsPerSecond)} rec/s, ${round(r.collector.cpuMicrosPerRecord, 2)} µs CPU/rec, peak RSS ${round(r.collector.peakRssMb)} MB, bench CPU ${round(r.bench.cpuShare, 2)} core`;
+  return result('throughput', r, targets, {}, detail);
+}
+
+export async function latency(sizes: ScenarioSizes): Promise<ScenarioResult> {
+  const { connections, rate, seconds } = sizes.latency;
+  const recordsPerConnection = Math.round((rate * seconds) / connections);
+  const r = await runLoad({ serves: 1, connectionsPerServe: connections, recordsPerConnection, rate, collectorFlags: BASE_FLAGS });
+  const targets = [...exactlyOnce(r), below('p99_ms', round(r.ledger.latency.p99Ms), TARGETS.latencyP99Ms)];
+  const detail = `${rate} rec/s for ${seconds} s: p50 ${round(r.ledger.latency.p50Ms)} ms, p99 ${round(r.ledger.latency.p99Ms)} ms, max ${round(r.ledger.latency.maxMs)} ms`;
+  return result('latency', r, targets, {}, detail);
+}
+
+export async function tenants(sizes: ScenarioSizes): Promise<ScenarioResult> {
+  const { serves, connectionsPerServe, recordsPerConnection } = sizes.tenants;
+  const r = await runLoad({ serves, connectionsPerServe, recordsPerConnection, rate: undefined, collectorFlags: BASE_FLAGS });
+  const tokens = Object.keys(r.standIn.framesByToken).length;
+  const targets = [...exactlyOnce(r), equal('misrouted', r.ledger.misrouted, 0), equal('tokens_seen', tokens, serves)];
+  const detail = `${serves} serves × ${connectionsPerServe} conns × ${recordsPerConnection}: ${r.ledger.received}/${r.ledger.noted} delivered, ${tokens} tokens, ${Math.round(r.deliveredRecordsPerSecond)} rec/s`;
+  return result('tenants', r, targets, { tokensSeen: tokens }, detail);
+}
+
+export async function outage(sizes: ScenarioSizes): Promise<ScenarioResult> {
+  const { connections, rate, beforeS, downS, afterS } = sizes.outage;
+  const recordsPerConnection = Math.round((rate * (beforeS + downS + afterS)) / connections);
+  let upAt = Number.NaN;
+  let resumedAt = Number.NaN; // first body after the stand-in came back
+  const r = await runLoad({
+    serves: 1,
+    connectionsPerServe: connections,
+    recordsPerConnection,
+    rate,
+    collectorFlags: BASE_FLAGS,
+    during: async (ctx) => {
+      ctx.onBody((_, at) => {
+        if (at >= upAt && Number.isNaN(resumedAt)) resumedAt = at;
+      });
+      await sleepUntil(ctx.startedAt + beforeS * 1000);
+      await ctx.standIn.setMode({ kind: 'down' });
+      await sleepUntil(ctx.startedAt + (beforeS + downS) * 1000);
+      upAt = nowMs();
+      await ctx.standIn.setMode({ kind: 'up' });
+    },
+  });
+  // The collector counts drops in frames, the ledger misses records: translate with the real formatter.
+  const framesOf = frameCounterFor('BENCH');
+  let missingFrames = 0;
+  for (const [backend, seq] of r.markers.missingRecords()) missingFrames += framesOf(backend, seq);
+  const stats = r.collector.stats ?? {};
+  const dropped = Number(stats.dropped);
+  const lost = Number(stats.lost);
+  const capMb = COLLECTOR_BUFFER_CAP_BYTES / 1e6;
+  const resumeS = (resumedAt - upAt) / 1000;
+  const targets = [
+    atMost('max_blocked_ms', round(r.emulator.maxBlockedMs), TARGETS.outageMaxBlockedMs),
+    below('peak_rss_mb', round(r.collector.peakRssMb), round(capMb + TARGETS.outageRssOverCapMb)),
+    equal('missing_frames-collector_dropped_lost', missingFrames - dropped - lost, 0),
+    equal('l10_announced-collector_dropped', r.ledger.l10Dropped - dropped, 0),
+    equal('duplicated', r.ledger.duplicated, 0),
+    { figure: 'delivery_resumed_s', value: round(resumeS, 2), target: 'resumes', pass: Number.isFinite(resumeS) && r.settled },
+  ];
+  const detail =
+    `${rate} rec/s, down ${downS} s: max block ${round(r.emulator.maxBlockedMs)} ms, peak RSS ${round(r.collector.peakRssMb)} MB, ` +
+    `missing ${r.ledger.missing} rec = ${missingFrames} frames, collector dropped ${dropped} lost ${lost}, L10 said ${r.ledger.l10Dropped} in ${r.ledger.l10Frames} frames, resumed ${round(resumeS, 2)} s after up`;
+  return result('outage', r, targets, { missingFrames, collectorDropped: dropped, collectorLost: lost, droppedAnnounced: r.collector.droppedAnnounced, l10Dropped: r.ledger.l10Dropped, l10Lost: r.ledger.l10Lost, l10Frames: r.ledger.l10Frames, resumeS: round(resumeS, 2) }, detail);
+}
+
+export async function flaky(sizes: ScenarioSizes): Promise<ScenarioResult> {
+  const { connections, rate, seconds, failProbability } = sizes.flaky;
+  const recordsPerConnection = Math.round((rate * seconds) / connections);
+  const r = await runLoad({
+    serves: 1,
+    connectionsPerServe: connections,
+    recordsPerConnection,
+    rate,
+    collectorFlags: BASE_FLAGS,
+    initialMode: { kind: 'fail', status: 503, probability: failProbability },
+  });
+  const answered503 = r.standIn.statuses[503] ?? 0;
+  const targets = [...exactlyOnce(r), atLeast('answered_503', answered503, 1)];
+  const detail = `${rate} rec/s for ${seconds} s, ${failProbability * 100}% 503: ${r.ledger.received}/${r.ledger.noted} delivered once, ${answered503} of ${r.standIn.requests} requests failed, ${r.ledger.duplicated} duplicates`;
+  return result('flaky', r, targets, { answered503, requests: r.standIn.requests }, detail);
+}
+
+const sleepUntil = (at: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - nowMs())));
+
+export const SCENARIOS = { throughput, latency, tenants, outage, flaky } as const;
+export type ScenarioName = keyof typeof SCENARIOS;

@@ -1,0 +1,91 @@
+// `npm run bench [-- --only throughput,outage] [--quick] [--no-decode]`: the evidence that the
+// collector is fast, lean and never stalls PostgreSQL (issue #7). Runs the real daemon (dist/,
+// built by the npm script) against the stand-in and the emulator, prints one line per scenario
+// with PASS/MISS per target, and writes every figure to bench/results/<timestamp>.json.
+// Targets are printed, never asserted: the exit code is 0 unless the harness itself failed.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from './harness/daemon';
+import { FULL_SIZES, QUICK_SIZES } from './harness/options';
+import { SCENARIOS, type ScenarioName, type ScenarioResult } from './harness/scenarios';
+
+interface Args {
+  readonly only: readonly ScenarioName[];
+  readonly quick: boolean;
+  readonly decode: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const names = Object.keys(SCENARIOS) as ScenarioName[];
+  let only: ScenarioName[] = names;
+  let quick = false;
+  let decode = true;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--quick') quick = true;
+    else if (a === '--no-decode') decode = false;
+    else if (a === '--only' || a.startsWith('--only=')) {
+      const list = a === '--only' ? (argv[++i] ?? '') : a.slice('--only='.length);
+      const wanted = list.split(',').filter((s) => s !== '');
+      const unknown = wanted.filter((w) => w !== 'decode' && !names.includes(w as ScenarioName));
+      if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${names.join(', ')}, decode`);
+      only = names.filter((n) => wanted.includes(n));
+      decode = wanted.includes('decode');
+    } else throw new Error(`unknown argument ${a}; usage: run.js [--only ${names.join(',')},decode] [--quick] [--no-decode]`);
+  }
+  return { only, quick, decode };
+}
+
+/** The colleague's decoder micro-benchmark, run as it is (its own process, its own output). */
+function runDecodeBench(seconds: number): { lines: string[]; result: unknown } {
+  const out = spawnSync(process.execPath, [join(repoRoot(), 'build', 'bench', 'decode.js'), String(seconds)], { encoding: 'utf8' });
+  const lines = out.stdout.split('\n').filter((l) => l.trim() !== '');
+  const last = lines[lines.length - 1] ?? '';
+  let result: unknown = { error: out.stderr || `exit ${out.status}` };
+  try {
+    result = JSON.parse(last);
+  } catch {
+    // keep the error
+  }
+  return { lines: lines.filter((l) => !l.startsWith('{')), result };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const sizes = args.quick ? QUICK_SIZES : FULL_SIZES;
+  const started = new Date();
+  const results: ScenarioResult[] = [];
+  process.stdout.write(`pg-logplexcollector bench: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}${args.quick ? ', --quick' : ''}\n`);
+  for (const name of args.only) {
+    const t0 = performance.now();
+    const r = await SCENARIOS[name](sizes);
+    results.push(r);
+    process.stdout.write(`${r.line}  [${((performance.now() - t0) / 1000).toFixed(1)} s]\n`);
+  }
+  const decode = args.decode ? runDecodeBench(args.quick ? 0.5 : 2) : undefined;
+  if (decode !== undefined) for (const l of decode.lines) process.stdout.write(`decode     ${l}\n`);
+
+  const dir = join(repoRoot(), 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  const doc = {
+    startedAt: started.toISOString(),
+    quick: args.quick,
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+    sizes,
+    scenarios: Object.fromEntries(
+      results.map((r) => [r.name, { line: r.line, targets: r.targets, figures: r.figures, rssSamples: r.load.collector.rssSamples, lastStats: r.load.collector.stats }]),
+    ),
+    decode: decode?.result,
+  };
+  writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
+  const misses = results.flatMap((r) => r.targets.filter((t) => !t.pass).map((t) => `${r.name}.${t.figure}`));
+  process.stdout.write(`${misses.length === 0 ? 'all targets met' : `missed: ${misses.join(', ')}`}; figures in ${file}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});
