@@ -8,13 +8,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './harness/daemon';
-import { FULL_SIZES, QUICK_SIZES } from './harness/options';
+import { FULL_SIZES, HARNESS_DEFAULTS, QUICK_SIZES, type HarnessOptions } from './harness/options';
 import { SCENARIOS, type ScenarioName, type ScenarioResult } from './harness/scenarios';
 
 interface Args {
   readonly only: readonly ScenarioName[];
   readonly quick: boolean;
   readonly decode: boolean;
+  readonly cpuProf: boolean; // profile the daemon child: .cpuprofile files in bench/results/prof
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -22,10 +23,12 @@ function parseArgs(argv: readonly string[]): Args {
   let only: ScenarioName[] = names;
   let quick = false;
   let decode = true;
+  let cpuProf = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--quick') quick = true;
     else if (a === '--no-decode') decode = false;
+    else if (a === '--cpu-prof') cpuProf = true;
     else if (a === '--only' || a.startsWith('--only=')) {
       const list = a === '--only' ? (argv[++i] ?? '') : a.slice('--only='.length);
       const wanted = list.split(',').filter((s) => s !== '');
@@ -33,9 +36,9 @@ function parseArgs(argv: readonly string[]): Args {
       if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${names.join(', ')}, decode`);
       only = names.filter((n) => wanted.includes(n));
       decode = wanted.includes('decode');
-    } else throw new Error(`unknown argument ${a}; usage: run.js [--only ${names.join(',')},decode] [--quick] [--no-decode]`);
+    } else throw new Error(`unknown argument ${a}; usage: run.js [--only ${names.join(',')},decode] [--quick] [--no-decode] [--cpu-prof]`);
   }
-  return { only, quick, decode };
+  return { only, quick, decode, cpuProf };
 }
 
 /** The colleague's decoder micro-benchmark, run as it is (its own process, its own output). */
@@ -57,10 +60,12 @@ async function main(): Promise<void> {
   const sizes = args.quick ? QUICK_SIZES : FULL_SIZES;
   const started = new Date();
   const results: ScenarioResult[] = [];
+  const profDir = join(repoRoot(), 'bench', 'results', 'prof');
+  const harness: HarnessOptions = args.cpuProf ? { ...HARNESS_DEFAULTS, daemonNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : HARNESS_DEFAULTS;
   process.stdout.write(`pg-logplexcollector bench: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}${args.quick ? ', --quick' : ''}\n`);
   for (const name of args.only) {
     const t0 = performance.now();
-    const r = await SCENARIOS[name](sizes);
+    const r = await SCENARIOS[name](sizes, harness);
     results.push(r);
     process.stdout.write(`${r.line}  [${((performance.now() - t0) / 1000).toFixed(1)} s]\n`);
   }

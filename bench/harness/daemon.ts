@@ -44,6 +44,7 @@ export interface DaemonOptions {
   readonly logplexUrl: string;
   readonly flags: readonly string[]; // e.g. ['--flush-interval', '250ms']
   readonly keepEventKinds: ReadonlySet<string>; // kept in full; every kind is counted anyway
+  readonly nodeArgs?: readonly string[]; // e.g. ['--cpu-prof', '--cpu-prof-dir=…'] to profile the daemon
 }
 
 // Events a run reads back: all of them but the per-connection ones, which number in the thousands.
@@ -76,7 +77,7 @@ export class DaemonChild {
 
   constructor(options: DaemonOptions) {
     this.dir = mkdtempSync(join(tmpdir(), 'plc-bench-'));
-    this.#child = spawn(process.execPath, [join(repoRoot(), 'bin', 'pg-logplexcollector.js'), ...options.flags], {
+    this.#child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(repoRoot(), 'bin', 'pg-logplexcollector.js'), ...options.flags], {
       env: { ...process.env, SERVE_DB_DIR: this.dir, LOGPLEX_URL: options.logplexUrl },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

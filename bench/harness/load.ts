@@ -42,6 +42,7 @@ export interface LoadResult {
     readonly pid: number;
     readonly cpuSeconds: number; // utime+stime over the load window
     readonly cpuMicrosPerRecord: number; // per record delivered
+    readonly cpuMicrosPerRecordRead: number; // per record the collector read (differs when it dropped some)
     readonly peakRssMb: number; // VmHWM at the end of the load: the process's lifetime peak
     readonly maxSampledRssMb: number;
     readonly rssSamples: readonly RssSample[];
@@ -75,6 +76,7 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
     logplexUrl: standIn.url,
     flags: ['--stats-interval', `${harness.statsIntervalMs}ms`, ...spec.collectorFlags],
     keepEventKinds: DEFAULT_KEPT_EVENTS,
+    nodeArgs: harness.daemonNodeArgs,
   });
   try {
     const serves: ServeSpec[] = Array.from({ length: spec.serves }, (_, i) => ({
@@ -161,6 +163,7 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
         pid: daemon.pid,
         cpuSeconds: cpu,
         cpuMicrosPerRecord: (cpu * 1e6) / Math.max(1, summary.received),
+        cpuMicrosPerRecordRead: (cpu * 1e6) / Math.max(1, Number(stats?.records_in ?? 0)),
         peakRssMb,
         maxSampledRssMb: sampler.maxMb,
         rssSamples: sampler.samples,

@@ -7,6 +7,7 @@ export interface HarnessOptions {
   readonly startTimeoutMs: number; // serves.new written → every socket listening
   readonly settleTimeoutMs: number; // load sent → collector idle (everything delivered, dropped or lost)
   readonly stopTimeoutMs: number; // SIGTERM → exit; past it the child is killed
+  readonly daemonNodeArgs: readonly string[]; // node flags for the daemon child (run.js --cpu-prof sets them)
 }
 
 export const HARNESS_DEFAULTS: HarnessOptions = {
@@ -19,6 +20,7 @@ export const HARNESS_DEFAULTS: HarnessOptions = {
   // Long enough for the sink's backoff after an outage (delays double up to 16 s before 30 s) to come round.
   settleTimeoutMs: 60_000,
   stopTimeoutMs: 15_000,
+  daemonNodeArgs: [],
 };
 
 /** Collector flags every scenario passes unless it says otherwise (the daemon's own defaults, spelled out). */

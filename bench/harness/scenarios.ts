@@ -1,6 +1,6 @@
 // The scenarios of issue #7: each is a load shape, what is done to the stand-in meanwhile, and
 // the targets its figures are held against.
-import { COLLECTOR_BUFFER_CAP, COLLECTOR_BUFFER_CAP_BYTES, COLLECTOR_FLUSH_MS, TARGETS, type ScenarioSizes } from './options';
+import { COLLECTOR_BUFFER_CAP, COLLECTOR_BUFFER_CAP_BYTES, COLLECTOR_FLUSH_MS, HARNESS_DEFAULTS, TARGETS, type HarnessOptions, type ScenarioSizes } from './options';
 import { frameCounterFor } from './frameCount';
 import { runLoad, type LoadResult } from './load';
 import { nowMs } from './ledger';
@@ -49,6 +49,7 @@ function commonFigures(r: LoadResult): Record<string, unknown> {
     blockedWrites: r.emulator.blockedWrites,
     collectorCpuS: round(r.collector.cpuSeconds, 2),
     collectorCpuMicrosPerRecord: round(r.collector.cpuMicrosPerRecord, 2),
+    collectorCpuMicrosPerRecordRead: round(r.collector.cpuMicrosPerRecordRead, 2),
     collectorPeakRssMb: round(r.collector.peakRssMb),
     collectorMaxSampledRssMb: round(r.collector.maxSampledRssMb),
     benchCpuS: round(r.bench.cpuSeconds, 2),
@@ -79,38 +80,38 @@ const exactlyOnce = (r: LoadResult): TargetCheck[] => [
   equal('duplicated', r.ledger.duplicated, 0),
 ];
 
-export async function throughput(sizes: ScenarioSizes): Promise<ScenarioResult> {
+export async function throughput(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
   const { connections, recordsPerConnection } = sizes.throughput;
-  const r = await runLoad({ serves: 1, connectionsPerServe: connections, recordsPerConnection, rate: undefined, collectorFlags: BASE_FLAGS });
+  const r = await runLoad({ serves: 1, connectionsPerServe: connections, recordsPerConnection, rate: undefined, collectorFlags: BASE_FLAGS }, harness);
   const targets = [
     ...exactlyOnce(r),
     atLeast('records_per_s', Math.round(r.deliveredRecordsPerSecond), TARGETS.throughputRecordsPerSecond),
     atMost('cpu_us_per_record', round(r.collector.cpuMicrosPerRecord, 2), TARGETS.cpuMicrosPerRecord),
     below('peak_rss_mb', round(r.collector.peakRssMb), TARGETS.throughputPeakRssMb),
   ];
-  const detail = `${connections}×${recordsPerConnection}: ${Math.round(r.deliveredRecordsPerSecond)} rec/s, ${round(r.collector.cpuMicrosPerRecord, 2)} µs CPU/rec, peak RSS ${round(r.collector.peakRssMb)} MB, bench CPU ${round(r.bench.cpuShare, 2)} core`;
+  const detail = `${connections}×${recordsPerConnection}: ${Math.round(r.deliveredRecordsPerSecond)} rec/s, ${round(r.collector.cpuMicrosPerRecord, 2)} µs CPU/rec delivered (${round(r.collector.cpuMicrosPerRecordRead, 2)}/rec read), peak RSS ${round(r.collector.peakRssMb)} MB, bench CPU ${round(r.bench.cpuShare, 2)} core`;
   return result('throughput', r, targets, {}, detail);
 }
 
-export async function latency(sizes: ScenarioSizes): Promise<ScenarioResult> {
+export async function latency(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
   const { connections, rate, seconds } = sizes.latency;
   const recordsPerConnection = Math.round((rate * seconds) / connections);
-  const r = await runLoad({ serves: 1, connectionsPerServe: connections, recordsPerConnection, rate, collectorFlags: BASE_FLAGS });
+  const r = await runLoad({ serves: 1, connectionsPerServe: connections, recordsPerConnection, rate, collectorFlags: BASE_FLAGS }, harness);
   const targets = [...exactlyOnce(r), below('p99_ms', round(r.ledger.latency.p99Ms), TARGETS.latencyP99Ms)];
   const detail = `${rate} rec/s for ${seconds} s: p50 ${round(r.ledger.latency.p50Ms)} ms, p99 ${round(r.ledger.latency.p99Ms)} ms, max ${round(r.ledger.latency.maxMs)} ms`;
   return result('latency', r, targets, {}, detail);
 }
 
-export async function tenants(sizes: ScenarioSizes): Promise<ScenarioResult> {
+export async function tenants(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
   const { serves, connectionsPerServe, recordsPerConnection } = sizes.tenants;
-  const r = await runLoad({ serves, connectionsPerServe, recordsPerConnection, rate: undefined, collectorFlags: BASE_FLAGS });
+  const r = await runLoad({ serves, connectionsPerServe, recordsPerConnection, rate: undefined, collectorFlags: BASE_FLAGS }, harness);
   const tokens = Object.keys(r.standIn.framesByToken).length;
   const targets = [...exactlyOnce(r), equal('misrouted', r.ledger.misrouted, 0), equal('tokens_seen', tokens, serves)];
   const detail = `${serves} serves × ${connectionsPerServe} conns × ${recordsPerConnection}: ${r.ledger.received}/${r.ledger.noted} delivered, ${tokens} tokens, ${Math.round(r.deliveredRecordsPerSecond)} rec/s`;
   return result('tenants', r, targets, { tokensSeen: tokens }, detail);
 }
 
-export async function outage(sizes: ScenarioSizes): Promise<ScenarioResult> {
+export async function outage(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
   const { connections, rate, beforeS, downS, afterS } = sizes.outage;
   const recordsPerConnection = Math.round((rate * (beforeS + downS + afterS)) / connections);
   let upAt = Number.NaN;
@@ -131,7 +132,7 @@ export async function outage(sizes: ScenarioSizes): Promise<ScenarioResult> {
       upAt = nowMs();
       await ctx.standIn.setMode({ kind: 'up' });
     },
-  });
+  }, harness);
   // The collector counts drops in frames, the ledger misses records: translate with the real formatter.
   const framesOf = frameCounterFor('BENCH');
   let missingFrames = 0;
@@ -155,7 +156,7 @@ export async function outage(sizes: ScenarioSizes): Promise<ScenarioResult> {
   return result('outage', r, targets, { missingFrames, collectorDropped: dropped, collectorLost: lost, droppedAnnounced: r.collector.droppedAnnounced, l10Dropped: r.ledger.l10Dropped, l10Lost: r.ledger.l10Lost, l10Frames: r.ledger.l10Frames, resumeS: round(resumeS, 2) }, detail);
 }
 
-export async function flaky(sizes: ScenarioSizes): Promise<ScenarioResult> {
+export async function flaky(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
   const { connections, rate, seconds, failProbability } = sizes.flaky;
   const recordsPerConnection = Math.round((rate * seconds) / connections);
   const r = await runLoad({
@@ -165,7 +166,7 @@ export async function flaky(sizes: ScenarioSizes): Promise<ScenarioResult> {
     rate,
     collectorFlags: BASE_FLAGS,
     initialMode: { kind: 'fail', status: 503, probability: failProbability },
-  });
+  }, harness);
   const answered503 = r.standIn.statuses[503] ?? 0;
   const targets = [...exactlyOnce(r), atLeast('answered_503', answered503, 1)];
   const detail = `${rate} rec/s for ${seconds} s, ${failProbability * 100}% 503: ${r.ledger.received}/${r.ledger.noted} delivered once, ${answered503} of ${r.standIn.requests} requests failed, ${r.ledger.duplicated} duplicates`;
