@@ -16,6 +16,7 @@ interface Args {
   readonly quick: boolean;
   readonly decode: boolean;
   readonly cpuProf: boolean; // profile the daemon child: .cpuprofile files in bench/results/prof
+  readonly collectorFlags: readonly string[]; // e.g. `--collector-flags "--concurrency 16"`
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -24,11 +25,13 @@ function parseArgs(argv: readonly string[]): Args {
   let quick = false;
   let decode = true;
   let cpuProf = false;
+  let collectorFlags: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--quick') quick = true;
     else if (a === '--no-decode') decode = false;
     else if (a === '--cpu-prof') cpuProf = true;
+    else if (a === '--collector-flags') collectorFlags = (argv[++i] ?? '').split(/\s+/).filter((f) => f !== '');
     else if (a === '--only' || a.startsWith('--only=')) {
       const list = a === '--only' ? (argv[++i] ?? '') : a.slice('--only='.length);
       const wanted = list.split(',').filter((s) => s !== '');
@@ -36,9 +39,9 @@ function parseArgs(argv: readonly string[]): Args {
       if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${names.join(', ')}, decode`);
       only = names.filter((n) => wanted.includes(n));
       decode = wanted.includes('decode');
-    } else throw new Error(`unknown argument ${a}; usage: run.js [--only ${names.join(',')},decode] [--quick] [--no-decode] [--cpu-prof]`);
+    } else throw new Error(`unknown argument ${a}; usage: run.js [--only ${names.join(',')},decode] [--quick] [--no-decode] [--cpu-prof] [--collector-flags "--concurrency 16"]`);
   }
-  return { only, quick, decode, cpuProf };
+  return { only, quick, decode, cpuProf, collectorFlags };
 }
 
 /** The colleague's decoder micro-benchmark, run as it is (its own process, its own output). */
@@ -61,8 +64,12 @@ async function main(): Promise<void> {
   const started = new Date();
   const results: ScenarioResult[] = [];
   const profDir = join(repoRoot(), 'bench', 'results', 'prof');
-  const harness: HarnessOptions = args.cpuProf ? { ...HARNESS_DEFAULTS, daemonNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : HARNESS_DEFAULTS;
-  process.stdout.write(`pg-logplexcollector bench: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}${args.quick ? ', --quick' : ''}\n`);
+  const harness: HarnessOptions = {
+    ...HARNESS_DEFAULTS,
+    daemonNodeArgs: args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
+    extraCollectorFlags: args.collectorFlags,
+  };
+  process.stdout.write(`pg-logplexcollector bench: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}${args.quick ? ', --quick' : ''}${args.collectorFlags.length > 0 ? `, collector flags ${args.collectorFlags.join(' ')}` : ''}\n`);
   for (const name of args.only) {
     const t0 = performance.now();
     const r = await SCENARIOS[name](sizes, harness);
@@ -78,6 +85,7 @@ async function main(): Promise<void> {
   const doc = {
     startedAt: started.toISOString(),
     quick: args.quick,
+    collectorFlags: args.collectorFlags,
     machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
     sizes,
     scenarios: Object.fromEntries(

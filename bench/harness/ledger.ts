@@ -1,7 +1,8 @@
 // Which records went out and which came back, by marker (`marker=<backend>-<seq>`, one per
 // synthetic record, in exactly one of its frames). Send times are noted by the emulator just
-// before each write; bodies are scanned as raw bytes at the stand-in, so that counting keeps up
-// with 100k+ records/s without building a frame object per line.
+// before each write (live, or in bulk from an emulator child at the end); bodies are scanned as
+// raw bytes at the stand-in, so that counting keeps up with 100k+ records/s without building a
+// frame object per line. Latency is matched up at the end, so either order of the two works.
 import type { AcceptedBody } from '../../src/tools/logplexStandIn';
 
 const MARKER = Buffer.from('marker=');
@@ -48,13 +49,10 @@ function percentile(sorted: Float64Array, p: number): number {
 export class MarkerLedger {
   readonly #sentAt: Float64Array[]; // per backend, index seq; 0 = not noted
   readonly #seen: Uint8Array[]; // per backend, index seq: times received (saturating)
-  #latencies = new Float64Array(1024);
-  #latencyCount = 0;
-  #noted = 0;
-  #received = 0;
+  readonly #receivedAt: Float64Array[]; // per backend, index seq: first receipt
   #duplicated = 0;
   #misrouted = 0;
-  #unknown = 0;
+  #outOfRange = 0;
   #bodies = 0;
   #frames = 0;
   #l10Frames = 0;
@@ -74,14 +72,22 @@ export class MarkerLedger {
   ) {
     this.#sentAt = Array.from({ length: backends }, () => new Float64Array(recordsPerBackend + 1));
     this.#seen = Array.from({ length: backends }, () => new Uint8Array(recordsPerBackend + 1));
+    this.#receivedAt = Array.from({ length: backends }, () => new Float64Array(recordsPerBackend + 1));
   }
 
   noteSent(backend: number, seq: number, at: number = nowMs()): void {
     const row = this.#sentAt[backend];
     if (row === undefined || seq >= row.length) throw new Error(`ledger: backend ${backend} seq ${seq} out of range`);
     row[seq] = at;
-    this.#noted++;
-    if (this.#firstNotedAt === undefined) this.#firstNotedAt = at;
+    if (this.#firstNotedAt === undefined || at < this.#firstNotedAt) this.#firstNotedAt = at;
+  }
+
+  /** Send times of one backend, index seq (0 = not sent), as an emulator child reports them. */
+  noteSentTimes(backend: number, times: Float64Array): void {
+    const row = this.#sentAt[backend];
+    if (row === undefined || times.length > row.length) throw new Error(`ledger: backend ${backend} out of range`);
+    row.set(times);
+    for (const at of times) if (at !== 0 && (this.#firstNotedAt === undefined || at < this.#firstNotedAt)) this.#firstNotedAt = at;
   }
 
   /** The stand-in's onBody: scan markers and L10 notices in one accepted body. */
@@ -123,26 +129,16 @@ export class MarkerLedger {
   }
 
   #receive(backend: number, seq: number, token: string, at: number): void {
-    const sentAt = this.#sentAt[backend]?.[seq];
     const seen = this.#seen[backend];
-    if (sentAt === undefined || sentAt === 0 || seen === undefined) {
-      this.#unknown++;
+    if (seen === undefined || seq < 1 || seq >= seen.length) {
+      this.#outOfRange++;
       return;
     }
     if (token !== this.tokenOf(backend)) this.#misrouted++;
     const times = seen[seq] as number;
     if (times < 255) seen[seq] = times + 1;
-    if (times > 0) {
-      this.#duplicated++;
-      return;
-    }
-    this.#received++;
-    if (this.#latencyCount === this.#latencies.length) {
-      const grown = new Float64Array(this.#latencies.length * 2);
-      grown.set(this.#latencies);
-      this.#latencies = grown;
-    }
-    this.#latencies[this.#latencyCount++] = at - sentAt;
+    if (times > 0) this.#duplicated++;
+    else (this.#receivedAt[backend] as Float64Array)[seq] = at;
   }
 
   /** Noted but never received, as [backend, seq] pairs. */
@@ -154,23 +150,34 @@ export class MarkerLedger {
     }
   }
 
-  get received(): number {
-    return this.#received;
-  }
-
-  get noted(): number {
-    return this.#noted;
-  }
-
   summary(): LedgerSummary {
-    const sorted = this.#latencies.slice(0, this.#latencyCount).sort();
+    let noted = 0;
+    let received = 0;
+    let unknown = this.#outOfRange;
+    const latencies: number[] = [];
+    for (let b = 0; b < this.backends; b++) {
+      const sent = this.#sentAt[b] as Float64Array;
+      const seen = this.#seen[b] as Uint8Array;
+      const receivedAt = this.#receivedAt[b] as Float64Array;
+      for (let s = 1; s < sent.length; s++) {
+        const sentAt = sent[s] as number;
+        if (sentAt !== 0) noted++;
+        if (seen[s] === 0) continue;
+        if (sentAt === 0) unknown++; // arrived, but never sent: a harness bug
+        else {
+          received++;
+          latencies.push((receivedAt[s] as number) - sentAt);
+        }
+      }
+    }
+    const sorted = Float64Array.from(latencies).sort();
     return {
-      noted: this.#noted,
-      received: this.#received,
+      noted,
+      received,
       duplicated: this.#duplicated,
-      missing: this.#noted - this.#received,
+      missing: noted - received,
       misrouted: this.#misrouted,
-      unknown: this.#unknown,
+      unknown,
       bodies: this.#bodies,
       frames: this.#frames,
       l10Frames: this.#l10Frames,

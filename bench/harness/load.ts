@@ -2,8 +2,9 @@
 // this process), with the ledger matching markers at the stand-in and /proc watching the child.
 // Scenarios differ only in sizes, flags and what they do to the stand-in while the load runs.
 import { join } from 'node:path';
-import { runEmulator, syntheticRecord, type EmulatorReport } from '../../src/tools/logfebeEmulator';
+import type { EmulatorReport } from '../../src/tools/logfebeEmulator';
 import { startLogplexStandIn, type AcceptedBody, type LogplexStandIn, type StandInMode, type StandInStats } from '../../src/tools/logplexStandIn';
+import { runEmulatorJob, runEmulatorJobInChild, type EmulatorJob } from './emulatorChild';
 import { DaemonChild, DEFAULT_KEPT_EVENTS, type DaemonExit, type ServeSpec } from './daemon';
 import { MarkerLedger, nowMs, type LedgerSummary } from './ledger';
 import { HARNESS_DEFAULTS, type HarnessOptions } from './options';
@@ -17,6 +18,9 @@ export interface LoadSpec {
   readonly collectorFlags: readonly string[];
   readonly initialMode?: StandInMode;
   readonly rssSampleMs?: number;
+  // `child` (default): backends in a forked process, so the stand-in's event loop is its own.
+  // `inline`: in this process (ts-jest, which cannot fork a .ts file); fine below ~10k records/s.
+  readonly emulator?: 'child' | 'inline';
   /** Runs alongside the load (outage choreography); the run settles only after both ended. */
   readonly during?: (ctx: LoadContext) => Promise<void>;
 }
@@ -36,6 +40,7 @@ export interface LoadResult {
   readonly markers: MarkerLedger; // for questions the summary does not answer (which records are missing)
   readonly emulator: Pick<EmulatorReport, 'sent' | 'lost' | 'blockedWrites' | 'maxBlockedMs' | 'elapsedMs' | 'recordsPerSecond'> & {
     readonly errors: readonly string[];
+    readonly cpuSeconds: number; // the emulating process (this one when inline: then also in bench)
   };
   readonly deliveredRecordsPerSecond: number; // distinct markers / (last body − first send)
   readonly collector: {
@@ -51,7 +56,7 @@ export interface LoadResult {
     readonly eventCounts: Readonly<Record<string, number>>;
     readonly exit: DaemonExit;
   };
-  readonly bench: { readonly cpuSeconds: number; readonly cpuShare: number }; // this process: the load generator and the stand-in
+  readonly bench: { readonly cpuSeconds: number; readonly cpuShare: number }; // this process: the stand-in (and the emulator when inline)
   readonly standIn: StandInStats;
 }
 
@@ -74,7 +79,7 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
   });
   const daemon = new DaemonChild({
     logplexUrl: standIn.url,
-    flags: ['--stats-interval', `${harness.statsIntervalMs}ms`, ...spec.collectorFlags],
+    flags: ['--stats-interval', `${harness.statsIntervalMs}ms`, ...spec.collectorFlags, ...harness.extraCollectorFlags],
     keepEventKinds: DEFAULT_KEPT_EVENTS,
     nodeArgs: harness.daemonNodeArgs,
   });
@@ -94,26 +99,15 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
     const startedAt = nowMs();
     const ctx: LoadContext = { standIn, daemon, ledger, startedAt, onBody: (o) => observers.push(o) };
     const during = spec.during?.(ctx) ?? Promise.resolve();
-    const reports = await Promise.all(
-      serves.map((s, i) =>
-        runEmulator({
-          socketPath: s.socketPath,
-          identity: s.identity,
-          connections: spec.connectionsPerServe,
-          recordsPerConnection: spec.recordsPerConnection,
-          rate: spec.rate === undefined ? undefined : spec.rate / spec.serves,
-          source: {
-            kind: 'custom',
-            // Called just before the record's write: that instant is the send time.
-            record: (backend, seq) => {
-              const global = i * spec.connectionsPerServe + backend;
-              ledger.noteSent(global, seq);
-              return syntheticRecord(global, seq);
-            },
-          },
-        }),
-      ),
-    );
+    const job: EmulatorJob = {
+      serves: serves.map((sv) => ({ socketPath: sv.socketPath, identity: sv.identity })),
+      connectionsPerServe: spec.connectionsPerServe,
+      recordsPerConnection: spec.recordsPerConnection,
+      ratePerServe: spec.rate === undefined ? undefined : spec.rate / spec.serves,
+    };
+    const { reports, sentAt, cpuSeconds: emulatorCpuS } =
+      (spec.emulator ?? 'child') === 'child' ? await runEmulatorJobInChild(job) : await runEmulatorJob(job);
+    sentAt.forEach((times, backend) => ledger.noteSentTimes(backend, times));
     await during;
     const sent = reports.reduce((n, r) => n + r.sent, 0);
 
@@ -156,6 +150,7 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
         maxBlockedMs: reports.reduce((m, r) => Math.max(m, r.maxBlockedMs), 0),
         elapsedMs: reports.reduce((m, r) => Math.max(m, r.elapsedMs), 0),
         recordsPerSecond: reports.reduce((n, r) => n + r.recordsPerSecond, 0),
+        cpuSeconds: emulatorCpuS,
         errors: [...new Set(reports.flatMap((r) => r.backends.flatMap((b) => (b.error === undefined ? [] : [b.error]))))],
       },
       deliveredRecordsPerSecond: summary.received / deliverS,

@@ -8,6 +8,7 @@ export interface HarnessOptions {
   readonly settleTimeoutMs: number; // load sent → collector idle (everything delivered, dropped or lost)
   readonly stopTimeoutMs: number; // SIGTERM → exit; past it the child is killed
   readonly daemonNodeArgs: readonly string[]; // node flags for the daemon child (run.js --cpu-prof sets them)
+  readonly extraCollectorFlags: readonly string[]; // appended to every scenario's flags (run.js --collector-flags), to try a tunable
 }
 
 export const HARNESS_DEFAULTS: HarnessOptions = {
@@ -21,6 +22,7 @@ export const HARNESS_DEFAULTS: HarnessOptions = {
   settleTimeoutMs: 60_000,
   stopTimeoutMs: 15_000,
   daemonNodeArgs: [],
+  extraCollectorFlags: [],
 };
 
 /** Collector flags every scenario passes unless it says otherwise (the daemon's own defaults, spelled out). */

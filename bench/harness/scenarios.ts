@@ -52,6 +52,7 @@ function commonFigures(r: LoadResult): Record<string, unknown> {
     collectorCpuMicrosPerRecordRead: round(r.collector.cpuMicrosPerRecordRead, 2),
     collectorPeakRssMb: round(r.collector.peakRssMb),
     collectorMaxSampledRssMb: round(r.collector.maxSampledRssMb),
+    emulatorCpuS: round(r.emulator.cpuSeconds, 2),
     benchCpuS: round(r.bench.cpuSeconds, 2),
     benchCpuShare: round(r.bench.cpuShare, 2), // 1.0 = one core busy in the load generator + stand-in
     wallS: round(r.wallS, 2),
@@ -89,7 +90,7 @@ export async function throughput(sizes: ScenarioSizes, harness: HarnessOptions =
     atMost('cpu_us_per_record', round(r.collector.cpuMicrosPerRecord, 2), TARGETS.cpuMicrosPerRecord),
     below('peak_rss_mb', round(r.collector.peakRssMb), TARGETS.throughputPeakRssMb),
   ];
-  const detail = `${connections}×${recordsPerConnection}: ${Math.round(r.deliveredRecordsPerSecond)} rec/s, ${round(r.collector.cpuMicrosPerRecord, 2)} µs CPU/rec delivered (${round(r.collector.cpuMicrosPerRecordRead, 2)}/rec read), peak RSS ${round(r.collector.peakRssMb)} MB, bench CPU ${round(r.bench.cpuShare, 2)} core`;
+  const detail = `${connections}×${recordsPerConnection}: ${Math.round(r.deliveredRecordsPerSecond)} rec/s, ${round(r.collector.cpuMicrosPerRecord, 2)} µs CPU/rec delivered (${round(r.collector.cpuMicrosPerRecordRead, 2)}/rec read), peak RSS ${round(r.collector.peakRssMb)} MB, stand-in CPU ${round(r.bench.cpuShare, 2)} core, emulator ${round(r.emulator.cpuSeconds / r.wallS, 2)} core`;
   return result('throughput', r, targets, {}, detail);
 }
 

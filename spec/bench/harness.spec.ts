@@ -32,7 +32,7 @@ describe('bench harness', () => {
   });
 
   it('runs 2 connections × 200 records through the real daemon: nothing lost or duplicated, every figure a number', async () => {
-    const r = await runLoad({ serves: 1, connectionsPerServe: 2, recordsPerConnection: 200, rate: undefined, collectorFlags: ['--flush-interval', '50ms'] });
+    const r = await runLoad({ serves: 1, connectionsPerServe: 2, recordsPerConnection: 200, rate: undefined, collectorFlags: ['--flush-interval', '50ms'], emulator: 'inline' });
     expect(r.settled).toBe(true);
     expect(r.emulator.sent).toBe(400);
     expect(r.ledger).toMatchObject({ noted: 400, received: 400, missing: 0, duplicated: 0, misrouted: 0, unknown: 0 });
