@@ -37,10 +37,12 @@ async function main(): Promise<void> {
   const atWarmUp = afterWarmUp[0]?.rssMb ?? Number.NaN;
   const atEnd = samples[samples.length - 1]?.rssMb ?? Number.NaN;
   const slope = rssSlopeMbPerMin(afterWarmUp);
+  const anonAtWarmUp = afterWarmUp[0]?.anonMb ?? Number.NaN;
+  const anonAtEnd = samples[samples.length - 1]?.anonMb ?? Number.NaN;
   const flat = Math.abs(slope) < flatSlopeMbPerMin;
   const line =
     `soak ${flat ? 'PASS' : 'MISS'}  RSS ${atWarmUp.toFixed(1)} MB at warm-up end → ${atEnd.toFixed(1)} MB at end, ` +
-    `slope ${slope.toFixed(3)} MB/min (flat: |slope| < ${flatSlopeMbPerMin}), peak ${r.collector.peakRssMb.toFixed(1)} MB; ` +
+    `slope ${slope.toFixed(3)} MB/min (flat: |slope| < ${flatSlopeMbPerMin}), peak ${r.collector.peakRssMb.toFixed(1)} MB, anon ${anonAtWarmUp.toFixed(1)} → ${anonAtEnd.toFixed(1)} MB; ` +
     `${r.ledger.received}/${r.ledger.noted} delivered, ${r.ledger.missing} lost, ${r.ledger.duplicated} duplicated, ` +
     `p99 ${r.ledger.latency.p99Ms.toFixed(1)} ms, max block ${r.emulator.maxBlockedMs.toFixed(1)} ms, ${r.collector.cpuMicrosPerRecord.toFixed(2)} µs CPU/rec`;
   process.stdout.write(`${line}\n`);

@@ -50,6 +50,9 @@ export interface LoadResult {
     readonly cpuMicrosPerRecordRead: number; // per record the collector read (differs when it dropped some)
     readonly peakRssMb: number; // VmHWM at the end of the load: the process's lifetime peak
     readonly maxSampledRssMb: number;
+    readonly maxSampledAnonMb: number; // RssAnon: RSS without node's file-backed pages
+    readonly idleRssMb: number; // before the load: node, the modules, an empty pipeline
+    readonly idleAnonMb: number;
     readonly rssSamples: readonly RssSample[];
     readonly stats: Readonly<Record<string, unknown>> | undefined; // its last stats line
     readonly droppedAnnounced: number; // sum of `drop phase=announced count=N`
@@ -161,6 +164,9 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
         cpuMicrosPerRecordRead: (cpu * 1e6) / Math.max(1, Number(stats?.records_in ?? 0)),
         peakRssMb,
         maxSampledRssMb: sampler.maxMb,
+        maxSampledAnonMb: sampler.maxAnonMb,
+        idleRssMb: sampler.samples[0]?.rssMb ?? Number.NaN,
+        idleAnonMb: sampler.samples[0]?.anonMb ?? Number.NaN,
         rssSamples: sampler.samples,
         stats,
         droppedAnnounced: daemon.events

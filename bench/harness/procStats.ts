@@ -15,7 +15,7 @@ export function cpuSeconds(pid: number): number {
 }
 
 /** A `Vm…:  1234 kB` line of /proc/<pid>/status, in MB (10^6 bytes); undefined once the process is gone. */
-export function statusMb(pid: number, key: 'VmRSS' | 'VmHWM'): number | undefined {
+export function statusMb(pid: number, key: 'VmRSS' | 'VmHWM' | 'RssAnon'): number | undefined {
   let status: string;
   try {
     status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -29,6 +29,9 @@ export function statusMb(pid: number, key: 'VmRSS' | 'VmHWM'): number | undefine
 export interface RssSample {
   readonly atS: number; // seconds since the sampler started
   readonly rssMb: number;
+  // The anonymous part: RSS less the file-backed pages (node's own binary is ~43 MB of those,
+  // shared with every node process), i.e. what the collector's data and heap really take.
+  readonly anonMb: number;
 }
 
 /** Samples VmRSS every `everyMs` until stopped; keeps every sample (a 10-minute soak at 5 s is 120). */
@@ -47,11 +50,16 @@ export class RssSampler {
 
   sample(): void {
     const rssMb = statusMb(this.pid, 'VmRSS');
-    if (rssMb !== undefined) this.samples.push({ atS: (performance.now() - this.#started) / 1000, rssMb });
+    const anonMb = statusMb(this.pid, 'RssAnon');
+    if (rssMb !== undefined && anonMb !== undefined) this.samples.push({ atS: (performance.now() - this.#started) / 1000, rssMb, anonMb });
   }
 
   get maxMb(): number {
     return this.samples.reduce((m, s) => Math.max(m, s.rssMb), 0);
+  }
+
+  get maxAnonMb(): number {
+    return this.samples.reduce((m, s) => Math.max(m, s.anonMb), 0);
   }
 
   stop(): void {

@@ -52,6 +52,9 @@ function commonFigures(r: LoadResult): Record<string, unknown> {
     collectorCpuMicrosPerRecordRead: round(r.collector.cpuMicrosPerRecordRead, 2),
     collectorPeakRssMb: round(r.collector.peakRssMb),
     collectorMaxSampledRssMb: round(r.collector.maxSampledRssMb),
+    collectorMaxSampledAnonMb: round(r.collector.maxSampledAnonMb),
+    collectorIdleRssMb: round(r.collector.idleRssMb),
+    collectorIdleAnonMb: round(r.collector.idleAnonMb),
     emulatorCpuS: round(r.emulator.cpuSeconds, 2),
     benchCpuS: round(r.bench.cpuSeconds, 2),
     benchCpuShare: round(r.bench.cpuShare, 2), // 1.0 = one core busy in the load generator + stand-in
@@ -90,7 +93,7 @@ export async function throughput(sizes: ScenarioSizes, harness: HarnessOptions =
     atMost('cpu_us_per_record', round(r.collector.cpuMicrosPerRecord, 2), TARGETS.cpuMicrosPerRecord),
     below('peak_rss_mb', round(r.collector.peakRssMb), TARGETS.throughputPeakRssMb),
   ];
-  const detail = `${connections}×${recordsPerConnection}: ${Math.round(r.deliveredRecordsPerSecond)} rec/s, ${round(r.collector.cpuMicrosPerRecord, 2)} µs CPU/rec delivered (${round(r.collector.cpuMicrosPerRecordRead, 2)}/rec read), peak RSS ${round(r.collector.peakRssMb)} MB, stand-in CPU ${round(r.bench.cpuShare, 2)} core, emulator ${round(r.emulator.cpuSeconds / r.wallS, 2)} core`;
+  const detail = `${connections}×${recordsPerConnection}: ${Math.round(r.deliveredRecordsPerSecond)} rec/s, ${round(r.collector.cpuMicrosPerRecord, 2)} µs CPU/rec delivered (${round(r.collector.cpuMicrosPerRecordRead, 2)}/rec read), peak RSS ${round(r.collector.peakRssMb)} MB (idle ${round(r.collector.idleRssMb)}, anon peak ${round(r.collector.maxSampledAnonMb)}), stand-in CPU ${round(r.bench.cpuShare, 2)} core, emulator ${round(r.emulator.cpuSeconds / r.wallS, 2)} core`;
   return result('throughput', r, targets, {}, detail);
 }
 
@@ -152,7 +155,7 @@ export async function outage(sizes: ScenarioSizes, harness: HarnessOptions = HAR
     { figure: 'delivery_resumed_s', value: round(resumeS, 2), target: 'resumes', pass: Number.isFinite(resumeS) && r.settled },
   ];
   const detail =
-    `${rate} rec/s, down ${downS} s: max block ${round(r.emulator.maxBlockedMs)} ms, peak RSS ${round(r.collector.peakRssMb)} MB, ` +
+    `${rate} rec/s, down ${downS} s: max block ${round(r.emulator.maxBlockedMs)} ms, peak RSS ${round(r.collector.peakRssMb)} MB (idle ${round(r.collector.idleRssMb)}; anon ${round(r.collector.idleAnonMb)} → ${round(r.collector.maxSampledAnonMb)}), ` +
     `missing ${r.ledger.missing} rec = ${missingFrames} frames, collector dropped ${dropped} lost ${lost}, L10 said ${r.ledger.l10Dropped} in ${r.ledger.l10Frames} frames, resumed ${round(resumeS, 2)} s after up`;
   return result('outage', r, targets, { missingFrames, collectorDropped: dropped, collectorLost: lost, droppedAnnounced: r.collector.droppedAnnounced, l10Dropped: r.ledger.l10Dropped, l10Lost: r.ledger.l10Lost, l10Frames: r.ledger.l10Frames, resumeS: round(resumeS, 2) }, detail);
 }
