@@ -86,6 +86,7 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
     keepEventKinds: DEFAULT_KEPT_EVENTS,
     nodeArgs: harness.daemonNodeArgs,
   });
+  let sampler: RssSampler | undefined;
   try {
     const serves: ServeSpec[] = Array.from({ length: spec.serves }, (_, i) => ({
       identity: `bench-${i}`,
@@ -96,7 +97,7 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
     await daemon.serve(serves, harness.startTimeoutMs);
     if (spec.initialMode !== undefined) await standIn.setMode(spec.initialMode);
 
-    const sampler = new RssSampler(daemon.pid, spec.rssSampleMs ?? harness.rssSampleMs);
+    sampler = new RssSampler(daemon.pid, spec.rssSampleMs ?? harness.rssSampleMs);
     const cpu0 = cpuSeconds(daemon.pid);
     const benchCpu0 = process.cpuUsage();
     const startedAt = nowMs();
@@ -179,6 +180,7 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
       standIn: standIn.stats(),
     };
   } catch (e) {
+    sampler?.stop();
     daemon.kill();
     await standIn.close();
     throw e;
