@@ -4,7 +4,8 @@ import { Observable, concat, endWith, map, switchMap, timer } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { Secret } from '../../src/secret';
 import type { Serve, ServeSet } from '../../src/servedb/serve';
-import { diffServeSets, rebindOnServeSet } from '../../src/source/rebindOnServeSet';
+import { rebindOnServeSet } from '../../src/source/rebindOnServeSet';
+import { serveSetChanges } from '../../src/servedb/serve';
 
 function serve(socketPath: string, identity: string, token = 'tok', name: string | undefined = undefined): Serve {
   return { identity, socketPath, name, target: { url: 'https://logplex.example.com/logs', user: 'token', token: new Secret(token) } };
@@ -141,17 +142,17 @@ describe('rebindOnServeSet', () => {
   });
 });
 
-describe('diffServeSets', () => {
-  const m = (...serves: Serve[]): Map<string, Serve> => new Map(serves.map((s) => [s.socketPath, s]));
+describe('serveSetChanges', () => {
+  const m = (...serves: Serve[]): Serve[] => serves;
 
   it('lists stops, then starts and updates; equal serves produce nothing', () => {
     const b2 = serve(B, 'ib', 'new');
     const c = serve('/run/c.sock', 'ic');
-    expect(diffServeSets(m(serve(A, 'ia'), serve(B, 'ib')), m(b2, c))).toEqual([
+    expect(serveSetChanges(m(serve(A, 'ia'), serve(B, 'ib')), m(b2, c))).toEqual([
       { kind: 'stop', socketPath: A },
       { kind: 'update', socketPath: B, serve: b2 },
       { kind: 'start', socketPath: c.socketPath, serve: c },
     ]);
-    expect(diffServeSets(m(serve(A, 'ia')), m(serve(A, 'ia')))).toEqual([]);
+    expect(serveSetChanges(m(serve(A, 'ia')), m(serve(A, 'ia')))).toEqual([]);
   });
 });

@@ -10,6 +10,6 @@ export { ServeDbError, type ServeDbErrorCode } from './errors';
 export type { ServeDbEvent, ServesAcceptedEvent, ServesErrorEvent, ServesRejectedEvent } from './events';
 export type { LookReason } from './watch';
 export { parseServes, describeInvalid, withoutCredentials, type ParseServesOptions, type ServesInvalid } from './validate';
-export { sameDelivery, sameServe, sameServeSet, type LogplexTarget, type Serve, type ServeSet } from './serve';
+export { sameDelivery, sameServe, sameServeSet, serveSetChanges, type LogplexTarget, type Serve, type ServeChange, type ServeSet } from './serve';
 export { decide, reload, appliedServeSets, diffServeSets, type ReloadOutcome, type ServesRead, type ServeSetDiff } from './reload';
 export { coalescePasses } from './coalesce';

@@ -8,7 +8,7 @@
 import type { Observable, OperatorFunction } from 'rxjs';
 import { filter, map, scan } from 'rxjs';
 import * as E from 'fp-ts/Either';
-import { sameServe, sameServeSet, type ServeSet } from './serve';
+import { sameServeSet, serveSetChanges, type ServeChange, type ServeSet } from './serve';
 import { describeInvalid, parseServes, type ParseServesOptions, type ServesInvalid } from './validate';
 
 /** What one look at the directory found. */
@@ -87,17 +87,9 @@ export function appliedServeSets(): OperatorFunction<ReloadOutcome, ServeSet> {
 }
 
 export function diffServeSets(before: ServeSet, after: ServeSet): ServeSetDiff {
-  const beforeByPath = new Map(before.map((serve) => [serve.socketPath, serve]));
-  let added = 0;
-  let updated = 0;
-  let unchanged = 0;
-  for (const serve of after) {
-    const old = beforeByPath.get(serve.socketPath);
-    if (old === undefined) added++;
-    else if (sameServe(old, serve)) unchanged++;
-    else updated++;
-  }
-  const afterPaths = new Set(after.map((serve) => serve.socketPath));
-  const removed = before.filter((serve) => !afterPaths.has(serve.socketPath)).length;
-  return { added, removed, updated, unchanged };
+  const changes = serveSetChanges(before, after);
+  const count = (kind: ServeChange['kind']): number => changes.filter((c) => c.kind === kind).length;
+  const added = count('start');
+  const updated = count('update');
+  return { added, removed: count('stop'), updated, unchanged: after.length - added - updated };
 }

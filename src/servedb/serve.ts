@@ -47,3 +47,28 @@ export function sameServeSet(a: ServeSet, b: ServeSet): boolean {
     return other !== undefined && sameServe(serve, other);
   });
 }
+
+/** What happened to one socket path between two serve sets. */
+export type ServeChange =
+  | { readonly kind: 'start'; readonly socketPath: string; readonly serve: Serve } // path is new
+  | { readonly kind: 'update'; readonly socketPath: string; readonly serve: Serve } // same path, serve differs
+  | { readonly kind: 'stop'; readonly socketPath: string }; // path is gone
+
+/**
+ * The changes that take `before` to `after`, keyed by socket path: stops first (in `before`'s
+ * order), then starts and updates (in `after`'s order); serves equal by `sameServe` produce
+ * nothing. The one diff both the reload report (counts) and the source's rebinding (actions) use.
+ */
+export function serveSetChanges(before: ServeSet, after: ServeSet): ServeChange[] {
+  const beforeByPath = new Map(before.map((serve) => [serve.socketPath, serve]));
+  const afterPaths = new Set(after.map((serve) => serve.socketPath));
+  const changes: ServeChange[] = before
+    .filter((serve) => !afterPaths.has(serve.socketPath))
+    .map((serve) => ({ kind: 'stop', socketPath: serve.socketPath }));
+  for (const serve of after) {
+    const old = beforeByPath.get(serve.socketPath);
+    if (old === undefined) changes.push({ kind: 'start', socketPath: serve.socketPath, serve });
+    else if (!sameServe(old, serve)) changes.push({ kind: 'update', socketPath: serve.socketPath, serve });
+  }
+  return changes;
+}

@@ -13,6 +13,6 @@ export type {
   SourceEvent,
   StoppedListeningEvent,
 } from './events';
-export { rebindOnServeSet, diffServeSets, serveChanged, type ServeChange } from './rebindOnServeSet';
+export { rebindOnServeSet } from './rebindOnServeSet';
 export { listenUnix, ListenError, MAX_UNIX_SOCKET_PATH_BYTES, type ListenErrorCode, type ListenUnixOptions } from './listenUnix';
 export { readConnection, identityMismatchReason, type ConnectionOptions } from './connection';
