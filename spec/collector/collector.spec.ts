@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { filter, firstValueFrom } from 'rxjs';
-import { createCollector, ServeDbError, type CollectorEvent, type CollectorStats, type SourcedRecord } from '../../src';
+import { createCollector, ServeDbError, type Collector, type CollectorEvent, type CollectorStats, type SourcedRecord } from '../../src';
 import { FormatError } from '../../src/format';
 import { SinkOptionsError } from '../../src/sink';
 import { runEmulator } from '../../src/tools/logfebeEmulator';
@@ -15,17 +15,21 @@ const TOKEN = 't.5ca1ab1e-0000-4000-8000-000000000002';
 describe('createCollector (the library API)', () => {
   let tmp: string;
   let standIn: LogplexStandIn;
+  let running: Collector | undefined; // stopped after each test even when it failed midway
   beforeEach(async () => {
     tmp = mkdtempSync('/tmp/plc-c-');
     standIn = await startLogplexStandIn();
   });
   afterEach(async () => {
+    await running?.stop();
+    running = undefined;
     await standIn.close();
     rmSync(tmp, { recursive: true, force: true });
   });
 
   it('runs end to end and exposes records, events and stats', async () => {
     const collector = createCollector({ serveDbDir: tmp, logplexUrl: standIn.url, sink: { flushIntervalMs: 20 } });
+    running = collector;
     const records: SourcedRecord[] = [];
     const events: CollectorEvent[] = [];
     let stats: CollectorStats | undefined;
@@ -40,6 +44,8 @@ describe('createCollector (the library API)', () => {
     renameSync(join(tmp, 'tmp.json'), join(tmp, 'serves.new'));
     await firstValueFrom(collector.serveSet$.pipe(filter((set) => set.length === 1)));
     await firstValueFrom(collector.event$.pipe(filter((e) => e.kind === 'listening')));
+    // Applied first, then copied durably to serves.loaded; the event follows the copy.
+    await waitUntil(() => events.some((e) => e.kind === 'serves_accepted'));
 
     const report = await runEmulator({ socketPath: socket, identity: 'app', connections: 2, recordsPerConnection: 25 });
     expect(report.sent).toBe(50);
@@ -77,3 +83,11 @@ describe('createCollector (the library API)', () => {
     expect(out.toString()).toBe('function');
   });
 });
+
+async function waitUntil(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
