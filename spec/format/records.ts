@@ -7,6 +7,8 @@ import type { Serve } from '../../src/servedb/serve';
 import type { SourcedRecord } from '../../src/source/sourcedRecord';
 import { Secret } from '../../src/secret';
 
+export { aRecord } from '../support/records';
+
 export const TOKEN = 't.6f1c2d3e-0000-4000-8000-000000000001';
 // A receivedAt far from every fixture's LogTime, so a wrong fallback cannot go unnoticed.
 export const RECEIVED_AT = Date.UTC(2030, 0, 2, 3, 4, 5, 678);
@@ -52,34 +54,6 @@ export function fixtureRecordsOf(fixture: Fixture): LogRecord[] {
 }
 
 /** A plain record: a LOG from a session, every optional part absent. Override what a test needs. */
-export function aRecord(overrides: Partial<LogRecord> = {}): LogRecord {
-  return {
-    LogTime: '2026-11-25 01:43:51.596 UTC',
-    UserName: 'alice',
-    DatabaseName: 'shop',
-    Pid: 4517,
-    ClientAddr: '10.0.0.5:51234',
-    SessionId: '6b0640f6.11a5',
-    SeqNum: 5,
-    PsDisplay: 'INSERT',
-    SessionStart: '2026-11-25 01:40:00 UTC',
-    Vxid: '3/42',
-    Txid: 736,
-    ELevel: 15,
-    SQLState: '00000',
-    ErrMessage: 'statement: select 1',
-    ErrDetail: null,
-    ErrHint: null,
-    InternalQuery: null,
-    InternalQueryPos: -1,
-    ErrContext: null,
-    UserQuery: null,
-    UserQueryPos: -1,
-    FileErrPos: null,
-    ApplicationName: 'psql',
-    ...overrides,
-  };
-}
 
 export interface ParsedFrame {
   readonly length: number; // the octet count as written

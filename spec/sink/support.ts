@@ -1,10 +1,10 @@
 // Test support for the sink: a real logplex-like HTTP server on 127.0.0.1, a stub formatter
 // (one frame per line, so counts in tests are obvious; the real one is covered in its own spec),
 // and builders.
+import { aRecord } from '../support/records';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import type { LogRecord } from '../../src/protocol/messages';
 import { Secret } from '../../src/secret';
 import type { Serve } from '../../src/servedb/serve';
 import type { SinkFormatter } from '../../src/sink';
@@ -115,37 +115,12 @@ export function makeServe(
   };
 }
 
-const BASE_RECORD: LogRecord = {
-  LogTime: '2026-11-25 01:43:51.596 UTC',
-  UserName: 'postgres',
-  DatabaseName: 'postgres',
-  Pid: 4517,
-  ClientAddr: '[local]',
-  SessionId: '6f1c2d3e.11a5',
-  SeqNum: 1,
-  PsDisplay: 'SELECT',
-  SessionStart: '2026-11-25 01:43:50 UTC',
-  Vxid: '3/7',
-  Txid: 0,
-  ELevel: 15,
-  SQLState: '00000',
-  ErrMessage: 'statement: select 1',
-  ErrDetail: null,
-  ErrHint: null,
-  InternalQuery: null,
-  InternalQueryPos: -1,
-  ErrContext: null,
-  UserQuery: null,
-  UserQueryPos: -1,
-  FileErrPos: null,
-  ApplicationName: 'psql',
-};
 
 /** A record whose single line is `text` (the stub formatter renders ErrMessage only). */
 export function makeRecord(serve: Serve, text: string, seq = 1): SourcedRecord {
   return {
     serve,
-    message: { type: 'L', record: { ...BASE_RECORD, SeqNum: seq, ErrMessage: text }, severity: { name: 'LOG', label: 'LOG' } },
+    message: { type: 'L', record: aRecord({ SeqNum: seq, ErrMessage: text }), severity: { name: 'LOG', label: 'LOG' } },
     receivedAt: Date.parse('2026-11-25T01:43:51.596Z'),
   };
 }

@@ -3,8 +3,9 @@
 // and the stand-in use it to prove what the sink sent, so it is strict where logplex is strict
 // (byte lengths, the 10240-byte cap) and says exactly where a body went wrong.
 
-/** Logplex treats a longer length prefix as garbage and the whole batch is corrupted. */
-export const MAX_FRAME_BYTES = 10240;
+import { MAX_FRAME_BYTES } from '../format/options';
+
+export { MAX_FRAME_BYTES }; // logplex's limit, from the spec; defined once, in format/options.ts
 
 // A length prefix longer than this many digits can only be garbage (10240 has 5).
 const MAX_LENGTH_DIGITS = 6;
