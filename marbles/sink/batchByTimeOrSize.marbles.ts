@@ -55,6 +55,23 @@ describe('batchByTimeOrSize', () => {
     });
   });
 
+  it('counts items by weightOf toward maxItems: cuts before an item that would pass it, a heavy one travels alone', () => {
+    newScheduler().run(({ hot, expectObservable }) => {
+      // Weights are the digits (records weighing their frames). maxItems 3: a(1)+b(2) is full at
+      // once; c(2) opens a batch that d(2) would overflow, so c leaves when d arrives; e(5) cuts d's
+      // batch the same way and, heavier than the cap by itself, leaves alone at once.
+      const source = hot('-ab-cd-e----|', { a: 'a1', b: 'b2', c: 'c2', d: 'd2', e: 'e5' });
+      const expected = '  --x--y-(wz)-|';
+      const weightOf = (s: string) => Number(s[1]);
+      expectObservable(source.pipe(batchByTimeOrSize(options({ weightOf })))).toBe(expected, {
+        x: ['a1', 'b2'],
+        y: ['c2'],
+        z: ['e5'],
+        w: ['d2'],
+      });
+    });
+  });
+
   it('flushes the partial batch on completion', () => {
     newScheduler().run(({ hot, expectObservable }) => {
       const source = hot('-ab|');

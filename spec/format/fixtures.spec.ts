@@ -5,13 +5,13 @@
 // spot-checked by hand and every frame is checked against the invariants.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createFormatter, formatRecord, MAX_FRAME_BYTES, resolveFormatOptions } from '../../src/format';
+import { formatRecord, MAX_FRAME_BYTES, resolveFormatOptions } from '../../src/format';
 import { parseLogplexBody } from '../../src/tools/logplexBody';
 import { loadFixture, loadFixtures } from '../support/fixtures';
-import { fixtureRecordsOf, parseFrame, readable, sourced, TOKEN } from './records';
+import { fixtureRecordsOf, frameFormatter, framesOf, parseFrame, readable, sourced, TOKEN } from './records';
 
 const EXPECTED_DIR = join(__dirname, 'expected');
-const format = createFormatter();
+const format = frameFormatter();
 
 function expectedLines(name: string): string[] {
   return readFileSync(join(EXPECTED_DIR, `${name}.txt`), 'utf8').split('\n').filter((l) => l !== '');
@@ -113,7 +113,7 @@ describe('the unique violation example of log-format.md, verbatim', () => {
       UserQuery: 'insert into t values (1),(1);',
       FileErrPos: null, // log_error_verbosity = default: pg_logfebe sends no position
     };
-    const msgs = formatRecord(sourced(record), resolveFormatOptions()).map((b) => parseFrame(b).msg);
+    const msgs = framesOf(formatRecord(sourced(record), resolveFormatOptions())).map((b) => parseFrame(b).msg);
     expect(msgs).toEqual([
       '[BLUE] [5-1] sql_error_code = 23505 ERROR:  duplicate key value violates unique constraint "t_pkey"',
       '[BLUE] [5-2] sql_error_code = 23505 DETAIL:  Key (x)=(1) already exists.',

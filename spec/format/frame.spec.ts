@@ -2,7 +2,7 @@
 import { createFormatter, DEFAULT_FORMAT_OPTIONS, formatNotice, formatRecord, l10Text, resolveFormatOptions } from '../../src/format';
 import { frameHeader, octetFrame } from '../../src/format/frame';
 import { parseLogplexBody } from '../../src/tools/logplexBody';
-import { aRecord, parseFrame, RECEIVED_AT_TEXT, serveNamed, sourced, TOKEN } from './records';
+import { aRecord, frameFormatter, parseFrame, RECEIVED_AT_TEXT, serveNamed, sourced, TOKEN } from './records';
 
 describe('octetFrame', () => {
   it('the length prefix counts bytes, not characters', () => {
@@ -20,24 +20,24 @@ describe('octetFrame', () => {
 
 describe('record frames', () => {
   it('the example frame of logplex-input.md', () => {
-    const frame = createFormatter()(sourced(aRecord({ SeqNum: 3 }), { serve: serveNamed(undefined) }))[0] as Buffer;
+    const frame = frameFormatter()(sourced(aRecord({ SeqNum: 3 }), { serve: serveNamed(undefined) }))[0] as Buffer;
     const syslog = `<134>1 2026-11-25T01:43:51.596000+00:00 postgres ${TOKEN} postgres.4517 - - [DATABASE] [3-1] sql_error_code = 00000 LOG:  statement: select 1`;
     expect(frame.toString('utf8')).toBe(`${Buffer.byteLength(syslog)} ${syslog}`);
   });
 
   it('hostname from the options, token as APP-NAME, PROCID postgres.<Pid>', () => {
-    const frame = createFormatter({ hostname: 'db-7' })(sourced(aRecord({ Pid: 99 }), { serve: serveNamed('X', 't.other') }))[0] as Buffer;
+    const frame = frameFormatter({ hostname: 'db-7' })(sourced(aRecord({ Pid: 99 }), { serve: serveNamed('X', 't.other') }))[0] as Buffer;
     const f = parseFrame(frame);
     expect([f.hostname, f.appName, f.procId]).toEqual(['db-7', 't.other', 'postgres.99']);
   });
 
   it('an ambiguous zone takes receivedAt as the timestamp', () => {
-    const frame = createFormatter()(sourced(aRecord({ LogTime: '2026-11-25 02:43:51.596 CET' })))[0] as Buffer;
+    const frame = frameFormatter()(sourced(aRecord({ LogTime: '2026-11-25 02:43:51.596 CET' })))[0] as Buffer;
     expect(parseFrame(frame).timestamp).toBe(RECEIVED_AT_TEXT);
   });
 
   it('a multibyte record: every octet count equals its byte length, and logplex parses the body', () => {
-    const frames = createFormatter()(sourced(aRecord({ ErrMessage: 'héllo ☃ 日本語 😀', ErrDetail: 'ö\nü' })));
+    const frames = frameFormatter()(sourced(aRecord({ ErrMessage: 'héllo ☃ 日本語 😀', ErrDetail: 'ö\nü' })));
     for (const frame of frames) {
       const f = parseFrame(frame);
       expect(f.length).toBe(f.bytes);

@@ -1,10 +1,10 @@
 // Parts, lines and the frame cap: how one record becomes `[NAME] [SEQ-N] …` messages.
-import { createFormatter, MAX_FRAME_BYTES } from '../../src/format';
+import { MAX_FRAME_BYTES } from '../../src/format';
 import { MAX_NAME_BYTES, recordLines, taggedMessages } from '../../src/format/lines';
-import { aRecord, parseFrame, serveNamed, sourced, TOKEN } from './records';
+import { aRecord, frameFormatter, parseFrame, serveNamed, sourced, TOKEN } from './records';
 import type { LogRecord } from '../../src/protocol/messages';
 
-const format = createFormatter();
+const format = frameFormatter();
 const ERROR = { name: 'ERROR', label: 'ERROR' } as const;
 
 function msgs(record: LogRecord, options: Parameters<typeof sourced>[1] = {}, formatter = format): string[] {
@@ -58,7 +58,7 @@ describe('parts in PostgreSQL order', () => {
   });
 
   it('a prefix from the options', () => {
-    const withPrefix = createFormatter({ linePrefix: '%m [%p] %q%u@%d ' });
+    const withPrefix = frameFormatter({ linePrefix: '%m [%p] %q%u@%d ' });
     expect(msgs(aRecord({ ErrDetail: 'd' }), {}, withPrefix)).toEqual([
       '[BLUE] [5-1] 2026-11-25 01:43:51.596 UTC [4517] alice@shop LOG:  statement: select 1',
       '[BLUE] [5-2] 2026-11-25 01:43:51.596 UTC [4517] alice@shop DETAIL:  d',
@@ -154,7 +154,7 @@ describe('the frame cap', () => {
   });
 
   it('a cap landing inside a 4-byte character cuts before it', () => {
-    const small = createFormatter({ maxMessageBytes: 512 });
+    const small = frameFormatter({ maxMessageBytes: 512 });
     const tag = '[BLUE] [5-1] ';
     const prefix = 'sql_error_code = 00000 LOG:  ';
     // Fill to 2 bytes short of the cap, then a 4-byte character that cannot fit.
@@ -164,7 +164,7 @@ describe('the frame cap', () => {
   });
 
   it('a line exactly at the cap is one frame; one byte more is two', () => {
-    const small = createFormatter({ maxMessageBytes: 512 });
+    const small = frameFormatter({ maxMessageBytes: 512 });
     const fixed = '[BLUE] [5-1] sql_error_code = 00000 LOG:  '.length;
     expect(msgs(aRecord({ ErrMessage: 'x'.repeat(512 - fixed) }), {}, small)).toHaveLength(1);
     expect(msgs(aRecord({ ErrMessage: 'x'.repeat(512 - fixed + 1) }), {}, small)).toEqual([
@@ -174,7 +174,7 @@ describe('the frame cap', () => {
   });
 
   it('N keeps counting across split lines and the lines after them, its digits included', () => {
-    const small = createFormatter({ maxMessageBytes: 512 });
+    const small = frameFormatter({ maxMessageBytes: 512 });
     const out = msgs(aRecord({ ErrMessage: 'y'.repeat(5000), ErrDetail: 'd' }), {}, small);
     out.forEach((m, i) => {
       expect(m.startsWith(`[BLUE] [5-${i + 1}] `)).toBe(true);

@@ -16,11 +16,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createFormatter } from '../../src/format';
 import type { SeverityName } from '../../src/protocol/messages';
 import { parseLogplexBody } from '../../src/tools/logplexBody';
 import { loadFixtures } from '../support/fixtures';
-import { fixtureRecordsOf, pg15Severity, serveNamed, sourced } from './records';
+import { fixtureRecordsOf, frameFormatter, pg15Severity, serveNamed, sourced } from './records';
 
 const PGBADGER = process.env.PGBADGER ?? 'pgbadger';
 const optional = process.env.PGBADGER_OPTIONAL === '1';
@@ -28,7 +27,7 @@ const installed = spawnSync(PGBADGER, ['--version'], { encoding: 'utf8' }).statu
 
 /** The fixtures as `heroku logs -p postgres` prints them, after a trip through a logplex body. */
 function herokuLogs(): string {
-  const format = createFormatter();
+  const format = frameFormatter();
   const frames = loadFixtures().flatMap((f) => fixtureRecordsOf(f).flatMap((r) => format(sourced(r, { serve: serveNamed(undefined) }))));
   return parseLogplexBody(Buffer.concat(frames))
     .map((f) => `${f.timestamp} app[${f.procId}]: ${f.msg}\n`)

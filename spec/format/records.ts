@@ -6,6 +6,7 @@ import type { LogRecord, Severity, SeverityName } from '../../src/protocol/messa
 import type { Serve } from '../../src/servedb/serve';
 import type { SourcedRecord } from '../../src/source/sourcedRecord';
 import { Secret } from '../../src/secret';
+import { createFormatter, type FormatOptions, type FormattedRecord } from '../../src/format';
 
 export { aRecord } from '../support/records';
 
@@ -95,4 +96,32 @@ export function parseFrame(frame: Buffer): ParsedFrame {
 export function readable(frame: Buffer): string {
   const f = parseFrame(frame);
   return `<${f.pri}> ${f.timestamp} ${f.procId} ${f.msg}`;
+}
+
+/**
+ * A formatted record's Buffer cut into its frames, each `<len> <syslog>`, written here rather than
+ * taken from src/format so a wrong count cannot hide: every count must land exactly on the next
+ * one, the last on the end, and the frames found must be as many as the formatter says.
+ */
+export function framesOf(formatted: FormattedRecord): Buffer[] {
+  const { bytes } = formatted;
+  const frames: Buffer[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const space = bytes.indexOf(0x20, at);
+    const lengthText = space < 0 ? '' : bytes.toString('latin1', at, space);
+    if (!/^[1-9]\d*$/.test(lengthText)) throw new Error(`bad octet count ${JSON.stringify(lengthText)} at byte ${at}`);
+    const end = space + 1 + Number(lengthText);
+    if (end > bytes.length) throw new Error(`frame at byte ${at} runs past the record`);
+    frames.push(bytes.subarray(at, end));
+    at = end;
+  }
+  if (frames.length !== formatted.frames) throw new Error(`formatter says ${formatted.frames} frames, the bytes hold ${frames.length}`);
+  return frames;
+}
+
+/** createFormatter(options), its records cut into one Buffer per frame for the specs to read. */
+export function frameFormatter(options: Partial<FormatOptions> = {}): (rec: SourcedRecord) => Buffer[] {
+  const format = createFormatter(options);
+  return (rec) => framesOf(format(rec));
 }

@@ -30,7 +30,7 @@ describe('classification', () => {
 describe('preparePost', () => {
   it('builds the body once: gzip and Frame-Id fixed for every attempt', async () => {
     const serve = makeServe('https://logplex.example.com/logs');
-    const body = Buffer.concat(stubFormatter.frames(makeRecord(serve, 'a\nb')));
+    const body = stubFormatter.record(makeRecord(serve, 'a\nb')).bytes;
     const prepared = await preparePost({ serve, body, frameCount: 2, dropCount: 4, lostCount: 0 }, { gzip: true, userAgent: 'ua/1' });
     expect(prepared.origin).toBe('https://logplex.example.com');
     expect(prepared.path).toBe('/logs');

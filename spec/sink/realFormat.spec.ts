@@ -32,7 +32,8 @@ describe('logplexSink with src/format', () => {
     input.complete();
     const stats = await done;
 
-    const expected = Buffer.concat(records.flatMap(createFormatter()));
+    const format = createFormatter();
+    const expected = Buffer.concat(records.map((r) => format(r).bytes));
     expect(Buffer.concat(s.received.map((r) => r.body)).equals(expected)).toBe(true);
     for (const req of s.received) {
       const frames = parseLogplexBody(req.body);
@@ -52,7 +53,7 @@ describe('logplexSink with src/format', () => {
       message: { type: 'L', record: { ...record, SeqNum: seq }, severity: { name: 'LOG', label: 'LOG' } },
       receivedAt: Date.now(),
     });
-    const oneRecordBytes = createFormatter()(rec(1)).reduce((n, f) => n + f.length, 0);
+    const oneRecordBytes = createFormatter()(rec(1)).bytes.length;
     const events: SinkEvent[] = [];
     const input = new Subject<SourcedRecord>();
     const done = lastValueFrom(
@@ -73,7 +74,7 @@ describe('logplexSink with src/format', () => {
     input.complete();
     await done;
     const notice = parseLogplexBody(s.received[1]!.body)[0]!;
-    const dropped = 3 * createFormatter()(rec(2)).length;
+    const dropped = 3 * createFormatter()(rec(2)).frames;
     expect(notice.msg).toMatch(new RegExp(`^Error L10 \\(output buffer overflow\\): ${dropped} messages dropped since \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\+00:00\\.$`));
     expect(notice.appName).toBe(TOKEN);
   });

@@ -132,14 +132,16 @@ function octetCounted(message: string): Buffer {
 
 /** Stand-in for src/format: one frame per line of ErrMessage, token as APP-NAME like the real one. */
 export const stubFormatter: SinkFormatter = {
-  frames: (rec) =>
-    (rec.message.record.ErrMessage ?? '')
+  record: (rec) => {
+    const frames = (rec.message.record.ErrMessage ?? '')
       .split('\n')
       .map((line) =>
         octetCounted(
           `<134>1 2026-11-25T01:43:51.596000+00:00 postgres ${rec.serve.target.token.reveal()} postgres.${rec.message.record.Pid} - - ${line}`,
         ),
-      ),
+      );
+    return { bytes: Buffer.concat(frames), frames: frames.length };
+  },
   notice: (serve, message) =>
     octetCounted(`<132>1 2026-11-25T01:43:51.596000+00:00 postgres ${serve.target.token.reveal()} collector - - ${message}`),
   l10Text: (kind, count, since) =>

@@ -2,7 +2,8 @@
 // concatenate into an application/logplex-1 body; and the in-band L10 notices about drops.
 //
 // Per record this parses nothing but the LogTime (cached per second), renders the prefix once,
-// builds the header once and allocates one Buffer per frame.
+// builds the header once and writes every frame into one Buffer: the sink batches and concatenates
+// records, never frames, so a Buffer per frame would only be copied again.
 //
 // L10 notices: the frame has our facility at warning severity (log-shuttle's choice), the serve's
 // token as APP-NAME so logplex routes it to the same app, PROCID options.noticeProcId, and as MSG
@@ -10,15 +11,20 @@
 // as is, and without a tag pgBadger cannot mistake it for a PostgreSQL line.
 import type { Serve } from '../servedb/serve';
 import type { SourcedRecord } from '../source/sourcedRecord';
-import { frameHeader, octetFrame } from './frame';
+import { frameHeader, octetFrame, octetFrames } from './frame';
 import { recordLines, tagName, taggedMessages } from './lines';
 import { type FormatOptions, MAX_FRAME_BYTES, resolveFormatOptions, validateFormatOptions } from './options';
 import { compilePrefix } from './prefix';
 import { NOTICE_SYSLOG_SEVERITY, syslogPri } from './severity';
 import { formatUtcMicros, formatUtcSeconds, syslogTimestamp } from './timestamp';
 
-/** One octet-counted frame per Buffer, in order. */
-export type RecordFormatter = (rec: SourcedRecord) => Buffer[];
+/** A record's octet-counted frames, back to back: a ready piece of an application/logplex-1 body. */
+export interface FormattedRecord {
+  readonly bytes: Buffer;
+  readonly frames: number; // how many frames `bytes` holds (logplex counts frames: Logplex-Msg-Count)
+}
+
+export type RecordFormatter = (rec: SourcedRecord) => FormattedRecord;
 
 /** The MSG budget for a header: the cap, or less when an unusually long token eats into 10240. */
 function messageBudget(header: string, maxMessageBytes: number): number {
@@ -38,9 +44,7 @@ export function createFormatter(options: Partial<FormatOptions> = {}): RecordFor
     const budget = messageBudget(header, maxMessageBytes);
     const lines = recordLines(record, severity.label, prefix(record));
     const messages = taggedMessages(lines, tagName(rec.serve.name), record.SeqNum, budget);
-    const frames = new Array<Buffer>(messages.length);
-    for (let i = 0; i < messages.length; i++) frames[i] = octetFrame(header, messages[i] as string);
-    return frames;
+    return { bytes: octetFrames(header, messages), frames: messages.length };
   };
 }
 
@@ -48,7 +52,7 @@ export function createFormatter(options: Partial<FormatOptions> = {}): RecordFor
 const compiled = new WeakMap<FormatOptions, RecordFormatter>();
 
 /** `createFormatter(options)(rec)`, compiling once per options object. */
-export function formatRecord(rec: SourcedRecord, options: FormatOptions): Buffer[] {
+export function formatRecord(rec: SourcedRecord, options: FormatOptions): FormattedRecord {
   let format = compiled.get(options);
   if (format === undefined) {
     format = createFormatter(options);

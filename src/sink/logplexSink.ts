@@ -1,6 +1,9 @@
 // The delivery stage: SourcedRecords in, POSTs to logplex out, per serve (keyed by socket path):
 //
-//   records ─ admit (cap) ─ frames ─ batchByTimeOrSize ─ + L10 notices ─ mergeMap(post+retry, concurrency)
+//   records ─ admit (format, cap) ─ batchByTimeOrSize (by record, weighed in frames) ─ + L10 notices ─ mergeMap(post+retry, concurrency)
+//
+// A record travels as one Buffer holding all its frames, from the formatter to the body: batching
+// runs once per record, and each byte is copied once more, into the body.
 //
 // Input is never paused: the only answer to a full buffer is to drop (serveQueue.ts). Every byte
 // between admission and the end of its post (open batch, batches queued inside mergeMap, posts in
@@ -9,9 +12,9 @@ import {
   asyncScheduler,
   catchError,
   concat,
-  concatMap,
   defer,
   EMPTY,
+  filter,
   from,
   groupBy,
   ignoreElements,
@@ -45,9 +48,11 @@ export interface LogplexSinkConfig extends SinkOptionsInput {
   readonly random?: () => number; // retry jitter
 }
 
-interface Frame {
-  readonly serve: Serve; // the serve as of the record this frame came from
-  readonly bytes: Buffer;
+/** An admitted record: its frames, on the ledger, waiting in the open batch. */
+interface Admitted {
+  readonly serve: Serve; // the serve as of this record
+  readonly bytes: Buffer; // its octet-counted frames, back to back
+  readonly frames: number;
 }
 
 /** A formed batch: body built, bytes on the ledger until the post ends. */
@@ -141,36 +146,36 @@ function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneCo
     if (counters !== undefined) counters.queuedBytes = queue.queuedBytes;
   };
 
-  /** Format a record and reserve room for it, or drop it whole. */
-  const admit = (rec: SourcedRecord): Frame[] => {
+  /** Format a record and reserve room for it, or drop it whole (undefined). */
+  const admit = (rec: SourcedRecord): Admitted | undefined => {
     latest = rec.serve;
     const c = countersOf(rec.serve);
     c.recordsIn += 1;
-    let frames: Buffer[];
+    let bytes: Buffer;
+    let frames: number;
     try {
-      frames = format.frames(rec);
+      ({ bytes, frames } = format.record(rec));
     } catch (err) {
       // One unrenderable record must not stop a serve's logs.
       emit({ kind: 'format_failed', level: 'error', ...serveFields(rec.serve), error: err instanceof Error ? err.message : String(err) });
-      return [];
+      return undefined;
     }
-    c.framesIn += frames.length;
-    const bytes = frames.reduce((n, f) => n + f.length, 0);
-    if (!queue.admit(bytes)) {
-      c.dropped += frames.length;
+    c.framesIn += frames;
+    if (!queue.admit(bytes.length)) {
+      c.dropped += frames;
       const at = now();
-      if (queue.drop(frames.length, at)) {
-        emit({ kind: 'drop', level: 'warn', ...serveFields(rec.serve), phase: 'started', count: frames.length, since: at.toISOString() });
+      if (queue.drop(frames, at)) {
+        emit({ kind: 'drop', level: 'warn', ...serveFields(rec.serve), phase: 'started', count: frames, since: at.toISOString() });
         ctx.publish();
       }
-      return [];
+      return undefined;
     }
     syncQueued();
-    return frames.map((f) => ({ serve: rec.serve, bytes: f }));
+    return { serve: rec.serve, bytes, frames };
   };
 
   /** Body of a batch, opened by L10 frames for whatever was dropped or lost since the last one. */
-  const formBatch = (serve: Serve, logFrames: readonly Buffer[]): Batch => {
+  const formBatch = (serve: Serve, records: readonly Admitted[]): Batch => {
     const announced = queue.takeUnannounced();
     const at = now();
     const notices: Buffer[] = [];
@@ -182,35 +187,48 @@ function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneCo
     if (announced.lost !== undefined) {
       notices.push(format.notice(serve, format.l10Text('lost', announced.lost.count, announced.lost.since), at));
     }
-    const noticeBytes = notices.reduce((n, f) => n + f.length, 0);
+    // One list of parts and their total known up front: Buffer.concat then allocates once and copies once.
+    const noticeFrames = notices.length;
+    const parts: Buffer[] = notices; // the records follow the notices in the same list
+    let noticeBytes = 0;
+    for (const n of notices) noticeBytes += n.length;
     queue.reserve(noticeBytes);
-    const body = Buffer.concat([...notices, ...logFrames]);
+    let bodyBytes = noticeBytes;
+    let logFrames = 0;
+    for (const r of records) {
+      parts.push(r.bytes);
+      bodyBytes += r.bytes.length;
+      logFrames += r.frames;
+    }
+    const body = Buffer.concat(parts, bodyBytes);
     return {
       serve,
       body,
-      frameCount: notices.length + logFrames.length,
+      frameCount: noticeFrames + logFrames,
       dropCount: announced.dropped?.count ?? 0,
       lostCount: announced.lost?.count ?? 0,
-      logFrames: logFrames.length,
+      logFrames,
       ledgerBytes: body.length,
       announced,
     };
   };
 
   const batches$ = serve$.pipe(
-    concatMap(admit),
-    batchByTimeOrSize<Frame>({
+    map(admit),
+    filter((r): r is Admitted => r !== undefined),
+    batchByTimeOrSize<Admitted>({
       maxItems: options.maxBatchFrames,
       maxBytes: options.maxBatchBytes,
       flushIntervalMs: options.flushIntervalMs,
-      sizeOf: (f) => f.bytes.length,
+      sizeOf: (r) => r.bytes.length,
+      weightOf: (r) => r.frames,
       // Cut when the serve's delivery changed mid-batch, so each POST goes out with the credentials its frames were made for.
       startsNewBatch: (first, next) => first.serve !== next.serve && !sameDelivery(first.serve, next.serve),
       scheduler,
     }),
-    map((frames) => {
-      const last = frames[frames.length - 1] as Frame; // batches are never empty
-      const batch = formBatch(last.serve, frames.map((f) => f.bytes));
+    map((records) => {
+      const last = records[records.length - 1] as Admitted; // batches are never empty
+      const batch = formBatch(last.serve, records);
       syncQueued();
       ctx.publish();
       return batch;

@@ -1,0 +1,152 @@
+// How fast records become logplex bodies in memory, on one core: the real formatter, then the
+// sink's batching (batchByTimeOrSize with the default 500 frames / 1 MiB) and the body built from
+// each batch, as logplexSink does it, without the HTTP. The records: the synthetic mix the
+// throughput bench sends (src/tools/logfebeEmulator.ts syntheticRecord, ~5.5 frames a record) and
+// the pg15 captures in ../shared/fixtures.
+//
+//   npx tsc -p tsconfig.bench.json && node build/bench/format.js [seconds per case]
+//
+// Baseline (same machine, before records became one Buffer and batches counted records):
+// synthetic 4.48 µs/record, 222 MB/s; fixtures 2.20 µs/record, 184 MB/s.
+//
+// Prints one line per case and a final JSON line. The daemon's budget is 8 µs of CPU per record
+// for everything (decode, format, batch, post); this part should take well under half of it.
+import { resolve } from 'node:path';
+import { from, lastValueFrom, map, reduce } from 'rxjs';
+import type { FormattedRecord } from '../src/format';
+import { LogfebeDecoder } from '../src/protocol/decoder';
+import { encodeIdentity, encodeRecord, encodeVersion } from '../src/protocol/encode';
+import type { LogRecord } from '../src/protocol/messages';
+import { Secret } from '../src/secret';
+import type { Serve } from '../src/servedb/serve';
+import { batchByTimeOrSize } from '../src/sink/batchByTimeOrSize';
+import { sinkFormatter } from '../src/sink/formatter';
+import { defaultSinkOptions } from '../src/sink/options';
+import type { SourcedRecord } from '../src/source/sourcedRecord';
+import { EMULATOR_DEFAULTS, loadFixtureRecords, syntheticRecord } from '../src/tools/logfebeEmulator';
+
+const FIXTURE_DIR = resolve(__dirname, '../../../shared/fixtures/pg15'); // build/bench -> repo root -> ../shared
+const SYNTHETIC_BACKENDS = 4;
+const SYNTHETIC_RECORDS_PER_BACKEND = 1000;
+const seconds = Number(process.argv[2] ?? '3');
+
+const serve: Serve = {
+  identity: 'bench',
+  socketPath: '/bench.sock',
+  name: 'BENCH',
+  target: { url: 'http://127.0.0.1/logs', user: 'token', token: new Secret('t.6f1c2d3e-0000-4000-8000-000000000001') },
+};
+
+/** Records decoded by the real decoder, so their strings are shaped as the daemon's are. */
+function sourcedRecords(records: readonly LogRecord[]): SourcedRecord[] {
+  const decoder = new LogfebeDecoder();
+  decoder.push(Buffer.concat([encodeVersion(EMULATOR_DEFAULTS.version), encodeIdentity('bench')]));
+  const receivedAt = Date.now();
+  return records.map((r) => {
+    const [message] = decoder.push(encodeRecord(r));
+    if (message === undefined || message.type !== 'L') throw new Error('bench: the decoder did not return a record');
+    return { serve, message, receivedAt };
+  });
+}
+
+function syntheticMix(): SourcedRecord[] {
+  const records: LogRecord[] = [];
+  // Interleaved as concurrent backends arrive, seq 1..N each.
+  for (let seq = 1; seq <= SYNTHETIC_RECORDS_PER_BACKEND; seq++) {
+    for (let b = 0; b < SYNTHETIC_BACKENDS; b++) records.push(syntheticRecord(b, seq));
+  }
+  return sourcedRecords(records);
+}
+
+interface Totals {
+  readonly bodies: number;
+  readonly frames: number;
+  readonly bytes: number;
+}
+
+const format = sinkFormatter();
+
+/** One pass: every record formatted, batched and turned into bodies, as the sink does. */
+function onePass(records: readonly SourcedRecord[]): Promise<Totals> {
+  return lastValueFrom(
+    from(records).pipe(
+      map((rec) => format.record(rec)),
+      batchByTimeOrSize<FormattedRecord>({
+        maxItems: defaultSinkOptions.maxBatchFrames,
+        maxBytes: defaultSinkOptions.maxBatchBytes,
+        flushIntervalMs: defaultSinkOptions.flushIntervalMs,
+        sizeOf: (r) => r.bytes.length,
+        weightOf: (r) => r.frames,
+      }),
+      map((records) => {
+        let frames = 0;
+        let bytes = 0;
+        const parts = records.map((r) => {
+          frames += r.frames;
+          bytes += r.bytes.length;
+          return r.bytes;
+        });
+        return { body: Buffer.concat(parts, bytes), frames };
+      }),
+      reduce((t: Totals, b) => ({ bodies: t.bodies + 1, frames: t.frames + b.frames, bytes: t.bytes + b.body.length }), {
+        bodies: 0,
+        frames: 0,
+        bytes: 0,
+      }),
+    ),
+  );
+}
+
+interface CaseResult {
+  readonly name: string;
+  readonly records: number;
+  readonly framesPerRecord: number;
+  readonly usPerRecord: number; // CPU (user + system) per record
+  readonly mbPerSecond: number; // body bytes per second of CPU
+  readonly recordsPerSecond: number;
+}
+
+async function runCase(name: string, records: readonly SourcedRecord[]): Promise<CaseResult> {
+  for (let i = 0; i < 3; i++) await onePass(records); // warm up the JIT
+  const cpu0 = process.cpuUsage();
+  const wall0 = process.hrtime.bigint();
+  let passes = 0;
+  let frames = 0;
+  let bytes = 0;
+  while (Number(process.hrtime.bigint() - wall0) < seconds * 1e9) {
+    const t = await onePass(records);
+    passes += 1;
+    frames += t.frames;
+    bytes += t.bytes;
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const cpuUs = cpu.user + cpu.system;
+  const n = passes * records.length;
+  return {
+    name,
+    records: n,
+    framesPerRecord: frames / n,
+    usPerRecord: cpuUs / n,
+    mbPerSecond: bytes / cpuUs, // bytes per µs = MB per s
+    recordsPerSecond: (n / cpuUs) * 1e6,
+  };
+}
+
+async function main(): Promise<void> {
+  const cases: [string, SourcedRecord[]][] = [
+    ['synthetic', syntheticMix()],
+    ['fixtures', sourcedRecords(loadFixtureRecords(FIXTURE_DIR))],
+  ];
+  const results: CaseResult[] = [];
+  for (const [name, records] of cases) {
+    const r = await runCase(name, records);
+    results.push(r);
+    console.log(
+      `${r.name.padEnd(10)} ${r.usPerRecord.toFixed(2).padStart(6)} µs/record  ${r.mbPerSecond.toFixed(0).padStart(4)} MB/s  ` +
+        `${Math.round(r.recordsPerSecond).toLocaleString('en-US').padStart(9)} records/s  ${r.framesPerRecord.toFixed(2)} frames/record`,
+    );
+  }
+  console.log(JSON.stringify({ bench: 'format', seconds, results }));
+}
+
+void main();
