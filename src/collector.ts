@@ -5,7 +5,7 @@
 //   serveDb.serveSet$ ─takeUntil(stop)─ socketSource ─ record$ ─ logplexSink ─ stats$
 //          │                               │                         │
 //          └──── outcome events ───────────┴──── events ─────────────┴──→ event$
-import { BehaviorSubject, Observable, Subject, Subscription, share, takeUntil, tap } from 'rxjs';
+import { BehaviorSubject, Observable, Subject, Subscription, takeUntil, tap } from 'rxjs';
 import type { EventBase } from './events';
 import { resolveFormatOptions } from './format/options';
 import { COLLECTOR_DEFAULTS, type CollectorOptions } from './options';
@@ -97,9 +97,12 @@ export function createCollector(options: CollectorOptions): Collector {
       tap((set) => serveSets.next(set)),
       takeUntil(stopListening), // completing it is how the source stops listening and drains
     );
+    // The sink is record$'s only subscriber, so no share(): it was one more Subject per record.
+    // Embedders' record$ observers see each record; with none (the daemon) nothing is pushed.
     const record$ = socketSource(serveSet$, { ...sourceOptions, events: onSourceEvent }).pipe(
-      tap((rec) => records.next(rec)),
-      share(),
+      tap((rec) => {
+        if (records.observed) records.next(rec);
+      }),
     );
     delivered = new Promise<void>((resolve, reject) => {
       subscriptions.add(
