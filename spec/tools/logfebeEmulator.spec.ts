@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { encodeIdentity, encodeRecord, encodeVersion } from '../../src/protocol/encode';
 import type { LogRecord } from '../../src/protocol/messages';
-import { loadFixtureRecords, markerOf, runEmulator, syntheticRecord } from '../../src/tools/logfebeEmulator';
+import { loadFixtureRecords, markerOf, prepareEmulator, runEmulator, syntheticRecord } from '../../src/tools/logfebeEmulator';
 import { FIXTURE_DIR, fixtureRecords } from '../support/fixtures';
 
 /** A plain unix-socket server that keeps every connection's bytes, in connection order. */
@@ -128,6 +128,47 @@ describe('logfebe emulator', () => {
     expect(seen.size).toBe(n);
   });
 
+  it('pre-encoded, sends the same bytes, one write per record, and encodes nothing after run() starts', async () => {
+    collector = await listen(socketPath);
+    let built = 0;
+    const counting = (backend: number, seq: number): LogRecord => {
+      built++;
+      return deterministic(backend, seq);
+    };
+    const prepared = prepareEmulator({ socketPath, connections: 2, recordsPerConnection: 150, preEncode: true, source: { kind: 'custom', record: counting } });
+    expect(built).toBe(300);
+    expect(collector.connections).toHaveLength(0); // nothing connects before run()
+    const report = await prepared.run();
+    expect(built).toBe(300);
+    expect(report).toMatchObject({ sent: 300, lost: 0 });
+    expect(report.encodedBytes).toBe(
+      [0, 1].reduce((n, b) => n + Array.from({ length: 150 }, (_, k) => encodeRecord(deterministic(b, k + 1)).length).reduce((a, l) => a + l, 0), 0),
+    );
+    await waitFor(() => collector?.connections.length === 2 && collector.sockets.every((s) => s.readableEnded));
+    for (let i = 0; i < 2; i++) {
+      const f = frames(collector.bytesOf(i));
+      const backend = Number((f[2]?.[1] as Buffer).toString('latin1').match(/marker=(\d+)-1 /)?.[1]);
+      const expected = Array.from({ length: 150 }, (_, k) => encodeRecord(deterministic(backend, k + 1)));
+      expect(Buffer.concat(f.slice(2).map(([, b]) => b)).equals(Buffer.concat(expected))).toBe(true);
+    }
+  });
+
+  it('keeps each record\'s send time when asked, in order, and none when not', async () => {
+    collector = await listen(socketPath);
+    const before = performance.timeOrigin + performance.now();
+    const report = await runEmulator({ socketPath, recordsPerConnection: 100, preEncode: true, recordSendTimes: true });
+    const after = performance.timeOrigin + performance.now();
+    const times = report.backends[0]?.sentAt as Float64Array;
+    expect(times).toHaveLength(101);
+    expect(times[0]).toBe(0);
+    for (let seq = 1; seq <= 100; seq++) {
+      expect(times[seq]).toBeGreaterThanOrEqual(seq === 1 ? before : (times[seq - 1] as number));
+      expect(times[seq]).toBeLessThanOrEqual(after);
+    }
+    const plain = await runEmulator({ socketPath, recordsPerConnection: 5 });
+    expect(plain.backends[0]?.sentAt).toBeUndefined();
+  });
+
   it('synthetic records carry unique markers and increasing SeqNum per backend', async () => {
     collector = await listen(socketPath);
     await runEmulator({ socketPath, connections: 3, recordsPerConnection: 120 });
@@ -155,13 +196,13 @@ describe('logfebe emulator', () => {
     for (const [k, r] of shapes.entries()) expect(r.ErrMessage).toContain(markerOf(2, k + 1));
   });
 
-  it('measures how long a write was blocked by a collector that stopped reading', async () => {
+  it.each([false, true])('measures how long a write was blocked by a collector that stopped reading (preEncode %s)', async (preEncode) => {
     collector = await listen(socketPath, (socket) => {
       socket.pause();
       setTimeout(() => socket.resume(), 400);
     });
     const big = (backend: number, seq: number): LogRecord => ({ ...deterministic(backend, seq), UserQuery: 'x'.repeat(64 * 1024) });
-    const report = await runEmulator({ socketPath, recordsPerConnection: 20, source: { kind: 'custom', record: big } });
+    const report = await runEmulator({ socketPath, recordsPerConnection: 20, preEncode, source: { kind: 'custom', record: big } });
     expect(report.sent).toBe(20);
     expect(report.blockedWrites).toBeGreaterThan(0);
     expect(report.maxBlockedMs).toBeGreaterThanOrEqual(250);

@@ -26,6 +26,12 @@ export interface EmulatorOptions {
   readonly reconnect: boolean; // after a failed send, reconnect and resend V/I on the next record, like pg_logfebe
   readonly basePid: number; // synthetic backend b has Pid basePid + b
   readonly signal: AbortSignal | undefined; // stops every backend after its current record
+  // Build and encode every record before the run starts (prepareEmulator), so that the timed loop
+  // only writes: building and encoding cost ~12 µs a record, more than a PostgreSQL backend spends
+  // on logging, and would otherwise cap the offered load (and take CPU from the collector).
+  readonly preEncode: boolean;
+  // Keep each record's send time (BackendReport.sentAt): a Float64Array store per write, for latency.
+  readonly recordSendTimes: boolean;
 }
 
 /** Defaults for every option, in one place. */
@@ -40,6 +46,8 @@ export const EMULATOR_DEFAULTS: Omit<EmulatorOptions, 'socketPath'> = {
   reconnect: false, // tests of ordering want a closed connection to stop the backend
   basePid: 20000,
   signal: undefined,
+  preEncode: false, // tests and the CLI want records built as they go (LogTime = send time)
+  recordSendTimes: false,
 };
 
 // Without a rate, a backend yields to the event loop this often, so that N backends interleave
@@ -56,6 +64,9 @@ export interface BackendReport {
   readonly maxBlockedMs: number; // the longest such block: what the database would have felt
   readonly totalBlockedMs: number;
   readonly error: string | undefined; // why the backend stopped early, if it did
+  // With recordSendTimes: index seq, epoch ms (performance.timeOrigin + now) just before the
+  // record's write was attempted (a failed one, counted in lost, keeps its time); 0 = never tried.
+  readonly sentAt: Float64Array | undefined;
 }
 
 export interface EmulatorReport {
@@ -67,6 +78,7 @@ export interface EmulatorReport {
   readonly maxBlockedMs: number; // over all backends
   readonly elapsedMs: number;
   readonly recordsPerSecond: number; // sent / elapsed
+  readonly encodedBytes: number; // records encoded before the run (preEncode), V and I excluded
 }
 
 /** The marker a synthetic record carries in its ErrMessage, to find it again downstream. */
@@ -193,6 +205,8 @@ export interface BackendOptions extends Omit<EmulatorOptions, 'connections' | 'r
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Epoch ms with sub-ms precision: the clock the bench's ledger reads on its side of the process boundary. */
+const epochMs = (): number => performance.timeOrigin + performance.now();
 
 function connect(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -211,20 +225,25 @@ interface WriteOutcome {
   readonly blockedMs: number | undefined; // undefined when the kernel took it at once
 }
 
+// The outcomes of writes that did not wait, shared: the fast path allocates no result.
+const TAKEN: WriteOutcome = { ok: true, blockedMs: undefined };
+const FAILED: WriteOutcome = { ok: false, blockedMs: undefined };
+
 /**
  * Writes like a blocking send(): if the kernel did not take all the bytes at once (Node queued
  * some), waits until it has, and times that wait. We look at writableLength rather than waiting
  * for 'drain', because 'drain' only comes once Node's own 16 KiB queue is full, and a real
- * backend has no such queue: it blocks as soon as the kernel buffer is full.
+ * backend has no such queue: it blocks as soon as the kernel buffer is full. Returns a plain
+ * outcome when it did not wait, so that the caller's fast path has no promise to await.
  */
 function blockingWrite(socket: Socket, bytes: Buffer): Promise<WriteOutcome> | WriteOutcome {
-  if (socket.destroyed || !socket.writable) return { ok: false, blockedMs: undefined };
+  if (socket.destroyed || !socket.writable) return FAILED;
   let done: ((o: WriteOutcome) => void) | undefined;
   const started = performance.now();
   socket.write(bytes, (err) => done?.({ ok: err === undefined || err === null, blockedMs: performance.now() - started }));
   // A failed send (EPIPE: the collector went away) destroys the socket before write() returns.
-  if (socket.destroyed) return { ok: false, blockedMs: undefined };
-  if (socket.writableLength === 0) return { ok: true, blockedMs: undefined };
+  if (socket.destroyed) return FAILED;
+  if (socket.writableLength === 0) return TAKEN;
   return new Promise((resolve) => {
     // A socket destroyed while we wait never calls back the write: treat it as a failed send.
     const onClose = (): void => resolve({ ok: false, blockedMs: performance.now() - started });
@@ -236,12 +255,42 @@ function blockingWrite(socket: Socket, bytes: Buffer): Promise<WriteOutcome> | W
   });
 }
 
-/** One PostgreSQL process: connects, sends V and I, then its records, one write each. */
-export async function emulateBackend(options: BackendOptions): Promise<BackendReport> {
+/**
+ * One backend's records encoded back to back in one buffer, with their offsets: one allocation
+ * per backend instead of one per record, so that 400k records in memory weigh on neither the
+ * emulator's GC nor its RSS more than their bytes. Record seq (from 1) is
+ * bytes[offsets[seq - 1], offsets[seq]).
+ */
+interface EncodedRecords {
+  readonly bytes: Buffer;
+  readonly offsets: Float64Array;
+}
+
+function encodeAll(count: number, encode: (seq: number) => Buffer): EncodedRecords {
+  const parts: Buffer[] = new Array<Buffer>(count);
+  const offsets = new Float64Array(count + 1);
+  let total = 0;
+  for (let seq = 1; seq <= count; seq++) {
+    const b = encode(seq);
+    parts[seq - 1] = b;
+    total += b.length;
+    offsets[seq] = total;
+  }
+  return { bytes: Buffer.concat(parts, total), offsets };
+}
+
+/** A backend whose records are ready (encoded, with preEncode); run() is the timed part. */
+export interface PreparedBackend {
+  readonly encodedBytes: number;
+  run(): Promise<BackendReport>;
+}
+
+/** Encodes a backend's records now if preEncode asks for it; nothing is sent until run(). */
+export function prepareBackend(options: BackendOptions): PreparedBackend {
   const o = options;
   const startup = Buffer.concat([encodeVersion(o.version), encodeIdentity(o.identity, { exact: o.exactIdentity })]);
   const replayEncoded = o.source.kind === 'replay' ? o.source.records.map(encodeRecord) : undefined;
-  const recordBytes = (seq: number): Buffer => {
+  const encodeOne = (seq: number): Buffer => {
     switch (o.source.kind) {
       case 'replay':
         // Every backend replays the same sequence from its start, verbatim (Pid and SeqNum included).
@@ -252,7 +301,23 @@ export async function emulateBackend(options: BackendOptions): Promise<BackendRe
         return encodeRecord(o.source.record(o.backend, seq));
     }
   };
+  // Replay is encoded once already; synthetic and custom records are built here, LogTime included
+  // (so with preEncode a record's LogTime is when it was built, before the run).
+  const pre = o.preEncode && o.source.kind !== 'replay' ? encodeAll(o.recordsPerConnection, encodeOne) : undefined;
+  const recordBytes =
+    pre === undefined ? encodeOne : (seq: number): Buffer => pre.bytes.subarray(pre.offsets[seq - 1] as number, pre.offsets[seq] as number);
+  return {
+    encodedBytes: pre?.bytes.length ?? 0,
+    run: () => sendRecords(o, startup, recordBytes),
+  };
+}
 
+/** One PostgreSQL process: connects, sends V and I, then its records, one write each. */
+export function emulateBackend(options: BackendOptions): Promise<BackendReport> {
+  return prepareBackend(options).run();
+}
+
+async function sendRecords(o: BackendOptions, startup: Buffer, recordBytes: (seq: number) => Buffer): Promise<BackendReport> {
   let socket: Socket | undefined;
   let connects = 0;
   let sent = 0;
@@ -262,6 +327,7 @@ export async function emulateBackend(options: BackendOptions): Promise<BackendRe
   let maxBlockedMs = 0;
   let totalBlockedMs = 0;
   let error: string | undefined;
+  const sentAt = o.recordSendTimes ? new Float64Array(o.recordsPerConnection + 1) : undefined;
   const interval = o.rate !== undefined && o.rate > 0 ? 1000 / o.rate : 0;
   const started = performance.now();
   // Aborting must also free a backend blocked in a write, or a stuck collector would hold it forever.
@@ -270,17 +336,20 @@ export async function emulateBackend(options: BackendOptions): Promise<BackendRe
   };
   o.signal?.addEventListener('abort', onAbort, { once: true });
 
-  const send = async (buf: Buffer): Promise<boolean> => {
-    if (socket === undefined) return false;
-    const pending = blockingWrite(socket, buf);
-    const outcome = pending instanceof Promise ? await pending : pending;
+  const account = (outcome: WriteOutcome, length: number): boolean => {
     if (outcome.blockedMs !== undefined) {
       blockedWrites++;
       totalBlockedMs += outcome.blockedMs;
       maxBlockedMs = Math.max(maxBlockedMs, outcome.blockedMs);
     }
-    if (outcome.ok) bytes += buf.length;
+    if (outcome.ok) bytes += length;
     return outcome.ok;
+  };
+  // Awaits only a write that blocked: a promise per record would cost the loop more than the write.
+  const send = async (buf: Buffer): Promise<boolean> => {
+    if (socket === undefined) return false;
+    const pending = blockingWrite(socket, buf);
+    return account(pending instanceof Promise ? await pending : pending, buf.length);
   };
   const dropConnection = (): void => {
     socket?.destroy();
@@ -321,7 +390,10 @@ export async function emulateBackend(options: BackendOptions): Promise<BackendRe
           continue;
         }
       }
-      if (await send(record)) sent++;
+      if (sentAt !== undefined) sentAt[seq] = epochMs();
+      const pending = blockingWrite(socket, record);
+      const ok = account(pending instanceof Promise ? await pending : pending, record.length);
+      if (ok) sent++;
       else {
         // As pg_logfebe: the record is lost, the socket closed silently, the next record reconnects.
         lost++;
@@ -343,30 +415,49 @@ export async function emulateBackend(options: BackendOptions): Promise<BackendRe
       s.end(() => s.destroy());
     });
   }
-  return { backend: o.backend, connects, sent, lost, bytes, blockedWrites, maxBlockedMs, totalBlockedMs, error };
+  return { backend: o.backend, connects, sent, lost, bytes, blockedWrites, maxBlockedMs, totalBlockedMs, error, sentAt };
+}
+
+/** Every backend of a run, encoded (with preEncode) and ready to start. */
+export interface PreparedEmulator {
+  readonly encodedBytes: number;
+  readonly prepareMs: number; // what encoding took, outside the timed run
+  run(): Promise<EmulatorReport>;
+}
+
+/** Builds (and with preEncode, encodes) every backend's records; run() starts them all at once. */
+export function prepareEmulator(options: Partial<EmulatorOptions> & Pick<EmulatorOptions, 'socketPath'>): PreparedEmulator {
+  const o: EmulatorOptions = { ...EMULATOR_DEFAULTS, ...options };
+  const perBackendRate = o.rate !== undefined && o.rate > 0 ? o.rate / o.connections : undefined;
+  const t0 = performance.now();
+  const prepared = Array.from({ length: o.connections }, (_, backend) => prepareBackend({ ...o, backend, rate: perBackendRate }));
+  const prepareMs = performance.now() - t0;
+  const encodedBytes = prepared.reduce((n, p) => n + p.encodedBytes, 0);
+  return {
+    encodedBytes,
+    prepareMs,
+    run: async () => {
+      const started = performance.now();
+      const backends = await Promise.all(prepared.map((p) => p.run()));
+      const elapsedMs = performance.now() - started;
+      const sum = (f: (b: BackendReport) => number): number => backends.reduce((acc, b) => acc + f(b), 0);
+      const sent = sum((b) => b.sent);
+      return {
+        backends,
+        sent,
+        lost: sum((b) => b.lost),
+        bytes: sum((b) => b.bytes),
+        blockedWrites: sum((b) => b.blockedWrites),
+        maxBlockedMs: backends.reduce((m, b) => Math.max(m, b.maxBlockedMs), 0),
+        elapsedMs,
+        recordsPerSecond: elapsedMs > 0 ? (sent * 1000) / elapsedMs : 0,
+        encodedBytes,
+      };
+    },
+  };
 }
 
 /** Runs `connections` backends at once and sums up what they felt. */
-export async function runEmulator(
-  options: Partial<EmulatorOptions> & Pick<EmulatorOptions, 'socketPath'>,
-): Promise<EmulatorReport> {
-  const o: EmulatorOptions = { ...EMULATOR_DEFAULTS, ...options };
-  const perBackendRate = o.rate !== undefined && o.rate > 0 ? o.rate / o.connections : undefined;
-  const started = performance.now();
-  const backends = await Promise.all(
-    Array.from({ length: o.connections }, (_, backend) => emulateBackend({ ...o, backend, rate: perBackendRate })),
-  );
-  const elapsedMs = performance.now() - started;
-  const sum = (f: (b: BackendReport) => number): number => backends.reduce((acc, b) => acc + f(b), 0);
-  const sent = sum((b) => b.sent);
-  return {
-    backends,
-    sent,
-    lost: sum((b) => b.lost),
-    bytes: sum((b) => b.bytes),
-    blockedWrites: sum((b) => b.blockedWrites),
-    maxBlockedMs: backends.reduce((m, b) => Math.max(m, b.maxBlockedMs), 0),
-    elapsedMs,
-    recordsPerSecond: elapsedMs > 0 ? (sent * 1000) / elapsedMs : 0,
-  };
+export function runEmulator(options: Partial<EmulatorOptions> & Pick<EmulatorOptions, 'socketPath'>): Promise<EmulatorReport> {
+  return prepareEmulator(options).run();
 }
