@@ -1,4 +1,4 @@
-// `npm run bench [-- --only throughput,outage] [--quick] [--no-decode]`: the evidence that the
+// `npm run bench [-- --only throughput,outage] [--quick] [--no-decode] [--no-calibrate]`: the evidence that the
 // collector is fast, lean and never stalls PostgreSQL (issue #7). Runs the real daemon (dist/,
 // built by the npm script) against the stand-in and the emulator, prints one line per scenario
 // with PASS/MISS per target, and writes every figure to bench/results/<timestamp>.json.
@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { calibrateEmulator, type Calibration } from './harness/calibrate';
 import { repoRoot } from './harness/daemon';
 import { FULL_SIZES, HARNESS_DEFAULTS, QUICK_SIZES, type HarnessOptions } from './harness/options';
 import { SCENARIOS, type ScenarioName, type ScenarioResult } from './harness/scenarios';
@@ -15,6 +16,7 @@ interface Args {
   readonly only: readonly ScenarioName[];
   readonly quick: boolean;
   readonly decode: boolean;
+  readonly calibrate: boolean; // measure the emulator's own ceiling first
   readonly cpuProf: boolean; // profile the daemon child: .cpuprofile files in bench/results/prof
   readonly collectorFlags: readonly string[]; // e.g. `--collector-flags "--concurrency 16"`
 }
@@ -24,12 +26,14 @@ function parseArgs(argv: readonly string[]): Args {
   let only: ScenarioName[] = names;
   let quick = false;
   let decode = true;
+  let calibrate = true;
   let cpuProf = false;
   let collectorFlags: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--quick') quick = true;
     else if (a === '--no-decode') decode = false;
+    else if (a === '--no-calibrate') calibrate = false;
     else if (a === '--cpu-prof') cpuProf = true;
     else if (a === '--collector-flags') collectorFlags = (argv[++i] ?? '').split(/\s+/).filter((f) => f !== '');
     else if (a === '--only' || a.startsWith('--only=')) {
@@ -39,9 +43,9 @@ function parseArgs(argv: readonly string[]): Args {
       if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${names.join(', ')}, decode`);
       only = names.filter((n) => wanted.includes(n));
       decode = wanted.includes('decode');
-    } else throw new Error(`unknown argument ${a}; usage: run.js [--only ${names.join(',')},decode] [--quick] [--no-decode] [--cpu-prof] [--collector-flags "--concurrency 16"]`);
+    } else throw new Error(`unknown argument ${a}; usage: run.js [--only ${names.join(',')},decode] [--quick] [--no-decode] [--no-calibrate] [--cpu-prof] [--collector-flags "--concurrency 16"]`);
   }
-  return { only, quick, decode, cpuProf, collectorFlags };
+  return { only, quick, decode, calibrate, cpuProf, collectorFlags };
 }
 
 /** The colleague's decoder micro-benchmark, run as it is (its own process, its own output). */
@@ -70,6 +74,17 @@ async function main(): Promise<void> {
     extraCollectorFlags: args.collectorFlags,
   };
   process.stdout.write(`pg-logplexcollector bench: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}${args.quick ? ', --quick' : ''}${args.collectorFlags.length > 0 ? `, collector flags ${args.collectorFlags.join(' ')}` : ''}\n`);
+  let calibration: Calibration | undefined;
+  if (args.calibrate) {
+    // The throughput scenario's shape, into a socket that only drains: the most the harness can offer.
+    const { connections, recordsPerConnection } = sizes.throughput;
+    calibration = await calibrateEmulator(connections, recordsPerConnection);
+    const c = calibration;
+    process.stdout.write(
+      `emulator ceiling: ${Math.round(c.recordsPerSecond)} records/s (${c.connections}×${c.recordsPerConnection} pre-encoded records, ${c.mbPerSecond.toFixed(0)} MB/s, into a socket that only drains; ` +
+        `emulator ${(c.emulatorCpuS / c.elapsedS).toFixed(2)} core, encoding ${c.prepareS.toFixed(1)} s before the run)\n`,
+    );
+  }
   for (const name of args.only) {
     const t0 = performance.now();
     const r = await SCENARIOS[name](sizes, harness);
@@ -88,6 +103,7 @@ async function main(): Promise<void> {
     collectorFlags: args.collectorFlags,
     machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
     sizes,
+    emulatorCeiling: calibration,
     scenarios: Object.fromEntries(
       results.map((r) => [r.name, { line: r.line, targets: r.targets, figures: r.figures, rssSamples: r.load.collector.rssSamples, lastStats: r.load.collector.stats }]),
     ),

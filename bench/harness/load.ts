@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { EmulatorReport } from '../../src/tools/logfebeEmulator';
 import { startLogplexStandIn, type AcceptedBody, type LogplexStandIn, type StandInMode, type StandInStats } from '../../src/tools/logplexStandIn';
-import { runEmulatorJob, runEmulatorJobInChild, type EmulatorJob } from './emulatorChild';
+import { prepareEmulatorJob, prepareEmulatorJobInChild, type EmulatorJob, type ReadyEmulator } from './emulatorChild';
 import { DaemonChild, DEFAULT_KEPT_EVENTS, type DaemonExit, type ServeSpec } from './daemon';
 import { MarkerLedger, nowMs, type LedgerSummary } from './ledger';
 import { HARNESS_DEFAULTS, type HarnessOptions } from './options';
@@ -21,6 +21,8 @@ export interface LoadSpec {
   // `child` (default): backends in a forked process, so the stand-in's event loop is its own.
   // `inline`: in this process (ts-jest, which cannot fork a .ts file); fine below ~10k records/s.
   readonly emulator?: 'child' | 'inline';
+  // Encode every record before the timed run (default true): the run then offers 100k+ records/s.
+  readonly preEncode?: boolean;
   /** Runs alongside the load (outage choreography); the run settles only after both ended. */
   readonly during?: (ctx: LoadContext) => Promise<void>;
 }
@@ -40,7 +42,9 @@ export interface LoadResult {
   readonly markers: MarkerLedger; // for questions the summary does not answer (which records are missing)
   readonly emulator: Pick<EmulatorReport, 'sent' | 'lost' | 'blockedWrites' | 'maxBlockedMs' | 'elapsedMs' | 'recordsPerSecond'> & {
     readonly errors: readonly string[];
-    readonly cpuSeconds: number; // the emulating process (this one when inline: then also in bench)
+    readonly cpuSeconds: number; // the emulating process over the run (this one when inline: then also in bench)
+    readonly prepareS: number; // building and encoding the records, before the run
+    readonly encodedMb: number;
   };
   readonly deliveredRecordsPerSecond: number; // distinct markers / (last body − first send)
   readonly collector: {
@@ -51,8 +55,11 @@ export interface LoadResult {
     readonly peakRssMb: number; // VmHWM at the end of the load: the process's lifetime peak
     readonly maxSampledRssMb: number;
     readonly maxSampledAnonMb: number; // RssAnon: RSS without node's file-backed pages
-    readonly idleRssMb: number; // before the load: node, the modules, an empty pipeline
-    readonly idleAnonMb: number;
+    readonly idleRssMb: number; // VmRSS right after start-up (serves listening), before any load
+    readonly idleAnonMb: number; // RssAnon at the same instant
+    readonly idleHwmMb: number; // VmHWM then: start-up's own peak
+    readonly peakGrowthMb: number; // peakRssMb − idleRssMb: what the load added to the lifetime peak
+    readonly anonGrowthMb: number; // maxSampledAnonMb − idleAnonMb
     readonly rssSamples: readonly RssSample[];
     readonly stats: Readonly<Record<string, unknown>> | undefined; // its last stats line
     readonly droppedAnnounced: number; // sum of `drop phase=announced count=N`
@@ -87,6 +94,7 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
     nodeArgs: harness.daemonNodeArgs,
   });
   let sampler: RssSampler | undefined;
+  let emulator: ReadyEmulator | undefined;
   try {
     const serves: ServeSpec[] = Array.from({ length: spec.serves }, (_, i) => ({
       identity: `bench-${i}`,
@@ -95,7 +103,21 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
       name: spec.serves === 1 ? 'BENCH' : `B${i}`,
     }));
     await daemon.serve(serves, harness.startTimeoutMs);
+    // The idle baseline, right after start-up: node, the modules, an empty pipeline per serve.
+    const idleRssMb = statusMb(daemon.pid, 'VmRSS') ?? Number.NaN;
+    const idleAnonMb = statusMb(daemon.pid, 'RssAnon') ?? Number.NaN;
+    const idleHwmMb = statusMb(daemon.pid, 'VmHWM') ?? Number.NaN;
     if (spec.initialMode !== undefined) await standIn.setMode(spec.initialMode);
+
+    const job: EmulatorJob = {
+      serves: serves.map((sv) => ({ socketPath: sv.socketPath, identity: sv.identity })),
+      connectionsPerServe: spec.connectionsPerServe,
+      recordsPerConnection: spec.recordsPerConnection,
+      ratePerServe: spec.rate === undefined ? undefined : spec.rate / spec.serves,
+      preEncode: spec.preEncode ?? true,
+    };
+    // Records are built and encoded before any clock starts: the load window is writes only.
+    emulator = (spec.emulator ?? 'child') === 'child' ? await prepareEmulatorJobInChild(job) : prepareEmulatorJob(job);
 
     sampler = new RssSampler(daemon.pid, spec.rssSampleMs ?? harness.rssSampleMs);
     const cpu0 = cpuSeconds(daemon.pid);
@@ -103,14 +125,7 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
     const startedAt = nowMs();
     const ctx: LoadContext = { standIn, daemon, ledger, startedAt, onBody: (o) => observers.push(o) };
     const during = spec.during?.(ctx) ?? Promise.resolve();
-    const job: EmulatorJob = {
-      serves: serves.map((sv) => ({ socketPath: sv.socketPath, identity: sv.identity })),
-      connectionsPerServe: spec.connectionsPerServe,
-      recordsPerConnection: spec.recordsPerConnection,
-      ratePerServe: spec.rate === undefined ? undefined : spec.rate / spec.serves,
-    };
-    const { reports, sentAt, cpuSeconds: emulatorCpuS } =
-      (spec.emulator ?? 'child') === 'child' ? await runEmulatorJobInChild(job) : await runEmulatorJob(job);
+    const { reports, sentAt, cpuSeconds: emulatorCpuS, prepareS, encodedBytes } = await emulator.go();
     sentAt.forEach((times, backend) => ledger.noteSentTimes(backend, times));
     await during;
     const sent = reports.reduce((n, r) => n + r.sent, 0);
@@ -155,6 +170,8 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
         elapsedMs: reports.reduce((m, r) => Math.max(m, r.elapsedMs), 0),
         recordsPerSecond: reports.reduce((n, r) => n + r.recordsPerSecond, 0),
         cpuSeconds: emulatorCpuS,
+        prepareS,
+        encodedMb: encodedBytes / 1e6,
         errors: [...new Set(reports.flatMap((r) => r.backends.flatMap((b) => (b.error === undefined ? [] : [b.error]))))],
       },
       deliveredRecordsPerSecond: summary.received / deliverS,
@@ -166,8 +183,11 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
         peakRssMb,
         maxSampledRssMb: sampler.maxMb,
         maxSampledAnonMb: sampler.maxAnonMb,
-        idleRssMb: sampler.samples[0]?.rssMb ?? Number.NaN,
-        idleAnonMb: sampler.samples[0]?.anonMb ?? Number.NaN,
+        idleRssMb,
+        idleAnonMb,
+        idleHwmMb,
+        peakGrowthMb: peakRssMb - idleRssMb,
+        anonGrowthMb: sampler.maxAnonMb - idleAnonMb,
         rssSamples: sampler.samples,
         stats,
         droppedAnnounced: daemon.events
@@ -181,6 +201,7 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
     };
   } catch (e) {
     sampler?.stop();
+    emulator?.cancel();
     daemon.kill();
     await standIn.close();
     throw e;

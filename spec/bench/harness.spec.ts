@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { calibrateEmulator } from '../../bench/harness/calibrate';
 import { repoRoot } from '../../bench/harness/daemon';
 import { parseLogfmt } from '../../bench/harness/daemon';
 import { runLoad } from '../../bench/harness/load';
@@ -47,9 +48,22 @@ describe('bench harness', () => {
       r.ledger.latency.p99Ms,
       r.emulator.maxBlockedMs,
       r.bench.cpuShare,
+      r.collector.idleRssMb,
+      r.collector.idleAnonMb,
+      r.collector.peakGrowthMb,
+      r.collector.anonGrowthMb,
     ];
     for (const f of figures) expect(Number.isFinite(f)).toBe(true);
     expect(r.collector.peakRssMb).toBeGreaterThan(0);
     expect(r.collector.rssSamples.length).toBeGreaterThan(0);
+    expect(r.collector.idleRssMb).toBeGreaterThan(0);
+    expect(r.emulator.encodedMb).toBeGreaterThan(0); // pre-encoded by default
   }, 15_000);
+
+  it('calibrates the emulator against a socket that only drains: every byte arrives, a rate comes out', async () => {
+    const c = await calibrateEmulator(2, 300, 'inline');
+    expect(c.recordsPerSecond).toBeGreaterThan(0);
+    expect(c.drainedBytes).toBeGreaterThan(c.encodedMb * 1e6); // records plus V and I
+    expect(Number.isFinite(c.mbPerSecond)).toBe(true);
+  });
 });
