@@ -121,6 +121,33 @@ describe('logfebe-emulator CLI', () => {
     }
   });
 
+  it('with --pre-encode, encodes synthetic records before sending and sends them all', async () => {
+    const socketPath = join(dir, 's.sock');
+    const sockets: Socket[] = [];
+    let received = 0;
+    const server = createServer((s) => {
+      sockets.push(s);
+      s.on('data', (c: Buffer) => (received += c.length));
+    });
+    await new Promise<void>((r) => server.listen(socketPath, r));
+    try {
+      const out = capture();
+      const err = capture();
+      const code = await runEmulatorCli(['--socket', socketPath, '--synthetic', '--connections', '2', '--records', '120', '--pre-encode', '--json'], { stdout: out.stream, stderr: err.stream });
+      expect(err.text()).toBe('');
+      expect(code).toBe(0);
+      const report = JSON.parse(out.text()) as { sent: number; bytes: number; encodedBytes: number };
+      expect(report.sent).toBe(240);
+      expect(report.encodedBytes).toBeGreaterThan(0);
+      expect(report.bytes).toBeGreaterThan(report.encodedBytes); // plus V and I per connection
+      for (let i = 0; i < 500 && received < report.bytes; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(received).toBe(report.bytes);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   it('answers --help, and refuses a missing socket flag and a refused socket', async () => {
     const out = capture();
     const err = capture();

@@ -21,6 +21,8 @@ any write was blocked (what the database would feel).
                            with --replay-fixtures, the number of fixture records)
   --rate N                 records/s over all connections (default: unlimited)
   --reconnect              after a failed send, reconnect on the next record, like pg_logfebe
+  --pre-encode             build and encode every record before sending any, so that sending
+                           is one write per record (for load tests past ~60k records/s)
   --json                   print the report as JSON
   --help                   this text
 `;
@@ -71,6 +73,7 @@ export async function runEmulatorCli(
         records: { type: 'string' },
         rate: { type: 'string' },
         reconnect: { type: 'boolean' },
+        'pre-encode': { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean' },
       },
@@ -104,6 +107,7 @@ export async function runEmulatorCli(
       recordsPerConnection: positive('records', values.records, defaultRecords),
       rate: rate === 0 ? undefined : rate,
       reconnect: values.reconnect === true,
+      preEncode: values['pre-encode'] === true,
       signal: io.signal,
     };
     json = values.json === true;
