@@ -106,15 +106,27 @@ interface CaseResult {
   readonly recordsPerSecond: number;
 }
 
-async function runCase(name: string, records: readonly SourcedRecord[]): Promise<CaseResult> {
-  for (let i = 0; i < 3; i++) await onePass(records); // warm up the JIT
+/** Only the formatter, no batching: what src/format itself costs. */
+function formatOnlyPass(records: readonly SourcedRecord[]): Promise<Totals> {
+  let frames = 0;
+  let bytes = 0;
+  for (const rec of records) {
+    const r = format.record(rec);
+    frames += r.frames;
+    bytes += r.bytes.length;
+  }
+  return Promise.resolve({ bodies: 0, frames, bytes });
+}
+
+async function runCase(name: string, records: readonly SourcedRecord[], pass = onePass): Promise<CaseResult> {
+  for (let i = 0; i < 3; i++) await pass(records); // warm up the JIT
   const cpu0 = process.cpuUsage();
   const wall0 = process.hrtime.bigint();
   let passes = 0;
   let frames = 0;
   let bytes = 0;
   while (Number(process.hrtime.bigint() - wall0) < seconds * 1e9) {
-    const t = await onePass(records);
+    const t = await pass(records);
     passes += 1;
     frames += t.frames;
     bytes += t.bytes;
@@ -138,11 +150,15 @@ async function main(): Promise<void> {
     ['fixtures', sourcedRecords(loadFixtureRecords(FIXTURE_DIR))],
   ];
   const results: CaseResult[] = [];
-  for (const [name, records] of cases) {
-    const r = await runCase(name, records);
+  const runs: [string, SourcedRecord[], (records: readonly SourcedRecord[]) => Promise<Totals>][] = [
+    ...cases.map(([name, records]): [string, SourcedRecord[], typeof onePass] => [name, records, onePass]),
+    ...cases.map(([name, records]): [string, SourcedRecord[], typeof onePass] => [`${name}/fmt`, records, formatOnlyPass]),
+  ];
+  for (const [name, records, pass] of runs) {
+    const r = await runCase(name, records, pass);
     results.push(r);
     console.log(
-      `${r.name.padEnd(10)} ${r.usPerRecord.toFixed(2).padStart(6)} µs/record  ${r.mbPerSecond.toFixed(0).padStart(4)} MB/s  ` +
+      `${r.name.padEnd(14)} ${r.usPerRecord.toFixed(2).padStart(6)} µs/record  ${r.mbPerSecond.toFixed(0).padStart(4)} MB/s  ` +
         `${Math.round(r.recordsPerSecond).toLocaleString('en-US').padStart(9)} records/s  ${r.framesPerRecord.toFixed(2)} frames/record`,
     );
   }

@@ -64,6 +64,26 @@ describe('syslogTimestamp', () => {
     expect(syslogTimestamp('2026-11-25 04:43:51.002 CET', RECEIVED_AT)).toBe(RECEIVED_AT_TEXT);
   });
 
+  it('the last-second memo tells apart zones, zone lengths and malformed dates of the same second', () => {
+    const seq: [string, string][] = [
+      ['2026-11-25 01:43:51.001 UTC', '2026-11-25T01:43:51.001000+00:00'],
+      ['2026-11-25 01:43:51.002 UTC', '2026-11-25T01:43:51.002000+00:00'], // memo hit
+      ['2026-11-25 01:43:51.003 +01', '2026-11-25T00:43:51.003000+00:00'], // same second, an offset
+      ['2026-11-25 01:43:51.004 +0100', '2026-11-25T00:43:51.004000+00:00'], // a longer zone, same start
+      ['2026-11-25 01:43:51.005 +01', '2026-11-25T00:43:51.005000+00:00'],
+      ['2026-11-25 01:43:51.006 GMT', '2026-11-25T01:43:51.006000+00:00'],
+      ['2026-11-25 01:43:51.007 CET', RECEIVED_AT_TEXT], // ambiguous: a null answer, remembered
+      ['2026-11-25 01:43:51.008 CET', RECEIVED_AT_TEXT],
+      ['2026-11-25 01:43:51.009 UTC', '2026-11-25T01:43:51.009000+00:00'],
+      ['2026-02-30 01:43:51.010 UTC', RECEIVED_AT_TEXT], // no such day
+      ['2026-02-30 01:43:51.011 UTC', RECEIVED_AT_TEXT],
+      ['2026-11-25 01:43:51.01x UTC', RECEIVED_AT_TEXT], // malformed milliseconds, same second
+      ['2026-11-25 01:43:51.012 UTCX', RECEIVED_AT_TEXT], // zone with the memo's zone as a prefix
+      ['2026-11-25 01:43:52.013 UTC', '2026-11-25T01:43:52.013000+00:00'],
+    ];
+    for (const [logTime, expected] of seq) expect([logTime, syslogTimestamp(logTime, RECEIVED_AT)]).toEqual([logTime, expected]);
+  });
+
   it('stays right after more distinct seconds than the cache holds', () => {
     const base = Date.UTC(2026, 10, 25, 0, 0, 0);
     for (let s = 0; s < 3000; s++) {

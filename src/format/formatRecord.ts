@@ -2,20 +2,23 @@
 // concatenate into an application/logplex-1 body; and the in-band L10 notices about drops.
 //
 // Per record this parses nothing but the LogTime (cached per second), renders the prefix once,
-// builds the header once and writes every frame into one Buffer: the sink batches and concatenates
-// records, never frames, so a Buffer per frame would only be copied again.
+// builds the header once and writes every frame into one Buffer (recordFrames.ts): the sink
+// batches and concatenates records, never frames, so a Buffer per frame would only be copied again.
 //
 // L10 notices: the frame has our facility at warning severity (log-shuttle's choice), the serve's
 // token as APP-NAME so logplex routes it to the same app, PROCID options.noticeProcId, and as MSG
 // exactly the L10 text with no `[NAME] [SEQ-N]` tag: it is logplex's convention, drains parse it
 // as is, and without a tag pgBadger cannot mistake it for a PostgreSQL line.
+import type { SeverityName } from '../protocol/messages';
+import type { Secret } from '../secret';
 import type { Serve } from '../servedb/serve';
 import type { SourcedRecord } from '../source/sourcedRecord';
-import { frameHeader, octetFrame, octetFrames } from './frame';
-import { recordLines, tagName, taggedMessages } from './lines';
+import { frameHeader, octetFrame } from './frame';
+import { recordFrames } from './recordFrames';
+import { tagName } from './lines';
 import { type FormatOptions, MAX_FRAME_BYTES, resolveFormatOptions, validateFormatOptions } from './options';
 import { compilePrefix } from './prefix';
-import { NOTICE_SYSLOG_SEVERITY, syslogPri } from './severity';
+import { NOTICE_SYSLOG_SEVERITY, SYSLOG_SEVERITY, syslogPri } from './severity';
 import { formatUtcMicros, formatUtcSeconds, syslogTimestamp } from './timestamp';
 
 /** A record's octet-counted frames, back to back: a ready piece of an application/logplex-1 body. */
@@ -33,18 +36,64 @@ function messageBudget(header: string, maxMessageBytes: number): number {
   return Math.min(maxMessageBytes, MAX_FRAME_BYTES - Buffer.byteLength(header));
 }
 
+// Distinct PIDs remembered per token before that token's PROCID cache starts over: more than the
+// backends of any one server (max_connections), and each entry is a short string.
+const PROCID_CACHE_LIMIT = 4096;
+
 /** Compiles the options once (prefix included) and returns the per-record function. */
 export function createFormatter(options: Partial<FormatOptions> = {}): RecordFormatter {
   const { linePrefix, facility, hostname, maxMessageBytes } = resolveFormatOptions(options);
   const prefix = compilePrefix(linePrefix);
+
+  // `<PRI>1 ` per severity: the facility is fixed here, so there are eight.
+  const priHeads = new Map<SeverityName, string>();
+  for (const name of Object.keys(SYSLOG_SEVERITY) as SeverityName[]) priHeads.set(name, `<${syslogPri(facility, name)}>1 `);
+
+  // The header after TIMESTAMP, ` HOSTNAME APP-NAME postgres.<Pid> - - `, is fixed per (token,
+  // Pid): cached per token Secret object (a WeakMap, so a serve dropped on reload takes its
+  // entry with it), then per Pid, bounded by PROCID_CACHE_LIMIT (cleared when full). Keying by
+  // the Secret object is safe because a Secret never changes its value; a reloaded serve with a
+  // new token has a new Secret. The last token's map is kept at hand: records come in runs of
+  // one serve, and the revealed token lives only in these strings, as it did in every header.
+  const tails = new WeakMap<Secret, Map<number, string>>();
+  let lastToken: Secret | undefined;
+  let lastTails = new Map<number, string>();
+  const headerTail = (token: Secret, pid: number): string => {
+    if (token !== lastToken) {
+      let forToken = tails.get(token);
+      if (forToken === undefined) {
+        forToken = new Map();
+        tails.set(token, forToken);
+      }
+      lastToken = token;
+      lastTails = forToken;
+    }
+    let tail = lastTails.get(pid);
+    if (tail === undefined) {
+      tail = ` ${hostname} ${token.reveal()} postgres.${pid} - - `;
+      if (lastTails.size >= PROCID_CACHE_LIMIT) lastTails.clear();
+      lastTails.set(pid, tail);
+    }
+    return tail;
+  };
+
+  // The tag's `[NAME] [` for the last serve name seen (tagName counts bytes for long names).
+  let lastName: string | undefined = '\0'; // no serve name is a NUL: the first record computes
+  let lastTagStart = '';
+
   return (rec) => {
     const { record, severity } = rec.message;
     const timestamp = syslogTimestamp(record.LogTime, rec.receivedAt);
-    const header = frameHeader(syslogPri(facility, severity.name), timestamp, hostname, rec.serve.target.token.reveal(), `postgres.${record.Pid}`);
+    const priHead = priHeads.get(severity.name) ?? `<${syslogPri(facility, severity.name)}>1 `;
+    const header = priHead + timestamp + headerTail(rec.serve.target.token, record.Pid);
     const budget = messageBudget(header, maxMessageBytes);
-    const lines = recordLines(record, severity.label, prefix(record));
-    const messages = taggedMessages(lines, tagName(rec.serve.name), record.SeqNum, budget);
-    return { bytes: octetFrames(header, messages), frames: messages.length };
+    const name = rec.serve.name;
+    if (name !== lastName) {
+      lastName = name;
+      lastTagStart = `[${tagName(name)}] [`;
+    }
+    const tagHead = `${lastTagStart}${record.SeqNum}-`;
+    return recordFrames(header, budget, tagHead, record, severity.label, prefix(record));
   };
 }
 

@@ -23,10 +23,10 @@ import type { LogRecord } from '../protocol/messages';
 import { FormatError } from './errors';
 
 // What PostgreSQL prints when a record has no message at all (elog.c).
-const MISSING_MESSAGE = 'missing error text';
+export const MISSING_MESSAGE = 'missing error text';
 
 // One UTF-8 character is at most 4 bytes: a cut needs at least that much room to progress.
-const MIN_ROOM_BYTES = 4;
+export const MIN_ROOM_BYTES = 4;
 
 /** Cap on a serve's NAME inside the tag, so a pathological name cannot crowd out the text. */
 export const MAX_NAME_BYTES = 256;
@@ -74,7 +74,7 @@ export function tagName(name: string | undefined): string {
 }
 
 /** The end of the longest run from `start` of at most `room` bytes that ends on a character boundary. */
-function cutAt(bytes: Buffer, start: number, room: number): number {
+export function cutAt(bytes: Buffer, start: number, room: number): number {
   let end = start + room;
   if (end >= bytes.length) return bytes.length;
   // Back off over continuation bytes (10xxxxxx): the cut lands before a character's first byte.

@@ -24,6 +24,15 @@ const UTC_ZONES: ReadonlySet<string> = new Set(['UTC', 'GMT', 'Z']);
 const CACHE_LIMIT = 1024;
 const secondsCache = new Map<string, string | null>();
 
+// In front of the map, the last (second, zone) seen: consecutive records nearly always share it,
+// and comparing it in place (startsWith/endsWith on the LogTime) costs neither the key string nor
+// its hash. Keyed by the exact characters of the second and of the zone (everything but the
+// milliseconds), as the map is, so a hit is the same answer the map would give; one entry, so
+// its bound is obvious. The initial values match no LogTime (the length check fails).
+let lastSeconds = ''; // logTime.slice(0, SECONDS_END) of the last lookup
+let lastZone = ''; // logTime.slice(MILLIS_END), the space included, of the last lookup
+let lastUtc: string | null = null; // its answer: `YYYY-MM-DDTHH:MM:SS` in UTC, or null
+
 /** Milliseconds since the epoch → `2026-11-25T01:43:51.596000+00:00`. */
 export function formatUtcMicros(epochMs: number): string {
   return new Date(epochMs).toISOString().slice(0, 23) + '000+00:00';
@@ -77,12 +86,21 @@ export function logTimeUtc(logTime: string): string | undefined {
   ) {
     return undefined;
   }
-  const key = logTime.slice(0, SECONDS_END) + logTime.slice(MILLIS_END);
-  let seconds = secondsCache.get(key);
-  if (seconds === undefined) {
-    seconds = utcSeconds(logTime.slice(0, SECONDS_END), logTime.slice(ZONE_START));
-    if (secondsCache.size >= CACHE_LIMIT) secondsCache.clear();
-    secondsCache.set(key, seconds);
+  let seconds: string | null;
+  if (logTime.length === MILLIS_END + lastZone.length && logTime.startsWith(lastSeconds) && logTime.endsWith(lastZone)) {
+    seconds = lastUtc;
+  } else {
+    const key = logTime.slice(0, SECONDS_END) + logTime.slice(MILLIS_END);
+    let cached = secondsCache.get(key);
+    if (cached === undefined) {
+      cached = utcSeconds(logTime.slice(0, SECONDS_END), logTime.slice(ZONE_START));
+      if (secondsCache.size >= CACHE_LIMIT) secondsCache.clear();
+      secondsCache.set(key, cached);
+    }
+    seconds = cached;
+    lastSeconds = logTime.slice(0, SECONDS_END);
+    lastZone = logTime.slice(MILLIS_END);
+    lastUtc = cached;
   }
   if (seconds === null) return undefined;
   return `${seconds}.${logTime.slice(SECONDS_END + 1, MILLIS_END)}000+00:00`;

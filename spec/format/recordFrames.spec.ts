@@ -1,0 +1,95 @@
+// createFormatter lays a record out in one string (recordFrames.ts), ASCII records in a
+// character-counting first pass, the rest in a byte-counting one. Both must give exactly the
+// bytes of the reference path, octetFrames(header, taggedMessages(recordLines(...))), which the
+// other specs pin down: here every edge of the fast path is compared with it byte for byte.
+import { createFormatter, FormatError, type FormatOptions } from '../../src/format';
+import { frameHeader, octetFrames } from '../../src/format/frame';
+import { recordLines, tagName, taggedMessages } from '../../src/format/lines';
+import { compilePrefix } from '../../src/format/prefix';
+import { syslogPri } from '../../src/format/severity';
+import { syslogTimestamp } from '../../src/format/timestamp';
+import type { LogRecord } from '../../src/protocol/messages';
+import type { SourcedRecord } from '../../src/source/sourcedRecord';
+import { aRecord, serveNamed, sourced, TOKEN } from './records';
+
+function reference(rec: SourcedRecord, options: Partial<FormatOptions> = {}): Buffer {
+  const { record, severity } = rec.message;
+  const facility = options.facility ?? 16;
+  const header = frameHeader(
+    syslogPri(facility, severity.name),
+    syslogTimestamp(record.LogTime, rec.receivedAt),
+    options.hostname ?? 'postgres',
+    rec.serve.target.token.reveal(),
+    `postgres.${record.Pid}`,
+  );
+  const budget = Math.min(options.maxMessageBytes ?? 10000, 10240 - Buffer.byteLength(header));
+  const lines = recordLines(record, severity.label, compilePrefix(options.linePrefix ?? 'sql_error_code = %e ')(record));
+  return octetFrames(header, taggedMessages(lines, tagName(rec.serve.name), record.SeqNum, budget));
+}
+
+const long = (unit: string, bytes: number): string => unit.repeat(Math.ceil(bytes / Buffer.byteLength(unit)));
+
+const cases: [string, Partial<LogRecord>][] = [
+  ['a plain LOG', {}],
+  ['LOG + LOCATION', { FileErrPos: 'exec_simple_query, postgres.c:1234' }],
+  ['every part', { ErrDetail: 'd', ErrHint: 'h', InternalQuery: 'q', ErrContext: 'c', FileErrPos: 'f.c:1', UserQuery: 's' }],
+  ['empty fields, empty FileErrPos, no message', { ErrMessage: null, ErrDetail: '', FileErrPos: '' }],
+  ['multi-line ASCII with \\r\\n, a lone \\r, inner and trailing empty lines', { ErrMessage: 'a\r\nb\r\n\nc\rd\n\n\r\n' }],
+  ['a field that is only newlines', { ErrDetail: '\n\n' }],
+  ['non-ASCII on one line', { ErrMessage: 'statement: select \'ü✓😀\'' }],
+  ['non-ASCII in a multi-line field after an ASCII one', { ErrDetail: 'a\nb', UserQuery: 'é\nü\n' }],
+  ['an ASCII line over the cap', { ErrMessage: 'x'.repeat(25000) }],
+  ['an ASCII line exactly at the cap and one over', { ErrMessage: 'y'.repeat(10000 - '[BLUE] [5-1] sql_error_code = 00000 LOG:  '.length), UserQuery: 'z'.repeat(9990) }],
+  ['a multibyte line over the cap (cuts on characters)', { UserQuery: long('😀é✓', 30000) }],
+  ['a long multi-line multibyte statement', { ErrMessage: `statement: select\n${`  'ü✓ ${'x'.repeat(60)}',\n`.repeat(300)}  1;` }],
+  ['N past 9 and 99 while cutting', { ErrMessage: `${'a\n'.repeat(98)}${'b'.repeat(40000)}` }],
+  ['a Latin-1 character (one UTF-16 unit, two bytes)', { ErrMessage: 'caf\u00e9' }],
+  ['a lone surrogate', { ErrMessage: 'bad \ud800 half' }],
+];
+
+describe('recordFrames gives the reference bytes', () => {
+  const format = createFormatter();
+
+  it.each(cases)('%s', (_name, overrides) => {
+    const rec = sourced(aRecord(overrides));
+    const out = format(rec);
+    const expected = reference(rec);
+    expect(out.bytes.equals(expected)).toBe(true);
+  });
+
+  it('non-ASCII in the prefix, the serve name or the token', () => {
+    const viaPrefix = createFormatter({ linePrefix: '%a %u ' });
+    const rec = sourced(aRecord({ ApplicationName: 'pgé', UserName: '✓' }));
+    expect(viaPrefix(rec).bytes.equals(reference(rec, { linePrefix: '%a %u ' }))).toBe(true);
+    for (const serve of [serveNamed('BLÜE'), serveNamed('é'.repeat(1000)), serveNamed(undefined), serveNamed('B', 't.ü')]) {
+      const r = sourced(aRecord({ ErrMessage: 'x'.repeat(12000) }), { serve });
+      expect(format(r).bytes.equals(reference(r))).toBe(true);
+    }
+  });
+
+  it('frames counts the frames', () => {
+    const out = format(sourced(aRecord({ ErrMessage: 'a\nb\nc', UserQuery: 'x'.repeat(25000) })));
+    expect(out.frames).toBe(6);
+  });
+
+  it('a token that leaves no room throws the reference error', () => {
+    // Header 68 bytes + the token: a 9911-byte token leaves a 261-byte budget, 2 after the tag.
+    const rec = sourced(aRecord({ ErrMessage: 'x'.repeat(2000) }), { serve: serveNamed('N'.repeat(250), `t.${'k'.repeat(9909)}`) });
+    // The reference throws the same code and message, whichever pass found it.
+    let expected: unknown;
+    try {
+      reference(rec);
+    } catch (e) {
+      expected = e;
+    }
+    expect(expected).toBeInstanceOf(FormatError);
+    expect(() => format(rec)).toThrow((expected as Error).message);
+  });
+
+  it('the header tail follows the token Secret and the Pid', () => {
+    const a = sourced(aRecord({ Pid: 1 }), { serve: serveNamed('A', 't.one') });
+    const b = sourced(aRecord({ Pid: 2 }), { serve: serveNamed('A', 't.two') });
+    const c = sourced(aRecord({ Pid: 1 }), { serve: serveNamed('A', TOKEN) });
+    for (const rec of [a, b, a, c, b, c]) expect(format(rec).bytes.equals(reference(rec))).toBe(true);
+  });
+});

@@ -1,0 +1,165 @@
+// How createFormatter lays out a record's frames: one string for the whole record (length
+// prefixes, headers, tags, lines), then one allocation and one write. It produces exactly what
+// octetFrames(header, taggedMessages(recordLines(...))) produces (same parts, same line
+// splitting, same cuts, same N; spec/format/recordFrames.spec.ts checks it), without their
+// intermediate arrays and strings.
+//
+// Why one string: a Buffer.write or byteLength per piece crosses into C++ each time, and a record
+// has many small pieces (length, header, tag, prefix, label, text per frame). Concatenation is
+// cheap in V8 (ropes), and the single write flattens the rope once.
+//
+// Two passes at most. Nearly every record is ASCII, where a character is a byte: the first pass
+// counts characters and never calls byteLength per piece; one Buffer.byteLength over the result
+// then proves the assumption (every character is at least one UTF-8 byte, exactly one only when
+// ASCII) and the write is a latin1 copy. A multi-line field is checked up front instead, so that
+// a long non-ASCII statement is not laid out twice. When the assumption fails, the exact pass
+// counts bytes (byteLength per part head and per line of non-ASCII fields) and cuts on UTF-8
+// boundaries.
+import type { LogRecord } from '../protocol/messages';
+import { FormatError } from './errors';
+import type { FormattedRecord } from './formatRecord';
+import { cutAt, MIN_ROOM_BYTES, MISSING_MESSAGE } from './lines';
+
+// The record being laid out. Formatting is synchronous, so module state serves every call and a
+// record allocates nothing but its strings and its Buffer.
+let exact = false; // count bytes (second pass) rather than characters (first pass)
+let out = '';
+let total = 0; // bytes of `out` (in the first pass: characters, assumed bytes)
+let frames = 0;
+let n = 1; // the N of the next frame
+let giveUp = false; // first pass only: something is not ASCII, go exact
+let header = '';
+let headerBytes = 0;
+let budget = 0;
+let tagHead = ''; // `[NAME] [SEQ-`
+let tagHeadBytes = 0;
+
+function bytesOf(s: string): number {
+  return exact ? Buffer.byteLength(s, 'utf8') : s.length;
+}
+
+/** Decimal digits of a positive number below 10^6 (N, frame lengths; a frame is ≤ 10240 bytes). */
+function digitsOf(v: number): number {
+  return v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : String(v).length;
+}
+
+/** One frame `<len> <header>[NAME] [SEQ-N] <head><text>`, its MSG being `msgBytes` bytes. */
+function frame(head: string, text: string, msgBytes: number): void {
+  const length = headerBytes + msgBytes;
+  out += `${length} ${header}${tagHead}${n}] ${head}${text}`;
+  total += digitsOf(length) + 1 + length;
+  n++;
+  frames++;
+}
+
+/** One line, `head` + `text`, in as many frames as the budget wants (as taggedMessages). */
+function line(head: string, headBytes: number, text: string, textBytes: number): void {
+  const tagBytes = tagHeadBytes + digitsOf(n) + 2;
+  if (tagBytes + headBytes + textBytes <= budget) {
+    frame(head, text, tagBytes + headBytes + textBytes);
+    return;
+  }
+  // Over the cap: rare, so the whole line is built, and as bytes when they differ from characters.
+  const whole = head + text;
+  const bytes = headBytes + textBytes === whole.length ? undefined : Buffer.from(whole, 'utf8');
+  const end = bytes === undefined ? whole.length : bytes.length;
+  for (let start = 0; start < end; ) {
+    const tag = tagHeadBytes + digitsOf(n) + 2;
+    const room = budget - tag;
+    if (room < MIN_ROOM_BYTES) {
+      if (!exact) {
+        giveUp = true; // the exact pass throws, with the tag as taggedMessages prints it
+        return;
+      }
+      const text = `${tagHead}${n}] `;
+      throw new FormatError('FORMAT_HEADER_TOO_LONG', `only ${room} bytes left for text after the tag ${JSON.stringify(text)}`);
+    }
+    const stop = bytes === undefined ? Math.min(start + room, end) : cutAt(bytes, start, room);
+    const piece = bytes === undefined ? whole.slice(start, stop) : bytes.toString('utf8', start, stop);
+    frame('', piece, tag + stop - start);
+    start = stop;
+  }
+}
+
+/** A part: its first line after `head`, continuation lines bare (as pushPart in lines.ts). */
+function part(head: string, text: string): void {
+  if (giveUp) return;
+  const headBytes = bytesOf(head);
+  if (text.indexOf('\n') < 0) {
+    line(head, headBytes, text, bytesOf(text));
+    return;
+  }
+  // Multi-line: is it ASCII? (Decides how its lines are counted, and spares a doomed first pass.)
+  const ascii = Buffer.byteLength(text, 'utf8') === text.length;
+  if (!ascii && !exact) {
+    giveUp = true;
+    return;
+  }
+  const lines = text.split('\n');
+  let last = lines.length - 1;
+  for (let i = 0; i <= last; i++) {
+    const l = lines[i] as string;
+    if (l.endsWith('\r')) lines[i] = l.slice(0, -1);
+  }
+  while (last > 0 && lines[last] === '') last--;
+  for (let i = 0; i <= last; i++) {
+    const l = lines[i] as string;
+    const lBytes = ascii ? l.length : Buffer.byteLength(l, 'utf8');
+    if (i === 0) line(head, headBytes, l, lBytes);
+    else line('', 0, l, lBytes);
+  }
+}
+
+function layOut(record: LogRecord, label: string, prefix: string): void {
+  out = '';
+  total = 0;
+  frames = 0;
+  n = 1;
+  giveUp = false;
+  headerBytes = bytesOf(header);
+  tagHeadBytes = bytesOf(tagHead);
+  part(`${prefix}${label}:  `, record.ErrMessage ?? MISSING_MESSAGE);
+  if (record.ErrDetail !== null) part(`${prefix}DETAIL:  `, record.ErrDetail);
+  if (record.ErrHint !== null) part(`${prefix}HINT:  `, record.ErrHint);
+  if (record.InternalQuery !== null) part(`${prefix}QUERY:  `, record.InternalQuery);
+  if (record.ErrContext !== null) part(`${prefix}CONTEXT:  `, record.ErrContext);
+  if (record.FileErrPos !== null && record.FileErrPos !== '') part(`${prefix}LOCATION:  `, record.FileErrPos);
+  if (record.UserQuery !== null) part(`${prefix}STATEMENT:  `, record.UserQuery);
+}
+
+/**
+ * The record's frames in one Buffer. `recordHeader` is the syslog header up to MSG, `maxBytes`
+ * the MSG budget (messageBudget), `recordTagHead` `[NAME] [SEQ-` with NAME from tagName, `label`
+ * the severity label, `prefix` the rendered line prefix.
+ */
+export function recordFrames(
+  recordHeader: string,
+  maxBytes: number,
+  recordTagHead: string,
+  record: LogRecord,
+  label: string,
+  prefix: string,
+): FormattedRecord {
+  header = recordHeader;
+  budget = maxBytes;
+  tagHead = recordTagHead;
+  try {
+    exact = false;
+    layOut(record, label, prefix);
+    if (!giveUp && Buffer.byteLength(out, 'utf8') === total) {
+      const bytes = Buffer.allocUnsafe(total);
+      bytes.write(out, 0, total, 'latin1');
+      return { bytes, frames };
+    }
+    exact = true;
+    layOut(record, label, prefix);
+    const bytes = Buffer.allocUnsafe(total);
+    bytes.write(out, 0, total, 'utf8');
+    return { bytes, frames };
+  } finally {
+    // Drop the references: a record's text should not outlive its call.
+    out = '';
+    header = '';
+    tagHead = '';
+  }
+}
