@@ -99,8 +99,8 @@ const exactlyOnce = (r: LoadResult): TargetCheck[] => [
 ];
 
 export async function throughput(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
-  const { connections, recordsPerConnection } = sizes.throughput;
-  const r = await runLoad({ serves: 1, connectionsPerServe: connections, recordsPerConnection, rate: undefined, collectorFlags: BASE_FLAGS }, harness);
+  const { connections, recordsPerConnection, rate } = sizes.throughput;
+  const r = await runLoad({ serves: 1, connectionsPerServe: connections, recordsPerConnection, rate, collectorFlags: BASE_FLAGS }, harness);
   const targets = [
     ...exactlyOnce(r),
     atLeast('records_per_s', Math.round(r.deliveredRecordsPerSecond), TARGETS.throughputRecordsPerSecond),
