@@ -26,6 +26,28 @@ function capture(): { stream: PassThrough; text: () => string; waitFor: (re: Reg
   };
 }
 
+/** A unix socket server that reads and counts everything, as a collector that only drains would. */
+async function drainingServer(socketPath: string): Promise<{ received: (atLeast: number) => Promise<number>; close: () => Promise<void> }> {
+  const sockets: Socket[] = [];
+  let received = 0;
+  const server = createServer((s) => {
+    sockets.push(s);
+    s.on('data', (c: Buffer) => (received += c.length));
+  });
+  await new Promise<void>((r) => server.listen(socketPath, r));
+  return {
+    // Bytes can still be in flight when the emulator reports; wait up to 5 s for them.
+    received: async (atLeast) => {
+      for (let i = 0; i < 500 && received < atLeast; i++) await new Promise((r) => setTimeout(r, 10));
+      return received;
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
 function post(url: string, body: string, count: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -94,13 +116,7 @@ describe('logfebe-emulator CLI', () => {
 
   it('replays the fixtures over N connections and reports what it sent', async () => {
     const socketPath = join(dir, 's.sock');
-    const sockets: Socket[] = [];
-    let received = 0;
-    const server = createServer((s) => {
-      sockets.push(s);
-      s.on('data', (c: Buffer) => (received += c.length));
-    });
-    await new Promise<void>((r) => server.listen(socketPath, r));
+    const drain = await drainingServer(socketPath);
     try {
       const out = capture();
       const err = capture();
@@ -113,23 +129,15 @@ describe('logfebe-emulator CLI', () => {
       const report = JSON.parse(out.text()) as { sent: number; bytes: number; backends: unknown[] };
       expect(report.sent).toBe(3 * fixtureRecords().length);
       expect(report.backends).toHaveLength(3);
-      for (let i = 0; i < 500 && received < report.bytes; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(received).toBe(report.bytes);
+      expect(await drain.received(report.bytes)).toBe(report.bytes);
     } finally {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
+      await drain.close();
     }
   });
 
   it('with --pre-encode, encodes synthetic records before sending and sends them all', async () => {
     const socketPath = join(dir, 's.sock');
-    const sockets: Socket[] = [];
-    let received = 0;
-    const server = createServer((s) => {
-      sockets.push(s);
-      s.on('data', (c: Buffer) => (received += c.length));
-    });
-    await new Promise<void>((r) => server.listen(socketPath, r));
+    const drain = await drainingServer(socketPath);
     try {
       const out = capture();
       const err = capture();
@@ -140,11 +148,9 @@ describe('logfebe-emulator CLI', () => {
       expect(report.sent).toBe(240);
       expect(report.encodedBytes).toBeGreaterThan(0);
       expect(report.bytes).toBeGreaterThan(report.encodedBytes); // plus V and I per connection
-      for (let i = 0; i < 500 && received < report.bytes; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(received).toBe(report.bytes);
+      expect(await drain.received(report.bytes)).toBe(report.bytes);
     } finally {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
+      await drain.close();
     }
   });
 
