@@ -14,7 +14,6 @@ import {
   concat,
   defer,
   EMPTY,
-  filter,
   from,
   groupBy,
   ignoreElements,
@@ -25,6 +24,7 @@ import {
   tap,
   finalize,
   type GroupedObservable,
+  type OperatorFunction,
   type SchedulerLike,
 } from 'rxjs';
 import type { EventSink } from '../events';
@@ -163,9 +163,10 @@ function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneCo
     c.framesIn += frames;
     if (!queue.admit(bytes.length)) {
       c.dropped += frames;
-      const at = now();
-      if (queue.drop(frames, at)) {
-        emit({ kind: 'drop', level: 'warn', ...serveFields(rec.serve), phase: 'started', count: frames, since: at.toISOString() });
+      // No Date per dropped record: the queue makes one when a run of drops starts.
+      if (queue.drop(frames, scheduler.now())) {
+        const since = queue.dropSince as Date; // the run just started
+        emit({ kind: 'drop', level: 'warn', ...serveFields(rec.serve), phase: 'started', count: frames, since: since.toISOString() });
         ctx.publish();
       }
       return undefined;
@@ -214,8 +215,7 @@ function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneCo
   };
 
   const batches$ = serve$.pipe(
-    map(admit),
-    filter((r): r is Admitted => r !== undefined),
+    admitted(admit),
     batchByTimeOrSize<Admitted>({
       maxItems: options.maxBatchFrames,
       maxBytes: options.maxBatchBytes,
@@ -245,6 +245,27 @@ function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneCo
     mergeMap((batch) => deliver(batch, ctx, queue, countersOf(batch.serve)), options.concurrency),
     ignoreElements(),
   );
+}
+
+/** map(admit) and filter(admitted) in one step: one subscriber less on every record's path. */
+function admitted(admit: (rec: SourcedRecord) => Admitted | undefined): OperatorFunction<SourcedRecord, Admitted> {
+  return (source) =>
+    new Observable<Admitted>((subscriber) =>
+      source.subscribe({
+        next: (rec) => {
+          let a: Admitted | undefined;
+          try {
+            a = admit(rec);
+          } catch (err) {
+            subscriber.error(err); // as map() would: downstream errors, the source is unsubscribed
+            return;
+          }
+          if (a !== undefined) subscriber.next(a);
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      }),
+    );
 }
 
 /** Post one batch with retries; settle its accounts whatever happens. */

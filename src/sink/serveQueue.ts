@@ -16,8 +16,8 @@ export interface Unannounced {
 
 export class ServeQueue {
   #queuedBytes = 0;
-  #dropped: Unannounced | undefined;
-  #lost: Unannounced | undefined;
+  #dropped: PendingCount | undefined; // mutated in place while a run of drops lasts
+  #lost: PendingCount | undefined;
 
   constructor(readonly capBytes: number) {}
 
@@ -42,11 +42,25 @@ export class ServeQueue {
     this.#queuedBytes -= bytes;
   }
 
-  /** Count dropped frames; true when this starts a new run of drops (worth one log line). */
-  drop(frames: number, at: Date): boolean {
-    const startsRun = this.#dropped === undefined;
-    this.#dropped = merge(this.#dropped, { count: frames, since: at });
-    return startsRun;
+  /**
+   * Count dropped frames at `atMs` (ms since the epoch); true when this starts a new run of drops
+   * (worth one log line; `dropSince` then holds its time). Called per dropped record when the
+   * collector is already short of CPU, so a drop within a run allocates nothing.
+   */
+  drop(frames: number, atMs: number): boolean {
+    const current = this.#dropped;
+    if (current === undefined) {
+      this.#dropped = { count: frames, since: new Date(atMs) };
+      return true;
+    }
+    current.count += frames; // ours alone: takeUnannounced() gives it away and forgets it
+    if (atMs < current.since.getTime()) current.since = new Date(atMs); // the clock went back
+    return false;
+  }
+
+  /** When the pending run of drops started; undefined when none is pending. */
+  get dropSince(): Date | undefined {
+    return this.#dropped?.since;
   }
 
   lose(frames: number, at: Date): void {
@@ -72,7 +86,14 @@ export class ServeQueue {
   }
 }
 
-function merge(a: Unannounced | undefined, b: Unannounced): Unannounced {
-  if (a === undefined) return b;
+/** An Unannounced while the queue owns it. */
+interface PendingCount {
+  count: number;
+  since: Date;
+}
+
+/** Always a fresh object: the queue may mutate what it holds, never what it was handed or gave away. */
+function merge(a: Unannounced | undefined, b: Unannounced): PendingCount {
+  if (a === undefined) return { count: b.count, since: b.since };
   return { count: a.count + b.count, since: a.since <= b.since ? a.since : b.since };
 }
