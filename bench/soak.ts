@@ -20,7 +20,7 @@ function minutesArg(argv: readonly string[]): number {
 async function main(): Promise<void> {
   const minutes = minutesArg(process.argv.slice(2));
   const { rate, connections, sampleEveryS, flatSlopeMbPerMin } = SOAK_DEFAULTS;
-  const warmUpS = Math.min(SOAK_DEFAULTS.warmUpS, (minutes * 60) / 4); // short runs still keep most samples after warm-up
+  const warmUpS = Math.min(SOAK_DEFAULTS.warmUpS, (minutes * 60) / 3); // short runs still keep most samples after warm-up
   const recordsPerConnection = Math.round((rate * minutes * 60) / connections);
   const started = new Date();
   process.stdout.write(`soak: ${rate} rec/s over ${connections} connections for ${minutes} min, RSS every ${sampleEveryS} s, warm-up ${warmUpS} s\n`);
