@@ -86,6 +86,20 @@ describe('recordFrames gives the reference bytes', () => {
     expect(() => format(rec)).toThrow((expected as Error).message);
   });
 
+  it('records written into a shared slab keep their bytes while later records are formatted', () => {
+    // ASCII records are views of one slab (recordFrames.ts): many of them, of every size around
+    // the slab's limits, interleaved with non-ASCII ones (written there, then not kept), must all
+    // still read back as the reference once the last one is formatted.
+    const recs: SourcedRecord[] = [];
+    for (let i = 0; i < 400; i++) {
+      const size = [10, 700, 5000, 16000, 17000, 22000][i % 6] as number;
+      const text = i % 7 === 3 ? `é${'q'.repeat(size)}` : String.fromCharCode(97 + (i % 26)).repeat(size);
+      recs.push(sourced(aRecord({ ErrMessage: `${i}`, UserQuery: text })));
+    }
+    const outs = recs.map((rec) => format(rec).bytes);
+    recs.forEach((rec, i) => expect(outs[i]?.equals(reference(rec))).toBe(true));
+  });
+
   it('the header tail follows the token Secret and the Pid', () => {
     const a = sourced(aRecord({ Pid: 1 }), { serve: serveNamed('A', 't.one') });
     const b = sourced(aRecord({ Pid: 2 }), { serve: serveNamed('A', 't.two') });

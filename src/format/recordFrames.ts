@@ -9,10 +9,10 @@
 // cheap in V8 (ropes), and the single write flattens the rope once.
 //
 // Two passes at most. Nearly every record is ASCII, where a character is a byte: the first pass
-// counts characters and never calls byteLength per piece; one Buffer.byteLength over the result
-// then proves the assumption (every character is at least one UTF-8 byte, exactly one only when
-// ASCII) and the write is a latin1 copy. A multi-line field is checked up front instead, so that
-// a long non-ASCII statement is not laid out twice. When the assumption fails, the exact pass
+// counts characters and never calls byteLength per piece; the UTF-8 write of the result then
+// proves the assumption (every character is at least one UTF-8 byte, exactly one only when ASCII;
+// see `slab` below). A multi-line field is checked up front instead, so that a long non-ASCII
+// statement is not laid out twice. When the assumption fails, the exact pass
 // counts bytes (byteLength per part head and per line of non-ASCII fields) and cuts on UTF-8
 // boundaries.
 import type { LogRecord } from '../protocol/messages';
@@ -33,6 +33,18 @@ let headerBytes = 0;
 let budget = 0;
 let tagHead = ''; // `[NAME] [SEQ-`
 let tagHeadBytes = 0;
+
+// The first pass's string is written as UTF-8 straight into a slab, and an ASCII record's bytes
+// are a view of it (as Buffer.allocUnsafe hands out views of its pool). One write both encodes and
+// proves ASCII: bytes written === characters only when every character is one byte, provided the
+// write cannot be cut short, so the slab must have 3 bytes free per character (a UTF-16 unit is at
+// most 3 UTF-8 bytes). This replaces a byteLength pass over the whole string, an allocation and a
+// latin1 write. A slab lives while any record's view does: the sink copies records into bodies, so
+// at most the slabs of the records in flight. Records over SLAB_CHARS take the byteLength path.
+const SLAB_BYTES = 1 << 16;
+const SLAB_CHARS = 1 << 14; // 3 × 16 Ki ≤ 64 KiB: such a record fits a fresh slab
+let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let slabUsed = 0;
 
 function bytesOf(s: string): number {
   return exact ? Buffer.byteLength(s, 'utf8') : s.length;
@@ -146,10 +158,22 @@ export function recordFrames(
   try {
     exact = false;
     layOut(record, label, prefix);
-    if (!giveUp && Buffer.byteLength(out, 'utf8') === total) {
-      const bytes = Buffer.allocUnsafe(total);
-      bytes.write(out, 0, total, 'latin1');
-      return { bytes, frames };
+    if (!giveUp) {
+      if (total <= SLAB_CHARS) {
+        if (slab.length - slabUsed < total * 3) {
+          slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+          slabUsed = 0;
+        }
+        if (slab.write(out, slabUsed, 'utf8') === total) {
+          const bytes = slab.subarray(slabUsed, slabUsed + total);
+          slabUsed = (slabUsed + total + 7) & ~7; // 8-aligned, as Buffer's pool
+          return { bytes, frames };
+        }
+      } else if (Buffer.byteLength(out, 'utf8') === total) {
+        const bytes = Buffer.allocUnsafe(total);
+        bytes.write(out, 0, total, 'latin1');
+        return { bytes, frames };
+      }
     }
     exact = true;
     layOut(record, label, prefix);
