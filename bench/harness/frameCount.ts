@@ -22,6 +22,6 @@ export function frameCounterFor(serveName: string): (backend: number, seq: numbe
   return (backend, seq) => {
     const [message] = decoder.push(encodeRecord(syntheticRecord(backend, seq)));
     if (message === undefined || message.type !== 'L') throw new Error('frameCount: the decoder did not return a record');
-    return format.frames({ serve, message, receivedAt: Date.now() }).length;
+    return format.record({ serve, message, receivedAt: Date.now() }).frames;
   };
 }

@@ -69,22 +69,3 @@ export function octetFrames(header: string, messages: readonly string[]): Buffer
   }
   return out;
 }
-
-/**
- * The frames of `bytes` (octet-counted, back to back, as octetFrames wrote them) as views, each
- * `<len> <syslog>`. For tools and tests that look at frames one by one; the sink never splits.
- */
-export function splitFrames(bytes: Buffer): Buffer[] {
-  const frames: Buffer[] = [];
-  let at = 0;
-  while (at < bytes.length) {
-    const space = bytes.indexOf(0x20, at);
-    const length = Number(bytes.toString('latin1', at, space));
-    if (space < 0 || !Number.isInteger(length) || length <= 0 || space + 1 + length > bytes.length) {
-      throw new RangeError(`format: no octet-counted frame at byte ${at}`);
-    }
-    frames.push(bytes.subarray(at, space + 1 + length));
-    at = space + 1 + length;
-  }
-  return frames;
-}

@@ -1,6 +1,6 @@
 // What the sink needs from the format stage, and the adapter to the real one (src/format). The
 // sink takes it injected so that tests can use a trivial stand-in and the daemon its own options.
-import { createFormatter, formatNotice, l10Text, resolveFormatOptions, splitFrames, type FormatOptions, type FormattedRecord } from '../format';
+import { createFormatter, formatNotice, l10Text, resolveFormatOptions, type FormatOptions, type FormattedRecord } from '../format';
 import type { Serve } from '../servedb/serve';
 import type { SourcedRecord } from '../source/sourcedRecord';
 
@@ -10,18 +10,11 @@ export interface SinkFormatter {
   readonly l10Text: (kind: 'dropped' | 'lost', count: number, since: Date) => string;
 }
 
-/** The real formatter, plus a record's frames one Buffer each for tools that count or look at them. */
-export interface RealSinkFormatter extends SinkFormatter {
-  readonly frames: (rec: SourcedRecord) => Buffer[]; // views into record(rec).bytes; the sink never needs them
-}
-
 /** The real formatter with these format options (validated here, once, so a bad option fails at start). */
-export function sinkFormatter(options: Partial<FormatOptions> = {}): RealSinkFormatter {
+export function sinkFormatter(options: Partial<FormatOptions> = {}): SinkFormatter {
   const resolved = resolveFormatOptions(options);
-  const record = createFormatter(resolved);
   return {
-    record,
-    frames: (rec) => splitFrames(record(rec).bytes),
+    record: createFormatter(resolved),
     notice: (serve, message, at) => formatNotice(serve, message, at, resolved),
     l10Text,
   };

@@ -1,6 +1,6 @@
 // The sink's public API: the stage, its options, stats, events, errors and reusable operators.
 export { logplexSink, type LogplexSinkConfig } from './logplexSink';
-export { sinkFormatter, type RealSinkFormatter, type SinkFormatter } from './formatter';
+export { sinkFormatter, type SinkFormatter } from './formatter';
 export {
   defaultRetryPolicy,
   defaultSinkOptions,
