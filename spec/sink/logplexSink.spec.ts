@@ -2,7 +2,7 @@
 // logplex fails in each of the ways the input spec names.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lastValueFrom, Subject, type Subscription } from 'rxjs';
+import { lastValueFrom, Subject, tap, type Subscription } from 'rxjs';
 import { logplexSink, type LogplexSinkConfig, type SinkEvent, type SinkStats } from '../../src/sink';
 import type { SourcedRecord } from '../../src/source/sourcedRecord';
 import { deadPort, FAST, makeRecord, makeServe, msgOf, startServer, stubFormatter, waitFor, type TestServer } from './support';
@@ -215,6 +215,7 @@ describe('logplexSink: failures', () => {
     const frameBytes = stubFormatter.record(makeRecord(serve, 'fill 0')).bytes.length;
     const events: SinkEvent[] = [];
     const input = new Subject<SourcedRecord>();
+    let latest: SinkStats | undefined;
     const done = lastValueFrom(
       logplexSink(input, {
         ...FAST,
@@ -222,7 +223,7 @@ describe('logplexSink: failures', () => {
         events: (e) => events.push(e),
         bufferCapBytes: 5 * frameBytes, // exactly the five `fill` records
         retry: { ...FAST.retry, maxAttempts: 10_000 },
-      }),
+      }).pipe(tap((s) => (latest = s))),
     );
     for (const t of lines(5, 'fill')) input.next(makeRecord(serve, t));
     await waitFor(() => events.some((e) => e.kind === 'post_failed'), 3000, 'the first batch to be failing');
@@ -233,6 +234,9 @@ describe('logplexSink: failures', () => {
     const revived = await server(() => 204, port); // logplex is back on the same port
     await waitFor(() => revived.received.length === 1, 3000, 'the retried batch');
     expect(revived.received[0]!.frames.map(msgOf)).toEqual(lines(5, 'fill'));
+    // The server having the request is not the sink having read its 204: until it has, the five
+    // `fill` records still fill the buffer and `after` would be dropped too.
+    await waitFor(() => latest?.queuedBytes === 0, 3000, 'the retried batch to be settled');
     input.next(makeRecord(serve, 'after'));
     input.complete();
     const stats = await done;
