@@ -25,9 +25,9 @@ const bytes = {
 const out: Record<string, LogfebeMessage> = {
   v: { type: 'V', version: 'PG-15.20/logfebe-1', serverVersion: '15.20', major: 15 },
   i: { type: 'I', identity: 'marbles' },
-  r: { type: 'L', record: fullRecord, severity: { name: 'ERROR', label: 'ERROR' } },
-  s: { type: 'L', record: second, severity: { name: 'LOG', label: 'LOG' } },
-  t: { type: 'L', record: third, severity: { name: 'WARNING', label: 'WARNING' } },
+  r: { type: 'L', record: fullRecord, severity: { name: 'ERROR', label: 'ERROR' }, ascii: true },
+  s: { type: 'L', record: second, severity: { name: 'LOG', label: 'LOG' }, ascii: true },
+  t: { type: 'L', record: third, severity: { name: 'WARNING', label: 'WARNING' }, ascii: true },
 };
 
 const unknownTypeError = protocolError('LOGFEBE_UNKNOWN_TYPE', "message type 'X' (0x58) is not V, I or L");

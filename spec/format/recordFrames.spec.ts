@@ -8,6 +8,8 @@ import { recordLines, tagName, taggedMessages } from '../../src/format/lines';
 import { compilePrefix } from '../../src/format/prefix';
 import { syslogPri } from '../../src/format/severity';
 import { syslogTimestamp } from '../../src/format/timestamp';
+import { LogfebeDecoder } from '../../src/protocol/decoder';
+import { encodeIdentity, encodeRecord, encodeVersion } from '../../src/protocol/encode';
 import type { LogRecord } from '../../src/protocol/messages';
 import type { SourcedRecord } from '../../src/source/sourcedRecord';
 import { aRecord, serveNamed, sourced, TOKEN } from './records';
@@ -25,6 +27,18 @@ function reference(rec: SourcedRecord, options: Partial<FormatOptions> = {}): Bu
   const budget = Math.min(options.maxMessageBytes ?? 10000, 10240 - Buffer.byteLength(header));
   const lines = recordLines(record, severity.label, compilePrefix(options.linePrefix ?? 'sql_error_code = %e ')(record));
   return octetFrames(header, taggedMessages(lines, tagName(rec.serve.name), record.SeqNum, budget));
+}
+
+/**
+ * `rec` as the daemon sees it: through the wire and the real decoder, so its message carries the
+ * decoder's `ascii` flag, which lets the formatter skip its own checks.
+ */
+function decoded(rec: SourcedRecord): SourcedRecord {
+  const decoder = new LogfebeDecoder();
+  decoder.push(Buffer.concat([encodeVersion('PG-15.20/logfebe-1'), encodeIdentity('x')]));
+  const [message] = decoder.push(encodeRecord(rec.message.record));
+  if (message?.type !== 'L') throw new Error('no record decoded');
+  return { ...rec, message };
 }
 
 const long = (unit: string, bytes: number): string => unit.repeat(Math.ceil(bytes / Buffer.byteLength(unit)));
@@ -55,6 +69,28 @@ describe('recordFrames gives the reference bytes', () => {
     const out = format(rec);
     const expected = reference(rec);
     expect(out.bytes.equals(expected)).toBe(true);
+  });
+
+  it.each(cases)('%s, as decoded (with the ascii flag)', (_name, overrides) => {
+    const rec = decoded(sourced(aRecord(overrides)));
+    expect(rec.message.ascii).toBe(Buffer.byteLength(JSON.stringify(rec.message.record)) === JSON.stringify(rec.message.record).length);
+    expect(format(rec).bytes.equals(reference(rec))).toBe(true);
+  });
+
+  it('an ASCII record still gets the exact path when the prefix, serve name or token is not ASCII', () => {
+    const ascii = (overrides: Partial<LogRecord>, serve = serveNamed('BLUE')): SourcedRecord => {
+      const rec = decoded(sourced(aRecord(overrides), { serve }));
+      expect(rec.message.ascii).toBe(true);
+      return rec;
+    };
+    const literal = createFormatter({ linePrefix: 'ü %a ' });
+    const multiLine = ascii({ ErrMessage: 'a\nb', UserQuery: 'select 1\nfrom t' });
+    expect(literal(multiLine).bytes.equals(reference(multiLine, { linePrefix: 'ü %a ' }))).toBe(true);
+    for (const serve of [serveNamed('BLÜE'), serveNamed('é'.repeat(1000)), serveNamed('B', 't.ü')]) {
+      for (const r of [ascii({ ErrMessage: 'x'.repeat(12000) }, serve), ascii({ ErrMessage: 'a\nb\nc' }, serve)]) {
+        expect(format(r).bytes.equals(reference(r))).toBe(true);
+      }
+    }
   });
 
   it('non-ASCII in the prefix, the serve name or the token', () => {

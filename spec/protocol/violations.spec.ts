@@ -151,7 +151,20 @@ describe('nullable strings', () => {
   it('reads N\\0 as null and P\\0 as the empty string', () => {
     const record = { ...fullRecord, ErrHint: null, ApplicationName: '' };
     const [, , decoded] = decodeChunks([preamble, encodeRecord(record)]);
-    expect(decoded).toEqual({ type: 'L', record, severity: { name: 'ERROR', label: 'ERROR' } });
+    expect(decoded).toEqual({ type: 'L', record, severity: { name: 'ERROR', label: 'ERROR' }, ascii: true });
+  });
+
+  it('flags a record ascii only when every text field is', () => {
+    for (const [field, value, ascii] of [
+      ['UserQuery', 'select 1', true],
+      ['UserQuery', "select 'é'", false],
+      ['ApplicationName', 'psql✓', false],
+      ['LogTime', '2026-11-25 01:43:51.596 \u00c9ST', false], // a zone abbreviation in Latin-1
+      ['ErrMessage', '\u007f', true], // DEL is still ASCII
+    ] as const) {
+      const [, , decoded] = decodeChunks([preamble, encodeRecord({ ...fullRecord, [field]: value })]);
+      expect(decoded).toMatchObject({ type: 'L', record: { [field]: value }, ascii });
+    }
   });
 });
 

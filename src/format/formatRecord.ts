@@ -36,6 +36,14 @@ function messageBudget(header: string, maxMessageBytes: number): number {
   return Math.min(maxMessageBytes, MAX_FRAME_BYTES - Buffer.byteLength(header));
 }
 
+/** Header tails of one token: per Pid, and whether hostname and token are ASCII. */
+interface TokenTails {
+  readonly ascii: boolean;
+  readonly byPid: Map<number, string>;
+}
+
+const isAscii = (s: string): boolean => Buffer.byteLength(s, 'utf8') === s.length;
+
 // Distinct PIDs remembered per token before that token's PROCID cache starts over: more than the
 // backends of any one server (max_connections), and each entry is a short string.
 const PROCID_CACHE_LIMIT = 4096;
@@ -55,24 +63,26 @@ export function createFormatter(options: Partial<FormatOptions> = {}): RecordFor
   // the Secret object is safe because a Secret never changes its value; a reloaded serve with a
   // new token has a new Secret. The last token's map is kept at hand: records come in runs of
   // one serve, and the revealed token lives only in these strings, as it did in every header.
-  const tails = new WeakMap<Secret, Map<number, string>>();
+  // Whether hostname and token are ASCII is checked here once, not per record.
+  const tails = new WeakMap<Secret, TokenTails>();
+  const hostAscii = isAscii(hostname);
   let lastToken: Secret | undefined;
-  let lastTails = new Map<number, string>();
+  let last: TokenTails = { ascii: true, byPid: new Map() };
   const headerTail = (token: Secret, pid: number): string => {
     if (token !== lastToken) {
       let forToken = tails.get(token);
       if (forToken === undefined) {
-        forToken = new Map();
+        forToken = { ascii: hostAscii && isAscii(token.reveal()), byPid: new Map() };
         tails.set(token, forToken);
       }
       lastToken = token;
-      lastTails = forToken;
+      last = forToken;
     }
-    let tail = lastTails.get(pid);
+    let tail = last.byPid.get(pid);
     if (tail === undefined) {
       tail = ` ${hostname} ${token.reveal()} postgres.${pid} - - `;
-      if (lastTails.size >= PROCID_CACHE_LIMIT) lastTails.clear();
-      lastTails.set(pid, tail);
+      if (last.byPid.size >= PROCID_CACHE_LIMIT) last.byPid.clear();
+      last.byPid.set(pid, tail);
     }
     return tail;
   };
@@ -80,6 +90,10 @@ export function createFormatter(options: Partial<FormatOptions> = {}): RecordFor
   // The tag's `[NAME] [` for the last serve name seen (tagName counts bytes for long names).
   let lastName: string | undefined = '\0'; // no serve name is a NUL: the first record computes
   let lastTagStart = '';
+  let lastTagAscii = true;
+  // Escapes render record fields (vouched for by the record's flag) or digits and spaces, so an
+  // ASCII template renders ASCII for an ASCII record.
+  const prefixAscii = isAscii(linePrefix);
 
   return (rec) => {
     const { record, severity } = rec.message;
@@ -91,9 +105,13 @@ export function createFormatter(options: Partial<FormatOptions> = {}): RecordFor
     if (name !== lastName) {
       lastName = name;
       lastTagStart = `[${tagName(name)}] [`;
+      lastTagAscii = isAscii(lastTagStart);
     }
     const tagHead = `${lastTagStart}${record.SeqNum}-`;
-    return recordFrames(header, budget, tagHead, record, severity.label, prefix(record));
+    // Severity labels, PRI and timestamps are always ASCII. Only the decoder's own flag counts
+    // for the record: a message built by hand is checked as it always was.
+    const ascii = rec.message.ascii === true && prefixAscii && last.ascii && lastTagAscii;
+    return recordFrames(header, budget, tagHead, record, severity.label, prefix(record), ascii);
   };
 }
 

@@ -14,7 +14,9 @@
 // see `slab` below). A multi-line field is checked up front instead, so that a long non-ASCII
 // statement is not laid out twice. When the assumption fails, the exact pass
 // counts bytes (byteLength per part head and per line of non-ASCII fields) and cuts on UTF-8
-// boundaries.
+// boundaries. When the caller already knows everything is ASCII (the decoder saw every byte of
+// the record; formatRecord.ts checks the cached header pieces once), there is nothing to prove:
+// no byteLength at all, and a latin1 write, which is a plain copy.
 import type { LogRecord } from '../protocol/messages';
 import { FormatError } from './errors';
 import type { FormattedRecord } from './formatRecord';
@@ -23,6 +25,7 @@ import { cutAt, MIN_ROOM_BYTES, MISSING_MESSAGE } from './lines';
 // The record being laid out. Formatting is synchronous, so module state serves every call and a
 // record allocates nothing but its strings and its Buffer.
 let exact = false; // count bytes (second pass) rather than characters (first pass)
+let knownAscii = false; // the caller vouches that every piece is ASCII: no checking at all
 let out = '';
 let total = 0; // bytes of `out` (in the first pass: characters, assumed bytes)
 let frames = 0;
@@ -102,7 +105,7 @@ function part(head: string, text: string): void {
     return;
   }
   // Multi-line: is it ASCII? (Decides how its lines are counted, and spares a doomed first pass.)
-  const ascii = Buffer.byteLength(text, 'utf8') === text.length;
+  const ascii = knownAscii || Buffer.byteLength(text, 'utf8') === text.length;
   if (!ascii && !exact) {
     giveUp = true;
     return;
@@ -142,7 +145,10 @@ function layOut(record: LogRecord, label: string, prefix: string): void {
 /**
  * The record's frames in one Buffer. `recordHeader` is the syslog header up to MSG, `maxBytes`
  * the MSG budget (messageBudget), `recordTagHead` `[NAME] [SEQ-` with NAME from tagName, `label`
- * the severity label, `prefix` the rendered line prefix.
+ * the severity label, `prefix` the rendered line prefix. `ascii`: the caller knows every one of
+ * these strings and every text field of `record` to be ASCII (the decoder saw the bytes, the
+ * rest was checked once when cached), so characters are counted as bytes and written as latin1.
+ * A wrong `true` would write wrong bytes: when in doubt, pass false.
  */
 export function recordFrames(
   recordHeader: string,
@@ -151,13 +157,31 @@ export function recordFrames(
   record: LogRecord,
   label: string,
   prefix: string,
+  ascii: boolean,
 ): FormattedRecord {
   header = recordHeader;
   budget = maxBytes;
   tagHead = recordTagHead;
+  knownAscii = ascii;
   try {
     exact = false;
     layOut(record, label, prefix);
+    if (knownAscii && !giveUp) {
+      // Characters are bytes: a latin1 write is a plain copy, with nothing to prove afterwards.
+      if (total <= SLAB_CHARS) {
+        if (slab.length - slabUsed < total) {
+          slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+          slabUsed = 0;
+        }
+        slab.write(out, slabUsed, total, 'latin1');
+        const bytes = slab.subarray(slabUsed, slabUsed + total);
+        slabUsed = (slabUsed + total + 7) & ~7;
+        return { bytes, frames };
+      }
+      const bytes = Buffer.allocUnsafe(total);
+      bytes.write(out, 0, total, 'latin1');
+      return { bytes, frames };
+    }
     if (!giveUp) {
       if (total <= SLAB_CHARS) {
         if (slab.length - slabUsed < total * 3) {

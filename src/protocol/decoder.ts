@@ -157,6 +157,6 @@ export class LogfebeDecoder {
     if (c.remaining !== 0) {
       throw new ProtocolError('LOGFEBE_TRAILING_BYTES', `${plural(c.remaining, 'byte')} left over after the L record`);
     }
-    return { type: 'L', record, severity: severityOf(record.ELevel, this.major) };
+    return { type: 'L', record, severity: severityOf(record.ELevel, this.major), ascii: c.allAscii };
   }
 }

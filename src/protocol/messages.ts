@@ -55,6 +55,12 @@ export interface RecordMessage {
   readonly type: 'L';
   readonly record: LogRecord;
   readonly severity: Severity;
+  /**
+   * True when the decoder saw every text field of the record in ASCII, so each character is one
+   * UTF-8 byte: the formatter then counts characters as bytes without looking. False or absent
+   * (a record built by hand): not known, and the formatter checks for itself.
+   */
+  readonly ascii?: boolean;
 }
 
 export type LogfebeMessage = VersionMessage | IdentityMessage | RecordMessage;

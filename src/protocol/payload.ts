@@ -22,6 +22,7 @@ export class PayloadCursor {
   private message: FrameType = 'L';
   private text = ''; // the payload as latin1
   private textStart = 0; // buffer offset of text[0]
+  private high = 0; // OR of every CString byte read since reset: below 0x80 means all were ASCII
 
   /** Point at `buf[start, end)`, the payload of a `message` frame. */
   reset(buf: Buffer, start: number, end: number, message: FrameType): void {
@@ -31,6 +32,12 @@ export class PayloadCursor {
     this.message = message;
     this.text = buf.toString('latin1', start, end);
     this.textStart = start;
+    this.high = 0;
+  }
+
+  /** Every CString read since reset was ASCII (so each of its characters is one UTF-8 byte). */
+  get allAscii(): boolean {
+    return this.high < 0x80;
   }
 
   /** Drop the buffer and text, so a consumed chunk is not kept alive by the cursor. */
@@ -59,6 +66,7 @@ export class PayloadCursor {
     }
     if (nul === end) throw this.pastTheEnd(field);
     this.pos = nul + 1;
+    this.high |= high;
     if (high < 0x80) return this.text.slice(pos - this.textStart, nul - this.textStart);
     // Invalid UTF-8 becomes U+FFFD rather than an error: a mangled byte must not cost the record.
     return buf.toString('utf8', pos, nul);
