@@ -19,6 +19,7 @@ interface Args {
   readonly calibrate: boolean; // measure the emulator's own ceiling first
   readonly cpuProf: boolean; // profile the daemon child: .cpuprofile files in bench/results/prof
   readonly collectorFlags: readonly string[]; // e.g. `--collector-flags "--concurrency 16"`
+  readonly nodeFlags: readonly string[]; // node/V8 flags for the daemon child, e.g. `--node-flags "--max-semi-space-size=8"`
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -29,6 +30,7 @@ function parseArgs(argv: readonly string[]): Args {
   let calibrate = true;
   let cpuProf = false;
   let collectorFlags: string[] = [];
+  let nodeFlags: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--quick') quick = true;
@@ -36,6 +38,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--no-calibrate') calibrate = false;
     else if (a === '--cpu-prof') cpuProf = true;
     else if (a === '--collector-flags') collectorFlags = (argv[++i] ?? '').split(/\s+/).filter((f) => f !== '');
+    else if (a === '--node-flags') nodeFlags = (argv[++i] ?? '').split(/\s+/).filter((f) => f !== '');
     else if (a === '--only' || a.startsWith('--only=')) {
       const list = a === '--only' ? (argv[++i] ?? '') : a.slice('--only='.length);
       const wanted = list.split(',').filter((s) => s !== '');
@@ -43,9 +46,9 @@ function parseArgs(argv: readonly string[]): Args {
       if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${names.join(', ')}, decode`);
       only = names.filter((n) => wanted.includes(n));
       decode = wanted.includes('decode');
-    } else throw new Error(`unknown argument ${a}; usage: run.js [--only ${names.join(',')},decode] [--quick] [--no-decode] [--no-calibrate] [--cpu-prof] [--collector-flags "--concurrency 16"]`);
+    } else throw new Error(`unknown argument ${a}; usage: run.js [--only ${names.join(',')},decode] [--quick] [--no-decode] [--no-calibrate] [--cpu-prof] [--collector-flags "--concurrency 16"] [--node-flags "--max-semi-space-size=8"]`);
   }
-  return { only, quick, decode, calibrate, cpuProf, collectorFlags };
+  return { only, quick, decode, calibrate, cpuProf, collectorFlags, nodeFlags };
 }
 
 /** The colleague's decoder micro-benchmark, run as it is (its own process, its own output). */
@@ -70,10 +73,10 @@ async function main(): Promise<void> {
   const profDir = join(repoRoot(), 'bench', 'results', 'prof');
   const harness: HarnessOptions = {
     ...HARNESS_DEFAULTS,
-    daemonNodeArgs: args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
+    daemonNodeArgs: [...args.nodeFlags, ...(args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])],
     extraCollectorFlags: args.collectorFlags,
   };
-  process.stdout.write(`pg-logplexcollector bench: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}${args.quick ? ', --quick' : ''}${args.collectorFlags.length > 0 ? `, collector flags ${args.collectorFlags.join(' ')}` : ''}\n`);
+  process.stdout.write(`pg-logplexcollector bench: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}${args.quick ? ', --quick' : ''}${args.collectorFlags.length > 0 ? `, collector flags ${args.collectorFlags.join(' ')}` : ''}${args.nodeFlags.length > 0 ? `, node flags ${args.nodeFlags.join(' ')}` : ''}\n`);
   let calibration: Calibration | undefined;
   if (args.calibrate) {
     // The throughput scenario's shape, into a socket that only drains: the most the harness can offer.
