@@ -50,6 +50,7 @@ const cases: [string, Partial<LogRecord>][] = [
   ['empty fields, empty FileErrPos, no message', { ErrMessage: null, ErrDetail: '', FileErrPos: '' }],
   ['multi-line ASCII with \\r\\n, a lone \\r, inner and trailing empty lines', { ErrMessage: 'a\r\nb\r\n\nc\rd\n\n\r\n' }],
   ['a field that is only newlines', { ErrDetail: '\n\n' }],
+  ['one-character last lines, and last lines that are only \\r', { ErrMessage: 'select\n1', ErrDetail: 'x\n\r', ErrHint: '\r\n\r', UserQuery: '\n' }],
   ['non-ASCII on one line', { ErrMessage: 'statement: select \'ü✓😀\'' }],
   ['non-ASCII in a multi-line field after an ASCII one', { ErrDetail: 'a\nb', UserQuery: 'é\nü\n' }],
   ['an ASCII line over the cap', { ErrMessage: 'x'.repeat(25000) }],
@@ -120,6 +121,7 @@ describe('recordFrames gives the reference bytes', () => {
     }
     expect(expected).toBeInstanceOf(FormatError);
     expect(() => format(rec)).toThrow((expected as Error).message);
+    expect(() => format(decoded(rec))).toThrow((expected as Error).message);
   });
 
   it('records written into a shared slab keep their bytes while later records are formatted', () => {
@@ -134,6 +136,11 @@ describe('recordFrames gives the reference bytes', () => {
     }
     const outs = recs.map((rec) => format(rec).bytes);
     recs.forEach((rec, i) => expect(outs[i]?.equals(reference(rec))).toBe(true));
+    // And as decoded: ASCII ones written straight into the slab, a fresh slab when one is full,
+    // the ones larger than a slab by the general path.
+    const viaDecoder = recs.map(decoded);
+    const decodedOuts = viaDecoder.map((rec) => format(rec).bytes);
+    viaDecoder.forEach((rec, i) => expect(decodedOuts[i]?.equals(reference(rec))).toBe(true));
   });
 
   it('the header tail follows the token Secret and the Pid', () => {
