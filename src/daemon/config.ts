@@ -21,6 +21,8 @@ export interface DaemonConfig {
 export interface Tunables {
   readonly flushIntervalMs?: number;
   readonly concurrency?: number;
+  readonly maxBatchFrames?: number;
+  readonly maxBatchBytes?: number;
   readonly bufferCapBytes?: number;
   readonly maxMessageBytes?: number; // frame cap: bytes of syslog MSG per frame
   readonly maxRecordBytes?: number; // protocol cap on one L message
@@ -47,6 +49,8 @@ const FLAGS = {
   'log-format': { type: 'string' },
   'flush-interval': { type: 'string' },
   concurrency: { type: 'string' },
+  'batch-frames': { type: 'string' },
+  'batch-size': { type: 'string' },
   'buffer-cap': { type: 'string' },
   'frame-cap': { type: 'string' },
   'record-cap': { type: 'string' },
@@ -70,6 +74,8 @@ the serve database directory; see README.md.
   --log-format FMT        our own log on stderr: logfmt or json          (logfmt)
   --flush-interval DUR    post a batch at least this often, e.g. 250ms
   --concurrency N         concurrent posts per serve
+  --batch-frames N        frames per post at most
+  --batch-size SIZE       body bytes per post at most, e.g. 1MiB
   --buffer-cap SIZE       bytes queued per serve before dropping, e.g. 32MiB
   --frame-cap SIZE        bytes of message per syslog frame (at most 10000)
   --record-cap SIZE       largest log record accepted, e.g. 1MiB
@@ -150,6 +156,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
   const tunables: Tunables = {
     flushIntervalMs: opt(values['flush-interval'], (t) => parseDuration('--flush-interval', t, 1, 60_000)),
     concurrency: opt(values.concurrency, (t) => parseCount('--concurrency', t, 1, 64)),
+    maxBatchFrames: opt(values['batch-frames'], (t) => parseCount('--batch-frames', t, 1, 100_000)),
+    // At least one whole frame (10240 bytes) must fit; 16 MiB is far past what logplex should take.
+    maxBatchBytes: opt(values['batch-size'], (t) => parseSize('--batch-size', t, 10240, 16 * 1024 * 1024)),
     bufferCapBytes: opt(values['buffer-cap'], (t) => parseSize('--buffer-cap', t, 64 * 1024, 4 * 1024 ** 3)),
     maxMessageBytes: opt(values['frame-cap'], (t) => parseSize('--frame-cap', t, 256, 10_000)),
     maxRecordBytes: opt(values['record-cap'], (t) => parseSize('--record-cap', t, 4096, 256 * 1024 ** 2)),

@@ -31,7 +31,14 @@ export function collectorOptions(config: DaemonConfig, serveDbDir: string): Coll
     serveDb: { pollIntervalMs: t.pollIntervalMs, watchEvents: t.watchEvents },
     source: { maxMessageBytes: t.maxRecordBytes },
     format: { linePrefix: t.linePrefix, hostname: t.hostname, maxMessageBytes: t.maxMessageBytes },
-    sink: { flushIntervalMs: t.flushIntervalMs, concurrency: t.concurrency, bufferCapBytes: t.bufferCapBytes, gzip: t.gzip },
+    sink: {
+      flushIntervalMs: t.flushIntervalMs,
+      concurrency: t.concurrency,
+      maxBatchFrames: t.maxBatchFrames,
+      maxBatchBytes: t.maxBatchBytes,
+      bufferCapBytes: t.bufferCapBytes,
+      gzip: t.gzip,
+    },
     shutdownTimeoutMs: t.shutdownTimeoutMs,
   };
 }
