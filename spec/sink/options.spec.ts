@@ -7,7 +7,7 @@ describe('resolveSinkOptions', () => {
     expect(resolveSinkOptions()).toEqual(defaultSinkOptions);
     expect(defaultSinkOptions).toMatchObject({
       flushIntervalMs: 250,
-      maxBatchFrames: 2000,
+      maxBatchFrames: 5000,
       maxBatchBytes: 1024 * 1024,
       concurrency: 4,
       bufferCapBytes: 32 * 1024 * 1024,
