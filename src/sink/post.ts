@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { Pool } from 'undici';
+import { Pool } from './undiciPool'; // not 'undici': see undiciPool.ts (memory)
 import type { Serve } from '../servedb/serve';
 import { isTransientStatus, PostError } from './errors';
 import type { SinkOptions } from './options';
