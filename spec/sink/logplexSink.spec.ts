@@ -158,6 +158,35 @@ describe('logplexSink: failures', () => {
     expect(failures[0]).toMatchObject({ code: 'LOGPLEX_HTTP_STATUS', status: 503, willRetry: true, level: 'warn', serve: 'BLUE', socket: '/run/test/a.sock' });
   });
 
+  it('reuses no body that may still be retried: every retry is byte for byte its first attempt', async () => {
+    // Successful bodies go back to a pool (bodyPool.ts) while other batches back off after a 503.
+    // Were a failed body pooled too, a later batch would overwrite it before its retry.
+    const s = await server((_req, i) => (i % 3 === 1 ? 503 : 204));
+    const serve = makeServe(s.url);
+    const texts = lines(300, 'pooled');
+    // Batches form while earlier ones are posted and backing off, so pooled bodies get reused.
+    const input = new Subject<SourcedRecord>();
+    const done = lastValueFrom(logplexSink(input, { ...FAST, format: stubFormatter, maxBatchFrames: 10, concurrency: 2 }));
+    for (let i = 0; i < texts.length; i += 10) {
+      for (const t of texts.slice(i, i + 10)) input.next(makeRecord(serve, t));
+      await new Promise((resolve) => setTimeout(resolve, 4));
+    }
+    input.complete();
+    const stats = await done;
+    const firstAttempt = new Map<string, Buffer>();
+    const delivered: string[] = [];
+    s.received.forEach((r, i) => {
+      const id = String(r.headers['logplex-frame-id']);
+      const first = firstAttempt.get(id);
+      if (first === undefined) firstAttempt.set(id, r.raw);
+      else expect(r.raw.equals(first)).toBe(true);
+      if (i % 3 !== 1) delivered.push(...r.frames.map(msgOf));
+    });
+    expect(delivered.sort()).toEqual([...texts].sort());
+    expect(stats).toMatchObject({ requestsOk: 30, lost: 0, framesOut: 300 });
+    expect(stats.requestsRetried).toBeGreaterThanOrEqual(10);
+  });
+
   it('does not retry a 400: the batch is lost, counted, and announced in the next batch', async () => {
     const s = await server((_req, i) => (i === 0 ? 400 : 204));
     const serve = makeServe(s.url);

@@ -32,6 +32,7 @@ import { ignoreEvents } from '../events';
 import { sameDelivery, type Serve } from '../servedb/serve';
 import type { SourcedRecord } from '../source/sourcedRecord';
 import { batchByTimeOrSize } from './batchByTimeOrSize';
+import { BodyPool } from './bodyPool';
 import { PostError, RetryGiveUpError } from './errors';
 import type { SinkEvent } from './events';
 import { sinkFormatter, type SinkFormatter } from './formatter';
@@ -84,6 +85,9 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
     const lane: LaneContext = {
       options,
       client,
+      // Room for the L10 notices (two frames of a few hundred bytes) on top of a full batch; as
+      // many free bodies as a serve can have posts in flight.
+      bodies: new BodyPool(options.maxBatchBytes + NOTICE_ROOM_BYTES, options.concurrency),
       format: config.format ?? sinkFormatter(),
       emit: config.events ?? ignoreEvents,
       scheduler: config.scheduler ?? asyncScheduler,
@@ -124,9 +128,13 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
   });
 }
 
+/** Bytes a body holds beyond maxBatchBytes for the L10 notices that open it. */
+const NOTICE_ROOM_BYTES = 4096;
+
 interface LaneContext {
   readonly options: SinkOptions;
   readonly client: LogplexClient;
+  readonly bodies: BodyPool;
   readonly format: SinkFormatter;
   readonly emit: EventSink<SinkEvent>;
   readonly scheduler: SchedulerLike;
@@ -188,20 +196,27 @@ function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneCo
     if (announced.lost !== undefined) {
       notices.push(format.notice(serve, format.l10Text('lost', announced.lost.count, announced.lost.since), at));
     }
-    // One list of parts and their total known up front: Buffer.concat then allocates once and copies once.
+    // The total is known up front, so the body is taken once (from the pool) and each part copied once.
     const noticeFrames = notices.length;
-    const parts: Buffer[] = notices; // the records follow the notices in the same list
     let noticeBytes = 0;
     for (const n of notices) noticeBytes += n.length;
     queue.reserve(noticeBytes);
     let bodyBytes = noticeBytes;
     let logFrames = 0;
     for (const r of records) {
-      parts.push(r.bytes);
       bodyBytes += r.bytes.length;
       logFrames += r.frames;
     }
-    const body = Buffer.concat(parts, bodyBytes);
+    const body = ctx.bodies.take(bodyBytes);
+    let offset = 0;
+    for (const n of notices) {
+      body.set(n, offset);
+      offset += n.length;
+    }
+    for (const r of records) {
+      body.set(r.bytes, offset);
+      offset += r.bytes.length;
+    }
     return {
       serve,
       body,
@@ -288,6 +303,7 @@ function deliver(batch: Batch, ctx: LaneContext, queue: ServeQueue, counters: Mu
     });
   };
 
+  let delivered = false;
   return defer(() => from(preparePost(batch, options))).pipe(
     mergeMap((prepared) =>
       attempt$(client, prepared).pipe(
@@ -300,6 +316,7 @@ function deliver(batch: Batch, ctx: LaneContext, queue: ServeQueue, counters: Mu
       ),
     ),
     tap((result) => {
+      delivered = true;
       counters.requestsOk += 1;
       counters.framesOut += batch.frameCount;
       counters.bytesOut += result.bytes;
@@ -326,6 +343,7 @@ function deliver(batch: Batch, ctx: LaneContext, queue: ServeQueue, counters: Mu
       return EMPTY;
     }),
     finalize(() => {
+      if (delivered) ctx.bodies.give(batch.body); // answered 2xx: the server read all of it
       queue.release(batch.ledgerBytes);
       counters.queuedBytes = queue.queuedBytes;
       ctx.publish();
