@@ -163,10 +163,12 @@ describe('logplexSink: failures', () => {
     // Were a failed body pooled too, a later batch would overwrite it before its retry.
     const s = await server((_req, i) => (i % 3 === 1 ? 503 : 204));
     const serve = makeServe(s.url);
-    const texts = lines(300, 'pooled');
+    const texts = lines(300, `pooled ${'x'.repeat(1000)}`); // big enough for pooled bodies
     // Batches form while earlier ones are posted and backing off, so pooled bodies get reused.
     const input = new Subject<SourcedRecord>();
-    const done = lastValueFrom(logplexSink(input, { ...FAST, format: stubFormatter, maxBatchFrames: 10, concurrency: 2 }));
+    const done = lastValueFrom(
+      logplexSink(input, { ...FAST, format: stubFormatter, maxBatchFrames: 10, maxBatchBytes: 12_000, concurrency: 2 }),
+    );
     for (let i = 0; i < texts.length; i += 10) {
       for (const t of texts.slice(i, i + 10)) input.next(makeRecord(serve, t));
       await new Promise((resolve) => setTimeout(resolve, 4));

@@ -5,7 +5,8 @@
 // records/s. Bodies that went out and were answered with success are taken back instead, so
 // steady load cycles through a handful of buffers.
 //
-// Only bodies whose POST succeeded come back: the server has read the whole body before it
+// At most twice the ledger's bytes are held for pooled bodies (each at least half full), and
+// only those bodies whose POST succeeded come back: the server has read the whole body before it
 // answered, so neither undici nor the socket still holds it. A failed, given-up or aborted post
 // leaves its body to the garbage collector, as every body was before.
 
@@ -21,9 +22,13 @@ export class BodyPool {
     this.#maxFree = maxFree;
   }
 
-  /** `size` bytes of uninitialised memory: pooled when it fits, else a fresh buffer. */
+  /**
+   * `size` bytes of uninitialised memory. Only big bodies (half the capacity or more) come from the
+   * pool: they are the load case, and a small body in a pooled buffer would pin a whole megabyte,
+   * which the ledger does not see (a quiet serve queues thousands of small bodies in an outage).
+   */
   take(size: number): Buffer {
-    if (size > this.#capacity) return Buffer.allocUnsafeSlow(size);
+    if (size > this.#capacity || size < this.#capacity / 2) return Buffer.allocUnsafeSlow(size);
     let buffer = this.#free.pop();
     if (buffer === undefined) {
       buffer = new ArrayBuffer(this.#capacity);
