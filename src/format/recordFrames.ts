@@ -166,34 +166,22 @@ export function recordFrames(
   try {
     exact = false;
     layOut(record, label, prefix);
-    if (knownAscii && !giveUp) {
-      // Characters are bytes: a latin1 write is a plain copy, with nothing to prove afterwards.
-      if (total <= SLAB_CHARS) {
-        if (slab.length - slabUsed < total) {
-          slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-          slabUsed = 0;
-        }
-        slab.write(out, slabUsed, total, 'latin1');
-        const bytes = slab.subarray(slabUsed, slabUsed + total);
-        slabUsed = (slabUsed + total + 7) & ~7;
-        return { bytes, frames };
-      }
-      const bytes = Buffer.allocUnsafe(total);
-      bytes.write(out, 0, total, 'latin1');
-      return { bytes, frames };
-    }
     if (!giveUp) {
       if (total <= SLAB_CHARS) {
-        if (slab.length - slabUsed < total * 3) {
+        // Known ASCII: characters are bytes and a latin1 write is a plain copy, nothing to prove.
+        // Otherwise a UTF-8 write with room for 3 bytes a character, so it cannot be cut short.
+        const room = knownAscii ? total : total * 3;
+        if (slab.length - slabUsed < room) {
           slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
           slabUsed = 0;
         }
-        if (slab.write(out, slabUsed, 'utf8') === total) {
+        const written = knownAscii ? slab.write(out, slabUsed, total, 'latin1') : slab.write(out, slabUsed, 'utf8');
+        if (written === total) {
           const bytes = slab.subarray(slabUsed, slabUsed + total);
           slabUsed = (slabUsed + total + 7) & ~7; // 8-aligned, as Buffer's pool
           return { bytes, frames };
         }
-      } else if (Buffer.byteLength(out, 'utf8') === total) {
+      } else if (knownAscii || Buffer.byteLength(out, 'utf8') === total) {
         const bytes = Buffer.allocUnsafe(total);
         bytes.write(out, 0, total, 'latin1');
         return { bytes, frames };
