@@ -2,7 +2,7 @@
 // character-counting first pass, the rest in a byte-counting one. Both must give exactly the
 // bytes of the reference path, octetFrames(header, taggedMessages(recordLines(...))), which the
 // other specs pin down: here every edge of the fast path is compared with it byte for byte.
-import { createFormatter, FormatError, type FormatOptions } from '../../src/format';
+import { createFormatter, createRecordWriter, FormatError, type FormatOptions } from '../../src/format';
 import { frameHeader, octetFrames } from '../../src/format/frame';
 import { recordLines, tagName, taggedMessages } from '../../src/format/lines';
 import { compilePrefix } from '../../src/format/prefix';
@@ -14,7 +14,8 @@ import type { LogRecord } from '../../src/protocol/messages';
 import type { SourcedRecord } from '../../src/source/sourcedRecord';
 import { aRecord, serveNamed, sourced, TOKEN } from './records';
 
-function reference(rec: SourcedRecord, options: Partial<FormatOptions> = {}): Buffer {
+/** The reference path's header and messages (one frame each) for `rec`. */
+function referenceMessages(rec: SourcedRecord, options: Partial<FormatOptions> = {}): { header: string; messages: string[] } {
   const { record, severity } = rec.message;
   const facility = options.facility ?? 16;
   const header = frameHeader(
@@ -26,7 +27,12 @@ function reference(rec: SourcedRecord, options: Partial<FormatOptions> = {}): Bu
   );
   const budget = Math.min(options.maxMessageBytes ?? 10000, 10240 - Buffer.byteLength(header));
   const lines = recordLines(record, severity.label, compilePrefix(options.linePrefix ?? 'sql_error_code = %e ')(record));
-  return octetFrames(header, taggedMessages(lines, tagName(rec.serve.name), record.SeqNum, budget));
+  return { header, messages: taggedMessages(lines, tagName(rec.serve.name), record.SeqNum, budget) };
+}
+
+function reference(rec: SourcedRecord, options: Partial<FormatOptions> = {}): Buffer {
+  const { header, messages } = referenceMessages(rec, options);
+  return octetFrames(header, messages);
 }
 
 /**
@@ -149,4 +155,37 @@ describe('recordFrames gives the reference bytes', () => {
     const c = sourced(aRecord({ Pid: 1 }), { serve: serveNamed('A', TOKEN) });
     for (const rec of [a, b, a, c, b, c]) expect(format(rec).bytes.equals(reference(rec))).toBe(true);
   });
+});
+
+describe('createRecordWriter writes the reference bytes in place', () => {
+  const writer = createRecordWriter();
+  const AT = 13; // records land mid-body, after others and the headroom
+  const SENTINEL = 0xa5;
+  const untouched = (b: Buffer): boolean => b.every((x) => x === SENTINEL);
+
+  const check = (rec: SourcedRecord): void => {
+    const expected = reference(rec);
+    const frames = referenceMessages(rec).messages.length;
+    const target = Buffer.alloc(AT + expected.length + 64, SENTINEL);
+
+    // Exactly the room it needs.
+    let end = AT + expected.length;
+    expect(writer.write(rec, target, AT, end)).toBe(expected.length);
+    expect(target.subarray(AT, end).equals(expected)).toBe(true);
+    expect(writer.frames()).toBe(frames);
+    expect(untouched(target.subarray(0, AT))).toBe(true);
+    expect(untouched(target.subarray(end))).toBe(true);
+
+    // One byte short: the length it needs, and nothing outside [at, end).
+    target.fill(SENTINEL);
+    end = AT + expected.length - 1;
+    expect(writer.write(rec, target, AT, end)).toBe(-expected.length);
+    expect(writer.frames()).toBe(frames);
+    expect(untouched(target.subarray(0, AT))).toBe(true);
+    expect(untouched(target.subarray(end))).toBe(true);
+  };
+
+  it.each(cases)('%s', (_name, overrides) => check(sourced(aRecord(overrides))));
+
+  it.each(cases)('%s, as decoded (with the ascii flag)', (_name, overrides) => check(decoded(sourced(aRecord(overrides)))));
 });

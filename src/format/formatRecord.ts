@@ -2,8 +2,9 @@
 // concatenate into an application/logplex-1 body; and the in-band L10 notices about drops.
 //
 // Per record this parses nothing but the LogTime (cached per second), renders the prefix once,
-// builds the header once and writes every frame into one Buffer (recordFrames.ts): the sink
-// batches and concatenates records, never frames, so a Buffer per frame would only be copied again.
+// builds the header once and writes every frame in one go (recordFrames.ts). The sink writes
+// records straight into its request body (createRecordWriter); createFormatter gives a record its
+// own Buffer, for callers that want one.
 //
 // L10 notices: the frame has our facility at warning severity (log-shuttle's choice), the serve's
 // token as APP-NAME so logplex routes it to the same app, PROCID options.noticeProcId, and as MSG
@@ -14,7 +15,7 @@ import type { Secret } from '../secret';
 import type { Serve } from '../servedb/serve';
 import type { SourcedRecord } from '../source/sourcedRecord';
 import { frameHeader, octetFrame } from './frame';
-import { recordFrames } from './recordFrames';
+import { framesWritten, writeRecordFrames } from './recordFrames';
 import { tagName } from './lines';
 import { type FormatOptions, MAX_FRAME_BYTES, resolveFormatOptions, validateFormatOptions } from './options';
 import { compilePrefix } from './prefix';
@@ -28,6 +29,18 @@ export interface FormattedRecord {
 }
 
 export type RecordFormatter = (rec: SourcedRecord) => FormattedRecord;
+
+/** Writes records' frames into buffers of the caller's (the sink's open request body). */
+export interface RecordWriter {
+  /**
+   * Writes `rec`'s frames into `target` from `at`, never past `end`; returns the bytes written, or
+   * minus the bytes needed when they do not fit (then nothing is committed, though bytes in
+   * [at, end) may have been scribbled on). Throws FormatError for a record that cannot be framed.
+   */
+  readonly write: (rec: SourcedRecord, target: Buffer, at: number, end: number) => number;
+  /** Frames of the record last written or measured. */
+  readonly frames: () => number;
+}
 
 /** The MSG budget for a header: the cap, or less when an unusually long token eats into 10240. */
 function messageBudget(header: string, maxMessageBytes: number): number {
@@ -48,8 +61,8 @@ const isAscii = (s: string): boolean => Buffer.byteLength(s, 'utf8') === s.lengt
 // backends of any one server (max_connections), and each entry is a short string.
 const PROCID_CACHE_LIMIT = 4096;
 
-/** Compiles the options once (prefix included) and returns the per-record function. */
-export function createFormatter(options: Partial<FormatOptions> = {}): RecordFormatter {
+/** Compiles the options once (prefix included) and returns the per-record writer. */
+export function createRecordWriter(options: Partial<FormatOptions> = {}): RecordWriter {
   const { linePrefix, facility, hostname, maxMessageBytes } = resolveFormatOptions(options);
   const prefix = compilePrefix(linePrefix);
 
@@ -95,7 +108,7 @@ export function createFormatter(options: Partial<FormatOptions> = {}): RecordFor
   // ASCII template renders ASCII for an ASCII record.
   const prefixAscii = isAscii(linePrefix);
 
-  return (rec) => {
+  const write = (rec: SourcedRecord, target: Buffer, at: number, end: number): number => {
     const { record, severity } = rec.message;
     const timestamp = syslogTimestamp(record.LogTime, rec.receivedAt);
     const priHead = priHeads.get(severity.name) ?? `<${syslogPri(facility, severity.name)}>1 `;
@@ -111,7 +124,24 @@ export function createFormatter(options: Partial<FormatOptions> = {}): RecordFor
     // Severity labels, PRI and timestamps are always ASCII. Only the decoder's own flag counts
     // for the record: a message built by hand is checked as it always was.
     const ascii = rec.message.ascii === true && prefixAscii && last.ascii && lastTagAscii;
-    return recordFrames(header, budget, tagHead, record, severity.label, prefix(record), ascii);
+    return writeRecordFrames(header, budget, tagHead, record, severity.label, prefix(record), ascii, target, at, end);
+  };
+  return { write, frames: framesWritten };
+}
+
+// Records of up to this many bytes are written here first, then copied out at their size.
+const SCRATCH_BYTES = 1 << 16;
+
+/** Compiles the options once (prefix included) and returns the per-record function: one Buffer a record. */
+export function createFormatter(options: Partial<FormatOptions> = {}): RecordFormatter {
+  const writer = createRecordWriter(options);
+  const scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+  return (rec) => {
+    const n = writer.write(rec, scratch, 0, SCRATCH_BYTES);
+    if (n >= 0) return { bytes: Buffer.from(scratch.subarray(0, n)), frames: writer.frames() };
+    const bytes = Buffer.allocUnsafe(-n); // bigger than the scratch: written in place, at its size
+    writer.write(rec, bytes, 0, bytes.length);
+    return { bytes, frames: writer.frames() };
   };
 }
 

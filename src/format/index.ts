@@ -1,6 +1,6 @@
 // The format stage: SourcedRecord → logplex frames (../shared/spec/log-format.md).
-export { createFormatter, formatNotice, formatRecord, l10Text } from './formatRecord';
-export type { FormattedRecord, L10Kind, RecordFormatter } from './formatRecord';
+export { createFormatter, createRecordWriter, formatNotice, formatRecord, l10Text } from './formatRecord';
+export type { FormattedRecord, L10Kind, RecordFormatter, RecordWriter } from './formatRecord';
 export { DEFAULT_FORMAT_OPTIONS, MAX_FRAME_BYTES, maxHeaderBytes, resolveFormatOptions, validateFormatOptions } from './options';
 export type { FormatOptions } from './options';
 export { FormatError } from './errors';

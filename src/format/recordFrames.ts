@@ -1,5 +1,5 @@
 // How createFormatter lays out a record's frames: one string for the whole record (length
-// prefixes, headers, tags, lines), then one allocation and one write. It produces exactly what
+// prefixes, headers, tags, lines), then one write into the caller's buffer. It produces exactly what
 // octetFrames(header, taggedMessages(recordLines(...))) produces (same parts, same line
 // splitting, same cuts, same N; spec/format/recordFrames.spec.ts checks it), without their
 // intermediate arrays and strings.
@@ -11,7 +11,7 @@
 // Two passes at most. Nearly every record is ASCII, where a character is a byte: the first pass
 // counts characters and never calls byteLength per piece; the UTF-8 write of the result then
 // proves the assumption (every character is at least one UTF-8 byte, exactly one only when ASCII;
-// see `slab` below). A multi-line field is checked up front instead, so that a long non-ASCII
+// see writeRecordFrames). A multi-line field is checked up front instead, so that a long non-ASCII
 // statement is not laid out twice. When the assumption fails, the exact pass
 // counts bytes (byteLength per part head and per line of non-ASCII fields) and cuts on UTF-8
 // boundaries. When the caller already knows everything is ASCII (the decoder saw every byte of
@@ -19,11 +19,10 @@
 // no byteLength at all, and a latin1 write, which is a plain copy.
 import type { LogRecord } from '../protocol/messages';
 import { FormatError } from './errors';
-import type { FormattedRecord } from './formatRecord';
 import { cutAt, MIN_ROOM_BYTES, MISSING_MESSAGE } from './lines';
 
 // The record being laid out. Formatting is synchronous, so module state serves every call and a
-// record allocates nothing but its strings and its Buffer.
+// record allocates nothing but its strings.
 let exact = false; // count bytes (second pass) rather than characters (first pass)
 let knownAscii = false; // the caller vouches that every piece is ASCII: no checking at all
 let out = '';
@@ -36,18 +35,6 @@ let headerBytes = 0;
 let budget = 0;
 let tagHead = ''; // `[NAME] [SEQ-`
 let tagHeadBytes = 0;
-
-// The first pass's string is written as UTF-8 straight into a slab, and an ASCII record's bytes
-// are a view of it (as Buffer.allocUnsafe hands out views of its pool). One write both encodes and
-// proves ASCII: bytes written === characters only when every character is one byte, provided the
-// write cannot be cut short, so the slab must have 3 bytes free per character (a UTF-16 unit is at
-// most 3 UTF-8 bytes). This replaces a byteLength pass over the whole string, an allocation and a
-// latin1 write. A slab lives while any record's view does: the sink copies records into bodies, so
-// at most the slabs of the records in flight. Records over SLAB_CHARS take the byteLength path.
-const SLAB_BYTES = 1 << 16;
-const SLAB_CHARS = 1 << 14; // 3 × 16 Ki ≤ 64 KiB: such a record fits a fresh slab
-let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-let slabUsed = 0;
 
 function bytesOf(s: string): number {
   return exact ? Buffer.byteLength(s, 'utf8') : s.length;
@@ -142,15 +129,26 @@ function layOut(record: LogRecord, label: string, prefix: string): void {
   if (record.UserQuery !== null) part(`${prefix}STATEMENT:  `, record.UserQuery);
 }
 
+/** Frames of the record last written or measured by writeRecordFrames. */
+export function framesWritten(): number {
+  return frames;
+}
+
 /**
- * The record's frames in one Buffer. `recordHeader` is the syslog header up to MSG, `maxBytes`
- * the MSG budget (messageBudget), `recordTagHead` `[NAME] [SEQ-` with NAME from tagName, `label`
- * the severity label, `prefix` the rendered line prefix. `ascii`: the caller knows every one of
- * these strings and every text field of `record` to be ASCII (the decoder saw the bytes, the
- * rest was checked once when cached), so characters are counted as bytes and written as latin1.
- * A wrong `true` would write wrong bytes: when in doubt, pass false.
+ * Writes the record's frames into `target` at `at`, never past `end`, and returns how many bytes
+ * they take; or, when they do not fit, minus that many (bytes in [at, end) may then have been
+ * scribbled on, nothing is committed). framesWritten() then gives their frame count either way.
+ * `recordHeader` is the syslog header up to MSG, `maxBytes` the MSG budget (messageBudget),
+ * `recordTagHead` `[NAME] [SEQ-` with NAME from tagName, `label` the severity label, `prefix` the
+ * rendered line prefix. `ascii`: the caller knows every one of these strings and every text field
+ * of `record` to be ASCII (the decoder saw the bytes, the rest was checked once when cached), so
+ * characters are counted as bytes and written as latin1. A wrong `true` would write wrong bytes:
+ * when in doubt, pass false.
+ *
+ * Writing straight into the caller's buffer (the sink's open request body) is the point: a record
+ * costs no Buffer of its own, and its bytes are copied once, from the string into the body.
  */
-export function recordFrames(
+export function writeRecordFrames(
   recordHeader: string,
   maxBytes: number,
   recordTagHead: string,
@@ -158,40 +156,34 @@ export function recordFrames(
   label: string,
   prefix: string,
   ascii: boolean,
-): FormattedRecord {
+  target: Buffer,
+  at: number,
+  end: number,
+): number {
   header = recordHeader;
   budget = maxBytes;
   tagHead = recordTagHead;
   knownAscii = ascii;
+  const room = end - at;
   try {
     exact = false;
     layOut(record, label, prefix);
     if (!giveUp) {
-      if (total <= SLAB_CHARS) {
-        // Known ASCII: characters are bytes and a latin1 write is a plain copy, nothing to prove.
-        // Otherwise a UTF-8 write with room for 3 bytes a character, so it cannot be cut short.
-        const room = knownAscii ? total : total * 3;
-        if (slab.length - slabUsed < room) {
-          slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-          slabUsed = 0;
-        }
-        const written = knownAscii ? slab.write(out, slabUsed, total, 'latin1') : slab.write(out, slabUsed, 'utf8');
-        if (written === total) {
-          const bytes = slab.subarray(slabUsed, slabUsed + total);
-          slabUsed = (slabUsed + total + 7) & ~7; // 8-aligned, as Buffer's pool
-          return { bytes, frames };
-        }
-      } else if (knownAscii || Buffer.byteLength(out, 'utf8') === total) {
-        const bytes = Buffer.allocUnsafe(total);
-        bytes.write(out, 0, total, 'latin1');
-        return { bytes, frames };
+      // Known ASCII: characters are bytes and a latin1 write is a plain copy, nothing to prove.
+      if (knownAscii) return total <= room ? target.write(out, at, total, 'latin1') : -total;
+      // Otherwise one UTF-8 write both encodes and proves ASCII: bytes written === characters only
+      // when every character is one byte, provided the write cannot be cut short, i.e. with room
+      // for 3 bytes a character (a UTF-16 unit is at most 3 UTF-8 bytes). That replaces a
+      // byteLength pass over the whole string. Near the end of the room, byteLength decides.
+      if (total * 3 <= room) {
+        if (target.write(out, at, room, 'utf8') === total) return total;
+      } else if (Buffer.byteLength(out, 'utf8') === total) {
+        return total <= room ? target.write(out, at, total, 'latin1') : -total;
       }
     }
     exact = true;
     layOut(record, label, prefix);
-    const bytes = Buffer.allocUnsafe(total);
-    bytes.write(out, 0, total, 'utf8');
-    return { bytes, frames };
+    return total <= room ? target.write(out, at, total, 'utf8') : -total;
   } finally {
     // Drop the references: a record's text should not outlive its call.
     out = '';
