@@ -1,6 +1,6 @@
 // How fast records become logplex bodies in memory, on one core: the real formatter, then the
-// sink's batching (batchByTimeOrSize with the default 500 frames / 1 MiB) and the body built from
-// each batch, as logplexSink does it, without the HTTP. The records: the synthetic mix the
+// sink's batching (fillBodies with the sink's defaults: records written straight into pooled
+// bodies), as logplexSink does it, without the HTTP. The records: the synthetic mix the
 // throughput bench sends (src/tools/logfebeEmulator.ts syntheticRecord, ~5.5 frames a record) and
 // the pg15 captures in ../shared/fixtures.
 //
@@ -13,13 +13,13 @@
 // for everything (decode, format, batch, post); this part should take well under half of it.
 import { resolve } from 'node:path';
 import { from, lastValueFrom, map, reduce } from 'rxjs';
-import type { FormattedRecord } from '../src/format';
 import { LogfebeDecoder } from '../src/protocol/decoder';
 import { encodeIdentity, encodeRecord, encodeVersion } from '../src/protocol/encode';
 import type { LogRecord } from '../src/protocol/messages';
 import { Secret } from '../src/secret';
 import type { Serve } from '../src/servedb/serve';
-import { batchByTimeOrSize } from '../src/sink/batchByTimeOrSize';
+import { BodyPool } from '../src/sink/bodyPool';
+import { fillBodies } from '../src/sink/fillBodies';
 import { sinkFormatter } from '../src/sink/formatter';
 import { defaultSinkOptions } from '../src/sink/options';
 import type { SourcedRecord } from '../src/source/sourcedRecord';
@@ -65,30 +65,29 @@ interface Totals {
 }
 
 const format = sinkFormatter();
+const NOTICE_ROOM = 4096; // as logplexSink
+const pool = new BodyPool(NOTICE_ROOM + defaultSinkOptions.maxBatchBytes, defaultSinkOptions.concurrency);
 
-/** One pass: every record formatted, batched and turned into bodies, as the sink does. */
+/** One pass: every record written into bodies by fillBodies, as the sink does; each body given back as after a 2xx. */
 function onePass(records: readonly SourcedRecord[]): Promise<Totals> {
   return lastValueFrom(
     from(records).pipe(
-      map((rec) => format.record(rec)),
-      batchByTimeOrSize<FormattedRecord>({
-        maxItems: defaultSinkOptions.maxBatchFrames,
+      fillBodies<SourcedRecord>({
+        maxFrames: defaultSinkOptions.maxBatchFrames,
         maxBytes: defaultSinkOptions.maxBatchBytes,
         flushIntervalMs: defaultSinkOptions.flushIntervalMs,
-        sizeOf: (r) => r.bytes.length,
-        weightOf: (r) => r.frames,
+        headroom: NOTICE_ROOM,
+        write: format.write,
+        framesOf: format.frames,
+        accept: () => true,
+        bodies: { take: (n) => pool.take(n), give: (b) => pool.give(b) },
       }),
-      map((records) => {
-        let frames = 0;
-        let bytes = 0;
-        const parts = records.map((r) => {
-          frames += r.frames;
-          bytes += r.bytes.length;
-          return r.bytes;
-        });
-        return { body: Buffer.concat(parts, bytes), frames };
+      map((filled) => {
+        const body = filled.buffer.subarray(NOTICE_ROOM, filled.end);
+        pool.give(filled.buffer);
+        return { bytes: body.length, frames: filled.frames };
       }),
-      reduce((t: Totals, b) => ({ bodies: t.bodies + 1, frames: t.frames + b.frames, bytes: t.bytes + b.body.length }), {
+      reduce((t: Totals, b) => ({ bodies: t.bodies + 1, frames: t.frames + b.frames, bytes: t.bytes + b.bytes }), {
         bodies: 0,
         frames: 0,
         bytes: 0,
@@ -106,14 +105,22 @@ interface CaseResult {
   readonly recordsPerSecond: number;
 }
 
+const scratch = Buffer.allocUnsafeSlow(defaultSinkOptions.maxBatchBytes);
+
 /** Only the formatter, no batching: what src/format itself costs. */
 function formatOnlyPass(records: readonly SourcedRecord[]): Promise<Totals> {
   let frames = 0;
   let bytes = 0;
+  let at = 0;
   for (const rec of records) {
-    const r = format.record(rec);
-    frames += r.frames;
-    bytes += r.bytes.length;
+    let n = format.write(rec, scratch, at, scratch.length);
+    if (n < 0) {
+      at = 0; // the scratch is full: start over (a body's worth of records at a time)
+      n = format.write(rec, scratch, at, scratch.length);
+    }
+    at += n;
+    frames += format.frames();
+    bytes += n;
   }
   return Promise.resolve({ bodies: 0, frames, bytes });
 }

@@ -5,14 +5,14 @@ import { LogfebeDecoder } from '../../src/protocol/decoder';
 import { encodeIdentity, encodeRecord, encodeVersion } from '../../src/protocol/encode';
 import { Secret } from '../../src/secret';
 import type { Serve } from '../../src/servedb/serve';
-import { sinkFormatter } from '../../src/sink/formatter';
+import { createFormatter } from '../../src/format';
 import { EMULATOR_DEFAULTS, syntheticRecord } from '../../src/tools/logfebeEmulator';
 
 /** `(backend, seq) → frames`, for records as syntheticRecord makes them, on a serve named `serveName`. */
 export function frameCounterFor(serveName: string): (backend: number, seq: number) => number {
   const decoder = new LogfebeDecoder();
   decoder.push(Buffer.concat([encodeVersion(EMULATOR_DEFAULTS.version), encodeIdentity('bench')]));
-  const format = sinkFormatter();
+  const format = createFormatter();
   const serve: Serve = {
     identity: 'bench',
     socketPath: '/bench.sock',
@@ -22,6 +22,6 @@ export function frameCounterFor(serveName: string): (backend: number, seq: numbe
   return (backend, seq) => {
     const [message] = decoder.push(encodeRecord(syntheticRecord(backend, seq)));
     if (message === undefined || message.type !== 'L') throw new Error('frameCount: the decoder did not return a record');
-    return format.record({ serve, message, receivedAt: Date.now() }).frames;
+    return format({ serve, message, receivedAt: Date.now() }).frames;
   };
 }

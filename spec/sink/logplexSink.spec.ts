@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { lastValueFrom, Subject, tap, type Subscription } from 'rxjs';
 import { logplexSink, type LogplexSinkConfig, type SinkEvent, type SinkStats } from '../../src/sink';
 import type { SourcedRecord } from '../../src/source/sourcedRecord';
-import { deadPort, FAST, makeRecord, makeServe, msgOf, startServer, stubFormatter, waitFor, type TestServer } from './support';
+import { deadPort, FAST, makeRecord, makeServe, msgOf, startServer, stubFormatter, stubFrames, waitFor, type TestServer } from './support';
 
 const servers: TestServer[] = [];
 async function server(...args: Parameters<typeof startServer>): Promise<TestServer> {
@@ -243,7 +243,7 @@ describe('logplexSink: failures', () => {
   it('drops at the buffer cap while logplex is down, then opens the next batch with the exact count', async () => {
     const port = await deadPort();
     const serve = makeServe(`http://127.0.0.1:${port}/logs`);
-    const frameBytes = stubFormatter.record(makeRecord(serve, 'fill 0')).bytes.length;
+    const frameBytes = stubFrames(makeRecord(serve, 'fill 0')).bytes.length;
     const events: SinkEvent[] = [];
     const input = new Subject<SourcedRecord>();
     let latest: SinkStats | undefined;
@@ -289,7 +289,7 @@ describe('logplexSink: failures', () => {
   it('sends pending drop counts in a last notice-only batch when the input ends', async () => {
     const s = await server((_req, i) => (i === 0 ? 'hang' : 204));
     const serve = makeServe(s.url);
-    const frameBytes = stubFormatter.record(makeRecord(serve, 'fill 0')).bytes.length;
+    const frameBytes = stubFrames(makeRecord(serve, 'fill 0')).bytes.length;
     const input = new Subject<SourcedRecord>();
     const done = lastValueFrom(
       logplexSink(input, { ...FAST, format: stubFormatter, bufferCapBytes: 2 * frameBytes, headersTimeoutMs: 150 }),
@@ -314,7 +314,7 @@ describe('logplexSink: secrets', () => {
     const port = await deadPort();
     const tServe = makeServe(s.url, { token, socketPath: '/run/t.sock' });
     const urlServe = makeServe(`http://127.0.0.1:${port}/logs`, { user: 'alice', token: password, socketPath: '/run/u.sock' });
-    const frameBytes = stubFormatter.record(makeRecord(tServe, 'line 0')).bytes.length;
+    const frameBytes = stubFrames(makeRecord(tServe, 'line 0')).bytes.length;
     const statsSeen: SinkStats[] = [];
     const events: SinkEvent[] = [];
     const input = new Subject<SourcedRecord>();

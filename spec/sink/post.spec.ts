@@ -3,7 +3,7 @@ import { Subject } from 'rxjs';
 import { isTransientStatus, logplexSink, LogplexClient, preparePost, PostError, resolveSinkOptions, type SinkEvent } from '../../src/sink';
 import { classifyRequestError } from '../../src/sink/post';
 import type { SourcedRecord } from '../../src/source/sourcedRecord';
-import { FAST, makeRecord, makeServe, startServer, stubFormatter, waitFor } from './support';
+import { FAST, makeRecord, makeServe, startServer, stubFormatter, stubFrames, waitFor } from './support';
 
 describe('classification', () => {
   it('retries 408, 429 and 5xx only', () => {
@@ -30,7 +30,7 @@ describe('classification', () => {
 describe('preparePost', () => {
   it('builds the body once: gzip and Frame-Id fixed for every attempt', async () => {
     const serve = makeServe('https://logplex.example.com/logs');
-    const body = stubFormatter.record(makeRecord(serve, 'a\nb')).bytes;
+    const body = stubFrames(makeRecord(serve, 'a\nb')).bytes;
     const prepared = await preparePost({ serve, body, frameCount: 2, dropCount: 4, lostCount: 0 }, { gzip: true, userAgent: 'ua/1' });
     expect(prepared.origin).toBe('https://logplex.example.com');
     expect(prepared.path).toBe('/logs');

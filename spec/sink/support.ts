@@ -130,18 +130,29 @@ function octetCounted(message: string): Buffer {
   return Buffer.concat([Buffer.from(`${bytes.length} `, 'latin1'), bytes]);
 }
 
-/** Stand-in for src/format: one frame per line of ErrMessage, token as APP-NAME like the real one. */
+/** The stub's frames for a record: one per line of ErrMessage, token as APP-NAME like the real one. */
+export function stubFrames(rec: SourcedRecord): { bytes: Buffer; frames: number } {
+  const frames = (rec.message.record.ErrMessage ?? '')
+    .split('\n')
+    .map((line) =>
+      octetCounted(
+        `<134>1 2026-11-25T01:43:51.596000+00:00 postgres ${rec.serve.target.token.reveal()} postgres.${rec.message.record.Pid} - - ${line}`,
+      ),
+    );
+  return { bytes: Buffer.concat(frames), frames: frames.length };
+}
+
+let stubFramesWritten = 0;
+
+/** Stand-in for src/format: stubFrames, written where the sink asks as the real writer does. */
 export const stubFormatter: SinkFormatter = {
-  record: (rec) => {
-    const frames = (rec.message.record.ErrMessage ?? '')
-      .split('\n')
-      .map((line) =>
-        octetCounted(
-          `<134>1 2026-11-25T01:43:51.596000+00:00 postgres ${rec.serve.target.token.reveal()} postgres.${rec.message.record.Pid} - - ${line}`,
-        ),
-      );
-    return { bytes: Buffer.concat(frames), frames: frames.length };
+  write: (rec, target, at, end) => {
+    const { bytes, frames } = stubFrames(rec);
+    stubFramesWritten = frames;
+    if (bytes.length > end - at) return -bytes.length;
+    return bytes.copy(target, at);
   },
+  frames: () => stubFramesWritten,
   notice: (serve, message) =>
     octetCounted(`<132>1 2026-11-25T01:43:51.596000+00:00 postgres ${serve.target.token.reveal()} collector - - ${message}`),
   l10Text: (kind, count, since) =>

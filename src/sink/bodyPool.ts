@@ -1,14 +1,15 @@
-// Request bodies, reused. Under load a serve forms a body of up to maxBatchBytes every few
+// Full-size request bodies, reused. Under load a serve fills a body of maxBatchBytes every few
 // milliseconds, and each one lives for a round trip or more: long enough for V8 to promote its
 // Buffer to the old generation, where the backing store waits for a full mark-compact to be
 // freed. The bench measured 40 MB of such bodies waiting between mark-compacts at 100k
 // records/s. Bodies that went out and were answered with success are taken back instead, so
 // steady load cycles through a handful of buffers.
 //
-// At most twice the ledger's bytes are held for pooled bodies (each at least half full), and
-// only those bodies whose POST succeeded come back: the server has read the whole body before it
-// answered, so neither undici nor the socket still holds it. A failed, given-up or aborted post
-// leaves its body to the garbage collector, as every body was before.
+// Only full-size buffers are pooled (a quiet serve's small bodies are the heap's), and only those
+// whose POST succeeded come back: the server has read the whole body before it answered, so
+// neither undici nor the socket still holds it. A failed, given-up or aborted post leaves its body
+// to the garbage collector. A body that closes less than half full is copied out at its size and
+// its buffer given back at once (logplexSink.ts), so what waits in a queue is what the ledger counts.
 
 export class BodyPool {
   readonly #capacity: number;
@@ -22,22 +23,22 @@ export class BodyPool {
     this.#maxFree = maxFree;
   }
 
-  /**
-   * `size` bytes of uninitialised memory. Only big bodies (half the capacity or more) come from the
-   * pool: they are the load case, and a small body in a pooled buffer would pin a whole megabyte,
-   * which the ledger does not see (a quiet serve queues thousands of small bodies in an outage).
-   */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** `size` bytes of uninitialised memory: a pooled buffer when `size` is the pool's capacity, else its own. */
   take(size: number): Buffer {
-    if (size > this.#capacity || size < this.#capacity / 2) return Buffer.allocUnsafeSlow(size);
+    if (size !== this.#capacity) return Buffer.allocUnsafeSlow(size);
     let buffer = this.#free.pop();
     if (buffer === undefined) {
       buffer = new ArrayBuffer(this.#capacity);
       this.#ours.add(buffer);
     }
-    return Buffer.from(buffer, 0, size);
+    return Buffer.from(buffer);
   }
 
-  /** Hands `body` back once nothing reads it any more; anything but a pooled body is ignored. */
+  /** Hands back the buffer under `body` once nothing reads it any more; anything not pooled is ignored. */
   give(body: Buffer): void {
     const buffer = body.buffer;
     if (!(buffer instanceof ArrayBuffer) || !this.#ours.has(buffer) || this.#free.length >= this.#maxFree) return;

@@ -1,11 +1,17 @@
 // What the sink needs from the format stage, and the adapter to the real one (src/format). The
 // sink takes it injected so that tests can use a trivial stand-in and the daemon its own options.
-import { createFormatter, formatNotice, l10Text, resolveFormatOptions, type FormatOptions, type FormattedRecord } from '../format';
+import { createRecordWriter, formatNotice, l10Text, resolveFormatOptions, type FormatOptions } from '../format';
 import type { Serve } from '../servedb/serve';
 import type { SourcedRecord } from '../source/sourcedRecord';
 
 export interface SinkFormatter {
-  readonly record: (rec: SourcedRecord) => FormattedRecord; // one record's frames in one Buffer, and how many
+  /**
+   * One record's frames, written into `target` from `at` and never past `end`: the bytes written,
+   * or minus the bytes needed when they do not fit (nothing committed). Throws when the record
+   * cannot be framed. (RecordWriter.write in src/format.)
+   */
+  readonly write: (rec: SourcedRecord, target: Buffer, at: number, end: number) => number;
+  readonly frames: () => number; // frames of the record last written or measured
   readonly notice: (serve: Serve, message: string, at: Date) => Buffer; // one frame of our own (L10)
   readonly l10Text: (kind: 'dropped' | 'lost', count: number, since: Date) => string;
 }
@@ -13,8 +19,10 @@ export interface SinkFormatter {
 /** The real formatter with these format options (validated here, once, so a bad option fails at start). */
 export function sinkFormatter(options: Partial<FormatOptions> = {}): SinkFormatter {
   const resolved = resolveFormatOptions(options);
+  const writer = createRecordWriter(resolved);
   return {
-    record: createFormatter(resolved),
+    write: writer.write,
+    frames: writer.frames,
     notice: (serve, message, at) => formatNotice(serve, message, at, resolved),
     l10Text,
   };

@@ -13,6 +13,6 @@ export {
 export type { SinkCounters, ServeStats, SinkStats } from './stats';
 export type { SinkEvent, PostFailedEvent, BatchLostEvent, DropEvent, FormatFailedEvent } from './events';
 export { PostError, RetryGiveUpError, isTransientStatus, type PostErrorCode, type GiveUpReason } from './errors';
-export { batchByTimeOrSize, type BatchOptions } from './batchByTimeOrSize';
+export { fillBodies, MIN_RECORD_BYTES, type FillOptions, type FilledBody, type BodySupply } from './fillBodies';
 export { retryWithBackoff, backoffDelay, type AttemptFailure, type RetryOptions } from './retryWithBackoff';
 export { LogplexClient, preparePost, newFrameId, type OutgoingBatch, type PreparedPost, type PostResult } from './post';

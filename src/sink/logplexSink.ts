@@ -1,9 +1,9 @@
 // The delivery stage: SourcedRecords in, POSTs to logplex out, per serve (keyed by socket path):
 //
-//   records ─ admit (format, cap) ─ batchByTimeOrSize (by record, weighed in frames) ─ + L10 notices ─ mergeMap(post+retry, concurrency)
+//   records ─ fillBodies (format into the open body, admit to the ledger) ─ + L10 notices ─ mergeMap(post+retry, concurrency)
 //
-// A record travels as one Buffer holding all its frames, from the formatter to the body: batching
-// runs once per record, and each byte is copied once more, into the body.
+// The formatter writes each record straight into the serve's open request body (fillBodies.ts):
+// no Buffer per record, and each byte is written once, from the record's string into the body.
 //
 // Input is never paused: the only answer to a full buffer is to drop (serveQueue.ts). Every byte
 // between admission and the end of its post (open batch, batches queued inside mergeMap, posts in
@@ -24,15 +24,14 @@ import {
   tap,
   finalize,
   type GroupedObservable,
-  type OperatorFunction,
   type SchedulerLike,
 } from 'rxjs';
 import type { EventSink } from '../events';
 import { ignoreEvents } from '../events';
 import { sameDelivery, type Serve } from '../servedb/serve';
 import type { SourcedRecord } from '../source/sourcedRecord';
-import { batchByTimeOrSize } from './batchByTimeOrSize';
 import { BodyPool } from './bodyPool';
+import { fillBodies, type BodySupply, type FilledBody } from './fillBodies';
 import { PostError, RetryGiveUpError } from './errors';
 import type { SinkEvent } from './events';
 import { sinkFormatter, type SinkFormatter } from './formatter';
@@ -47,13 +46,6 @@ export interface LogplexSinkConfig extends SinkOptionsInput {
   readonly events?: EventSink<SinkEvent>; // our own log; ignored when absent
   readonly scheduler?: SchedulerLike; // batch and retry timers, and "now" for L10 times
   readonly random?: () => number; // retry jitter
-}
-
-/** An admitted record: its frames, on the ledger, waiting in the open batch. */
-interface Admitted {
-  readonly serve: Serve; // the serve as of this record
-  readonly bytes: Buffer; // its octet-counted frames, back to back
-  readonly frames: number;
 }
 
 /** A formed batch: body built, bytes on the ledger until the post ends. */
@@ -85,9 +77,9 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
     const lane: LaneContext = {
       options,
       client,
-      // Room for the L10 notices (two frames of a few hundred bytes) on top of a full batch; as
+      // Room for the L10 notices (two frames of a few hundred bytes) in front of a full batch; as
       // many free bodies as a serve can have posts in flight.
-      bodies: new BodyPool(options.maxBatchBytes + NOTICE_ROOM_BYTES, options.concurrency),
+      bodies: new BodyPool(NOTICE_ROOM_BYTES + options.maxBatchBytes, options.concurrency),
       format: config.format ?? sinkFormatter(),
       emit: config.events ?? ignoreEvents,
       scheduler: config.scheduler ?? asyncScheduler,
@@ -128,7 +120,7 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
   });
 }
 
-/** Bytes a body holds beyond maxBatchBytes for the L10 notices that open it. */
+/** Bytes a body keeps free in front of its records for the L10 notices that open it. */
 const NOTICE_ROOM_BYTES = 4096;
 
 interface LaneContext {
@@ -154,22 +146,24 @@ function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneCo
     if (counters !== undefined) counters.queuedBytes = queue.queuedBytes;
   };
 
-  /** Format a record and reserve room for it, or drop it whole (undefined). */
-  const admit = (rec: SourcedRecord): Admitted | undefined => {
+  const write = (rec: SourcedRecord, target: Buffer, at: number, end: number): number => {
+    try {
+      return format.write(rec, target, at, end);
+    } catch (err) {
+      // One unrenderable record must not stop a serve's logs.
+      countersOf(rec.serve).recordsIn += 1;
+      emit({ kind: 'format_failed', level: 'error', ...serveFields(rec.serve), error: err instanceof Error ? err.message : String(err) });
+      return 0; // skipped
+    }
+  };
+
+  /** A record's frames are written: reserve room for them on the ledger, or drop them whole. */
+  const accept = (rec: SourcedRecord, bytes: number, frames: number): boolean => {
     latest = rec.serve;
     const c = countersOf(rec.serve);
     c.recordsIn += 1;
-    let bytes: Buffer;
-    let frames: number;
-    try {
-      ({ bytes, frames } = format.record(rec));
-    } catch (err) {
-      // One unrenderable record must not stop a serve's logs.
-      emit({ kind: 'format_failed', level: 'error', ...serveFields(rec.serve), error: err instanceof Error ? err.message : String(err) });
-      return undefined;
-    }
     c.framesIn += frames;
-    if (!queue.admit(bytes.length)) {
+    if (!queue.admit(bytes)) {
       c.dropped += frames;
       // No Date per dropped record: the queue makes one when a run of drops starts.
       if (queue.drop(frames, scheduler.now())) {
@@ -177,14 +171,14 @@ function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneCo
         emit({ kind: 'drop', level: 'warn', ...serveFields(rec.serve), phase: 'started', count: frames, since: since.toISOString() });
         ctx.publish();
       }
-      return undefined;
+      return false;
     }
     syncQueued();
-    return { serve: rec.serve, bytes, frames };
+    return true;
   };
 
-  /** Body of a batch, opened by L10 frames for whatever was dropped or lost since the last one. */
-  const formBatch = (serve: Serve, records: readonly Admitted[]): Batch => {
+  /** A closed body becomes a batch, opened by L10 frames for whatever was dropped or lost since the last one. */
+  const formBatch = (serve: Serve, filled: FilledBody<SourcedRecord> | undefined): Batch => {
     const announced = queue.takeUnannounced();
     const at = now();
     const notices: Buffer[] = [];
@@ -196,31 +190,15 @@ function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneCo
     if (announced.lost !== undefined) {
       notices.push(format.notice(serve, format.l10Text('lost', announced.lost.count, announced.lost.since), at));
     }
-    // The total is known up front, so the body is taken once (from the pool) and each part copied once.
-    const noticeFrames = notices.length;
     let noticeBytes = 0;
     for (const n of notices) noticeBytes += n.length;
     queue.reserve(noticeBytes);
-    let bodyBytes = noticeBytes;
-    let logFrames = 0;
-    for (const r of records) {
-      bodyBytes += r.bytes.length;
-      logFrames += r.frames;
-    }
-    const body = ctx.bodies.take(bodyBytes);
-    let offset = 0;
-    for (const n of notices) {
-      body.set(n, offset);
-      offset += n.length;
-    }
-    for (const r of records) {
-      body.set(r.bytes, offset);
-      offset += r.bytes.length;
-    }
+    const body = filled === undefined ? Buffer.concat(notices, noticeBytes) : openWith(filled, notices, noticeBytes, ctx.bodies);
+    const logFrames = filled?.frames ?? 0;
     return {
       serve,
       body,
-      frameCount: noticeFrames + logFrames,
+      frameCount: notices.length + logFrames,
       dropCount: announced.dropped?.count ?? 0,
       lostCount: announced.lost?.count ?? 0,
       logFrames,
@@ -229,21 +207,23 @@ function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneCo
     };
   };
 
+  const supply: BodySupply = { take: (bytes) => ctx.bodies.take(bytes), give: (buffer) => ctx.bodies.give(buffer) };
   const batches$ = serve$.pipe(
-    admitted(admit),
-    batchByTimeOrSize<Admitted>({
-      maxItems: options.maxBatchFrames,
+    fillBodies<SourcedRecord>({
+      maxFrames: options.maxBatchFrames,
       maxBytes: options.maxBatchBytes,
       flushIntervalMs: options.flushIntervalMs,
-      sizeOf: (r) => r.bytes.length,
-      weightOf: (r) => r.frames,
+      headroom: NOTICE_ROOM_BYTES,
+      write,
+      framesOf: format.frames,
+      accept,
       // Cut when the serve's delivery changed mid-batch, so each POST goes out with the credentials its frames were made for.
-      startsNewBatch: (first, next) => first.serve !== next.serve && !sameDelivery(first.serve, next.serve),
+      startsNewBody: (last, next) => last.serve !== next.serve && !sameDelivery(last.serve, next.serve),
+      bodies: supply,
       scheduler,
     }),
-    map((records) => {
-      const last = records[records.length - 1] as Admitted; // batches are never empty
-      const batch = formBatch(last.serve, records);
+    map((filled) => {
+      const batch = formBatch(filled.last.serve, filled);
       syncQueued();
       ctx.publish();
       return batch;
@@ -252,7 +232,7 @@ function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneCo
 
   // Drops that happened after the last batch formed would otherwise never be told to logplex.
   const finalNotice$ = defer(() =>
-    latest !== undefined && queue.hasUnannounced() ? of(formBatch(latest, [])) : EMPTY,
+    latest !== undefined && queue.hasUnannounced() ? of(formBatch(latest, undefined)) : EMPTY,
   );
 
   return concat(batches$, finalNotice$).pipe(
@@ -262,25 +242,27 @@ function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneCo
   );
 }
 
-/** map(admit) and filter(admitted) in one step: one subscriber less on every record's path. */
-function admitted(admit: (rec: SourcedRecord) => Admitted | undefined): OperatorFunction<SourcedRecord, Admitted> {
-  return (source) =>
-    new Observable<Admitted>((subscriber) =>
-      source.subscribe({
-        next: (rec) => {
-          let a: Admitted | undefined;
-          try {
-            a = admit(rec);
-          } catch (err) {
-            subscriber.error(err); // as map() would: downstream errors, the source is unsubscribed
-            return;
-          }
-          if (a !== undefined) subscriber.next(a);
-        },
-        error: (err: unknown) => subscriber.error(err),
-        complete: () => subscriber.complete(),
-      }),
-    );
+/**
+ * The body of a closed batch: `notices` written into the room in front of its records. A body
+ * less than half its buffer (a serve slowing down, a lone small record in a pooled buffer) is
+ * copied out at its size and the buffer given back now, so that what waits in a queue, through
+ * an outage say, is what the ledger counts.
+ */
+function openWith(filled: FilledBody<SourcedRecord>, notices: readonly Buffer[], noticeBytes: number, bodies: BodyPool): Buffer {
+  const { buffer, end } = filled;
+  const start = NOTICE_ROOM_BYTES - noticeBytes;
+  if (start < 0) {
+    // Notices longer than the room (a hostname of hundreds of bytes, say): copy once, rarely.
+    bodies.give(buffer);
+    return Buffer.concat([...notices, buffer.subarray(NOTICE_ROOM_BYTES, end)]);
+  }
+  let at = start;
+  for (const n of notices) at += n.copy(buffer, at);
+  const body = buffer.subarray(start, end);
+  if (body.length * 2 >= buffer.length) return body;
+  const own = Buffer.from(body);
+  bodies.give(buffer);
+  return own;
 }
 
 /** Post one batch with retries; settle its accounts whatever happens. */
