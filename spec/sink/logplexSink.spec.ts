@@ -189,6 +189,36 @@ describe('logplexSink: failures', () => {
     expect(stats.requestsRetried).toBeGreaterThanOrEqual(10);
   });
 
+  it('holds batches gzipped while logplex fails, sends them as gzip when it is back, then plain again', async () => {
+    // The first four posts fail; batches formed meanwhile wait compressed (a fraction of their
+    // bytes in memory through an outage) and go out with Content-Encoding: gzip.
+    let failing = true;
+    const statuses: number[] = [];
+    const s = await server((_req, i) => (statuses[i] = failing ? 503 : 204));
+    const serve = makeServe(s.url);
+    const input = new Subject<SourcedRecord>();
+    let latest: SinkStats | undefined;
+    const done = lastValueFrom(
+      logplexSink(input, { ...FAST, format: stubFormatter, maxBatchFrames: 5, concurrency: 1 }).pipe(tap((st) => (latest = st))),
+    );
+    const texts = lines(40, 'outage');
+    for (const t of texts.slice(0, 5)) input.next(makeRecord(serve, t)); // one batch, posted and failing
+    await waitFor(() => s.received.length >= 2, 5000, 'a retry');
+    for (const t of texts.slice(5, 30)) input.next(makeRecord(serve, t)); // five batches formed while failing
+    await waitFor(() => (latest?.queuedBytes ?? 0) > 0 && s.received.length >= 4, 5000, 'more retries');
+    failing = false;
+    await waitFor(() => latest?.queuedBytes === 0, 5000, 'the backlog to drain');
+    for (const t of texts.slice(30)) input.next(makeRecord(serve, t)); // after recovery
+    input.complete();
+    const stats = await done;
+
+    const ok = s.received.filter((_r, i) => statuses[i] === 204);
+    expect(ok.flatMap((r) => r.frames.map(msgOf))).toEqual(texts); // every frame once, in order (concurrency 1)
+    const encodingOf = (r: (typeof ok)[number]): string => String(r.headers['content-encoding'] ?? 'identity');
+    expect(ok.map(encodingOf)).toEqual(['identity', 'gzip', 'gzip', 'gzip', 'gzip', 'gzip', 'identity', 'identity']);
+    expect(stats).toMatchObject({ framesOut: 40, lost: 0, dropped: 0 });
+  });
+
   it('does not retry a 400: the batch is lost, counted, and announced in the next batch', async () => {
     const s = await server((_req, i) => (i === 0 ? 400 : 204));
     const serve = makeServe(s.url);

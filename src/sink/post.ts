@@ -12,10 +12,20 @@ import type { SinkOptions } from './options';
 
 const gzipAsync = promisify(gzip); // off the event loop: a 1 MiB body takes milliseconds to deflate
 
+/**
+ * `body` gzipped at the fastest level, off the event loop: how a batch waits while logplex is
+ * failing (logplexSink.ts). Log lines deflate several times over even at level 1, and a waiting
+ * body is not on the hot path, so speed matters less than taking a few milliseconds per megabyte.
+ */
+export function gzipFast(body: Buffer): Promise<Buffer> {
+  return gzipAsync(body, { level: 1 });
+}
+
 /** What the sink hands over: frames already concatenated, counted and attributed. */
 export interface OutgoingBatch {
   readonly serve: Serve; // posted with this serve's target; all frames share its delivery
-  readonly body: Buffer; // octet-counted frames, uncompressed
+  readonly body: Buffer; // octet-counted frames; gzipped when `gzipped`
+  readonly gzipped?: boolean; // the body is already gzip (held compressed while logplex was failing)
   readonly frameCount: number; // Logplex-Msg-Count: logplex checks it against the body
   readonly dropCount: number; // dropped messages announced by an L10 frame in this body, 0 if none
   readonly lostCount: number; // lost messages announced likewise
@@ -47,7 +57,8 @@ export async function preparePost(
   frameId: string = newFrameId(),
 ): Promise<PreparedPost> {
   const url = new URL(batch.serve.target.url);
-  const body = options.gzip ? await gzipAsync(batch.body) : batch.body;
+  const gzipped = batch.gzipped === true || options.gzip;
+  const body = batch.gzipped === true || !options.gzip ? batch.body : await gzipAsync(batch.body);
   const headers: Record<string, string> = {
     authorization: basicAuth(batch.serve),
     'content-type': 'application/logplex-1',
@@ -56,7 +67,7 @@ export async function preparePost(
     'logplex-frame-id': frameId,
     'user-agent': options.userAgent,
   };
-  if (options.gzip) headers['content-encoding'] = 'gzip';
+  if (gzipped) headers['content-encoding'] = 'gzip';
   if (batch.dropCount > 0) headers['logplex-drop-count'] = String(batch.dropCount);
   if (batch.lostCount > 0) headers['logplex-lost-count'] = String(batch.lostCount);
   return { origin: url.origin, path: `${url.pathname}${url.search}`, headers, body, frameId };
