@@ -2,4 +2,7 @@
 // The installed command. The TypeScript sources are compiled to dist/ by `npm run build`,
 // which `npm ci` / `npm install` run through the `prepare` script.
 'use strict';
+// First, before any module loads: the whole process is ours (unlike the library's), so tune V8
+// for the collector's load (see src/daemon/v8Tuning.ts).
+require('../dist/daemon/v8Tuning.js').tuneV8ForDaemon();
 require('../dist/daemon/main.js').main(process.argv.slice(2));

@@ -1,0 +1,85 @@
+// V8 tuned for the daemon's load, from inside the process (the library leaves its host's V8 alone).
+// Both settings were found with `npm run bench` (RSS measured from outside, /proc smaps to see
+// what it was made of); each has a way out for an operator who sets node's flags himself.
+//
+// 1. WebAssembly stays on V8's baseline compiler. undici parses HTTP responses with llhttp, built
+// to WebAssembly. When a load starts, the parser gets hot and V8 recompiles it with its optimizing
+// compiler in the background, which takes some 35 MB of compiler memory for a moment: the single
+// biggest item of the daemon's peak RSS (smaps: one malloc arena of a V8 worker thread; the stack
+// traces end in ExecuteTurbofanWasmCompilation). The daemon parses a few hundred responses a
+// second, so the optimized parser buys nothing measurable.
+//
+// 2. A cap on V8's young generation. Why: V8 starts each of the young generation's two semi-spaces at 1 MB and doubles them, up to
+// 16 MB each, whenever more than their size has survived scavenges since the last doubling. At
+// steady load the collector leaves almost nothing alive across a scavenge (records are written
+// straight into request bodies), but the start of a load (new connections, code being optimised)
+// survives enough to double it to the maximum within a second, and it rarely shrinks back while
+// busy: 32 MB of the daemon's RSS, for a heap that holds about 10 MB. `npm run bench` measured a
+// 2 MB semi-space at the same CPU per record and 10-15 MB less peak RSS; 1 MB cost ~1 µs a record.
+//
+// `--max-semi-space-size` would say this, but V8 reads it only when the isolate is created, and an
+// npm-installed command cannot portably carry node flags (`env -S` is not in busybox). V8 reads
+// `--semi-space-growth-factor` at every doubling, though, and a factor of 1 means "stay". So after
+// each GC: growth on while the young generation is below the cap, off once it reaches it. An
+// operator's own `--max-semi-space-size` (NODE_OPTIONS or node's command line) wins: we stay out.
+import { PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+
+/** True when the operator set node's WebAssembly compiler flags himself. */
+export function wasmTieringByOperator(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
+  const flag = /--(no-)?(wasm[-_]tier[-_]up|wasm[-_]dynamic[-_]tiering|liftoff)/;
+  return execArgv.some((a) => flag.test(a)) || flag.test(nodeOptions ?? '');
+}
+
+/** Keeps WebAssembly on the baseline compiler (Liftoff). Must run before undici compiles llhttp. */
+export function keepWasmOnBaseline(): void {
+  setFlagsFromString('--no-wasm-dynamic-tiering');
+  setFlagsFromString('--no-wasm-tier-up');
+}
+
+/** Both tunings, each unless the operator chose otherwise; first thing in bin/. */
+export function tuneV8ForDaemon(execArgv: readonly string[] = process.execArgv, nodeOptions: string | undefined = process.env.NODE_OPTIONS): void {
+  if (!wasmTieringByOperator(execArgv, nodeOptions)) keepWasmOnBaseline();
+  if (!sizedByOperator(execArgv, nodeOptions)) capYoungGeneration();
+}
+
+/** Bytes of one semi-space the daemon lets V8 grow to (both together take twice this). */
+export const DEFAULT_SEMI_SPACE_CAP_BYTES = 2 * 1024 * 1024;
+
+const V8_DEFAULT_GROWTH_FACTOR = 2;
+
+/** Bytes both semi-spaces take now (what V8 calls new_space's size). */
+function youngGenerationBytes(): number {
+  for (const space of getHeapSpaceStatistics()) if (space.space_name === 'new_space') return space.space_size;
+  return 0;
+}
+
+/** True when the operator sized the young generation with node's own flags. */
+export function sizedByOperator(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
+  const flag = /--(max|min)[-_]semi[-_]space[-_]size/;
+  return execArgv.some((a) => flag.test(a)) || flag.test(nodeOptions ?? '');
+}
+
+/**
+ * Keeps each semi-space at `semiSpaceBytes` or less (GC observers run after the GC, so on a
+ * busy machine one more doubling may slip through). Called first thing (bin/), before modules
+ * load: loading them alone would double the young generation twice, and GC observers cannot run
+ * until it is done, so growth starts off and the first GC after start-up turns it on if there is
+ * room. Returns the function that stops watching and gives V8 its default back.
+ */
+export function capYoungGeneration(semiSpaceBytes: number = DEFAULT_SEMI_SPACE_CAP_BYTES): () => void {
+  let growing = false;
+  setFlagsFromString('--semi-space-growth-factor=1');
+  const steer = (): void => {
+    const below = youngGenerationBytes() < 2 * semiSpaceBytes;
+    if (below === growing) return;
+    growing = below;
+    setFlagsFromString(`--semi-space-growth-factor=${below ? V8_DEFAULT_GROWTH_FACTOR : 1}`);
+  };
+  const observer = new PerformanceObserver(steer);
+  observer.observe({ entryTypes: ['gc'] });
+  return () => {
+    observer.disconnect();
+    if (!growing) setFlagsFromString(`--semi-space-growth-factor=${V8_DEFAULT_GROWTH_FACTOR}`);
+  };
+}
