@@ -1,5 +1,5 @@
 // The retry schedule on the virtual clock, with jitter made deterministic by an injected random.
-import { defer, switchMap, timer } from 'rxjs';
+import { catchError, defer, of, switchMap, timer } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { PostError, RetryGiveUpError } from '../../src/sink/errors';
 import type { RetryPolicy } from '../../src/sink/options';
@@ -7,7 +7,7 @@ import { backoffDelay, retryWithBackoff, type AttemptFailure } from '../../src/s
 
 const newScheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
-const policy: RetryPolicy = { baseDelayMs: 10, maxDelayMs: 40, maxAttempts: 5, maxAgeMs: 1000, jitter: 0.5 };
+const policy: RetryPolicy = { baseDelayMs: 10, maxDelayMs: 40, maxAttempts: 5, maxAgeMs: 1000, jitter: 0.5, maxRetryAfterMs: 100 };
 const unavailable = new PostError('LOGPLEX_HTTP_STATUS', 'logplex answered 503', { status: 503, transient: true });
 const badRequest = new PostError('LOGPLEX_HTTP_STATUS', 'logplex answered 400', { status: 400, transient: false });
 const isTransient = (e: unknown): boolean => e instanceof PostError && e.transient;
@@ -41,6 +41,24 @@ describe('retryWithBackoff', () => {
       expectObservable(result).toBe('93ms #', undefined, new RetryGiveUpError('max_attempts', 5, unavailable));
       expectSubscriptions(post.subscriptions).toBe(['^-!', '10ms ^-!', '27ms ^-!', '59ms ^-!', '91ms ^-!']);
     });
+  });
+
+  it('waits as long as the server asked (Retry-After), never shorter than the backoff, at most maxRetryAfterMs', () => {
+    const failures: AttemptFailure[] = [];
+    newScheduler().run(({ cold, expectObservable }) => {
+      // Hints per failed try: 30 (longer than the 10 backoff: 30), 1 (shorter than 20: 20),
+      // 500 (cut to maxRetryAfterMs 100), none (backoff 40); the fifth failure is final.
+      const hints = [30, 1, 500, undefined];
+      let tries = 0;
+      const post = defer(() => {
+        const retryAfterMs = hints[tries++];
+        return cold('--#', undefined, new PostError('LOGPLEX_HTTP_STATUS', 'logplex answered 503', { status: 503, transient: true, retryAfterMs }));
+      });
+      const hintOf = (e: unknown): number | undefined => (e instanceof PostError ? e.retryAfterMs : undefined);
+      const result = post.pipe(retryWithBackoff(policy, { isTransient, random: noJitter, hintOf, onFailure: (f) => failures.push(f) }));
+      expectObservable(result.pipe(catchError(() => of('x')))).toBe('200ms (x|)');
+    });
+    expect(failures.map((f) => f.delayMs)).toEqual([30, 20, 100, 40, undefined]);
   });
 
   it('passes the value through once a retry succeeds', () => {

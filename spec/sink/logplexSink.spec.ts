@@ -219,6 +219,16 @@ describe('logplexSink: failures', () => {
     expect(stats).toMatchObject({ framesOut: 40, lost: 0, dropped: 0 });
   });
 
+  it('waits as long as a Retry-After asks before trying again', async () => {
+    const s = await server((_req, i) => (i === 0 ? { status: 503, headers: { 'retry-after': '1' } } : 204));
+    const serve = makeServe(s.url);
+    const { stats, events } = await runSink([makeRecord(serve, 'patience')]); // FAST: backoff alone would wait 10 ms
+    expect(s.received).toHaveLength(2);
+    expect((s.arrivedAt[1] as number) - (s.arrivedAt[0] as number)).toBeGreaterThanOrEqual(950);
+    expect(events.find((e) => e.kind === 'post_failed')).toMatchObject({ status: 503, retryInMs: 1000, willRetry: true });
+    expect(stats).toMatchObject({ framesOut: 1, requestsRetried: 1, lost: 0 });
+  });
+
   it('does not retry a 400: the batch is lost, counted, and announced in the next batch', async () => {
     const s = await server((_req, i) => (i === 0 ? 400 : 204));
     const serve = makeServe(s.url);

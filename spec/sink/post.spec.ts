@@ -1,7 +1,7 @@
 // One POST: error classification, request preparation, and abort on unsubscribe.
 import { Subject } from 'rxjs';
 import { isTransientStatus, logplexSink, LogplexClient, preparePost, PostError, resolveSinkOptions, type SinkEvent } from '../../src/sink';
-import { classifyRequestError } from '../../src/sink/post';
+import { classifyRequestError, parseRetryAfter } from '../../src/sink/post';
 import type { SourcedRecord } from '../../src/source/sourcedRecord';
 import { FAST, makeRecord, makeServe, startServer, stubFormatter, stubFrames, waitFor } from './support';
 
@@ -24,6 +24,23 @@ describe('classification', () => {
   ])('maps %s to %s (transient: %s)', (cause, code, transient) => {
     const err = Object.assign(new Error('boom'), { code: cause });
     expect(classifyRequestError(err, false)).toMatchObject({ code, transient, causeCode: cause });
+  });
+});
+
+describe('parseRetryAfter', () => {
+  const now = Date.parse('2026-11-26T02:00:00Z');
+  it.each([
+    ['120', 120_000],
+    [' 3 ', 3000],
+    [['7', '9'], 7000],
+    ['Thu, 26 Nov 2026 02:00:30 GMT', 30_000],
+    ['Thu, 26 Nov 2026 01:59:00 GMT', 0], // in the past: now
+    ['soon', undefined],
+    ['-5', undefined],
+    ['', undefined],
+    [undefined, undefined],
+  ])('%j → %j ms', (value, expected) => {
+    expect(parseRetryAfter(value, now)).toBe(expected);
   });
 });
 

@@ -19,13 +19,14 @@ export interface Received {
   readonly frames: string[]; // syslog messages, length prefixes removed
 }
 
-/** Decide the answer to a request: a status, or 'hang' to never answer. */
-export type Responder = (req: Received, index: number) => number | 'hang';
+/** Decide the answer to a request: a status (with headers), or 'hang' to never answer. */
+export type Responder = (req: Received, index: number) => number | { status: number; headers: Record<string, string> } | 'hang';
 
 export interface TestServer {
   readonly port: number;
   readonly url: string; // http://127.0.0.1:<port>/logs
   readonly received: Received[];
+  readonly arrivedAt: number[]; // performance.now() of each request's end, by index
   openConnections(): number; // TCP connections from clients not yet closed
   close(): Promise<void>;
 }
@@ -50,6 +51,7 @@ export function parseFrames(body: Buffer): string[] {
 
 export function startServer(respond: Responder = () => 204, port = 0): Promise<TestServer> {
   const received: Received[] = [];
+  const arrivedAt: number[] = [];
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -66,10 +68,12 @@ export function startServer(respond: Responder = () => 204, port = 0): Promise<T
       };
       const index = received.length;
       received.push(rec);
+      arrivedAt.push(performance.now());
       const answer = respond(rec, index);
       if (answer === 'hang') return;
-      res.writeHead(answer, { 'content-type': 'text/plain' });
-      res.end(answer >= 300 ? 'nope\n' : undefined);
+      const { status, headers } = typeof answer === 'number' ? { status: answer, headers: {} } : answer;
+      res.writeHead(status, { 'content-type': 'text/plain', ...headers });
+      res.end(status >= 300 ? 'nope\n' : undefined);
     });
   });
   let open = 0;
@@ -85,6 +89,7 @@ export function startServer(respond: Responder = () => 204, port = 0): Promise<T
         port: actual,
         url: `http://127.0.0.1:${actual}/logs`,
         received,
+        arrivedAt,
         openConnections: () => open,
         close: () =>
           new Promise<void>((done) => {

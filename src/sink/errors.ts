@@ -15,13 +15,19 @@ export class PostError extends Error {
   readonly status: number | undefined; // HTTP status for LOGPLEX_HTTP_STATUS
   readonly transient: boolean; // worth retrying the same body later
   readonly causeCode: string | undefined; // the underlying undici/system code, e.g. ECONNREFUSED
+  readonly retryAfterMs: number | undefined; // how long logplex asked us to wait (Retry-After), if it did
 
-  constructor(code: PostErrorCode, message: string, fields: { status?: number; transient: boolean; causeCode?: string }) {
+  constructor(
+    code: PostErrorCode,
+    message: string,
+    fields: { status?: number; transient: boolean; causeCode?: string; retryAfterMs?: number },
+  ) {
     super(message);
     this.code = code;
     this.status = fields.status;
     this.transient = fields.transient;
     this.causeCode = fields.causeCode;
+    this.retryAfterMs = fields.retryAfterMs;
   }
 }
 

@@ -308,6 +308,7 @@ function deliver(batch: Batch, ctx: LaneContext, queue: ServeQueue, counters: Mu
       attempt$(client, prepared).pipe(
         retryWithBackoff<PostResult>(options.retry, {
           isTransient: (e) => e instanceof PostError && e.transient,
+          hintOf: (e) => (e instanceof PostError ? e.retryAfterMs : undefined),
           random: ctx.random,
           scheduler,
           onFailure,

@@ -8,6 +8,7 @@ export interface RetryPolicy {
   readonly maxAttempts: number; // total tries of one body, the first included
   readonly maxAgeMs: number; // no retry starts later than this after the first try
   readonly jitter: number; // 0..1: share of each delay that is randomised, so serves do not retry in lockstep
+  readonly maxRetryAfterMs: number; // longest wait a Retry-After from logplex can ask for; longer hints are cut to it
 }
 
 export interface SinkOptions {
@@ -54,6 +55,10 @@ export const defaultRetryPolicy: RetryPolicy = {
   maxAgeMs: 5 * 60_000,
   // Half of each delay random: spreads many serves' retries after a shared logplex outage.
   jitter: 0.5,
+  // A 429 or 503 may say when to come back (Retry-After): we wait at least that long, as asked,
+  // but no more than a minute per try: meanwhile the serve keeps reading, and at the buffer cap
+  // drops, so an unbounded hint would turn into lost logs.
+  maxRetryAfterMs: 60_000,
 };
 
 export const defaultSinkOptions: SinkOptions = {
@@ -125,6 +130,7 @@ export function resolveSinkOptions(input: SinkOptionsInput = {}): SinkOptions {
   positive('retry.maxDelayMs', o.retry.maxDelayMs, true);
   positive('retry.maxAttempts', o.retry.maxAttempts);
   positive('retry.maxAgeMs', o.retry.maxAgeMs, true);
+  positive('retry.maxRetryAfterMs', o.retry.maxRetryAfterMs, true);
   if (!(o.retry.jitter >= 0 && o.retry.jitter <= 1)) {
     throw new SinkOptionsError(`sink.retry.jitter: must be between 0 and 1, got ${o.retry.jitter}`);
   }

@@ -73,6 +73,19 @@ export async function preparePost(
   return { origin: url.origin, path: `${url.pathname}${url.search}`, headers, body, frameId };
 }
 
+/**
+ * A Retry-After header (RFC 9110: delay-seconds or an HTTP-date) as milliseconds from `nowMs`;
+ * undefined when absent or unreadable (the backoff alone decides then).
+ */
+export function parseRetryAfter(value: string | string[] | undefined, nowMs: number): number | undefined {
+  const v = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (v === undefined || v === '') return undefined;
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  if (!/[A-Za-z]/.test(v)) return undefined; // an HTTP-date names its day and month; "-5" is neither
+  const at = Date.parse(v);
+  return Number.isFinite(at) ? Math.max(0, at - nowMs) : undefined;
+}
+
 /** Undici's codes that mean "too slow" rather than "broken". */
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 /** Undici's codes for requests it refused to send: our bug, the same body would fail again. */
@@ -133,6 +146,7 @@ export class LogplexClient {
   async send(post: PreparedPost, signal?: AbortSignal): Promise<PostResult> {
     if (this.#closed) throw new PostError('LOGPLEX_ABORTED', 'sink closed', { transient: false });
     let statusCode: number;
+    let retryAfter: string | string[] | undefined;
     try {
       const response = await this.#pool(post.origin).request({
         path: post.path,
@@ -142,6 +156,7 @@ export class LogplexClient {
         signal: signal ?? null,
       });
       statusCode = response.statusCode;
+      retryAfter = response.headers['retry-after'];
       // Read to the end whatever the status: an unread body pins the connection and defeats keep-alive.
       await response.body.dump();
     } catch (err) {
@@ -151,6 +166,7 @@ export class LogplexClient {
       throw new PostError('LOGPLEX_HTTP_STATUS', `logplex answered ${statusCode}`, {
         status: statusCode,
         transient: isTransientStatus(statusCode),
+        retryAfterMs: parseRetryAfter(retryAfter, Date.now()),
       });
     }
     return { status: statusCode, bytes: post.body.length };

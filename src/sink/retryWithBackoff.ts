@@ -18,6 +18,8 @@ export interface RetryOptions {
   readonly random?: () => number; // [0, 1); Math.random by default, fixed in marbles
   readonly scheduler?: SchedulerLike;
   readonly onFailure?: (failure: AttemptFailure) => void;
+  /** How long the server asked us to wait after this error (Retry-After), if it did. */
+  readonly hintOf?: (error: unknown) => number | undefined;
 }
 
 /**
@@ -46,7 +48,10 @@ export function retryWithBackoff<T>(policy: RetryPolicy, options: RetryOptions):
             };
             if (!options.isTransient(error)) return giveUp('permanent');
             if (attempt >= policy.maxAttempts) return giveUp('max_attempts');
-            const delayMs = backoffDelay(retryNumber, policy, random);
+            // The server's hint lengthens a wait (never shortens it), up to maxRetryAfterMs.
+            const hint = options.hintOf?.(error);
+            const backoff = backoffDelay(retryNumber, policy, random);
+            const delayMs = hint === undefined ? backoff : Math.max(backoff, Math.min(hint, policy.maxRetryAfterMs));
             // Not worth waiting for a try that the age limit would forbid anyway.
             if (scheduler.now() + delayMs - startedAt > policy.maxAgeMs) return giveUp('max_age');
             options.onFailure?.({ error, attempt, willRetry: true, delayMs });
