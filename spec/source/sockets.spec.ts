@@ -91,11 +91,31 @@ describe('socket files', () => {
     await backend.send(record(1, 1));
     await waitFor('record on the working serve', () => harness.records.length === 1);
 
+    // Retried every 50 ms meanwhile, but logged once: the same cause is not news.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(harness.eventsOf('listen_error')).toHaveLength(1);
+    expect(harness.eventsOf('listen_error')[0]).toMatchObject({ attempts: 1 });
+
     mkdirSync(tmp.path('nodir'));
     await waitFor('the retry to listen', () => harness.eventsOf('listening').some((e) => e.socket === missing.socketPath));
     const late = await FakeBackend.open(missing.socketPath, 'one');
     await late.send(record(2, 1));
     await waitFor('record on the late serve', () => harness.recordsOf(2).length === 1);
+  });
+
+  it('logs a listen failure again when its cause changes', async () => {
+    harness.unsubscribe();
+    harness = new Harness({ listenRetryMs: 20 });
+    const serve = makeServe(tmp.path('later/a.sock'), 'one');
+    await harness.apply([serve]);
+    expect(harness.eventsOf('listen_error').map((e) => e.code)).toEqual(['LISTEN_NO_DIRECTORY']);
+    mkdirSync(tmp.path('later'));
+    writeFileSync(serve.socketPath, 'not a socket'); // now something else is wrong
+    await waitFor('the new cause', () => harness.eventsOf('listen_error').length === 2);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const logged = harness.eventsOf('listen_error');
+    expect(logged.map((e) => e.code)).toEqual(['LISTEN_NO_DIRECTORY', 'LISTEN_NOT_A_SOCKET']);
+    expect(logged[1]!.attempts).toBeGreaterThan(1);
   });
 
   it('refuses to take over a socket another process is listening on', async () => {

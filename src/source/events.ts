@@ -1,7 +1,8 @@
 // What the socket source tells the operator. Flat primitive fields only (see ../events.ts); the
 // serve's token never appears, its name and socket path identify it.
 //
-// Per serve: `listening` ... `stopped_listening`, or `listen_error` (repeated on each retry).
+// Per serve: `listening` ... `stopped_listening`, or `listen_error` (on the first failure, when
+// its cause changes, and every LISTEN_ERROR_REPEAT_MS while it lasts; not on every retry).
 // Per connection: a connection that passed the identity check logs `connect`, then exactly one
 // of `disconnect`, `protocol_error` or `identity_mismatch` (serve's identity changed under it).
 // A connection refused during the handshake logs exactly one `identity_mismatch` or
@@ -39,6 +40,7 @@ export interface ListenErrorEvent extends EventBase, ServeFields {
   readonly code: string; // a ListenErrorCode
   readonly reason: string;
   readonly retry_in_ms: number | undefined; // undefined: stays down until the serve is re-added
+  readonly attempts: number; // failed tries to listen so far, this one included
 }
 
 export interface AcceptErrorEvent extends EventBase, ServeFields {

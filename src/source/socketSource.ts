@@ -43,7 +43,8 @@ export type SocketSourceOptions = Partial<SourceOptions> & {
  * - removed serve: stops listening and removes its socket file at once, then its connections
  *   drain (read until idle for `drainIdleMs`, at most `drainTimeoutMs`) and are closed.
  * - new serve: starts listening. A serve whose socket cannot be created logs `listen_error` and
- *   retries every `listenRetryMs`; every other serve keeps serving.
+ *   retries every `listenRetryMs`; every other serve keeps serving. The error is logged again
+ *   when its cause changes and every LISTEN_ERROR_REPEAT_MS, not on every retry.
  *
  * What completes when:
  * - `serveSet$` completes (the daemon's graceful stop: pipe it through `takeUntil(sigterm$)`):
@@ -64,6 +65,12 @@ export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSou
   );
 }
 
+/**
+ * How often a listen failure that goes on (a missing directory, say) is logged again: a line every
+ * retry (10 s) would bury the rest of the log, and silence would hide that it is still broken.
+ */
+export const LISTEN_ERROR_REPEAT_MS = 10 * 60_000;
+
 /** One serve's socket: listen while `serve$` lasts, read every connection it accepts. */
 function serveRecords(
   serve$: Observable<Serve>,
@@ -76,11 +83,14 @@ function serveRecords(
   const where = () => ({ serve: serve?.name, socket: socketPath });
 
   let listening = false;
+  // The failure being retried: logged when it starts, when its code changes, and now and then.
+  let failure: { code: string; attempts: number; loggedAt: number } | undefined;
   const listener$ = listenUnix(socketPath, {
     mode: options.socketMode,
     backlog: options.listenBacklog,
     onListening: () => {
       listening = true;
+      failure = undefined;
       events({ kind: 'listening', level: 'info', ...where(), mode: options.socketMode.toString(8).padStart(4, '0') });
     },
     onAcceptError: (error) => events({ kind: 'accept_error', level: 'error', ...where(), reason: error.message }),
@@ -93,7 +103,14 @@ function serveRecords(
       delay: (error: unknown) => {
         if (!(error instanceof ListenError)) return throwError(() => error); // a bug, not the path
         const retryIn = options.listenRetryMs > 0 ? options.listenRetryMs : undefined;
-        events({ kind: 'listen_error', level: 'error', ...where(), code: error.code, reason: error.message, retry_in_ms: retryIn });
+        const now = Date.now();
+        const attempts = (failure?.attempts ?? 0) + 1;
+        if (failure === undefined || failure.code !== error.code || now - failure.loggedAt >= LISTEN_ERROR_REPEAT_MS) {
+          events({ kind: 'listen_error', level: 'error', ...where(), code: error.code, reason: error.message, retry_in_ms: retryIn, attempts });
+          failure = { code: error.code, attempts, loggedAt: now };
+        } else {
+          failure.attempts = attempts;
+        }
         // Staying down (EMPTY completes the listener) leaves the other serves untouched.
         return retryIn === undefined ? EMPTY : timer(retryIn);
       },
