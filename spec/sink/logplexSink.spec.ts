@@ -1,7 +1,8 @@
 // The sink against real HTTP servers on 127.0.0.1: what goes on the wire, and what happens when
 // logplex fails in each of the ways the input spec names.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { lastValueFrom, Subject, tap, type Subscription } from 'rxjs';
 import { logplexSink, type LogplexSinkConfig, type SinkEvent, type SinkStats } from '../../src/sink';
 import type { SourcedRecord } from '../../src/source/sourcedRecord';
@@ -343,6 +344,64 @@ describe('logplexSink: failures', () => {
     const bodies = s.received.map((r) => r.frames.map(msgOf));
     expect(bodies).toContainEqual(['fill 0', 'fill 1']);
     expect(bodies).toContainEqual([expect.stringMatching(/^Error L10 \(output buffer overflow\): 4 messages dropped since /)]);
+  });
+});
+
+describe('logplexSink: serves that go quiet', () => {
+  it('retires a serve idle for laneIdleMs: its counts stay in the totals, and its next line opens a new lane', async () => {
+    const s = await server();
+    const a = makeServe(s.url, { socketPath: '/run/a.sock', name: 'A' });
+    const b = makeServe(s.url, { socketPath: '/run/b.sock', name: 'B' });
+    const input = new Subject<SourcedRecord>();
+    let latest: SinkStats | undefined;
+    const done = lastValueFrom(
+      logplexSink(input, { ...FAST, format: stubFormatter, laneIdleMs: 100 }).pipe(tap((st) => (latest = st))),
+    );
+    const sockets = (): string[] => (latest?.serves ?? []).map((x) => x.socketPath).sort();
+    input.next(makeRecord(a, 'a 1'));
+    input.next(makeRecord(b, 'b 1'));
+    await waitFor(() => latest?.framesOut === 2, 3000, 'both delivered');
+    expect(sockets()).toEqual(['/run/a.sock', '/run/b.sock']);
+    // B keeps talking, A goes quiet: after one to two idle periods only A is retired.
+    for (let i = 2; i <= 8; i++) {
+      input.next(makeRecord(b, `b ${i}`));
+      await new Promise((resolve) => setTimeout(resolve, 40));
+    }
+    await waitFor(() => sockets().length === 1, 3000, 'A to be retired');
+    expect(sockets()).toEqual(['/run/b.sock']);
+    expect(latest).toMatchObject({ recordsIn: 9, framesOut: 9 }); // A's counts are still in the totals
+    input.next(makeRecord(a, 'a 2'));
+    input.complete();
+    const stats = await done;
+    expect(stats).toMatchObject({ recordsIn: 10, framesOut: 10, requestsFailed: 0 });
+    expect(stats.serves.find((x) => x.socketPath === '/run/a.sock')).toBeUndefined(); // the sink ended: every lane closed
+    expect(s.received.flatMap((r) => r.frames.map(msgOf)).sort()).toEqual(['a 1', 'a 2', ...Array.from({ length: 8 }, (_, i) => `b ${i + 1}`)].sort());
+  });
+
+  it('leaves no timer behind when unsubscribed, so its process can exit', () => {
+    // A child process: a lane's idle timer (laneIdleMs, 10 minutes by default) that outlived the
+    // sink would keep it alive. (groupBy keeps its source, and the timers under it, while a
+    // duration selector subscribes to the group.)
+    const script = `
+      const { createServer } = require('node:http');
+      const { Subject } = require('rxjs');
+      const { logplexSink } = require(${JSON.stringify(resolve(__dirname, '../../dist/sink'))});
+      const { Secret } = require(${JSON.stringify(resolve(__dirname, '../../dist/secret'))});
+      const hung = createServer((req) => req.resume()); // never answers: the post is in flight when we stop
+      hung.listen(0, '127.0.0.1', () => {
+        const url = 'http://127.0.0.1:' + hung.address().port + '/logs';
+        const serve = { identity: 'x', socketPath: '/s', name: 'A', target: { url, user: 'token', token: new Secret('t.x') } };
+        const input = new Subject();
+        const sub = logplexSink(input, { flushIntervalMs: 10, laneIdleMs: 60000 }).subscribe();
+        input.next({ serve, message: { type: 'L', record: { ErrMessage: 'hi', SeqNum: 1, Pid: 1, LogTime: '2026-11-26 01:00:00.000 UTC', ErrDetail: null, ErrHint: null, InternalQuery: null, ErrContext: null, FileErrPos: null, UserQuery: null }, severity: { name: 'LOG', label: 'LOG' } }, receivedAt: Date.now() });
+        setTimeout(() => { sub.unsubscribe(); hung.closeAllConnections(); hung.close(); }, 200);
+      });
+    `;
+    const started = Date.now();
+    const child = spawnSync(process.execPath, ['-e', script], { cwd: resolve(__dirname, '../..'), timeout: 20_000, encoding: 'utf8' });
+    expect(child.error).toBeUndefined(); // not killed by the timeout
+    expect(child.status).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
 

@@ -19,6 +19,11 @@ import {
   catchError,
   concat,
   concatMap,
+  filter,
+  interval,
+  pairwise,
+  startWith,
+  take,
   defer,
   EMPTY,
   from,
@@ -98,7 +103,9 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
 
     const subscription = record$
       .pipe(
-        groupBy((rec) => rec.serve.socketPath),
+        // A serve idle for laneIdleMs is retired: its group completes, which flushes and finishes
+        // its lane; a later record opens a new one.
+        groupBy((rec) => rec.serve.socketPath, { duration: (serve$) => idle(serve$.key, lane) }),
         // One lane per serve, all running at once: a slow serve never holds up another.
         mergeMap((serve$) => serveLane(serve$, lane)),
       )
@@ -127,6 +134,24 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
   });
 }
 
+/**
+ * Emits once a serve has had no record for a whole laneIdleMs period (so after one to two of
+ * them), judged by its record counter: nothing is added to any record's path. It must not
+ * subscribe to the group itself: groupBy counts that as a live subscriber, and would then keep
+ * the source, and this timer, alive after the sink is unsubscribed.
+ */
+function idle(socketPath: string, ctx: LaneContext): Observable<unknown> {
+  const counters = ctx.stats.forServe(socketPath, undefined);
+  const seen = (): number => counters.recordsIn;
+  return interval(ctx.options.laneIdleMs, ctx.scheduler).pipe(
+    map(seen),
+    startWith(seen()),
+    pairwise(),
+    filter(([before, now]) => before === now),
+    take(1),
+  );
+}
+
 /** Bytes a body keeps free in front of its records for the L10 notices that open it. */
 const NOTICE_ROOM_BYTES = 4096;
 
@@ -145,6 +170,7 @@ interface LaneContext {
 function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneContext): Observable<never> {
   const { options, format, emit, scheduler, stats } = ctx;
   const queue = new ServeQueue(options.bufferCapBytes);
+  stats.laneOpened(serve$.key);
   const now = (): Date => new Date(scheduler.now());
   let latest: Serve | undefined; // for a last notice-only batch after the input ends
   let counters: MutableCounters | undefined;
@@ -255,6 +281,11 @@ function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneCo
     // mergeMap queues batches beyond `concurrency`; their bytes are still on the ledger.
     mergeMap((batch) => deliver(batch, ctx, queue, countersOf(batch.serve), health), options.concurrency),
     ignoreElements(),
+    finalize(() => {
+      // Retired (idle), or the sink stopped: nothing of this lane is left.
+      stats.laneClosed(serve$.key);
+      ctx.publish();
+    }),
   );
 }
 

@@ -23,6 +23,7 @@ export interface SinkOptions {
   readonly keepAliveTimeoutMs: number; // idle connection kept for the next batch
   readonly retry: RetryPolicy;
   readonly gzip: boolean; // Content-Encoding: gzip on bodies
+  readonly laneIdleMs: number; // a serve without records this long is retired: its lane closes, its counts fold into the totals
   readonly userAgent: string; // User-Agent header
 }
 
@@ -93,6 +94,10 @@ export const defaultSinkOptions: SinkOptions = {
   retry: defaultRetryPolicy,
   // Off by default as in log-shuttle: logplex is usually near and CPU on the database host is dearer than bandwidth.
   gzip: false,
+  // Serves come and go with tenants; a lane (queue, batcher, counters) kept for every serve ever
+  // seen would grow without bound. Ten minutes without a line is long for a live database (its
+  // checkpoints log more often than that) and closing a lane is cheap: the next line opens one.
+  laneIdleMs: 10 * 60_000,
   userAgent: `pg-logplexcollector/${packageVersion()}`,
 };
 
@@ -126,6 +131,7 @@ export function resolveSinkOptions(input: SinkOptionsInput = {}): SinkOptions {
   positive('headersTimeoutMs', o.headersTimeoutMs);
   positive('bodyTimeoutMs', o.bodyTimeoutMs);
   positive('keepAliveTimeoutMs', o.keepAliveTimeoutMs);
+  positive('laneIdleMs', o.laneIdleMs);
   positive('retry.baseDelayMs', o.retry.baseDelayMs, true);
   positive('retry.maxDelayMs', o.retry.maxDelayMs, true);
   positive('retry.maxAttempts', o.retry.maxAttempts);

@@ -54,23 +54,46 @@ export function zeroCounters(): MutableCounters {
   };
 }
 
-/** Owns the per-serve counters; the sink mutates them in place, readers get snapshots. */
+/**
+ * Owns the per-serve counters; the sink mutates them in place, readers get snapshots. A serve's
+ * entry lives while a lane of it does (lanes are counted in and out: a retired lane may still be
+ * finishing posts when the serve's next record opens a new one); when the last one ends, its
+ * counts move to `retired`, so the totals never go down and the map holds only live serves.
+ */
 export class StatsRecorder {
-  readonly #serves = new Map<string, { name: string | undefined; counters: MutableCounters }>();
+  readonly #serves = new Map<string, { name: string | undefined; counters: MutableCounters; lanes: number }>();
+  readonly #retired = zeroCounters();
 
   /** The counters of one serve, created on first sight; the name follows the serve's latest record. */
   forServe(socketPath: string, name: string | undefined): MutableCounters {
     let entry = this.#serves.get(socketPath);
     if (entry === undefined) {
-      entry = { name, counters: zeroCounters() };
+      entry = { name, counters: zeroCounters(), lanes: 0 };
       this.#serves.set(socketPath, entry);
     }
     entry.name = name;
     return entry.counters;
   }
 
+  /** A lane of this serve starts. */
+  laneOpened(socketPath: string): void {
+    const entry = this.#serves.get(socketPath);
+    if (entry === undefined) this.#serves.set(socketPath, { name: undefined, counters: zeroCounters(), lanes: 1 });
+    else entry.lanes += 1;
+  }
+
+  /** A lane of this serve has ended; with the last one, the serve's counts join the retired totals. */
+  laneClosed(socketPath: string): void {
+    const entry = this.#serves.get(socketPath);
+    if (entry === undefined) return;
+    entry.lanes -= 1;
+    if (entry.lanes > 0) return;
+    for (const key of COUNTER_KEYS) this.#retired[key] += entry.counters[key];
+    this.#serves.delete(socketPath);
+  }
+
   snapshot(): SinkStats {
-    const totals = zeroCounters();
+    const totals = { ...this.#retired };
     const serves: ServeStats[] = [];
     for (const [socketPath, { name, counters }] of this.#serves) {
       for (const key of COUNTER_KEYS) totals[key] += counters[key];
