@@ -1,9 +1,10 @@
 // When the collector looks: promptly on a file event, and by the poll when events are off.
 // Timing assertions are deadlines only ("before the poll could have done it"), never exact.
 import * as path from 'node:path';
+import { EventEmitter } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { openServeDb, type ServeDb } from '../../src/servedb';
-import { watchServesNew, type LookReason } from '../../src/servedb/watch';
+import { watchServesNew, type DirWatcher, type LookReason } from '../../src/servedb/watch';
 import { collectEvents, LOGPLEX_URL, makeTempDir, removeTempDir, servesText, socketPath, TOKEN, waitFor, writeAtomically } from './support';
 
 let dir: string;
@@ -62,7 +63,7 @@ describe('watching serves.new', () => {
 
 describe('watchServesNew', () => {
   async function watchLooks(): Promise<LookReason[]> {
-    const watch = watchServesNew({ dir, pollIntervalMs: 60_000, watchEvents: true, settleMs: 100, onWatchError: () => undefined });
+    const watch = watchServesNew({ dir, pollIntervalMs: 60_000, watchEvents: true, settleMs: 100, readyTimeoutMs: 10_000, onWatchError: () => undefined });
     const looks: LookReason[] = [];
     const subscription = watch.look$.subscribe((reason) => looks.push(reason));
     cleanups.push(async () => {
@@ -91,5 +92,41 @@ describe('watchServesNew', () => {
     await waitFor(() => looks.length > 0, 1000, 'a look');
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(looks).toEqual(['file']);
+  });
+});
+
+describe('a watcher that never gets ready', () => {
+  /** A stand-in for chokidar that emits nothing until told to (or ever). */
+  class StuckWatcher extends EventEmitter implements DirWatcher {
+    async close(): Promise<void> {
+      this.removeAllListeners();
+    }
+  }
+
+  it('does not hold up start-up: after readyTimeoutMs it says so and the poll carries on', async () => {
+    const errors: string[] = [];
+    const started = Date.now();
+    const watch = watchServesNew({
+      dir, pollIntervalMs: 60_000, watchEvents: true, settleMs: 0, readyTimeoutMs: 150,
+      onWatchError: (err) => errors.push(err.message),
+      startWatcher: () => new StuckWatcher(),
+    });
+    cleanups.push(() => watch.close());
+    await watch.ready;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(errors).toEqual(['not ready after 150 ms']);
+  });
+
+  it('goes on at once when the watcher fails before it is ready (e.g. out of inotify watches)', async () => {
+    const stuck = new StuckWatcher();
+    stuck.on('error', () => undefined); // chokidar's own listener reports it; here nothing does
+    const watch = watchServesNew({
+      dir, pollIntervalMs: 60_000, watchEvents: true, settleMs: 0, readyTimeoutMs: 60_000,
+      onWatchError: () => undefined,
+      startWatcher: () => stuck,
+    });
+    cleanups.push(() => watch.close());
+    setTimeout(() => stuck.emit('error', Object.assign(new Error('ENOSPC: System limit for number of file watchers reached'), { code: 'ENOSPC' })), 20);
+    await watch.ready; // would wait the whole minute otherwise, and time the test out
   });
 });

@@ -22,12 +22,19 @@ export interface ServeDbOptions {
    * better than rejecting its first half-written version. Polls and rescan() do not wait.
    */
   readonly settleMs: number;
+  /**
+   * How long start-up waits for file events to be ready (chokidar's first scan). Past it, or on
+   * a watcher error, start-up goes on with the poll alone and says so: a watcher that never gets
+   * ready (inotify limits, odd file systems) must not keep the collector from starting.
+   */
+  readonly watchReadyTimeoutMs: number;
 }
 
 export const DEFAULT_SERVE_DB_OPTIONS = {
   pollIntervalMs: 10_000,
   watchEvents: true,
   settleMs: 100,
+  watchReadyTimeoutMs: 10_000,
 } as const satisfies Partial<ServeDbOptions>;
 
 /** What a caller must say (dir, logplexUrl); everything else has a default. */
@@ -42,7 +49,11 @@ export function resolveServeDbOptions(options: ServeDbOptionsInput): ServeDbOpti
     pollIntervalMs: options.pollIntervalMs ?? DEFAULT_SERVE_DB_OPTIONS.pollIntervalMs,
     watchEvents: options.watchEvents ?? DEFAULT_SERVE_DB_OPTIONS.watchEvents,
     settleMs: options.settleMs ?? DEFAULT_SERVE_DB_OPTIONS.settleMs,
+    watchReadyTimeoutMs: options.watchReadyTimeoutMs ?? DEFAULT_SERVE_DB_OPTIONS.watchReadyTimeoutMs,
   };
+  if (!Number.isFinite(resolved.watchReadyTimeoutMs) || resolved.watchReadyTimeoutMs <= 0) {
+    throw new RangeError(`watchReadyTimeoutMs must be positive, got ${resolved.watchReadyTimeoutMs}`);
+  }
   if (!Number.isFinite(resolved.pollIntervalMs) || resolved.pollIntervalMs < 10) {
     throw new RangeError(`pollIntervalMs must be at least 10, got ${resolved.pollIntervalMs}`);
   }

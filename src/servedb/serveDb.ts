@@ -83,6 +83,7 @@ export async function openServeDb(input: ServeDbOptionsInput): Promise<ServeDb> 
     pollIntervalMs: options.pollIntervalMs,
     watchEvents: options.watchEvents,
     settleMs: options.settleMs,
+    readyTimeoutMs: options.watchReadyTimeoutMs,
     onWatchError: (err) =>
       outcome.next(
         failure('watch', `file events for ${dir} failed (${err.message}); still looking every ${options.pollIntervalMs} ms`, 'warn'),

@@ -3,7 +3,7 @@
 // A look is only a hint to read the directory; looking when nothing changed is harmless, so
 // triggers are never deduplicated here, only coalesced by the pass that consumes them.
 import * as path from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import { watch } from 'chokidar';
 import { debounceTime, interval, map, merge, Observable, Subject, takeUntil } from 'rxjs';
 import { SERVES_NEW } from './store';
 
@@ -15,13 +15,26 @@ export interface WatchOptions {
   readonly pollIntervalMs: number;
   readonly watchEvents: boolean;
   readonly settleMs: number;
+  readonly readyTimeoutMs: number; // `ready` resolves by then at the latest (after onWatchError)
   readonly onWatchError: (err: Error) => void; // file events broke; the poll carries on
+  /** Makes the directory watcher: chokidar (the default), or a stand-in that tests control. */
+  readonly startWatcher?: (options: WatchOptions, fileEvent$: Subject<void>) => DirWatcher;
+}
+
+/** What we use of chokidar's FSWatcher. */
+export interface DirWatcher {
+  once(event: 'ready', listener: () => void): unknown;
+  once(event: 'error', listener: (err: unknown) => void): unknown;
+  close(): Promise<void>;
 }
 
 export interface ServesWatch {
   /** Looks requested; the poll starts when this is subscribed. Completes on close(). */
   readonly look$: Observable<LookReason>;
-  /** Resolves once file events are being delivered (at once when they are disabled). */
+  /**
+   * Resolves once file events are being delivered (at once when they are disabled), or when the
+   * watcher failed or is not ready within readyTimeoutMs (reported through onWatchError).
+   */
   readonly ready: Promise<void>;
   rescan(): void;
   close(): Promise<void>;
@@ -31,7 +44,7 @@ export function watchServesNew(options: WatchOptions): ServesWatch {
   const closed$ = new Subject<void>();
   const rescan$ = new Subject<LookReason>();
   const fileEvent$ = new Subject<void>();
-  const watcher = options.watchEvents ? startWatcher(options, fileEvent$) : undefined;
+  const watcher = options.watchEvents ? (options.startWatcher ?? startWatcher)(options, fileEvent$) : undefined;
 
   const file$ = (options.settleMs > 0 ? fileEvent$.pipe(debounceTime(options.settleMs)) : fileEvent$).pipe(
     map((): LookReason => 'file'),
@@ -43,7 +56,16 @@ export function watchServesNew(options: WatchOptions): ServesWatch {
     watcher === undefined
       ? Promise.resolve()
       : new Promise<void>((resolve) => {
-          watcher.once('ready', () => resolve());
+          const timer = setTimeout(() => {
+            options.onWatchError(new Error(`not ready after ${options.readyTimeoutMs} ms`));
+            resolve();
+          }, options.readyTimeoutMs);
+          const done = (): void => {
+            clearTimeout(timer);
+            resolve();
+          };
+          watcher.once('ready', done);
+          watcher.once('error', done); // reported by the 'error' listener; the poll carries on
         });
 
   return {
@@ -60,7 +82,7 @@ export function watchServesNew(options: WatchOptions): ServesWatch {
   };
 }
 
-function startWatcher(options: WatchOptions, fileEvent$: Subject<void>): FSWatcher {
+function startWatcher(options: WatchOptions, fileEvent$: Subject<void>): DirWatcher {
   const dir = path.resolve(options.dir);
   // chokidar 4 has no globs: we watch the directory itself and ignore every entry but
   // serves.new. That is also what keeps our own writes (serves.loaded, serves.rej, last_error,
