@@ -20,6 +20,7 @@ import { Secret } from '../src/secret';
 import type { Serve } from '../src/servedb/serve';
 import { BodyPool } from '../src/sink/bodyPool';
 import { fillBodies } from '../src/sink/fillBodies';
+import { NOTICE_ROOM_BYTES as NOTICE_ROOM } from '../src/sink/logplexSink';
 import { sinkFormatter } from '../src/sink/formatter';
 import { defaultSinkOptions } from '../src/sink/options';
 import type { SourcedRecord } from '../src/source/sourcedRecord';
@@ -65,7 +66,6 @@ interface Totals {
 }
 
 const format = sinkFormatter();
-const NOTICE_ROOM = 4096; // as logplexSink
 const pool = new BodyPool(NOTICE_ROOM + defaultSinkOptions.maxBatchBytes, defaultSinkOptions.concurrency);
 
 /** One pass: every record written into bodies by fillBodies, as the sink does; each body given back as after a 2xx. */
@@ -80,7 +80,7 @@ function onePass(records: readonly SourcedRecord[]): Promise<Totals> {
         write: format.write,
         framesOf: format.frames,
         accept: () => true,
-        bodies: { take: (n) => pool.take(n), give: (b) => pool.give(b) },
+        bodies: pool,
       }),
       map((filled) => {
         const body = filled.buffer.subarray(NOTICE_ROOM, filled.end);

@@ -19,20 +19,20 @@ import {
   catchError,
   concat,
   concatMap,
-  filter,
-  interval,
-  pairwise,
-  startWith,
-  take,
   defer,
   EMPTY,
+  filter,
   from,
   groupBy,
   ignoreElements,
+  interval,
   map,
   mergeMap,
   Observable,
   of,
+  pairwise,
+  startWith,
+  take,
   tap,
   finalize,
   type GroupedObservable,
@@ -43,7 +43,7 @@ import { ignoreEvents } from '../events';
 import { sameDelivery, type Serve } from '../servedb/serve';
 import type { SourcedRecord } from '../source/sourcedRecord';
 import { BodyPool } from './bodyPool';
-import { fillBodies, type BodySupply, type FilledBody } from './fillBodies';
+import { fillBodies, type FilledBody } from './fillBodies';
 import { PostError, RetryGiveUpError } from './errors';
 import type { SinkEvent } from './events';
 import { sinkFormatter, type SinkFormatter } from './formatter';
@@ -153,7 +153,7 @@ function idle(socketPath: string, ctx: LaneContext): Observable<unknown> {
 }
 
 /** Bytes a body keeps free in front of its records for the L10 notices that open it. */
-const NOTICE_ROOM_BYTES = 4096;
+export const NOTICE_ROOM_BYTES = 4096;
 
 interface LaneContext {
   readonly options: SinkOptions;
@@ -240,7 +240,6 @@ function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneCo
     };
   };
 
-  const supply: BodySupply = { take: (bytes) => ctx.bodies.take(bytes), give: (buffer) => ctx.bodies.give(buffer) };
   const batches$ = serve$.pipe(
     fillBodies<SourcedRecord>({
       maxFrames: options.maxBatchFrames,
@@ -252,7 +251,7 @@ function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneCo
       accept,
       // Cut when the serve's delivery changed mid-batch, so each POST goes out with the credentials its frames were made for.
       startsNewBody: (last, next) => last.serve !== next.serve && !sameDelivery(last.serve, next.serve),
-      bodies: supply,
+      bodies: ctx.bodies,
       scheduler,
     }),
     map((filled) => {
@@ -277,7 +276,7 @@ function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneCo
   };
 
   return concat(batches$, finalNotice$).pipe(
-    concatMap((batch) => (health.failing && !options.gzip && batch.gzipped !== true ? from(compact(batch)) : of(batch))),
+    concatMap((batch) => (health.failing ? from(compact(batch)) : of(batch))),
     // mergeMap queues batches beyond `concurrency`; their bytes are still on the ledger.
     mergeMap((batch) => deliver(batch, ctx, queue, countersOf(batch.serve), health), options.concurrency),
     ignoreElements(),
