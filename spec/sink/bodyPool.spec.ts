@@ -1,4 +1,4 @@
-// BodyPool hands out full-size buffers it can reuse, and takes back only its own.
+// BodyPool hands out full-size buffers it can reuse for big bodies, and takes back only its own.
 import { BodyPool } from '../../src/sink/bodyPool';
 
 describe('BodyPool', () => {
@@ -22,9 +22,18 @@ describe('BodyPool', () => {
     expect(a.every((x) => x === 1)).toBe(true);
   });
 
-  it('gives any other size memory of its own, and never takes it back', () => {
+  it('hands a whole pooled buffer for half its capacity or more', () => {
     const pool = new BodyPool(64, 4);
-    for (const size of [65, 63, 16]) {
+    const half = pool.take(32);
+    expect(half.length).toBe(64);
+    pool.give(half);
+    expect(pool.freeCount).toBe(1);
+    expect(pool.take(50).buffer).toBe(half.buffer);
+  });
+
+  it('gives smaller and bigger sizes memory of their own, and never takes it back', () => {
+    const pool = new BodyPool(64, 4);
+    for (const size of [65, 31, 16]) {
       const other = pool.take(size);
       expect(other.length).toBe(size);
       expect(other.buffer.byteLength).toBe(size);

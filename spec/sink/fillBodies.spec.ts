@@ -69,6 +69,16 @@ describe('fillBodies buffers', () => {
     expect(supply.given[1]).toBe(supply.taken[1]);
   });
 
+  it('grows into a buffer bigger than it asked for (a pooled one) in place: no copy, nothing taken', async () => {
+    const supply = new RecordingSupply(4 * MIN_RECORD_BYTES); // every buffer has room for 64 KiB more
+    const written = items(40, 1000); // 40 000 bytes: would grow 16 → 32 → 64 KiB
+    const bodies = await fill(written, supply);
+    expect(supply.asked).toEqual([HEADROOM + MIN_RECORD_BYTES]);
+    expect(supply.given).toEqual([]);
+    expect(bodies[0]?.buffer).toBe(supply.taken[0]);
+    expect(records(bodies[0] as FilledBody<string>)).toBe(written.join(''));
+  });
+
   it('starts the next body at the capacity the last one needed, and a quiet one small again', async () => {
     const supply = new RecordingSupply();
     const busy = items(40, 1000); // closed by maxFrames after growing to 64 KiB

@@ -5,7 +5,8 @@
 // records/s. Bodies that went out and were answered with success are taken back instead, so
 // steady load cycles through a handful of buffers.
 //
-// Only full-size buffers are pooled (a quiet serve's small bodies are the heap's), and only those
+// Only big bodies come from the pool (half its capacity or more: a busy serve's; a quiet serve's
+// small ones are the heap's), always as whole full-size buffers, and only those
 // whose POST succeeded come back: the server has read the whole body before it answered, so
 // neither undici nor the socket still holds it. A failed, given-up or aborted post leaves its body
 // to the garbage collector. A body that closes less than half full is copied out at its size and
@@ -27,9 +28,12 @@ export class BodyPool {
     return this.#capacity;
   }
 
-  /** `size` bytes of uninitialised memory: a pooled buffer when `size` is the pool's capacity, else its own. */
+  /**
+   * At least `size` bytes of uninitialised memory: a whole pooled buffer (capacity bytes) when
+   * `size` is half the capacity or more, up to it; else memory of its own, of exactly `size`.
+   */
   take(size: number): Buffer {
-    if (size !== this.#capacity) return Buffer.allocUnsafeSlow(size);
+    if (size > this.#capacity || size < this.#capacity / 2) return Buffer.allocUnsafeSlow(size);
     let buffer = this.#free.pop();
     if (buffer === undefined) {
       buffer = new ArrayBuffer(this.#capacity);

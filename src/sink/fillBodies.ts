@@ -17,7 +17,7 @@ import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, 
 
 /** Where bodies come from and go back to when the filler drops one unused (a pool, or the heap). */
 export interface BodySupply {
-  /** A buffer of at least `bytes` bytes (its whole length is used). */
+  /** A buffer of at least `bytes` bytes (records go up to `bytes` only, until the body grows). */
   readonly take: (bytes: number) => Buffer;
   /** A buffer from take() that nothing references any more. */
   readonly give: (buffer: Buffer) => void;
@@ -100,6 +100,7 @@ export function fillBodies<T>(options: FillOptions<T>): OperatorFunction<T, Fill
       const grow = (b: Buffer, needed: number): Buffer => {
         const used = end - headroom;
         limit = headroom + capacityFor(Math.min(maxBytes, Math.max(used + needed, 2 * (limit - headroom))));
+        if (b.length >= limit) return b; // the supply gave more than asked (a pooled buffer): room enough
         const bigger = bodies.take(limit);
         b.copy(bigger, headroom, headroom, end);
         bodies.give(b);
