@@ -14,8 +14,9 @@
 // steady load the collector leaves almost nothing alive across a scavenge (records are written
 // straight into request bodies), but the start of a load (new connections, code being optimised)
 // survives enough to double it to the maximum within a second, and it rarely shrinks back while
-// busy: 32 MB of the daemon's RSS, for a heap that holds about 10 MB. `npm run bench` measured a
-// 2 MB semi-space at the same CPU per record and 10-15 MB less peak RSS; 1 MB cost ~1 µs a record.
+// busy: 32 MB of the daemon's RSS, for a heap that holds about 10 MB. `npm run bench`, interleaved
+// throughput runs: 4 MiB semi-spaces 7.3-7.8 µs a record, 100-102 MB peak RSS; 2 MiB 7.2-8.2 µs
+// (more scavenges), 94-99 MB; 1 MiB cost ~1 µs more; uncapped (16 MiB) 124-130 MB.
 //
 // `--max-semi-space-size` would say this, but V8 reads it only when the isolate is created, and an
 // npm-installed command cannot portably carry node flags (`env -S` is not in busybox). V8 reads
@@ -44,7 +45,7 @@ export function tuneV8ForDaemon(execArgv: readonly string[] = process.execArgv, 
 }
 
 /** Bytes of one semi-space the daemon lets V8 grow to (both together take twice this). */
-export const DEFAULT_SEMI_SPACE_CAP_BYTES = 2 * 1024 * 1024;
+export const DEFAULT_SEMI_SPACE_CAP_BYTES = 4 * 1024 * 1024;
 
 const V8_DEFAULT_GROWTH_FACTOR = 2;
 
