@@ -141,7 +141,7 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
  * the source, and this timer, alive after the sink is unsubscribed.
  */
 function idle(socketPath: string, ctx: LaneContext): Observable<unknown> {
-  const counters = ctx.stats.forServe(socketPath, undefined);
+  const counters = ctx.stats.countersOf(socketPath); // the name is the lane's to set
   const seen = (): number => counters.recordsIn;
   return interval(ctx.options.laneIdleMs, ctx.scheduler).pipe(
     map(seen),

@@ -58,7 +58,7 @@ export async function preparePost(
 ): Promise<PreparedPost> {
   const url = new URL(batch.serve.target.url);
   const gzipped = batch.gzipped === true || options.gzip;
-  const body = batch.gzipped === true || !options.gzip ? batch.body : await gzipAsync(batch.body);
+  const body = gzipped && batch.gzipped !== true ? await gzipAsync(batch.body) : batch.body;
   const headers: Record<string, string> = {
     authorization: basicAuth(batch.serve),
     'content-type': 'application/logplex-1',

@@ -66,20 +66,28 @@ export class StatsRecorder {
 
   /** The counters of one serve, created on first sight; the name follows the serve's latest record. */
   forServe(socketPath: string, name: string | undefined): MutableCounters {
-    let entry = this.#serves.get(socketPath);
-    if (entry === undefined) {
-      entry = { name, counters: zeroCounters(), lanes: 0 };
-      this.#serves.set(socketPath, entry);
-    }
+    const entry = this.#entry(socketPath);
     entry.name = name;
     return entry.counters;
   }
 
+  /** The counters of one serve, to read (created on first sight), its name left as it is. */
+  countersOf(socketPath: string): MutableCounters {
+    return this.#entry(socketPath).counters;
+  }
+
+  #entry(socketPath: string): { name: string | undefined; counters: MutableCounters; lanes: number } {
+    let entry = this.#serves.get(socketPath);
+    if (entry === undefined) {
+      entry = { name: undefined, counters: zeroCounters(), lanes: 0 };
+      this.#serves.set(socketPath, entry);
+    }
+    return entry;
+  }
+
   /** A lane of this serve starts. */
   laneOpened(socketPath: string): void {
-    const entry = this.#serves.get(socketPath);
-    if (entry === undefined) this.#serves.set(socketPath, { name: undefined, counters: zeroCounters(), lanes: 1 });
-    else entry.lanes += 1;
+    this.#entry(socketPath).lanes += 1;
   }
 
   /** A lane of this serve has ended; with the last one, the serve's counts join the retired totals. */
