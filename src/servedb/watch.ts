@@ -52,14 +52,15 @@ export function watchServesNew(options: WatchOptions): ServesWatch {
   const poll$ = interval(options.pollIntervalMs).pipe(map((): LookReason => 'poll'));
   const look$ = merge(file$, poll$, rescan$).pipe(takeUntil(closed$));
 
+  let readyTimer: NodeJS.Timeout | undefined;
   const ready =
     watcher === undefined
       ? Promise.resolve()
       : new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
+          const timer = (readyTimer = setTimeout(() => {
             options.onWatchError(new Error(`not ready after ${options.readyTimeoutMs} ms`));
             resolve();
-          }, options.readyTimeoutMs);
+          }, options.readyTimeoutMs));
           const done = (): void => {
             clearTimeout(timer);
             resolve();
@@ -73,6 +74,7 @@ export function watchServesNew(options: WatchOptions): ServesWatch {
     ready,
     rescan: () => rescan$.next('rescan'),
     close: async () => {
+      clearTimeout(readyTimer); // closed before ready: no late warning, nothing keeping the process up
       closed$.next();
       closed$.complete();
       rescan$.complete();
