@@ -14,7 +14,7 @@ import { LogfebeDecoder } from '../src/protocol/decoder';
 import { encodeIdentity, encodeVersion } from '../src/protocol/encode';
 
 const TARGET_RECORDS_PER_SECOND = 400_000;
-const FIXTURE_DIR = resolve(__dirname, '../../../shared/fixtures/pg15'); // build/bench -> repo root -> ../shared
+const FIXTURE_DIR = resolve(__dirname, '../../spec/fixtures/pg15'); // build/bench -> repo root
 const SOCKET_READ_BYTES = 64 * 1024; // what one read() of a busy unix socket typically returns
 const LONG_CONNECTION_RECORDS = 10_000;
 const seconds = Number(process.argv[2] ?? '2');

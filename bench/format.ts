@@ -2,7 +2,7 @@
 // sink's batching (fillBodies with the sink's defaults: records written straight into pooled
 // bodies), as logplexSink does it, without the HTTP. The records: the synthetic mix the
 // throughput bench sends (src/tools/logfebeEmulator.ts syntheticRecord, ~5.5 frames a record) and
-// the pg15 captures in ../shared/fixtures.
+// the pg15 captures in spec/fixtures/pg15.
 //
 //   npx tsc -p tsconfig.bench.json && node build/bench/format.js [seconds per case]
 //
@@ -26,7 +26,7 @@ import { defaultSinkOptions } from '../src/sink/options';
 import type { SourcedRecord } from '../src/source/sourcedRecord';
 import { EMULATOR_DEFAULTS, loadFixtureRecords, syntheticRecord } from '../src/tools/logfebeEmulator';
 
-const FIXTURE_DIR = resolve(__dirname, '../../../shared/fixtures/pg15'); // build/bench -> repo root -> ../shared
+const FIXTURE_DIR = resolve(__dirname, '../../spec/fixtures/pg15'); // build/bench -> repo root
 const SYNTHETIC_BACKENDS = 4;
 const SYNTHETIC_RECORDS_PER_BACKEND = 1000;
 const seconds = Number(process.argv[2] ?? '3');

@@ -1,6 +1,6 @@
 // Every shared pg15 capture rendered to exactly the frames the spec describes. The expected files
 // (spec/format/expected/<fixture>.txt, one frame per line as `<PRI> TIMESTAMP PROCID MSG`) were
-// written by hand from each fixture's JSON and ../shared/spec/log-format.md, not from the
+// written by hand from each fixture's JSON and docs/log-format.md, not from the
 // formatter's output. The pgbench captures are too long to write out: specific records are
 // spot-checked by hand and every frame is checked against the invariants.
 import { existsSync, readFileSync } from 'node:fs';

@@ -81,8 +81,8 @@ if (describeWithPgBadger === null) {
     });
 
     it('the fixtures are what this spec assumes', () => {
-      expect(bySeverity('ERROR', 'FATAL', 'PANIC')).toBe(4);
-      expect(messagesStarting('statement: ')).toBe(67);
+      expect(bySeverity('ERROR', 'FATAL', 'PANIC')).toBe(5);
+      expect(messagesStarting('statement: ')).toBe(68);
     });
 
     it('counts as many ERROR, FATAL and PANIC lines as there are such records', () => {

@@ -33,6 +33,32 @@ function feed(chunks: readonly Buffer[]): Outcome {
 const preamble = Buffer.concat([encodeVersion('PG-15.20/logfebe-1'), encodeIdentity('fuzz')]);
 
 describe('decoder properties', () => {
+  it('any bytes after the identity NUL, cut anywhere, are ignored and the records still decode', () => {
+    const record = fixtures.flatMap((f) => f.messages).find((m) => m.type === 'L');
+    if (record === undefined || record.type !== 'L') throw new Error('no L record in the fixtures');
+    const { type: _type, ...fields } = record;
+    fc.assert(
+      fc.property(
+        fc.string({ maxLength: 40 }).filter((s) => !s.includes('\0')),
+        fc.uint8Array({ maxLength: 64 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        (identity, trailing, rawCuts) => {
+          const i = Buffer.concat([Buffer.from(identity, 'utf8'), Buffer.from([0]), Buffer.from(trailing)]);
+          const header = Buffer.alloc(5);
+          header.write('I', 0, 'latin1');
+          header.writeInt32BE(4 + i.length, 1);
+          const stream = Buffer.concat([encodeVersion('PG-15.18/logfebe-1'), header, i, encodeRecord(fields)]);
+          const cuts = [...new Set(rawCuts.map((c) => 1 + (c % (stream.length - 1))))].sort((a, b) => a - b);
+          const outcome = feed(cutAt(stream, cuts));
+          expect(outcome.error).toBeUndefined();
+          expect(outcome.messages[1]).toEqual({ type: 'I', identity });
+          expect(outcome.messages).toHaveLength(3);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   it('random bytes, cut anywhere, yield messages or a ProtocolError and nothing else', () => {
     fc.assert(
       fc.property(

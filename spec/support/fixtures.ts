@@ -1,9 +1,10 @@
-// The byte-exact pg15 captures in ../shared/fixtures/pg15 and their decoded JSON twins.
+// The byte-exact pg15 captures in spec/fixtures/pg15 (copies of the team's shared captures, kept in
+// the repository so a clone tests on its own) and their decoded JSON twins.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { LogRecord } from '../../src/protocol/messages';
 
-export const FIXTURE_DIR = resolve(__dirname, '../../../shared/fixtures/pg15');
+export const FIXTURE_DIR = resolve(__dirname, '../fixtures/pg15');
 
 /** One line of a fixture's .json file, as the independent decoder wrote it. */
 export type FixtureMessage =

@@ -94,13 +94,13 @@ describe('logfebe emulator', () => {
       socketPath,
       version: 'PG-9.4.26/logfebe-1',
       identity: 'other',
-      exactIdentity: true,
+      identityPadding: 'none',
       source: { kind: 'custom', record: deterministic },
       recordsPerConnection: 3,
     });
     const expected = Buffer.concat([
       encodeVersion('PG-9.4.26/logfebe-1'),
-      encodeIdentity('other', { exact: true }),
+      encodeIdentity('other', { padding: 'none' }),
       ...[1, 2, 3].map((seq) => encodeRecord(deterministic(0, seq))),
     ]);
     await waitFor(() => collector?.bytesOf(0).length === expected.length);

@@ -1,5 +1,5 @@
 // Four real psql sessions captured from PostgreSQL 15.20 with pg_logfebe (the fixtures
-// 13, 14, 17 and 18 in shared/fixtures/pg15), built in so the demo runs on a fresh clone with
+// 13, 14, 17 and 18 in spec/fixtures/pg15), built in so the demo runs on a fresh clone with
 // nothing beside it. Each session is what one backend sent on its own connection.
 import type { LogRecord } from '../protocol/messages';
 

@@ -1,5 +1,5 @@
 // RFC 5424 syslog messages, octet-counted as application/logplex-1 wants them
-// (../shared/spec/logplex-input.md): `<len> <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID - - MSG`,
+// (docs/logplex-input.md): `<len> <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID - - MSG`,
 // `len` counting the bytes after its space, never characters, or a multibyte character would
 // desynchronise the whole body.
 

@@ -1,4 +1,4 @@
-// The format stage: SourcedRecord → logplex frames (../shared/spec/log-format.md).
+// The format stage: SourcedRecord → logplex frames (docs/log-format.md).
 export { createFormatter, createRecordWriter, formatNotice, formatRecord, l10Text } from './formatRecord';
 export type { FormattedRecord, L10Kind, RecordFormatter, RecordWriter } from './formatRecord';
 export { DEFAULT_FORMAT_OPTIONS, MAX_FRAME_BYTES, maxHeaderBytes, resolveFormatOptions, validateFormatOptions } from './options';

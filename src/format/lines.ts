@@ -1,5 +1,5 @@
 // A record → its lines → the MSG of each frame, the way PostgreSQL's own server log and syslog
-// output lay them out (../shared/spec/log-format.md), so line-based readers (heroku logs,
+// output lay them out (docs/log-format.md), so line-based readers (heroku logs,
 // drains, pgBadger) read them unchanged.
 //
 // Decisions:

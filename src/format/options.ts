@@ -1,5 +1,5 @@
 // Every tunable of the format stage, with its default, in one place
-// (../shared/spec/log-format.md, ../shared/spec/logplex-input.md).
+// (docs/log-format.md, docs/logplex-input.md).
 import { FormatError } from './errors';
 import { compilePrefix } from './prefix';
 

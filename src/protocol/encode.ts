@@ -38,12 +38,23 @@ export function encodeVersion(version: string): Buffer {
 }
 
 /**
- * `I` as real pg_logfebe sends it: the CString plus three NULs, because it sizes the payload with
- * `sizeof '\0'`, which is 4 in C. Pass `{ exact: true }` for the spec-minimal form.
+ * What follows the identity's NUL in an `I`. Real pg_logfebe sizes the payload with
+ * `strlen + sizeof '\0'`, which is 4 in C, so it copies 3 bytes past the terminator: whatever lies
+ * there in the server's memory. `'garbage'` (the default) sends three such bytes, as PostgreSQL
+ * 15.18 did (`7f 00 c0`: neither all NUL nor all set); `'nul'` sends three NULs, as servers whose
+ * memory happened to be zero did; `'none'` is the spec-minimal form; bytes send exactly those (to
+ * re-encode a capture).
  */
-export function encodeIdentity(identity: string, opts: { exact?: boolean } = {}): Buffer {
-  const padding = opts.exact === true ? Buffer.alloc(0) : Buffer.alloc(3);
-  return frame('I', Buffer.concat([cstring(identity), padding]));
+export type IdentityPadding = 'garbage' | 'nul' | 'none' | Uint8Array;
+
+export const IDENTITY_GARBAGE: readonly number[] = [0x7f, 0x00, 0xc0];
+
+/** `I` as real pg_logfebe sends it (see IdentityPadding). */
+export function encodeIdentity(identity: string, opts: { padding?: IdentityPadding } = {}): Buffer {
+  const padding = opts.padding ?? 'garbage';
+  const tail =
+    padding === 'garbage' ? Buffer.from(IDENTITY_GARBAGE) : padding === 'nul' ? Buffer.alloc(3) : padding === 'none' ? Buffer.alloc(0) : padding;
+  return frame('I', Buffer.concat([cstring(identity), tail]));
 }
 
 /** `L` with every field in protocol order. */

@@ -10,8 +10,7 @@ export type ProtocolErrorCode =
   | 'LOGFEBE_TRUNCATED_FIELD' // a field runs past the end of its message
   | 'LOGFEBE_TRAILING_BYTES' // a V or L payload has bytes left after its last field
   | 'LOGFEBE_TRUNCATED_MESSAGE' // the stream ended in the middle of a message
-  | 'LOGFEBE_BAD_VERSION' // V is not `PG-<version>/logfebe-1`
-  | 'LOGFEBE_BAD_IDENTITY'; // I has something other than NUL padding after its CString
+  | 'LOGFEBE_BAD_VERSION'; // V is not `PG-<version>/logfebe-1`
 
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';

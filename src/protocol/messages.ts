@@ -1,4 +1,4 @@
-// What a logfebe-1 connection carries, decoded (../shared/spec/logfebe-protocol.md).
+// What a logfebe-1 connection carries, decoded (docs/logfebe-protocol.md).
 // Field names are PostgreSQL's csvlog column names, as in the spec and the fixtures' JSON.
 
 /** One log record (`L` message). Nullable protocol fields (`*CString`) are `null` when absent. */

@@ -1,4 +1,4 @@
-// The serves file (serves.new, serves.loaded) as io-ts sees it (../../shared/spec/serve-db.md).
+// The serves file (serves.new, serves.loaded) as io-ts sees it (docs/serve-db.md).
 // Decoding is in two stages so that one bad serve does not hide the problems of the others:
 // the document first (`serves` is a list), then each entry on its own.
 // The codecs check types only; what io-ts cannot say well lives in validate.ts: "exactly one of

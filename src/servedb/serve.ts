@@ -1,5 +1,5 @@
 // One tenant as the rest of the collector sees it, after serves.new was validated
-// (../shared/spec/serve-db.md). Both serve forms (`t` with LOGPLEX_URL, or `url`) are resolved
+// (docs/serve-db.md). Both serve forms (`t` with LOGPLEX_URL, or `url`) are resolved
 // here into one shape, so the source and sink never need to know which form was written.
 import type { Secret } from '../secret';
 

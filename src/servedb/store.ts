@@ -1,4 +1,4 @@
-// The serve database on disk (../../shared/spec/serve-db.md): reading serves.new and
+// The serve database on disk (docs/serve-db.md): reading serves.new and
 // serves.loaded, and the two ways a serves.new leaves the directory. Every step is safe to
 // crash in and safe to repeat, so the caller can simply look again after any failure.
 import { constants } from 'node:fs';

@@ -2,6 +2,7 @@
 // says how long the database would have been blocked.
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import type { IdentityPadding } from '../protocol/encode';
 import { EMULATOR_DEFAULTS, loadFixtureRecords, runEmulator, type EmulatorReport, type RecordSource } from './logfebeEmulator';
 
 const USAGE = `usage: logfebe-emulator --socket PATH [options]
@@ -13,7 +14,8 @@ any write was blocked (what the database would feel).
   --socket PATH            the collector's socket (logfebe.unix_socket); required
   --identity S             logfebe.identity (default "${EMULATOR_DEFAULTS.identity}")
   --version S              the V string (default ${EMULATOR_DEFAULTS.version})
-  --exact-identity         send I without pg_logfebe's 3 extra NUL bytes
+  --identity-padding M     what follows the identity's NUL in I: garbage (3 non-NUL bytes, as
+                           real pg_logfebe sends; the default), nul (3 NULs) or none
   --synthetic              generated records with unique markers (the default)
   --replay-fixtures DIR    replay the L records of DIR/*.json verbatim, cycling
   --connections N          concurrent backends (default ${EMULATOR_DEFAULTS.connections})
@@ -34,6 +36,12 @@ function positive(name: string, value: string | undefined, fallback: number): nu
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || value.trim() === '') throw new UsageError(`--${name} must be a whole number, got ${value}`);
   return n;
+}
+
+function identityPadding(value: string | undefined): IdentityPadding {
+  if (value === undefined) return EMULATOR_DEFAULTS.identityPadding;
+  if (value === 'garbage' || value === 'nul' || value === 'none') return value;
+  throw new UsageError(`--identity-padding must be garbage, nul or none, got ${value}`);
 }
 
 /** Human summary: one line overall, then one per backend. */
@@ -66,7 +74,7 @@ export async function runEmulatorCli(
         socket: { type: 'string' },
         identity: { type: 'string' },
         version: { type: 'string' },
-        'exact-identity': { type: 'boolean' },
+        'identity-padding': { type: 'string' },
         synthetic: { type: 'boolean' },
         'replay-fixtures': { type: 'string' },
         connections: { type: 'string' },
@@ -101,7 +109,7 @@ export async function runEmulatorCli(
       socketPath: values.socket,
       identity: values.identity ?? EMULATOR_DEFAULTS.identity,
       version: values.version ?? EMULATOR_DEFAULTS.version,
-      exactIdentity: values['exact-identity'] === true,
+      identityPadding: identityPadding(values['identity-padding']),
       source,
       connections,
       recordsPerConnection: positive('records', values.records, defaultRecords),

@@ -1,11 +1,11 @@
-// A pg_logfebe emulator (../shared/spec/logfebe-protocol.md): N PostgreSQL processes, each with its
+// A pg_logfebe emulator (docs/logfebe-protocol.md): N PostgreSQL processes, each with its
 // own unix-socket connection sending V, I, then one write per record, as pg_logfebe does one
 // send() per record. Its point is to measure what the database would feel: how long a backend was
 // blocked because the collector was not reading.
 import { readFileSync, readdirSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { encodeIdentity, encodeRecord, encodeVersion } from '../protocol/encode';
+import { encodeIdentity, encodeRecord, encodeVersion, type IdentityPadding } from '../protocol/encode';
 import type { LogRecord } from '../protocol/messages';
 
 /** Where the records come from. */
@@ -21,7 +21,9 @@ export interface EmulatorOptions {
   readonly rate: number | undefined; // records/s over all backends; undefined or 0 = as fast as the socket takes them
   readonly identity: string; // logfebe.identity
   readonly version: string; // the whole V string
-  readonly exactIdentity: boolean; // send the spec-minimal I instead of pg_logfebe's 3 extra NULs
+  // What follows the identity's NUL: pg_logfebe's 3 bytes of whatever memory held ('garbage'),
+  // 3 NULs, or nothing. Real PostgreSQL is the default: our tools are never kinder than it.
+  readonly identityPadding: IdentityPadding;
   readonly source: RecordSource;
   readonly reconnect: boolean; // after a failed send, reconnect and resend V/I on the next record, like pg_logfebe
   readonly basePid: number; // synthetic backend b has Pid basePid + b
@@ -41,7 +43,7 @@ export const EMULATOR_DEFAULTS: Omit<EmulatorOptions, 'socketPath'> = {
   rate: undefined,
   identity: 'test identity', // what the fixtures were captured with
   version: 'PG-15.20/logfebe-1',
-  exactIdentity: false,
+  identityPadding: 'garbage',
   source: { kind: 'synthetic' },
   reconnect: false, // tests of ordering want a closed connection to stop the backend
   basePid: 20000,
@@ -288,7 +290,7 @@ export interface PreparedBackend {
 /** Encodes a backend's records now if preEncode asks for it; nothing is sent until run(). */
 export function prepareBackend(options: BackendOptions): PreparedBackend {
   const o = options;
-  const startup = Buffer.concat([encodeVersion(o.version), encodeIdentity(o.identity, { exact: o.exactIdentity })]);
+  const startup = Buffer.concat([encodeVersion(o.version), encodeIdentity(o.identity, { padding: o.identityPadding })]);
   const replayEncoded = o.source.kind === 'replay' ? o.source.records.map(encodeRecord) : undefined;
   const encodeOne = (seq: number): Buffer => {
     switch (o.source.kind) {

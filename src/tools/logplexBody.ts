@@ -1,4 +1,4 @@
-// Reading an application/logplex-1 body back into frames (../shared/spec/logplex-input.md), the
+// Reading an application/logplex-1 body back into frames (docs/logplex-input.md), the
 // way logplex's own parser would: octet-counted RFC 6587 frames holding RFC 5424 messages. Tests
 // and the stand-in use it to prove what the sink sent, so it is strict where logplex is strict
 // (byte lengths, the 10240-byte cap) and says exactly where a body went wrong.

@@ -1,4 +1,4 @@
-// A logplex stand-in (../shared/spec/logplex-input.md): an HTTP server that checks requests the
+// A logplex stand-in (docs/logplex-input.md): an HTTP server that checks requests the
 // way logplex does, records what it accepted, and misbehaves on cue so the sink's retry and drop
 // policies can be watched against a server that is slow, failing, hanging or gone. The demo, the
 // tests and the benchmarks all point the collector at it.
