@@ -30,7 +30,7 @@ export function collectorOptions(config: DaemonConfig, serveDbDir: string): Coll
     logplexUrl: config.logplexUrl,
     serveDb: { pollIntervalMs: t.pollIntervalMs, watchEvents: t.watchEvents },
     source: { maxMessageBytes: t.maxRecordBytes },
-    format: { linePrefix: t.linePrefix, hostname: t.hostname, maxMessageBytes: t.maxMessageBytes },
+    format: { linePrefix: t.linePrefix, hostname: t.hostname, maxMessageBytes: t.maxMessageBytes, maxRecordFrames: t.maxRecordFrames },
     sink: {
       flushIntervalMs: t.flushIntervalMs,
       concurrency: t.concurrency,
