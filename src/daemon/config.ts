@@ -27,6 +27,8 @@ export interface Tunables {
   readonly maxMessageBytes?: number; // frame cap: bytes of syslog MSG per frame
   readonly maxRecordBytes?: number; // protocol cap on one L message
   readonly maxRecordFrames?: number; // frames one record may become; past it a marker ends it
+  readonly maxPartialBytes?: number; // what all connections' unfinished messages may hold together
+  readonly handshakeTimeoutMs?: number; // V and I must both arrive within this of connecting
   readonly linePrefix?: string;
   readonly hostname?: string;
   readonly pollIntervalMs?: number;
@@ -56,6 +58,8 @@ const FLAGS = {
   'frame-cap': { type: 'string' },
   'record-cap': { type: 'string' },
   'max-record-frames': { type: 'string' },
+  'partial-cap': { type: 'string' },
+  'handshake-timeout': { type: 'string' },
   'line-prefix': { type: 'string' },
   hostname: { type: 'string' },
   'poll-interval': { type: 'string' },
@@ -82,6 +86,8 @@ the serve database directory; see README.md.
   --frame-cap SIZE        bytes of message per syslog frame (at most 10000)
   --record-cap SIZE       largest log record accepted, e.g. 1MiB
   --max-record-frames N   frames one record may become; the rest is cut with a marker (1000)
+  --partial-cap SIZE      bytes all connections' unfinished records may hold, e.g. 64MiB
+  --handshake-timeout DUR close a connection without V and I after this long, e.g. 10s
   --line-prefix TEMPLATE  log_line_prefix-style template ('sql_error_code = %e ')
   --hostname NAME         syslog HOSTNAME                               (postgres)
   --poll-interval DUR     re-read serves.new at least this often, e.g. 10s
@@ -166,6 +172,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     maxMessageBytes: opt(values['frame-cap'], (t) => parseSize('--frame-cap', t, 256, 10_000)),
     maxRecordBytes: opt(values['record-cap'], (t) => parseSize('--record-cap', t, 4096, 256 * 1024 ** 2)),
     maxRecordFrames: opt(values['max-record-frames'], (t) => parseCount('--max-record-frames', t, 2, 100_000)),
+    // At least one record at the record cap (checked against it by the source's options).
+    maxPartialBytes: opt(values['partial-cap'], (t) => parseSize('--partial-cap', t, 4096, 16 * 1024 ** 3)),
+    handshakeTimeoutMs: opt(values['handshake-timeout'], (t) => parseDuration('--handshake-timeout', t, 1, 3_600_000)),
     linePrefix: values['line-prefix'],
     hostname: opt(values.hostname, (t) => {
       if (!/^[\x21-\x7e]{1,255}$/.test(t)) throw new ConfigError('--hostname: expected printable ASCII without spaces');

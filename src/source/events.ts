@@ -75,7 +75,7 @@ export interface ProtocolErrorEvent extends EventBase, ServeFields, ConnectionTo
   readonly kind: 'protocol_error';
   readonly level: 'warn';
   readonly identity: string | undefined; // undefined when it failed before identifying
-  readonly code: string; // a ProtocolErrorCode, or DECODER_FAILURE for a bug in the decoder
+  readonly code: string; // a ProtocolErrorCode (LOGFEBE_PARTIAL_LIMIT, LOGFEBE_HANDSHAKE_TIMEOUT: our bounds), or DECODER_FAILURE for a bug in the decoder
   readonly reason: string;
 }
 

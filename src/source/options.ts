@@ -35,6 +35,23 @@ export interface SourceOptions {
    * the kernel caps this at net.core.somaxconn.
    */
   readonly listenBacklog: number;
+  /**
+   * Bytes that all connections' unfinished messages may hold together. A header announcing a
+   * 1 MiB record makes its connection buffer until the last byte; 200 connections each sending V,
+   * I and most of such a record took the daemon from 56 to 266 MB RSS. A connection whose next
+   * read would pass this bound is closed with a `protocol_error` (LOGFEBE_PARTIAL_LIMIT);
+   * PostgreSQL reconnects. 64 MiB is 64 records at the 1 MiB cap in flight at once, far more
+   * than real servers (a record is written with one send(), so it is unfinished only while the
+   * kernel's socket buffer holds its start). Never below one record at the cap.
+   */
+  readonly maxPartialBytes: number;
+  /**
+   * A connection that has not sent both V and I this long after it was accepted is closed with a
+   * `protocol_error` (LOGFEBE_HANDSHAKE_TIMEOUT). pg_logfebe sends both at once when it connects;
+   * without a bound, a peer sending one byte a second held its connection, descriptor and buffer
+   * forever.
+   */
+  readonly handshakeTimeoutMs: number;
 }
 
 export const DEFAULT_SOURCE_OPTIONS: SourceOptions = {
@@ -44,23 +61,38 @@ export const DEFAULT_SOURCE_OPTIONS: SourceOptions = {
   drainTimeoutMs: 2_000,
   listenRetryMs: 10_000, // the reference collector's serve-db poll interval
   listenBacklog: 4096, // node's default is 511
+  maxPartialBytes: 64 * 1024 * 1024,
+  handshakeTimeoutMs: 10_000,
 };
 
 /** Defaults filled in; a nonsensical value is a programming error, so it throws here. */
 export function resolveSourceOptions(options: Partial<SourceOptions> = {}): SourceOptions {
+  const maxMessageBytes = resolveProtocolOptions({ maxMessageBytes: options.maxMessageBytes }).maxMessageBytes;
   const resolved: SourceOptions = {
-    maxMessageBytes: resolveProtocolOptions({ maxMessageBytes: options.maxMessageBytes }).maxMessageBytes,
+    maxMessageBytes,
     socketMode: options.socketMode ?? DEFAULT_SOURCE_OPTIONS.socketMode,
     drainIdleMs: options.drainIdleMs ?? DEFAULT_SOURCE_OPTIONS.drainIdleMs,
     drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_SOURCE_OPTIONS.drainTimeoutMs,
     listenRetryMs: options.listenRetryMs ?? DEFAULT_SOURCE_OPTIONS.listenRetryMs,
     listenBacklog: options.listenBacklog ?? DEFAULT_SOURCE_OPTIONS.listenBacklog,
+    // A record cap raised past the default bound raises the bound with it: one record must fit.
+    maxPartialBytes: options.maxPartialBytes ?? Math.max(DEFAULT_SOURCE_OPTIONS.maxPartialBytes, maxMessageBytes + 1),
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_SOURCE_OPTIONS.handshakeTimeoutMs,
   };
   if (!Number.isInteger(resolved.socketMode) || resolved.socketMode < 0 || resolved.socketMode > 0o7777) {
     throw new RangeError(`socketMode must be a file mode from 0 to 0o7777, got ${resolved.socketMode}`);
   }
   if (!Number.isInteger(resolved.listenBacklog) || resolved.listenBacklog < 1) {
     throw new RangeError(`listenBacklog must be a positive integer, got ${resolved.listenBacklog}`);
+  }
+  // A frame is its length field plus the type byte: one at the record cap must be able to wait.
+  if (!Number.isSafeInteger(resolved.maxPartialBytes) || resolved.maxPartialBytes < maxMessageBytes + 1) {
+    throw new RangeError(
+      `maxPartialBytes must be an integer of at least one record at the cap (${maxMessageBytes + 1}), got ${resolved.maxPartialBytes}`,
+    );
+  }
+  if (!Number.isFinite(resolved.handshakeTimeoutMs) || resolved.handshakeTimeoutMs <= 0) {
+    throw new RangeError(`handshakeTimeoutMs must be a number of milliseconds > 0, got ${resolved.handshakeTimeoutMs}`);
   }
   for (const key of ['drainIdleMs', 'drainTimeoutMs', 'listenRetryMs'] as const) {
     const value = resolved[key];

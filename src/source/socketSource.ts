@@ -18,6 +18,7 @@ import {
   timer,
 } from 'rxjs';
 import { ignoreEvents, type EventSink } from '../events';
+import { PartialBudget } from '../protocol/partialBudget';
 import type { Serve, ServeSet } from '../servedb/serve';
 import { readConnection, type ConnectionOptions } from './connection';
 import type { SourceEvent } from './events';
@@ -59,7 +60,8 @@ export type SocketSourceOptions = Partial<SourceOptions> & {
 export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSourceOptions = {}): Observable<SourcedRecord> {
   const resolved = resolveSourceOptions(options);
   const events = options.events ?? ignoreEvents;
-  const connectionOptions: ConnectionOptions = { ...resolved, events };
+  // One budget for every connection of every serve: a bound on the daemon, not per tenant.
+  const connectionOptions: ConnectionOptions = { ...resolved, events, partials: new PartialBudget(resolved.maxPartialBytes) };
   return serveSet$.pipe(
     rebindOnServeSet((serve$, socketPath) => serveRecords(serve$, socketPath, resolved, connectionOptions)),
   );
