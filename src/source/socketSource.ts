@@ -107,7 +107,9 @@ function serveRecords(
         const retryIn = options.listenRetryMs > 0 ? options.listenRetryMs : undefined;
         const now = Date.now();
         const attempts = (failure?.attempts ?? 0) + 1;
-        if (failure === undefined || failure.code !== error.code || now - failure.loggedAt >= LISTEN_ERROR_REPEAT_MS) {
+        // Our own serve holding the socket is said once: it is a serve-db mistake, not an outage.
+        const repeat = error.code !== 'LISTEN_OWN_SERVE' && failure !== undefined && now - failure.loggedAt >= LISTEN_ERROR_REPEAT_MS;
+        if (failure === undefined || failure.code !== error.code || repeat) {
           events({ kind: 'listen_error', level: 'error', ...where(), code: error.code, reason: error.message, retry_in_ms: retryIn, attempts });
           failure = { code: error.code, attempts, loggedAt: now };
         } else {
