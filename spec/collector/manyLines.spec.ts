@@ -2,7 +2,7 @@
 // can log `"a\n"` × 524,288 (inside the 1 MiB record cap) with `log_statement = all`; when every
 // line became a frame, each such record took 1.1-1.8 s of one core in one go, and no other
 // tenant's socket was read meanwhile. Real sockets, the real sink and the logplex stand-in.
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { filter, firstValueFrom } from 'rxjs';
@@ -51,8 +51,14 @@ describe('a record of many short lines', () => {
     const quiet = await FakeBackend.open(quietSock, 'quiet');
     const statement = `statement: ${'a\n'.repeat(524_000)}`; // 1,048,011 bytes: inside the 1 MiB cap
 
-    const delay = monitorEventLoopDelay({ resolution: 10 });
-    delay.enable();
+    // Every gap between ticks of a 10 ms probe: a record that holds the loop shows as one long gap.
+    const gaps: number[] = [];
+    let lastTick = performance.now();
+    const probe = setInterval(() => {
+      const now = performance.now();
+      gaps.push(now - lastTick);
+      lastTick = now;
+    }, 10);
     // The quiet tenant logs one record every few milliseconds all along.
     let quietSent = 0;
     let noisyDone = false;
@@ -67,10 +73,13 @@ describe('a record of many short lines', () => {
     noisyDone = true;
     await quietLoop;
     await waitFor('every quiet record delivered', () => standIn.stats().framesByToken[QUIET] === quietSent, 30_000);
-    delay.disable();
+    clearInterval(probe);
 
-    // Generous against a loaded 2-core machine: one such record held it for over a second.
-    expect(delay.max / 1e6).toBeLessThan(200);
+    // Generous against a loaded 2-core machine (where the scheduler alone can stall a process for
+    // a while): one such record held the loop for over a second (1.1-1.8 s), so ten records made
+    // ten long gaps. Now a stall over 200 ms may happen once or twice, from the machine, not ten times.
+    const stalls = gaps.filter((gap) => gap > 200).map(Math.round);
+    expect({ stalls: stalls.length <= 2 ? 'at most 2' : stalls }).toEqual({ stalls: 'at most 2' });
     // Each noisy record arrives cut at the default bound, its last frame the marker.
     await waitFor('the noisy records delivered', () => (standIn.stats().framesByToken[NOISY] ?? 0) >= 10 * 1000, 30_000);
     expect(standIn.stats().framesByToken[NOISY]).toBe(10 * 1000);
