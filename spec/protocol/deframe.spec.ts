@@ -3,7 +3,7 @@
 import { FrameReader } from '../../src/protocol/deframe';
 import { encodeRaw } from '../../src/protocol/encode';
 import { ProtocolError } from '../../src/protocol/errors';
-import { PartialBudget } from '../../src/protocol/partialBudget';
+import { Budget } from '../../src/budget';
 
 interface Seen {
   readonly type: string;
@@ -86,7 +86,7 @@ describe('FrameReader', () => {
   });
 
   it('holds what all readers sharing a budget buffer within it, and gives it back', () => {
-    const budget = new PartialBudget(200 * 1024);
+    const budget = new Budget(200 * 1024);
     const one = new FrameReader(1024 * 1024, undefined, budget);
     const two = new FrameReader(1024 * 1024, undefined, budget);
     const ignore = (): void => undefined;

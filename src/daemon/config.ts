@@ -29,6 +29,8 @@ export interface Tunables {
   readonly maxRecordFrames?: number; // frames one record may become; past it a marker ends it
   readonly maxPartialBytes?: number; // what all connections' unfinished messages may hold together
   readonly handshakeTimeoutMs?: number; // V and I must both arrive within this of connecting
+  readonly maxConnectionsPerServe?: number; // open connections per serve; newer ones are closed
+  readonly reservedFileDescriptors?: number; // descriptors sockets leave for posts and the serve db
   readonly linePrefix?: string;
   readonly hostname?: string;
   readonly pollIntervalMs?: number;
@@ -60,6 +62,8 @@ const FLAGS = {
   'max-record-frames': { type: 'string' },
   'partial-cap': { type: 'string' },
   'handshake-timeout': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'fd-reserve': { type: 'string' },
   'line-prefix': { type: 'string' },
   hostname: { type: 'string' },
   'poll-interval': { type: 'string' },
@@ -88,6 +92,9 @@ the serve database directory; see README.md.
   --max-record-frames N   frames one record may become; the rest is cut with a marker (1000)
   --partial-cap SIZE      bytes all connections' unfinished records may hold, e.g. 64MiB
   --handshake-timeout DUR close a connection without V and I after this long, e.g. 10s
+  --max-connections N     open connections per serve; newer ones are closed (1000)
+  --fd-reserve N          descriptors listeners and connections leave free, for posts
+                          and the serve database (256)
   --line-prefix TEMPLATE  log_line_prefix-style template ('sql_error_code = %e ')
   --hostname NAME         syslog HOSTNAME                               (postgres)
   --poll-interval DUR     re-read serves.new at least this often, e.g. 10s
@@ -175,6 +182,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     // At least one record at the record cap (checked against it by the source's options).
     maxPartialBytes: opt(values['partial-cap'], (t) => parseSize('--partial-cap', t, 4096, 16 * 1024 ** 3)),
     handshakeTimeoutMs: opt(values['handshake-timeout'], (t) => parseDuration('--handshake-timeout', t, 1, 3_600_000)),
+    maxConnectionsPerServe: opt(values['max-connections'], (t) => parseCount('--max-connections', t, 1, 1_000_000)),
+    reservedFileDescriptors: opt(values['fd-reserve'], (t) => parseCount('--fd-reserve', t, 0, 1_000_000)),
     linePrefix: values['line-prefix'],
     hostname: opt(values.hostname, (t) => {
       if (!/^[\x21-\x7e]{1,255}$/.test(t)) throw new ConfigError('--hostname: expected printable ASCII without spaces');

@@ -5,7 +5,7 @@ import { ProtocolError, plural } from './errors';
 import { FrameReader, TYPE_I, TYPE_L, TYPE_V } from './deframe';
 import type { IdentityMessage, LogfebeMessage, LogRecord, RecordMessage, VersionMessage } from './messages';
 import { resolveProtocolOptions, type ProtocolOptions } from './options';
-import type { PartialBudget } from './partialBudget';
+import type { Budget } from '../budget';
 import { PayloadCursor } from './payload';
 import { parseVersion } from './version';
 
@@ -25,7 +25,7 @@ export class LogfebeDecoder {
   private failure: ProtocolError | undefined;
 
   /** `budget`: shared with the other connections' decoders, bounds what unfinished messages hold. */
-  constructor(options: Partial<ProtocolOptions> = {}, budget?: PartialBudget) {
+  constructor(options: Partial<ProtocolOptions> = {}, budget?: Budget) {
     const { maxMessageBytes } = resolveProtocolOptions(options);
     this.frames = new FrameReader(maxMessageBytes, this.checkOrder, budget);
   }

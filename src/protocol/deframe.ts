@@ -2,11 +2,11 @@
 // chunks cut anywhere. A frame that sits inside one chunk is handed out in place, without a copy;
 // only a frame spread over several chunks is copied, piece by piece as it arrives, into one
 // buffer, so framing stays linear however the stream is cut (one byte per chunk included), and
-// what all readers hold for unfinished frames is bounded by the PartialBudget they share.
+// what all readers hold for unfinished frames is bounded by the Budget they share.
 import { concat, concatMap, concatWith, defer, EMPTY, throwError, type OperatorFunction } from 'rxjs';
 import { ProtocolError, describeByte } from './errors';
 import { resolveProtocolOptions, type ProtocolOptions } from './options';
-import { UNBOUNDED_PARTIALS, type PartialBudget } from './partialBudget';
+import { Budget } from '../budget';
 
 export const TYPE_V = 0x56;
 export const TYPE_I = 0x49;
@@ -63,7 +63,9 @@ export class FrameReader {
   constructor(
     private readonly maxMessageBytes: number,
     private readonly checkOrder: HeaderCheck = acceptAnyOrder,
-    private readonly budget: PartialBudget = UNBOUNDED_PARTIALS,
+    // Bytes all connections' unfinished messages may hold together (a header announcing a 1 MiB
+    // record makes its connection buffer until the last byte); shared by their readers.
+    private readonly budget: Budget = new Budget(Infinity),
   ) {}
 
   /** Bytes received that do not yet make a whole frame. */

@@ -15,6 +15,5 @@ export { parseVersion, majorVersionOf } from './version';
 export { severityOf, WARNING_CLIENT_ONLY_SINCE } from './elevel';
 export { deframe, FrameReader, type Frame, type FrameType } from './deframe';
 export { LogfebeDecoder } from './decoder';
-export { PartialBudget, UNBOUNDED_PARTIALS } from './partialBudget';
 export { decodeLogfebe } from './decodeLogfebe';
 export { encodeIdentity, encodeRaw, encodeRecord, encodeVersion } from './encode';

@@ -3,7 +3,8 @@
 import type { Socket } from 'node:net';
 import { Observable } from 'rxjs';
 import type { EventSink } from '../events';
-import { LogfebeDecoder, ProtocolError, type PartialBudget, type VersionMessage } from '../protocol';
+import type { Budget } from '../budget';
+import { LogfebeDecoder, ProtocolError, type VersionMessage } from '../protocol';
 import type { Serve } from '../servedb/serve';
 import type { SourceEvent } from './events';
 import type { SourceOptions } from './options';
@@ -11,7 +12,7 @@ import type { SourcedRecord } from './sourcedRecord';
 
 export type ConnectionOptions = Pick<SourceOptions, 'maxMessageBytes' | 'drainIdleMs' | 'drainTimeoutMs' | 'handshakeTimeoutMs'> & {
   readonly events: EventSink<SourceEvent>;
-  readonly partials?: PartialBudget; // shared by every connection of the source; unbounded when absent
+  readonly partials?: Budget; // bytes of unfinished messages, shared by every connection of the source; unbounded when absent
 };
 
 /** The words of `identity_mismatch`, as the serve-db spec writes them. */

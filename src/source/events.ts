@@ -49,6 +49,15 @@ export interface AcceptErrorEvent extends EventBase, ServeFields {
   readonly reason: string; // e.g. EMFILE: the listener keeps going
 }
 
+/** Connections closed as soon as they were accepted: the first at once, then a count per interval. */
+export interface ConnectionsRefusedEvent extends EventBase, ServeFields {
+  readonly kind: 'connections_refused';
+  readonly level: 'warn';
+  readonly reason: 'max_connections' | 'open_file_limit'; // the serve's cap, or the descriptors sockets may use
+  readonly refused: number; // connections closed since the last line for this serve and reason
+  readonly limit: number; // the cap that was reached
+}
+
 export interface ConnectEvent extends EventBase, ServeFields {
   readonly kind: 'connect';
   readonly level: 'info';
@@ -84,6 +93,7 @@ export type SourceEvent =
   | StoppedListeningEvent
   | ListenErrorEvent
   | AcceptErrorEvent
+  | ConnectionsRefusedEvent
   | ConnectEvent
   | DisconnectEvent
   | IdentityMismatchEvent

@@ -5,6 +5,7 @@ import { chmodSync, lstatSync, statSync, unlinkSync, type Stats } from 'node:fs'
 import { createConnection, createServer, type Socket } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { Observable } from 'rxjs';
+import type { Budget } from '../budget';
 
 /** sun_path is 108 bytes on Linux including its NUL; Node silently truncates longer paths. */
 export const MAX_UNIX_SOCKET_PATH_BYTES = 107;
@@ -14,6 +15,7 @@ export type ListenErrorCode =
   | 'LISTEN_NOT_A_SOCKET' // something other than a socket is at the path: never deleted by us
   | 'LISTEN_IN_USE' // a live process listens on the path
   | 'LISTEN_OWN_SERVE' // this process listens there already, for a serve with another path to the same socket
+  | 'LISTEN_FILE_LIMIT' // a listener would take a descriptor kept in reserve (open-file limit)
   | 'LISTEN_NO_DIRECTORY' // the parent directory does not exist
   | 'LISTEN_FAILED'; // anything else (permissions, chmod): the message has the OS error
 
@@ -34,7 +36,13 @@ export interface ListenUnixOptions {
   readonly backlog?: number; // pending-connection queue; node's default (511) when absent
   readonly onListening?: () => void; // the socket file exists and accepts connections
   readonly onAcceptError?: (error: Error) => void; // e.g. EMFILE: the listener keeps going
+  readonly maxConnections?: number; // open connections accepted by this listener at most; newer ones are closed
+  readonly descriptors?: Budget; // shared by listeners and connections; a socket past it is closed (listener: fails)
+  readonly onRefused?: (reason: RefusalReason) => void; // a connection closed at accept, and why
 }
+
+/** Why a connection was closed as soon as it was accepted. */
+export type RefusalReason = 'max_connections' | 'open_file_limit';
 
 // Duck-typed, not `instanceof Error`: errors from node's core may come from another realm (jest's
 // vm sandbox is one), where instanceof is false.
@@ -113,8 +121,23 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
       return true;
     };
 
+    const descriptors = options.descriptors;
+    let holdsDescriptor = false; // the listener's own
     const server = createServer();
-    server.on('connection', (socket: Socket) => subscriber.next(socket));
+    // Node closes a connection past maxConnections itself and says so with 'drop' (Node >= 18.6).
+    if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
+    server.on('drop', () => options.onRefused?.('max_connections'));
+    server.on('connection', (socket: Socket) => {
+      if (descriptors !== undefined) {
+        if (!descriptors.take(1)) {
+          socket.destroy(); // its descriptor was needed for something else: posts, the serve db
+          options.onRefused?.('open_file_limit');
+          return;
+        }
+        socket.once('close', () => descriptors.give(1));
+      }
+      subscriber.next(socket);
+    });
     server.on('error', (error) => {
       if (created !== undefined) {
         options.onAcceptError?.(error); // accept() failed for one connection; keep listening
@@ -144,6 +167,15 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
 
     const listen = (): void => {
       if (subscriber.closed || heldByOwnServe()) return;
+      if (descriptors !== undefined) {
+        if (!descriptors.take(1)) {
+          return fail(
+            'LISTEN_FILE_LIMIT',
+            `no descriptor to listen with: listeners and connections hold the ${descriptors.limit} the open-file limit leaves them`,
+          );
+        }
+        holdsDescriptor = true;
+      }
       claimed = placeOf(socketPath);
       if (claimed !== undefined) ownSockets.set(claimed, socketPath);
       server.listen({ path: socketPath, backlog: options.backlog });
@@ -187,6 +219,8 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
     return () => {
       cancelProbe?.();
       if (claimed !== undefined && ownSockets.get(claimed) === socketPath) ownSockets.delete(claimed);
+      if (holdsDescriptor) descriptors?.give(1);
+      holdsDescriptor = false;
       // close() stops accepting at once (the fd is closed synchronously); the connections already
       // handed out stay open, which is what lets a stopped serve drain them.
       try {

@@ -18,13 +18,14 @@ import {
   timer,
 } from 'rxjs';
 import { ignoreEvents, type EventSink } from '../events';
-import { PartialBudget } from '../protocol/partialBudget';
+import { Budget } from '../budget';
 import type { Serve, ServeSet } from '../servedb/serve';
 import { readConnection, type ConnectionOptions } from './connection';
 import type { SourceEvent } from './events';
 import { ListenError, listenUnix } from './listenUnix';
 import { resolveSourceOptions, type SourceOptions } from './options';
 import { rebindOnServeSet } from './rebindOnServeSet';
+import { RefusalReport } from './refusals';
 import type { SourcedRecord } from './sourcedRecord';
 
 export type SocketSourceOptions = Partial<SourceOptions> & {
@@ -61,9 +62,11 @@ export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSou
   const resolved = resolveSourceOptions(options);
   const events = options.events ?? ignoreEvents;
   // One budget for every connection of every serve: a bound on the daemon, not per tenant.
-  const connectionOptions: ConnectionOptions = { ...resolved, events, partials: new PartialBudget(resolved.maxPartialBytes) };
+  const connectionOptions: ConnectionOptions = { ...resolved, events, partials: new Budget(resolved.maxPartialBytes) };
+  // Descriptors for listeners and connections: what the open-file limit leaves past the reserve.
+  const descriptors = new Budget((resolved.openFileLimit ?? Infinity) - resolved.reservedFileDescriptors);
   return serveSet$.pipe(
-    rebindOnServeSet((serve$, socketPath) => serveRecords(serve$, socketPath, resolved, connectionOptions)),
+    rebindOnServeSet((serve$, socketPath) => serveRecords(serve$, socketPath, resolved, connectionOptions, descriptors)),
   );
 }
 
@@ -79,10 +82,21 @@ function serveRecords(
   socketPath: string,
   options: SourceOptions,
   connectionOptions: ConnectionOptions,
+  descriptors: Budget,
 ): Observable<SourcedRecord> {
   const { events } = connectionOptions;
   let serve: Serve | undefined; // latest, for the listener's events
   const where = () => ({ serve: serve?.name, socket: socketPath });
+  const refusals = new RefusalReport(options.connectionsRefusedReportMs, (reason, refused) =>
+    events({
+      kind: 'connections_refused',
+      level: 'warn',
+      ...where(),
+      reason,
+      refused,
+      limit: reason === 'max_connections' ? options.maxConnectionsPerServe : descriptors.limit,
+    }),
+  );
 
   let listening = false;
   // The failure being retried: logged when it starts, when its code changes, and now and then.
@@ -96,8 +110,12 @@ function serveRecords(
       events({ kind: 'listening', level: 'info', ...where(), mode: options.socketMode.toString(8).padStart(4, '0') });
     },
     onAcceptError: (error) => events({ kind: 'accept_error', level: 'error', ...where(), reason: error.message }),
+    maxConnections: options.maxConnectionsPerServe,
+    descriptors,
+    onRefused: (reason) => refusals.refused(reason),
   }).pipe(
     finalize(() => {
+      refusals.close();
       if (listening) events({ kind: 'stopped_listening', level: 'info', ...where() });
       listening = false;
     }),
