@@ -126,7 +126,7 @@ export function resolveSourceOptions(options: Partial<SourceOptions> = {}): Sour
   // A frame is its length field plus the type byte: one at the record cap must be able to wait.
   if (!Number.isSafeInteger(resolved.maxPartialBytes) || resolved.maxPartialBytes < maxMessageBytes + 1) {
     throw new RangeError(
-      `maxPartialBytes must be an integer of at least one record at the cap (${maxMessageBytes + 1}), got ${resolved.maxPartialBytes}`,
+      `maxPartialBytes (--partial-cap) must hold at least one record at the record cap (${maxMessageBytes + 1} bytes), got ${resolved.maxPartialBytes}`,
     );
   }
   if (!Number.isFinite(resolved.handshakeTimeoutMs) || resolved.handshakeTimeoutMs <= 0) {
