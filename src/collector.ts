@@ -19,7 +19,14 @@ import { resolveSourceOptions } from './source/options';
 
 /** The collector's own lifecycle, beside what the stages report. */
 export type LifecycleEvent =
-  | { readonly kind: 'started'; readonly level: 'info'; readonly serves: number; readonly serve_db: string }
+  | {
+      readonly kind: 'started';
+      readonly level: 'info';
+      readonly serves: number;
+      readonly serve_db: string;
+      readonly open_files_limit: number | undefined; // the process's (soft) open-file limit; undefined when unknown
+      readonly fd_reserve: number; // descriptors kept free of listeners and connections, for posts and the serve db
+    }
   | { readonly kind: 'stopping'; readonly level: 'info'; readonly timeout_ms: number }
   | { readonly kind: 'stopped'; readonly level: 'info'; readonly delivered_all: boolean; readonly duration_ms: number }
   | {
@@ -114,7 +121,14 @@ export function createCollector(options: CollectorOptions): Collector {
       );
     });
     delivered.catch(() => undefined); // observed by stop(); never an unhandled rejection
-    emit({ kind: 'started', level: 'info', serves: serveSets.value.length, serve_db: serveDbOptions.dir });
+    emit({
+      kind: 'started',
+      level: 'info',
+      serves: serveSets.value.length,
+      serve_db: serveDbOptions.dir,
+      open_files_limit: sourceOptions.openFileLimit,
+      fd_reserve: sourceOptions.reservedFileDescriptors,
+    });
   };
 
   const stop = (): Promise<void> => {

@@ -31,12 +31,12 @@ describe('daemon configuration', () => {
     const c = parse([
       '--flush-interval', '100ms', '--concurrency', '8', '--buffer-cap', '16MiB', '--frame-cap', '2000',
       '--batch-frames', '5000', '--batch-size', '512KiB',
-      '--record-cap', '2MiB', '--line-prefix', '%m [%p] ', '--hostname', 'db1', '--poll-interval', '2s',
+      '--record-cap', '2MiB', '--max-record-frames', '500', '--partial-cap', '8MiB', '--handshake-timeout', '2s', '--max-connections', '50', '--fd-reserve', '100', '--line-prefix', '%m [%p] ', '--hostname', 'db1', '--poll-interval', '2s',
       '--gzip', '--stats-interval', '0', '--shutdown-timeout', '1m', '--log-format', 'json', '--no-watch',
     ]);
     expect(c.tunables).toEqual({
       flushIntervalMs: 100, concurrency: 8, maxBatchFrames: 5000, maxBatchBytes: 512 << 10, bufferCapBytes: 16 << 20, maxMessageBytes: 2000,
-      maxRecordBytes: 2 << 20, linePrefix: '%m [%p] ', hostname: 'db1', pollIntervalMs: 2000, watchEvents: false, gzip: true,
+      maxRecordBytes: 2 << 20, maxRecordFrames: 500, maxPartialBytes: 8 << 20, handshakeTimeoutMs: 2000, maxConnectionsPerServe: 50, reservedFileDescriptors: 100, linePrefix: '%m [%p] ', hostname: 'db1', pollIntervalMs: 2000, watchEvents: false, gzip: true,
       statsIntervalMs: 0, shutdownTimeoutMs: 60_000,
     });
     expect(c.logFormat).toBe('json');
@@ -47,6 +47,7 @@ describe('daemon configuration', () => {
     expect(errorOf(() => parse(['--frame-cap', '20000']))).toBe('--frame-cap "20000": must be between 256 and 10000');
     expect(errorOf(() => parse(['--batch-size', '1KiB']))).toBe('--batch-size "1KiB": must be between 10240 and 16777216');
     expect(errorOf(() => parse(['--batch-frames', 'many']))).toBe('--batch-frames "many": expected a whole number');
+    expect(errorOf(() => parse(['--max-record-frames', '1']))).toBe('--max-record-frames "1": must be between 2 and 100000');
     expect(errorOf(() => parse(['--flush-interval', 'soon']))).toBe(
       '--flush-interval "soon": expected a duration like 250ms, 10s or 2m',
     );

@@ -21,6 +21,7 @@ describe('resolveFormatOptions', () => {
       hostname: 'postgres',
       maxMessageBytes: 10000,
       noticeProcId: 'postgres.collector',
+      maxRecordFrames: 1000,
     });
     expect(resolveFormatOptions()).toEqual(DEFAULT_FORMAT_OPTIONS);
   });
@@ -60,6 +61,9 @@ describe('resolveFormatOptions', () => {
     [{ maxMessageBytes: 10240 }, /format\.maxMessageBytes/],
     [{ maxMessageBytes: Number.NaN }, /format\.maxMessageBytes/],
     [{ linePrefix: '%U ' }, /format\.linePrefix/],
+    [{ maxRecordFrames: 1 }, /format\.maxRecordFrames/],
+    [{ maxRecordFrames: 100_001 }, /format\.maxRecordFrames/],
+    [{ maxRecordFrames: 2.5 }, /format\.maxRecordFrames/],
   ])('refuses %j', (options, path) => {
     const e = refusal(options);
     expect(e.message).toMatch(path);

@@ -27,7 +27,8 @@ function referenceMessages(rec: SourcedRecord, options: Partial<FormatOptions> =
   );
   const budget = Math.min(options.maxMessageBytes ?? 10000, 10240 - Buffer.byteLength(header));
   const lines = recordLines(record, severity.label, compilePrefix(options.linePrefix ?? 'sql_error_code = %e ')(record));
-  return { header, messages: taggedMessages(lines, tagName(rec.serve.name), record.SeqNum, budget) };
+  const maxFrames = options.maxRecordFrames ?? 1000;
+  return { header, messages: taggedMessages(lines, tagName(rec.serve.name), record.SeqNum, budget, maxFrames) };
 }
 
 function reference(rec: SourcedRecord, options: Partial<FormatOptions> = {}): Buffer {
@@ -154,6 +155,39 @@ describe('recordFrames gives the reference bytes', () => {
     const b = sourced(aRecord({ Pid: 2 }), { serve: serveNamed('A', 't.two') });
     const c = sourced(aRecord({ Pid: 1 }), { serve: serveNamed('A', TOKEN) });
     for (const rec of [a, b, a, c, b, c]) expect(format(rec).bytes.equals(reference(rec))).toBe(true);
+  });
+});
+
+describe('a record past maxRecordFrames ends in the reference marker', () => {
+  // Every case at bounds around its frame count: not cut, held last frame, cut inside a line over
+  // the cap, cut across parts, cut in the exact (non-ASCII) pass.
+  const bounds = [2, 3, 4, 5, 7, 12, 100];
+  const cutCases: [string, Partial<LogRecord>][] = [
+    ...cases,
+    ['many short lines, and more parts after them', { ErrMessage: `statement: ${'a\n'.repeat(50)}`, ErrDetail: 'd\ne', UserQuery: 'x\ny' }],
+    ['many short non-ASCII lines', { ErrMessage: 'ü\n'.repeat(30) }],
+    ['trailing empty and \\r lines after the cut', { ErrMessage: `${'b\r\n'.repeat(20)}\n\r\n\r\n` }],
+  ];
+  for (const maxRecordFrames of bounds) {
+    const format = createFormatter({ maxRecordFrames });
+    it.each(cutCases)(`%s, at most ${maxRecordFrames} frames`, (_name, overrides) => {
+      for (const rec of [sourced(aRecord(overrides)), decoded(sourced(aRecord(overrides)))]) {
+        const out = format(rec);
+        const { messages } = referenceMessages(rec, { maxRecordFrames });
+        expect(out.bytes.equals(reference(rec, { maxRecordFrames }))).toBe(true);
+        expect(out.frames).toBe(messages.length);
+        expect(out.frames).toBeLessThanOrEqual(maxRecordFrames);
+      }
+    });
+  }
+
+  it('a megabyte of short lines becomes 1000 frames by default, the last one the marker', () => {
+    // About "a\n" × 524,288 fits the 1 MiB record cap; one frame a line made it 524,288 frames.
+    const rec = decoded(sourced(aRecord({ ErrMessage: `statement: ${'a\n'.repeat(520_000)}` })));
+    const out = createFormatter()(rec);
+    expect(out.frames).toBe(1000);
+    const last = out.bytes.toString('latin1').split(/\d+ <\d+>1 /).pop();
+    expect(last).toMatch(/\[BLUE\] \[\d+-1000\] \.\.\. \(cut: this record takes more than 1000 frames; the rest is not shown\)$/);
   });
 });
 

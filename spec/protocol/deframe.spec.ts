@@ -2,6 +2,8 @@
 // to nothing it has consumed.
 import { FrameReader } from '../../src/protocol/deframe';
 import { encodeRaw } from '../../src/protocol/encode';
+import { ProtocolError } from '../../src/protocol/errors';
+import { Budget } from '../../src/budget';
 
 interface Seen {
   readonly type: string;
@@ -62,4 +64,54 @@ describe('FrameReader', () => {
     expect(push(Buffer.alloc(0))).toEqual([]);
     expect(push(encodeRaw('V', Buffer.alloc(0)))).toEqual([{ type: 'V', payload: '', inPlace: true }]);
   });
+
+  it('copies small reads into one buffer of its own and keeps none of them', () => {
+    // A 1 MiB record sent one byte per write cost ~200 bytes of RSS per byte when every read was
+    // kept as a Buffer; now each read is copied and can go.
+    const big = encodeRaw('L', Buffer.alloc(150 * 1024, 0x61));
+    const { frames } = reader();
+    const seen: string[] = [];
+    for (let at = 0; at < big.length; at++) {
+      const chunk = Buffer.from(big.subarray(at, at + 1));
+      frames.push(chunk, (_type, buf, start, end) => seen.push(buf.toString('latin1', start, end)));
+      chunk.fill(0x21); // a chunk kept by the reader would corrupt the frame
+      if (at + 1 < big.length && at % 997 === 0) {
+        expect(frames.bufferedBytes).toBe(at + 1);
+        // Grown by doubling from 64 KiB, never to the announced size up front.
+        expect(frames.heldBytes).toBeLessThanOrEqual(Math.max(64 * 1024, 2 * (at + 1)));
+      }
+    }
+    expect(seen).toEqual(['a'.repeat(150 * 1024)]);
+    expect(frames.heldBytes).toBe(0);
+  });
+
+  it('holds what all readers sharing a budget buffer within it, and gives it back', () => {
+    const budget = new Budget(200 * 1024);
+    const one = new FrameReader(1024 * 1024, undefined, budget);
+    const two = new FrameReader(1024 * 1024, undefined, budget);
+    const ignore = (): void => undefined;
+    const record = encodeRaw('L', Buffer.alloc(512 * 1024, 0x62));
+    one.push(record.subarray(0, 100 * 1024), ignore); // 128 KiB held
+    expect(budget.held).toBe(one.heldBytes);
+    let refused: unknown;
+    try {
+      two.push(record.subarray(0, 100 * 1024), ignore); // 128 more would pass 200 KiB
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(ProtocolError);
+    expect((refused as ProtocolError).code).toBe('LOGFEBE_PARTIAL_LIMIT');
+    expect((refused as ProtocolError).message).toMatch(/unfinished L message of 524293 bytes .* over the 204800 bytes/);
+    two.discard();
+    expect(budget.held).toBe(one.heldBytes);
+    one.discard();
+    expect(budget.held).toBe(0);
+    // A frame that completes gives its bytes back too; frames within one chunk take nothing.
+    const small = encodeRaw('L', Buffer.alloc(1000, 0x63));
+    one.push(small.subarray(0, 10), ignore);
+    expect(budget.held).toBe(small.length);
+    one.push(Buffer.concat([small.subarray(10), small]), ignore);
+    expect(budget.held).toBe(0);
+  });
 });
+

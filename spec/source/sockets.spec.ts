@@ -1,7 +1,7 @@
 // The socket files themselves: stale ones removed, things that are not ours left alone and
 // reported, modes, and a broken path never taking the other serves down.
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { firstValueFrom, take } from 'rxjs';
 import { listenUnix, MAX_UNIX_SOCKET_PATH_BYTES } from '../../src/source/listenUnix';
@@ -131,6 +131,34 @@ describe('socket files', () => {
     } finally {
       await new Promise((resolve) => other.close(resolve));
     }
+  });
+
+  it('says once that a socket reached through a symlinked directory is held by our own serve', async () => {
+    harness.unsubscribe();
+    harness = new Harness({ listenRetryMs: 20 });
+    mkdirSync(tmp.path('real'));
+    symlinkSync(tmp.path('real'), tmp.path('link'));
+    const first = makeServe(tmp.path('real/a.sock'), 'one', 'token-1', 'FIRST');
+    const second = makeServe(tmp.path('link/a.sock'), 'two', 'token-2', 'SECOND');
+    await harness.apply([first]);
+    await harness.apply([first, second]);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // ten retries
+    expect(harness.eventsOf('listen_error')).toEqual([
+      expect.objectContaining({
+        serve: 'SECOND',
+        code: 'LISTEN_OWN_SERVE',
+        reason: `${second.socketPath}: this process already listens on this socket, for the serve at ${first.socketPath} (the same socket under another path)`,
+      }),
+    ]);
+    // Probing it would have handed the first serve a stray connection.
+    expect(harness.events.filter((e) => e.kind === 'disconnect' || e.kind === 'protocol_error')).toEqual([]);
+    // Once the first serve goes, the second takes the socket at its next retry.
+    await harness.apply([second]);
+    await waitFor('the second serve to listen', () => harness.eventsOf('listening').some((e) => e.serve === 'SECOND'));
+    const backend = await FakeBackend.open(first.socketPath, 'two'); // the same socket, by the other path
+    await backend.send(record(4, 1));
+    await waitFor('its record, as the second serve', () => harness.recordsOf(4).some((r) => r.serve.name === 'SECOND'));
+    backend.destroy();
   });
 
   it('refuses a path longer than a unix socket allows, instead of letting it be truncated', async () => {

@@ -26,8 +26,13 @@ export class DaemonProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private waiters: Array<() => void> = [];
 
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv, options: { cwd?: string } = {}) {
-    this.child = spawn(process.execPath, [BIN, ...args], {
+  /** `openFiles`: the child's open-file limit (soft and hard), set by the shell before it starts node. */
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv, options: { cwd?: string; openFiles?: number } = {}) {
+    const command =
+      options.openFiles === undefined
+        ? { file: process.execPath, args: [BIN, ...args] }
+        : { file: '/bin/sh', args: ['-c', `ulimit -n ${options.openFiles} && exec "$0" "$@"`, process.execPath, BIN, ...args] };
+    this.child = spawn(command.file, command.args, {
       cwd: options.cwd,
       env: { PATH: process.env.PATH, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

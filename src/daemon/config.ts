@@ -26,6 +26,11 @@ export interface Tunables {
   readonly bufferCapBytes?: number;
   readonly maxMessageBytes?: number; // frame cap: bytes of syslog MSG per frame
   readonly maxRecordBytes?: number; // protocol cap on one L message
+  readonly maxRecordFrames?: number; // frames one record may become; past it a marker ends it
+  readonly maxPartialBytes?: number; // what all connections' unfinished messages may hold together
+  readonly handshakeTimeoutMs?: number; // V and I must both arrive within this of connecting
+  readonly maxConnectionsPerServe?: number; // open connections per serve; newer ones are closed
+  readonly reservedFileDescriptors?: number; // descriptors sockets leave for posts and the serve db
   readonly linePrefix?: string;
   readonly hostname?: string;
   readonly pollIntervalMs?: number;
@@ -54,6 +59,11 @@ const FLAGS = {
   'buffer-cap': { type: 'string' },
   'frame-cap': { type: 'string' },
   'record-cap': { type: 'string' },
+  'max-record-frames': { type: 'string' },
+  'partial-cap': { type: 'string' },
+  'handshake-timeout': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'fd-reserve': { type: 'string' },
   'line-prefix': { type: 'string' },
   hostname: { type: 'string' },
   'poll-interval': { type: 'string' },
@@ -79,6 +89,12 @@ the serve database directory; see README.md.
   --buffer-cap SIZE       bytes queued per serve before dropping, e.g. 32MiB
   --frame-cap SIZE        bytes of message per syslog frame (at most 10000)
   --record-cap SIZE       largest log record accepted, e.g. 1MiB
+  --max-record-frames N   frames one record may become; the rest is cut with a marker (1000)
+  --partial-cap SIZE      bytes all connections' unfinished records may hold, e.g. 64MiB
+  --handshake-timeout DUR close a connection without V and I after this long, e.g. 10s
+  --max-connections N     open connections per serve; newer ones are closed (1000)
+  --fd-reserve N          descriptors listeners and connections leave free, for posts
+                          and the serve database (256)
   --line-prefix TEMPLATE  log_line_prefix-style template ('sql_error_code = %e ')
   --hostname NAME         syslog HOSTNAME                               (postgres)
   --poll-interval DUR     re-read serves.new at least this often, e.g. 10s
@@ -162,6 +178,12 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     bufferCapBytes: opt(values['buffer-cap'], (t) => parseSize('--buffer-cap', t, 64 * 1024, 4 * 1024 ** 3)),
     maxMessageBytes: opt(values['frame-cap'], (t) => parseSize('--frame-cap', t, 256, 10_000)),
     maxRecordBytes: opt(values['record-cap'], (t) => parseSize('--record-cap', t, 4096, 256 * 1024 ** 2)),
+    maxRecordFrames: opt(values['max-record-frames'], (t) => parseCount('--max-record-frames', t, 2, 100_000)),
+    // At least one record at the record cap (checked against it by the source's options).
+    maxPartialBytes: opt(values['partial-cap'], (t) => parseSize('--partial-cap', t, 4096, 16 * 1024 ** 3)),
+    handshakeTimeoutMs: opt(values['handshake-timeout'], (t) => parseDuration('--handshake-timeout', t, 1, 3_600_000)),
+    maxConnectionsPerServe: opt(values['max-connections'], (t) => parseCount('--max-connections', t, 1, 1_000_000)),
+    reservedFileDescriptors: opt(values['fd-reserve'], (t) => parseCount('--fd-reserve', t, 0, 1_000_000)),
     linePrefix: values['line-prefix'],
     hostname: opt(values.hostname, (t) => {
       if (!/^[\x21-\x7e]{1,255}$/.test(t)) throw new ConfigError('--hostname: expected printable ASCII without spaces');

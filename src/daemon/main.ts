@@ -29,8 +29,14 @@ export function collectorOptions(config: DaemonConfig, serveDbDir: string): Coll
     serveDbDir,
     logplexUrl: config.logplexUrl,
     serveDb: { pollIntervalMs: t.pollIntervalMs, watchEvents: t.watchEvents },
-    source: { maxMessageBytes: t.maxRecordBytes },
-    format: { linePrefix: t.linePrefix, hostname: t.hostname, maxMessageBytes: t.maxMessageBytes },
+    source: {
+      maxMessageBytes: t.maxRecordBytes,
+      maxPartialBytes: t.maxPartialBytes,
+      handshakeTimeoutMs: t.handshakeTimeoutMs,
+      maxConnectionsPerServe: t.maxConnectionsPerServe,
+      reservedFileDescriptors: t.reservedFileDescriptors,
+    },
+    format: { linePrefix: t.linePrefix, hostname: t.hostname, maxMessageBytes: t.maxMessageBytes, maxRecordFrames: t.maxRecordFrames },
     sink: {
       flushIntervalMs: t.flushIntervalMs,
       concurrency: t.concurrency,

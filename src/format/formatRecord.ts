@@ -63,7 +63,7 @@ const PROCID_CACHE_LIMIT = 4096;
 
 /** Compiles the options once (prefix included) and returns the per-record writer. */
 export function createRecordWriter(options: Partial<FormatOptions> = {}): RecordWriter {
-  const { linePrefix, facility, hostname, maxMessageBytes } = resolveFormatOptions(options);
+  const { linePrefix, facility, hostname, maxMessageBytes, maxRecordFrames } = resolveFormatOptions(options);
   const prefix = compilePrefix(linePrefix);
 
   // `<PRI>1 ` per severity: the facility is fixed here, so there are eight.
@@ -124,7 +124,7 @@ export function createRecordWriter(options: Partial<FormatOptions> = {}): Record
     // Severity labels, PRI and timestamps are always ASCII. Only the decoder's own flag counts
     // for the record: a message built by hand is checked as it always was.
     const ascii = rec.message.ascii === true && prefixAscii && last.ascii && lastTagAscii;
-    return writeRecordFrames(header, budget, tagHead, record, severity.label, prefix(record), ascii, target, at, end);
+    return writeRecordFrames(header, budget, tagHead, record, severity.label, prefix(record), maxRecordFrames, ascii, target, at, end);
   };
   return { write, frames: framesWritten };
 }

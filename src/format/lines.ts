@@ -19,6 +19,11 @@
 //   PostgreSQL's syslog splitter, without the prefix: the pieces concatenate back to the line.
 //   Cuts fall on UTF-8 character boundaries, never on word boundaries (PostgreSQL tries those),
 //   so concatenation needs no guessing about spaces.
+// - A record becomes at most maxRecordFrames frames (FormatOptions). One that would take more
+//   keeps its first maxRecordFrames - 1 frames, and its last frame (N = maxRecordFrames) is
+//   cutMarker(maxRecordFrames) instead of the rest: visible where the text stops, bare like a
+//   continuation line, ASCII. Cutting, not joining the rest into longer frames, because the rest
+//   can be a megabyte of short lines, and rewriting it would cost as much as framing it.
 import type { LogRecord } from '../protocol/messages';
 import { FormatError } from './errors';
 
@@ -30,6 +35,11 @@ export const MIN_ROOM_BYTES = 4;
 
 /** Cap on a serve's NAME inside the tag, so a pathological name cannot crowd out the text. */
 export const MAX_NAME_BYTES = 256;
+
+/** The MSG text of the frame that replaces the rest of a record past `maxFrames` frames. */
+export function cutMarker(maxFrames: number): string {
+  return `... (cut: this record takes more than ${maxFrames} frames; the rest is not shown)`;
+}
 
 /** Appends the lines of `text` to `out`, the first one after `head`. */
 function pushPart(out: string[], head: string, text: string): void {
@@ -89,8 +99,17 @@ function clipUtf8(bytes: Buffer, start: number, room: number): string {
 /**
  * Each line as one or more frame messages `[NAME] [SEQ-N] <text>`, N counting 1, 2, 3 over all
  * of them; none longer than `maxBytes` bytes. `name` is already the tag's NAME (see tagName).
+ * More than `maxFrames` of them: the first maxFrames - 1, then the cutMarker.
  */
-export function taggedMessages(lines: readonly string[], name: string, seq: number, maxBytes: number): string[] {
+export function taggedMessages(lines: readonly string[], name: string, seq: number, maxBytes: number, maxFrames = Infinity): string[] {
+  const out = allTaggedMessages(lines, name, seq, maxBytes);
+  if (out.length <= maxFrames) return out;
+  out.length = maxFrames - 1;
+  out.push(`[${name}] [${seq}-${maxFrames}] ${cutMarker(maxFrames)}`);
+  return out;
+}
+
+function allTaggedMessages(lines: readonly string[], name: string, seq: number, maxBytes: number): string[] {
   const out: string[] = [];
   const tagHead = `[${name}] [${seq}-`;
   let n = 1;

@@ -5,6 +5,7 @@ import { ProtocolError, plural } from './errors';
 import { FrameReader, TYPE_I, TYPE_L, TYPE_V } from './deframe';
 import type { IdentityMessage, LogfebeMessage, LogRecord, RecordMessage, VersionMessage } from './messages';
 import { resolveProtocolOptions, type ProtocolOptions } from './options';
+import type { Budget } from '../budget';
 import { PayloadCursor } from './payload';
 import { parseVersion } from './version';
 
@@ -23,9 +24,10 @@ export class LogfebeDecoder {
   private out: LogfebeMessage[] = [];
   private failure: ProtocolError | undefined;
 
-  constructor(options: Partial<ProtocolOptions> = {}) {
+  /** `budget`: shared with the other connections' decoders, bounds what unfinished messages hold. */
+  constructor(options: Partial<ProtocolOptions> = {}, budget?: Budget) {
     const { maxMessageBytes } = resolveProtocolOptions(options);
-    this.frames = new FrameReader(maxMessageBytes, this.checkOrder);
+    this.frames = new FrameReader(maxMessageBytes, this.checkOrder, budget);
   }
 
   /**
@@ -43,6 +45,7 @@ export class LogfebeDecoder {
     try {
       this.frames.push(chunk, this.onFrame);
     } catch (error) {
+      this.frames.discard(); // beyond repair: what it held goes back to the budget
       if (!(error instanceof ProtocolError)) throw error;
       this.failure = error;
       if (out.length === 0) throw error;
@@ -64,9 +67,14 @@ export class LogfebeDecoder {
     this.frames.end();
   }
 
-  /** Bytes held for a message not yet complete. */
+  /** Bytes received of a message not yet complete. */
   get bufferedBytes(): number {
     return this.frames.bufferedBytes;
+  }
+
+  /** The connection is gone: whatever an unfinished message held goes back to the budget. */
+  discard(): void {
+    this.frames.discard();
   }
 
   // Runs on each header, so a misordered message is refused before its payload is buffered.

@@ -1,10 +1,12 @@
 // FEBE framing (type byte, int32 length counting itself, payload), incremental over socket
 // chunks cut anywhere. A frame that sits inside one chunk is handed out in place, without a copy;
-// only a frame spread over several chunks is joined, once, when its last byte has arrived, so
-// framing stays linear however the stream is cut (one byte per chunk included).
+// only a frame spread over several chunks is copied, piece by piece as it arrives, into one
+// buffer, so framing stays linear however the stream is cut (one byte per chunk included), and
+// what all readers hold for unfinished frames is bounded by the Budget they share.
 import { concat, concatMap, concatWith, defer, EMPTY, throwError, type OperatorFunction } from 'rxjs';
 import { ProtocolError, describeByte } from './errors';
 import { resolveProtocolOptions, type ProtocolOptions } from './options';
+import { Budget } from '../budget';
 
 export const TYPE_V = 0x56;
 export const TYPE_I = 0x49;
@@ -14,6 +16,9 @@ export type FrameType = 'V' | 'I' | 'L';
 
 const HEADER_BYTES = 5; // type byte + int32 length
 const MIN_LENGTH = 4; // the length field counts itself
+// A frame up to this size is buffered at its full size from its header on; a larger one starts
+// here and doubles. Real records are 150-600 bytes; 64 KiB is one socket read.
+const GROWTH_START_BYTES = 64 * 1024;
 
 /** One whole message. `payload` may share memory with the chunk it came in. */
 export interface Frame {
@@ -46,10 +51,11 @@ const withArticle = (name: FrameType): string => (name === 'V' ? 'a V' : `an ${n
 
 /** The synchronous framing core; throws ProtocolError. */
 export class FrameReader {
-  // Bytes of the frame not yet whole, in arrival order. Never holds a consumed byte: a chunk's
-  // tail is copied out when the chunk's earlier frames were handed out, so the chunk can be freed.
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  // The frame not yet whole, header included, copied into one buffer as it arrives: small reads
+  // cost their bytes, not a Buffer each (a 1 MiB record sent one byte per write took ~200 bytes
+  // of RSS per byte when every read was kept). Never holds a consumed byte, nor a chunk.
+  private partial: Buffer | undefined;
+  private pendingBytes = 0; // bytes of the unfinished frame received (in `partial`, or in `header`)
   private frameBytes = -1; // whole size (header included) of the pending frame; -1 until its header is in
   private frameType = 0;
   private readonly header = Buffer.alloc(HEADER_BYTES); // a header cut across chunks is assembled here
@@ -57,11 +63,19 @@ export class FrameReader {
   constructor(
     private readonly maxMessageBytes: number,
     private readonly checkOrder: HeaderCheck = acceptAnyOrder,
+    // Bytes all connections' unfinished messages may hold together (a header announcing a 1 MiB
+    // record makes its connection buffer until the last byte); shared by their readers.
+    private readonly budget: Budget = new Budget(Infinity),
   ) {}
 
   /** Bytes received that do not yet make a whole frame. */
   get bufferedBytes(): number {
     return this.pendingBytes;
+  }
+
+  /** Bytes this reader holds for its unfinished frame (its buffer's size: at most twice the above). */
+  get heldBytes(): number {
+    return this.partial?.length ?? 0;
   }
 
   push(chunk: Buffer, onFrame: FrameHandler): void {
@@ -80,67 +94,123 @@ export class FrameReader {
       if (frameEnd > length) {
         this.frameType = type;
         this.frameBytes = 1 + messageLength;
-        break;
+        this.keep(chunk, pos, length);
+        return;
       }
       onFrame(type, chunk, pos + HEADER_BYTES, frameEnd);
       pos = frameEnd;
     }
     if (pos < length) {
-      // Copy only when part of the chunk was consumed: that copy is at most one frame's start, and
-      // it lets the consumed part go. An untouched chunk is kept as it is.
-      const tail = pos === 0 ? chunk : Buffer.from(chunk.subarray(pos));
-      this.pending.push(tail);
-      this.pendingBytes += tail.length;
+      chunk.copy(this.header, 0, pos, length);
+      this.pendingBytes = length - pos;
     }
   }
 
   /** Call when the stream ends: a frame cut short is a violation worth a log line. */
   end(): void {
     if (this.pendingBytes === 0) return;
+    const received = this.pendingBytes;
+    this.discard();
     if (this.frameBytes < 0) {
       throw new ProtocolError(
         'LOGFEBE_TRUNCATED_MESSAGE',
-        `stream ended inside a message header (${this.pendingBytes} of its ${HEADER_BYTES} bytes received)`,
+        `stream ended inside a message header (${received} of its ${HEADER_BYTES} bytes received)`,
       );
     }
     throw new ProtocolError(
       'LOGFEBE_TRUNCATED_MESSAGE',
-      `stream ended inside ${withArticle(frameTypeName(this.frameType))} message (${this.pendingBytes} of its ${this.frameBytes} bytes received)`,
+      `stream ended inside ${withArticle(frameTypeName(this.frameType))} message (${received} of its ${this.frameBytes} bytes received)`,
     );
+  }
+
+  /** Drops the unfinished frame and gives its bytes back to the budget (the connection is done). */
+  discard(): void {
+    if (this.partial !== undefined) this.budget.give(this.partial.length);
+    this.partial = undefined;
+    this.pendingBytes = 0;
+  }
+
+  /** Appends chunk[start, end) to the pending frame, growing its buffer within the budget. */
+  private keep(chunk: Buffer, start: number, end: number): void {
+    const needed = this.pendingBytes + end - start;
+    let partial = this.partial;
+    if (partial === undefined || partial.length < needed) {
+      const capacity = this.capacityFor(needed);
+      const had = partial?.length ?? 0;
+      if (!this.budget.take(capacity - had)) {
+        throw new ProtocolError(
+          'LOGFEBE_PARTIAL_LIMIT',
+          `an unfinished ${frameTypeName(this.frameType)} message of ${this.frameBytes} bytes would take unfinished messages ` +
+            `over the ${this.budget.limit} bytes all connections may hold together (${this.budget.held} held)`,
+        );
+      }
+      // Its own memory, not a slice of Node's shared pool: a pooled slice would keep 8 KiB alive.
+      const grown = Buffer.allocUnsafeSlow(capacity);
+      if (partial === undefined) {
+        // A header assembled across chunks is the frame's first bytes.
+        this.header.copy(grown, 0, 0, this.pendingBytes);
+      } else {
+        partial.copy(grown, 0, 0, this.pendingBytes);
+      }
+      partial = grown;
+      this.partial = grown;
+    }
+    chunk.copy(partial, this.pendingBytes, start, end);
+    this.pendingBytes = needed;
+  }
+
+  // Small frames (nearly all) get their whole size at once; a large one grows by doubling from
+  // GROWTH_START_BYTES, so a header that announces a megabyte reserves what has arrived, not what
+  // was announced, and the copies stay linear.
+  private capacityFor(needed: number): number {
+    if (this.frameBytes <= GROWTH_START_BYTES) return this.frameBytes;
+    let capacity = Math.max(GROWTH_START_BYTES, this.partial?.length ?? 0);
+    while (capacity < needed) capacity *= 2;
+    return Math.min(capacity, this.frameBytes);
   }
 
   // Returns how much of `chunk` finished the pending frame, or -1 when all of it went to pending.
   private completePending(chunk: Buffer, onFrame: FrameHandler): number {
+    let used = 0;
     if (this.frameBytes < 0) {
       const headerMissing = HEADER_BYTES - this.pendingBytes;
       if (chunk.length < headerMissing) {
-        this.pending.push(chunk);
+        chunk.copy(this.header, this.pendingBytes);
         this.pendingBytes += chunk.length;
         return -1;
       }
-      let at = 0;
-      for (const piece of this.pending) at += piece.copy(this.header, at);
-      chunk.copy(this.header, at, 0, headerMissing);
+      chunk.copy(this.header, this.pendingBytes, 0, headerMissing);
       const type = this.header[0];
       const messageLength = this.header.readInt32BE(1);
       this.checkHeader(type, messageLength);
       this.frameType = type;
       this.frameBytes = 1 + messageLength;
+      this.pendingBytes = HEADER_BYTES;
+      used = headerMissing;
+      if (this.frameBytes === HEADER_BYTES) {
+        // An empty payload: whole with its header.
+        this.pendingBytes = 0;
+        this.frameBytes = -1;
+        onFrame(type, this.header, HEADER_BYTES, HEADER_BYTES);
+        return used;
+      }
     }
     const missing = this.frameBytes - this.pendingBytes;
-    if (chunk.length < missing) {
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
+    if (chunk.length - used < missing) {
+      this.keep(chunk, used, chunk.length);
       return -1;
     }
-    this.pending.push(missing === chunk.length ? chunk : chunk.subarray(0, missing));
-    const frame = Buffer.concat(this.pending, this.frameBytes);
+    this.keep(chunk, used, used + missing);
+    const frame = this.partial as Buffer;
     const type = this.frameType;
-    this.pending = [];
-    this.pendingBytes = 0;
+    const frameBytes = this.frameBytes;
     this.frameBytes = -1;
-    onFrame(type, frame, HEADER_BYTES, frame.length);
-    return missing;
+    try {
+      onFrame(type, frame, HEADER_BYTES, frameBytes);
+    } finally {
+      this.discard();
+    }
+    return used + missing;
   }
 
   // Everything a header alone can prove wrong is refused before a single payload byte is kept.

@@ -10,7 +10,9 @@ export type ProtocolErrorCode =
   | 'LOGFEBE_TRUNCATED_FIELD' // a field runs past the end of its message
   | 'LOGFEBE_TRAILING_BYTES' // a V or L payload has bytes left after its last field
   | 'LOGFEBE_TRUNCATED_MESSAGE' // the stream ended in the middle of a message
-  | 'LOGFEBE_BAD_VERSION'; // V is not `PG-<version>/logfebe-1`
+  | 'LOGFEBE_BAD_VERSION' // V is not `PG-<version>/logfebe-1`
+  | 'LOGFEBE_PARTIAL_LIMIT' // an unfinished message would take all connections' unfinished messages past their bound
+  | 'LOGFEBE_HANDSHAKE_TIMEOUT'; // V and I did not both arrive within the handshake timeout
 
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';

@@ -3,14 +3,16 @@
 import type { Socket } from 'node:net';
 import { Observable } from 'rxjs';
 import type { EventSink } from '../events';
+import type { Budget } from '../budget';
 import { LogfebeDecoder, ProtocolError, type VersionMessage } from '../protocol';
 import type { Serve } from '../servedb/serve';
 import type { SourceEvent } from './events';
 import type { SourceOptions } from './options';
 import type { SourcedRecord } from './sourcedRecord';
 
-export type ConnectionOptions = Pick<SourceOptions, 'maxMessageBytes' | 'drainIdleMs' | 'drainTimeoutMs'> & {
+export type ConnectionOptions = Pick<SourceOptions, 'maxMessageBytes' | 'drainIdleMs' | 'drainTimeoutMs' | 'handshakeTimeoutMs'> & {
   readonly events: EventSink<SourceEvent>;
+  readonly partials?: Budget; // bytes of unfinished messages, shared by every connection of the source; unbounded when absent
 };
 
 /** The words of `identity_mismatch`, as the serve-db spec writes them. */
@@ -25,6 +27,9 @@ export const identityMismatchReason = (got: string, expected: string): string =>
  *   does: a PostgreSQL backend blocks inside its logging call when its socket buffer fills.
  * - V, then I: the identity must equal the serve's. On a mismatch, or any protocol violation, one
  *   event is logged and the socket destroyed; only records after a matched I are ever emitted.
+ *   Both must have arrived within `handshakeTimeoutMs` of the accept (LOGFEBE_HANDSHAKE_TIMEOUT).
+ * - What an unfinished message holds comes from `partials`, shared by every connection; one that
+ *   would pass it is closed (LOGFEBE_PARTIAL_LIMIT) and gives back what it held.
  * - A serve change applies from the next record read. If its identity changed, the connection
  *   (which identified as the old one) is closed like a mismatch.
  * - When `serve$` completes (serve removed, or shutdown) the connection drains: it keeps reading
@@ -36,7 +41,7 @@ export const identityMismatchReason = (got: string, expected: string): string =>
 export function readConnection(socket: Socket, serve$: Observable<Serve>, options: ConnectionOptions): Observable<SourcedRecord> {
   return new Observable<SourcedRecord>((subscriber) => {
     const acceptedAt = Date.now();
-    const decoder = new LogfebeDecoder({ maxMessageBytes: options.maxMessageBytes });
+    const decoder = new LogfebeDecoder({ maxMessageBytes: options.maxMessageBytes }, options.partials);
     let serve: Serve | undefined; // the current one
     let version: VersionMessage | undefined;
     let identity: string | undefined; // set once I matched: records flow from then on
@@ -45,6 +50,7 @@ export function readConnection(socket: Socket, serve$: Observable<Serve>, option
     let ended = false; // the one terminal event has been logged
     let idleTimer: NodeJS.Timeout | undefined; // set while draining
     let drainTimer: NodeJS.Timeout | undefined;
+    let handshakeTimer: NodeJS.Timeout | undefined; // set until I matched
 
     const totals = () => ({ records, bytes, duration_ms: Date.now() - acceptedAt, identified: identity !== undefined });
     const where = () => ({ serve: serve?.name, socket: serve?.socketPath ?? '' });
@@ -55,7 +61,9 @@ export function readConnection(socket: Socket, serve$: Observable<Serve>, option
       ended = true;
       clearTimeout(idleTimer);
       clearTimeout(drainTimer);
+      clearTimeout(handshakeTimer);
       socket.destroy();
+      decoder.discard(); // an unfinished message's bytes go back to the shared budget
       if (event !== undefined) options.events(event);
       subscriber.complete();
     };
@@ -99,6 +107,7 @@ export function readConnection(socket: Socket, serve$: Observable<Serve>, option
           return mismatch(message.identity, serve.identity);
         } else {
           identity = message.identity;
+          clearTimeout(handshakeTimer);
           options.events({ kind: 'connect', level: 'info', ...where(), identity, server_version: version?.serverVersion ?? '' });
         }
       }
@@ -122,6 +131,13 @@ export function readConnection(socket: Socket, serve$: Observable<Serve>, option
       drainTimer = setTimeout(() => disconnect('serve stopped; drain timed out'), options.drainTimeoutMs);
     };
 
+    handshakeTimer = setTimeout(() => {
+      const got = version === undefined ? 'nothing complete' : 'V only';
+      protocolError(
+        new ProtocolError('LOGFEBE_HANDSHAKE_TIMEOUT', `no V and I within ${options.handshakeTimeoutMs} ms of connecting (got ${got}, ${bytes} bytes)`),
+      );
+    }, options.handshakeTimeoutMs);
+
     // Listeners first, so not a byte is missed; 'data' puts the socket in flowing mode for good.
     socket.on('data', onData);
     socket.on('end', onEnd);
@@ -138,6 +154,7 @@ export function readConnection(socket: Socket, serve$: Observable<Serve>, option
     if (serve === undefined && !ended) {
       // Contract breach by the caller: say so loudly instead of reading records with no serve.
       serveSubscription.unsubscribe();
+      clearTimeout(handshakeTimer);
       socket.destroy();
       subscriber.error(new Error('readConnection: serve$ did not replay the current serve on subscribe'));
     }

@@ -49,6 +49,15 @@ export interface AcceptErrorEvent extends EventBase, ServeFields {
   readonly reason: string; // e.g. EMFILE: the listener keeps going
 }
 
+/** Connections closed as soon as they were accepted: the first at once, then a count per interval. */
+export interface ConnectionsRefusedEvent extends EventBase, ServeFields {
+  readonly kind: 'connections_refused';
+  readonly level: 'warn';
+  readonly reason: 'max_connections' | 'open_file_limit'; // the serve's cap, or the descriptors sockets may use
+  readonly refused: number; // connections closed since the last line for this serve and reason
+  readonly limit: number; // the cap that was reached
+}
+
 export interface ConnectEvent extends EventBase, ServeFields {
   readonly kind: 'connect';
   readonly level: 'info';
@@ -75,7 +84,7 @@ export interface ProtocolErrorEvent extends EventBase, ServeFields, ConnectionTo
   readonly kind: 'protocol_error';
   readonly level: 'warn';
   readonly identity: string | undefined; // undefined when it failed before identifying
-  readonly code: string; // a ProtocolErrorCode, or DECODER_FAILURE for a bug in the decoder
+  readonly code: string; // a ProtocolErrorCode (LOGFEBE_PARTIAL_LIMIT, LOGFEBE_HANDSHAKE_TIMEOUT: our bounds), or DECODER_FAILURE for a bug in the decoder
   readonly reason: string;
 }
 
@@ -84,6 +93,7 @@ export type SourceEvent =
   | StoppedListeningEvent
   | ListenErrorEvent
   | AcceptErrorEvent
+  | ConnectionsRefusedEvent
   | ConnectEvent
   | DisconnectEvent
   | IdentityMismatchEvent

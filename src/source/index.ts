@@ -4,6 +4,7 @@ export { DEFAULT_SOURCE_OPTIONS, resolveSourceOptions, type SourceOptions } from
 export type { SourcedRecord } from './sourcedRecord';
 export type {
   AcceptErrorEvent,
+  ConnectionsRefusedEvent,
   ConnectEvent,
   DisconnectEvent,
   IdentityMismatchEvent,

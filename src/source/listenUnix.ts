@@ -3,8 +3,9 @@
 // emitted belong to the subscriber: closing the listener does not touch them.
 import { chmodSync, lstatSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { Observable } from 'rxjs';
+import type { Budget } from '../budget';
 
 /** sun_path is 108 bytes on Linux including its NUL; Node silently truncates longer paths. */
 export const MAX_UNIX_SOCKET_PATH_BYTES = 107;
@@ -13,6 +14,8 @@ export type ListenErrorCode =
   | 'LISTEN_PATH_TOO_LONG' // longer than MAX_UNIX_SOCKET_PATH_BYTES
   | 'LISTEN_NOT_A_SOCKET' // something other than a socket is at the path: never deleted by us
   | 'LISTEN_IN_USE' // a live process listens on the path
+  | 'LISTEN_OWN_SERVE' // this process listens there already, for a serve with another path to the same socket
+  | 'LISTEN_FILE_LIMIT' // a listener would take a descriptor kept in reserve (open-file limit)
   | 'LISTEN_NO_DIRECTORY' // the parent directory does not exist
   | 'LISTEN_FAILED'; // anything else (permissions, chmod): the message has the OS error
 
@@ -33,7 +36,13 @@ export interface ListenUnixOptions {
   readonly backlog?: number; // pending-connection queue; node's default (511) when absent
   readonly onListening?: () => void; // the socket file exists and accepts connections
   readonly onAcceptError?: (error: Error) => void; // e.g. EMFILE: the listener keeps going
+  readonly maxConnections?: number; // open connections accepted by this listener at most; newer ones are closed
+  readonly descriptors?: Budget; // shared by listeners and connections; a socket past it is closed (listener: fails)
+  readonly onRefused?: (reason: RefusalReason) => void; // a connection closed at accept, and why
 }
+
+/** Why a connection was closed as soon as it was accepted. */
+export type RefusalReason = 'max_connections' | 'open_file_limit';
 
 // Duck-typed, not `instanceof Error`: errors from node's core may come from another realm (jest's
 // vm sandbox is one), where instanceof is false.
@@ -46,6 +55,23 @@ const reasonOf = (error: unknown): string => {
   const message = typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : undefined;
   return typeof message === 'string' ? message : String(error);
 };
+
+// The sockets this process listens on (or is binding), by where they really are: their
+// directory's device and inode, and their name; so two paths to one socket (a symlinked
+// directory, a bind mount) are known to be one. Value: the path the owning serve was given.
+// Without it, the second serve probed the first's socket, found it live and logged LISTEN_IN_USE
+// "another process" every ten minutes, forever.
+const ownSockets = new Map<string, string>();
+
+/** `dev:ino/name` of the socket at `path`, following symlinks in its directory; undefined if there is no directory. */
+function placeOf(path: string): string | undefined {
+  try {
+    const directory = statSync(dirname(path));
+    return `${directory.dev}:${directory.ino}/${basename(path)}`;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The file at `path`, or undefined when there is none. */
 function statOrNothing(path: string): Stats | undefined {
@@ -85,9 +111,33 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
       subscriber.error(new ListenError(code, socketPath, `${socketPath}: ${message}`));
     let created: Stats | undefined; // our socket file, so teardown never removes someone else's
     let cancelProbe: (() => void) | undefined;
+    let claimed: string | undefined; // our key in ownSockets while we listen (or bind)
+    /** Fails and returns true when another of our serves holds this socket (under another path). */
+    const heldByOwnServe = (): boolean => {
+      const place = placeOf(socketPath);
+      const holder = place === undefined ? undefined : ownSockets.get(place);
+      if (holder === undefined) return false;
+      fail('LISTEN_OWN_SERVE', `this process already listens on this socket, for the serve at ${holder} (the same socket under another path)`);
+      return true;
+    };
 
+    const descriptors = options.descriptors;
+    let holdsDescriptor = false; // the listener's own
     const server = createServer();
-    server.on('connection', (socket: Socket) => subscriber.next(socket));
+    // Node closes a connection past maxConnections itself and says so with 'drop' (Node >= 18.6).
+    if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
+    server.on('drop', () => options.onRefused?.('max_connections'));
+    server.on('connection', (socket: Socket) => {
+      if (descriptors !== undefined) {
+        if (!descriptors.take(1)) {
+          socket.destroy(); // its descriptor was needed for something else: posts, the serve db
+          options.onRefused?.('open_file_limit');
+          return;
+        }
+        socket.once('close', () => descriptors.give(1));
+      }
+      subscriber.next(socket);
+    });
     server.on('error', (error) => {
       if (created !== undefined) {
         options.onAcceptError?.(error); // accept() failed for one connection; keep listening
@@ -116,7 +166,19 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
     });
 
     const listen = (): void => {
-      if (!subscriber.closed) server.listen({ path: socketPath, backlog: options.backlog });
+      if (subscriber.closed || heldByOwnServe()) return;
+      if (descriptors !== undefined) {
+        if (!descriptors.take(1)) {
+          return fail(
+            'LISTEN_FILE_LIMIT',
+            `no descriptor to listen with: listeners and connections hold the ${descriptors.limit} the open-file limit leaves them`,
+          );
+        }
+        holdsDescriptor = true;
+      }
+      claimed = placeOf(socketPath);
+      if (claimed !== undefined) ownSockets.set(claimed, socketPath);
+      server.listen({ path: socketPath, backlog: options.backlog });
     };
 
     if (Buffer.byteLength(socketPath) > MAX_UNIX_SOCKET_PATH_BYTES) {
@@ -131,8 +193,8 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
       } catch (error) {
         fail('LISTEN_FAILED', `cannot look at the path: ${reasonOf(error)}`);
       }
-      if (subscriber.closed) {
-        // failed above
+      if (subscriber.closed || heldByOwnServe()) {
+        // failed above; or ours already (probing it would hand our own serve a stray connection)
       } else if (existing === undefined && !directoryExists(dirname(socketPath))) {
         fail('LISTEN_NO_DIRECTORY', `directory ${dirname(socketPath)} does not exist`);
       } else if (existing === undefined) {
@@ -156,6 +218,9 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
 
     return () => {
       cancelProbe?.();
+      if (claimed !== undefined && ownSockets.get(claimed) === socketPath) ownSockets.delete(claimed);
+      if (holdsDescriptor) descriptors?.give(1);
+      holdsDescriptor = false;
       // close() stops accepting at once (the fd is closed synchronously); the connections already
       // handed out stay open, which is what lets a stopped serve drain them.
       try {

@@ -1,5 +1,6 @@
 // Every tunable of the socket source, with its default, in one place.
 import { resolveProtocolOptions } from '../protocol/options';
+import { readOpenFileLimit } from './fileLimit';
 
 export interface SourceOptions {
   /**
@@ -35,6 +36,48 @@ export interface SourceOptions {
    * the kernel caps this at net.core.somaxconn.
    */
   readonly listenBacklog: number;
+  /**
+   * Bytes that all connections' unfinished messages may hold together. A header announcing a
+   * 1 MiB record makes its connection buffer until the last byte; 200 connections each sending V,
+   * I and most of such a record took the daemon from 56 to 266 MB RSS. A connection whose next
+   * read would pass this bound is closed with a `protocol_error` (LOGFEBE_PARTIAL_LIMIT);
+   * PostgreSQL reconnects. 64 MiB is 64 records at the 1 MiB cap in flight at once, far more
+   * than real servers (a record is written with one send(), so it is unfinished only while the
+   * kernel's socket buffer holds its start). Never below one record at the cap.
+   */
+  readonly maxPartialBytes: number;
+  /**
+   * A connection that has not sent both V and I this long after it was accepted is closed with a
+   * `protocol_error` (LOGFEBE_HANDSHAKE_TIMEOUT). pg_logfebe sends both at once when it connects;
+   * without a bound, a peer sending one byte a second held its connection, descriptor and buffer
+   * forever.
+   */
+  readonly handshakeTimeoutMs: number;
+  /**
+   * Connections one serve may have open. PostgreSQL opens one per backend (max_connections is 100
+   * by default, rarely above a few thousand with a pooler in front); a new one past the cap is
+   * closed at once and counted, in one `connections_refused` line per serve per
+   * `connectionsRefusedReportMs`. Without a cap, 2,000 idle connections on one serve took every
+   * descriptor: other serves' new connections were dropped silently and the serve database could
+   * not be read.
+   */
+  readonly maxConnectionsPerServe: number;
+  /**
+   * The process's open-file limit. Undefined: read from /proc/self/limits (the soft limit, which
+   * Node raises to the hard one at start), unbounded where the system does not say. Resolved
+   * options hold the value read.
+   */
+  readonly openFileLimit: number | undefined;
+  /**
+   * Descriptors listeners and PostgreSQL connections leave free, for what else needs them: posts
+   * to logplex (up to `concurrency` per serve at once, pooled per origin), the serve database's
+   * reads, writes and watcher, stdio, Node's own. A connection that would take one of these is
+   * closed at once (`connections_refused` reason=open_file_limit); a listener that would, fails
+   * with LISTEN_FILE_LIMIT and is retried.
+   */
+  readonly reservedFileDescriptors: number;
+  /** How often a serve that keeps refusing connections says so (the first refusal is logged at once). */
+  readonly connectionsRefusedReportMs: number;
 }
 
 export const DEFAULT_SOURCE_OPTIONS: SourceOptions = {
@@ -44,23 +87,66 @@ export const DEFAULT_SOURCE_OPTIONS: SourceOptions = {
   drainTimeoutMs: 2_000,
   listenRetryMs: 10_000, // the reference collector's serve-db poll interval
   listenBacklog: 4096, // node's default is 511
+  maxPartialBytes: 64 * 1024 * 1024,
+  handshakeTimeoutMs: 10_000,
+  maxConnectionsPerServe: 1000,
+  openFileLimit: undefined,
+  reservedFileDescriptors: 256,
+  connectionsRefusedReportMs: 10_000,
 };
+
+// Below this many descriptors for listeners and connections, the collector could not do its job:
+// a configuration mistake (a low `ulimit -n`, a large reserve) to report at start.
+const MIN_SOCKET_DESCRIPTORS = 16;
 
 /** Defaults filled in; a nonsensical value is a programming error, so it throws here. */
 export function resolveSourceOptions(options: Partial<SourceOptions> = {}): SourceOptions {
+  const maxMessageBytes = resolveProtocolOptions({ maxMessageBytes: options.maxMessageBytes }).maxMessageBytes;
   const resolved: SourceOptions = {
-    maxMessageBytes: resolveProtocolOptions({ maxMessageBytes: options.maxMessageBytes }).maxMessageBytes,
+    maxMessageBytes,
     socketMode: options.socketMode ?? DEFAULT_SOURCE_OPTIONS.socketMode,
     drainIdleMs: options.drainIdleMs ?? DEFAULT_SOURCE_OPTIONS.drainIdleMs,
     drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_SOURCE_OPTIONS.drainTimeoutMs,
     listenRetryMs: options.listenRetryMs ?? DEFAULT_SOURCE_OPTIONS.listenRetryMs,
     listenBacklog: options.listenBacklog ?? DEFAULT_SOURCE_OPTIONS.listenBacklog,
+    // A record cap raised past the default bound raises the bound with it: one record must fit.
+    maxPartialBytes: options.maxPartialBytes ?? Math.max(DEFAULT_SOURCE_OPTIONS.maxPartialBytes, maxMessageBytes + 1),
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_SOURCE_OPTIONS.handshakeTimeoutMs,
+    maxConnectionsPerServe: options.maxConnectionsPerServe ?? DEFAULT_SOURCE_OPTIONS.maxConnectionsPerServe,
+    openFileLimit: options.openFileLimit ?? DEFAULT_SOURCE_OPTIONS.openFileLimit ?? readOpenFileLimit()?.soft,
+    reservedFileDescriptors: options.reservedFileDescriptors ?? DEFAULT_SOURCE_OPTIONS.reservedFileDescriptors,
+    connectionsRefusedReportMs: options.connectionsRefusedReportMs ?? DEFAULT_SOURCE_OPTIONS.connectionsRefusedReportMs,
   };
   if (!Number.isInteger(resolved.socketMode) || resolved.socketMode < 0 || resolved.socketMode > 0o7777) {
     throw new RangeError(`socketMode must be a file mode from 0 to 0o7777, got ${resolved.socketMode}`);
   }
   if (!Number.isInteger(resolved.listenBacklog) || resolved.listenBacklog < 1) {
     throw new RangeError(`listenBacklog must be a positive integer, got ${resolved.listenBacklog}`);
+  }
+  // A frame is its length field plus the type byte: one at the record cap must be able to wait.
+  if (!Number.isSafeInteger(resolved.maxPartialBytes) || resolved.maxPartialBytes < maxMessageBytes + 1) {
+    throw new RangeError(
+      `maxPartialBytes (--partial-cap) must hold at least one record at the record cap (${maxMessageBytes + 1} bytes), got ${resolved.maxPartialBytes}`,
+    );
+  }
+  if (!Number.isFinite(resolved.handshakeTimeoutMs) || resolved.handshakeTimeoutMs <= 0) {
+    throw new RangeError(`handshakeTimeoutMs must be a number of milliseconds > 0, got ${resolved.handshakeTimeoutMs}`);
+  }
+  for (const key of ['maxConnectionsPerServe', 'reservedFileDescriptors'] as const) {
+    const value = resolved[key];
+    if (!Number.isInteger(value) || value < (key === 'reservedFileDescriptors' ? 0 : 1)) {
+      throw new RangeError(`${key} must be a whole number${key === 'reservedFileDescriptors' ? ' >= 0' : ' >= 1'}, got ${value}`);
+    }
+  }
+  const fileLimit = resolved.openFileLimit ?? Infinity;
+  if (fileLimit - resolved.reservedFileDescriptors < MIN_SOCKET_DESCRIPTORS) {
+    throw new RangeError(
+      `the open-file limit (${fileLimit}) leaves fewer than ${MIN_SOCKET_DESCRIPTORS} descriptors for sockets once ` +
+        `${resolved.reservedFileDescriptors} are reserved: raise it (ulimit -n) or lower the reserve (reservedFileDescriptors, --fd-reserve)`,
+    );
+  }
+  if (!Number.isFinite(resolved.connectionsRefusedReportMs) || resolved.connectionsRefusedReportMs <= 0) {
+    throw new RangeError(`connectionsRefusedReportMs must be a number of milliseconds > 0, got ${resolved.connectionsRefusedReportMs}`);
   }
   for (const key of ['drainIdleMs', 'drainTimeoutMs', 'listenRetryMs'] as const) {
     const value = resolved[key];

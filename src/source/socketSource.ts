@@ -18,12 +18,14 @@ import {
   timer,
 } from 'rxjs';
 import { ignoreEvents, type EventSink } from '../events';
+import { Budget } from '../budget';
 import type { Serve, ServeSet } from '../servedb/serve';
 import { readConnection, type ConnectionOptions } from './connection';
 import type { SourceEvent } from './events';
 import { ListenError, listenUnix } from './listenUnix';
 import { resolveSourceOptions, type SourceOptions } from './options';
 import { rebindOnServeSet } from './rebindOnServeSet';
+import { RefusalReport } from './refusals';
 import type { SourcedRecord } from './sourcedRecord';
 
 export type SocketSourceOptions = Partial<SourceOptions> & {
@@ -59,9 +61,12 @@ export type SocketSourceOptions = Partial<SourceOptions> & {
 export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSourceOptions = {}): Observable<SourcedRecord> {
   const resolved = resolveSourceOptions(options);
   const events = options.events ?? ignoreEvents;
-  const connectionOptions: ConnectionOptions = { ...resolved, events };
+  // One budget for every connection of every serve: a bound on the daemon, not per tenant.
+  const connectionOptions: ConnectionOptions = { ...resolved, events, partials: new Budget(resolved.maxPartialBytes) };
+  // Descriptors for listeners and connections: what the open-file limit leaves past the reserve.
+  const descriptors = new Budget((resolved.openFileLimit ?? Infinity) - resolved.reservedFileDescriptors);
   return serveSet$.pipe(
-    rebindOnServeSet((serve$, socketPath) => serveRecords(serve$, socketPath, resolved, connectionOptions)),
+    rebindOnServeSet((serve$, socketPath) => serveRecords(serve$, socketPath, resolved, connectionOptions, descriptors)),
   );
 }
 
@@ -77,10 +82,21 @@ function serveRecords(
   socketPath: string,
   options: SourceOptions,
   connectionOptions: ConnectionOptions,
+  descriptors: Budget,
 ): Observable<SourcedRecord> {
   const { events } = connectionOptions;
   let serve: Serve | undefined; // latest, for the listener's events
   const where = () => ({ serve: serve?.name, socket: socketPath });
+  const refusals = new RefusalReport(options.connectionsRefusedReportMs, (reason, refused) =>
+    events({
+      kind: 'connections_refused',
+      level: 'warn',
+      ...where(),
+      reason,
+      refused,
+      limit: reason === 'max_connections' ? options.maxConnectionsPerServe : descriptors.limit,
+    }),
+  );
 
   let listening = false;
   // The failure being retried: logged when it starts, when its code changes, and now and then.
@@ -94,8 +110,12 @@ function serveRecords(
       events({ kind: 'listening', level: 'info', ...where(), mode: options.socketMode.toString(8).padStart(4, '0') });
     },
     onAcceptError: (error) => events({ kind: 'accept_error', level: 'error', ...where(), reason: error.message }),
+    maxConnections: options.maxConnectionsPerServe,
+    descriptors,
+    onRefused: (reason) => refusals.refused(reason),
   }).pipe(
     finalize(() => {
+      refusals.close();
       if (listening) events({ kind: 'stopped_listening', level: 'info', ...where() });
       listening = false;
     }),
@@ -105,7 +125,9 @@ function serveRecords(
         const retryIn = options.listenRetryMs > 0 ? options.listenRetryMs : undefined;
         const now = Date.now();
         const attempts = (failure?.attempts ?? 0) + 1;
-        if (failure === undefined || failure.code !== error.code || now - failure.loggedAt >= LISTEN_ERROR_REPEAT_MS) {
+        // Our own serve holding the socket is said once: it is a serve-db mistake, not an outage.
+        const repeat = error.code !== 'LISTEN_OWN_SERVE' && failure !== undefined && now - failure.loggedAt >= LISTEN_ERROR_REPEAT_MS;
+        if (failure === undefined || failure.code !== error.code || repeat) {
           events({ kind: 'listen_error', level: 'error', ...where(), code: error.code, reason: error.message, retry_in_ms: retryIn, attempts });
           failure = { code: error.code, attempts, loggedAt: now };
         } else {
