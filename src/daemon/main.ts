@@ -29,7 +29,7 @@ export function collectorOptions(config: DaemonConfig, serveDbDir: string): Coll
     serveDbDir,
     logplexUrl: config.logplexUrl,
     serveDb: { pollIntervalMs: t.pollIntervalMs, watchEvents: t.watchEvents },
-    source: { maxMessageBytes: t.maxRecordBytes },
+    source: { maxMessageBytes: t.maxRecordBytes, socketMode: t.socketMode, socketGroup: t.socketGroup },
     format: { linePrefix: t.linePrefix, hostname: t.hostname, maxMessageBytes: t.maxMessageBytes },
     sink: {
       flushIntervalMs: t.flushIntervalMs,
