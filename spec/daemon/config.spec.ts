@@ -53,6 +53,16 @@ describe('daemon configuration', () => {
     );
   });
 
+  it('takes a metrics address as host:port, off by default', () => {
+    expect(parse([]).metricsListen).toBeUndefined();
+    expect(parse(['--metrics-listen', '127.0.0.1:9187', '--metrics-process'])).toMatchObject({ metricsListen: '127.0.0.1:9187', metricsProcess: true });
+    expect(parse(['--metrics-listen', '[::1]:9187']).metricsListen).toBe('[::1]:9187');
+    expect(errorOf(() => parse(['--metrics-listen', '9187']))).toBe('--metrics-listen "9187": expected host:port, e.g. 127.0.0.1:9187');
+    expect(errorOf(() => parse(['--metrics-listen', 'localhost:99999']))).toBe(
+      '--metrics-listen "localhost:99999": expected host:port, e.g. 127.0.0.1:9187',
+    );
+  });
+
   it('names the flag and the fix when a value is out of range or malformed', () => {
     expect(errorOf(() => parse(['--concurrency', '0']))).toBe('--concurrency "0": must be between 1 and 64');
     expect(errorOf(() => parse(['--frame-cap', '20000']))).toBe('--frame-cap "20000": must be between 256 and 10000');

@@ -4,6 +4,7 @@
 // Tunables left unset stay undefined here so that each stage's own defaults (in its options.ts)
 // remain the single place they are defined.
 import { parseArgs } from 'node:util';
+import { MetricsOptionsError, parseListenAddress } from '../metrics/options';
 import { lookupGroupId } from '../source/group';
 
 export type LogFormat = 'logfmt' | 'json';
@@ -15,6 +16,8 @@ export interface DaemonConfig {
   readonly serveDbDir: string | undefined; // required unless demo/help/version
   readonly logplexUrl: URL | undefined; // optional: only serves using `t` need it
   readonly logFormat: LogFormat;
+  readonly metricsListen: string | undefined; // host:port for /metrics, /healthz, /readyz; off when undefined
+  readonly metricsProcess: boolean; // add prom-client's process metrics
   readonly tunables: Tunables;
 }
 
@@ -66,6 +69,8 @@ const FLAGS = {
   'shutdown-timeout': { type: 'string' },
   'socket-mode': { type: 'string' },
   'socket-group': { type: 'string' },
+  'metrics-listen': { type: 'string' },
+  'metrics-process': { type: 'boolean' },
 } as const;
 
 export const USAGE = `usage: pg-logplexcollector [options]
@@ -93,6 +98,9 @@ the serve database directory; see README.md.
   --shutdown-timeout DUR  on SIGTERM, how long to flush before giving up, e.g. 10s
   --socket-mode MODE      octal mode of every socket file, e.g. 0660      (0777)
   --socket-group GROUP    group (name or gid) of every socket file  (the collector's)
+  --metrics-listen ADDR   serve /metrics, /healthz, /readyz on host:port,
+                          e.g. 127.0.0.1:9187                            (off)
+  --metrics-process       add process metrics (CPU, memory, GC) to /metrics
   --demo                  run against a built-in logplex stand-in and a pg_logfebe emulator
   -h, --help              this text
   -v, --version           the version
@@ -203,6 +211,16 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     serveDbDir: values['serve-db-dir'] ?? nonEmpty(env.SERVE_DB_DIR),
     logplexUrl: urlText === undefined ? undefined : parseLogplexUrl(urlSource, urlText),
     logFormat,
+    metricsListen: opt(values['metrics-listen'], (t) => {
+      try {
+        parseListenAddress(t);
+      } catch (err) {
+        if (err instanceof MetricsOptionsError) throw new ConfigError(`--metrics-listen ${JSON.stringify(t)}: expected host:port, e.g. 127.0.0.1:9187`);
+        throw err;
+      }
+      return t;
+    }),
+    metricsProcess: values['metrics-process'] ?? false,
     tunables,
   };
 }
