@@ -1,5 +1,6 @@
 // Sockets an operator can lock down: the mode and group asked for are on the file before it
 // appears at its path, and a path swapped for a symlink meanwhile is never followed.
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { Server } from 'node:net';
 import { basename } from 'node:path';
@@ -75,6 +76,37 @@ describe('socket mode and group', () => {
     expect(harness.eventsOf('listen_error')).toEqual([expect.objectContaining({ code: 'LISTEN_IN_USE' })]);
     harness.unsubscribe();
     expect(readdirSync(tmp.dir).sort()).toEqual(['a.sock', basename(victim)]); // no private directory left
+  });
+});
+
+/** Whether `user` can connect to the unix socket at `path`, tried as that user (needs root and runuser). */
+function canConnectAs(user: string, path: string): string {
+  const script = `require('net').createConnection(${JSON.stringify(path)}).on('connect', () => { process.stdout.write('connected'); process.exit(0); }).on('error', (e) => { process.stdout.write(e.code); process.exit(0); })`;
+  return execFileSync('runuser', ['-u', user, '--', process.execPath, '-e', script], { encoding: 'utf8', timeout: 10_000 });
+}
+
+const postgresGid = lookupGroupId('postgres');
+const asRootWithPostgres = process.getuid?.() === 0 && postgresGid !== undefined && existsSync('/usr/sbin/runuser');
+
+// The point of the two flags: PostgreSQL's user gets in through the group, other users do not.
+(asRootWithPostgres ? describe : describe.skip)('a socket locked down to PostgreSQL (as root, with a postgres user)', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let harness: Harness | undefined;
+  beforeEach(() => {
+    tmp = tempDir();
+    chmodSync(tmp.dir, 0o755); // mkdtemp made it 0700: let other users reach the socket
+  });
+  afterEach(() => {
+    harness?.unsubscribe();
+    tmp.remove();
+  });
+
+  it('lets the postgres user connect through --socket-group postgres with 0660, and nobody else', async () => {
+    harness = new Harness({ socketMode: 0o660, socketGroup: postgresGid });
+    const serve = makeServe(tmp.path('a.sock'), 'db');
+    await harness.apply([serve]);
+    expect(canConnectAs('postgres', serve.socketPath)).toBe('connected');
+    expect(canConnectAs('nobody', serve.socketPath)).toBe('EACCES');
   });
 });
 

@@ -33,6 +33,7 @@ export interface PrivateBind {
 }
 
 const PROC_FD = '/proc/self/fd';
+const MAX_BIND_PATH_BYTES = 107; // sun_path less its NUL, as MAX_UNIX_SOCKET_PATH_BYTES in listenUnix.ts
 
 /** A private directory beside `target` (same file system, so link() works), held open. */
 export function privateBind(target: string): PrivateBind {
@@ -59,6 +60,12 @@ export function privateBind(target: string): PrivateBind {
   // Through the held descriptor when /proc is there: short (sun_path is 108 bytes, and the private
   // directory's name would add ~20) and immune to renames of the directory.
   const inside = existsSync(`${PROC_FD}/${held}`) ? `${PROC_FD}/${held}/s` : join(dir, 's');
+  if (Buffer.byteLength(inside) > MAX_BIND_PATH_BYTES) {
+    // Only without /proc: node would truncate the path silently rather than fail.
+    closeSync(held);
+    rmdirSync(dir);
+    throw Object.assign(new Error(`the private path ${inside} is too long for a unix socket`), { code: 'ENAMETOOLONG' });
+  }
   let open = true;
   let removedDir = false;
 
