@@ -42,6 +42,27 @@ describe('daemon configuration', () => {
     expect(c.logFormat).toBe('json');
   });
 
+  it('parses the socket mode (octal) and group (name or gid), and refuses what cannot work', () => {
+    expect(parse(['--socket-mode', '0660', '--socket-group', 'root']).tunables).toMatchObject({ socketMode: 0o660, socketGroup: 0 });
+    expect(parse(['--socket-mode', '770', '--socket-group', '4242']).tunables).toMatchObject({ socketMode: 0o770, socketGroup: 4242 });
+    expect(parse([]).tunables.socketMode).toBeUndefined(); // the source's default (0777) stays the only one
+    expect(errorOf(() => parse(['--socket-mode', '0999']))).toBe('--socket-mode "0999": expected an octal file mode like 0660 or 0777');
+    expect(errorOf(() => parse(['--socket-mode', '0550']))).toBe('--socket-mode "0550": nobody could connect (no write permission)');
+    expect(errorOf(() => parse(['--socket-group', 'no-such-group-here']))).toBe(
+      '--socket-group "no-such-group-here": no such group (expected a group name or id)',
+    );
+  });
+
+  it('takes a metrics address as host:port, off by default', () => {
+    expect(parse([]).metricsListen).toBeUndefined();
+    expect(parse(['--metrics-listen', '127.0.0.1:9187', '--metrics-process'])).toMatchObject({ metricsListen: '127.0.0.1:9187', metricsProcess: true });
+    expect(parse(['--metrics-listen', '[::1]:9187']).metricsListen).toBe('[::1]:9187');
+    expect(errorOf(() => parse(['--metrics-listen', '9187']))).toBe('--metrics-listen "9187": expected host:port, e.g. 127.0.0.1:9187');
+    expect(errorOf(() => parse(['--metrics-listen', 'localhost:99999']))).toBe(
+      '--metrics-listen "localhost:99999": expected host:port, e.g. 127.0.0.1:9187',
+    );
+  });
+
   it('names the flag and the fix when a value is out of range or malformed', () => {
     expect(errorOf(() => parse(['--concurrency', '0']))).toBe('--concurrency "0": must be between 1 and 64');
     expect(errorOf(() => parse(['--frame-cap', '20000']))).toBe('--frame-cap "20000": must be between 256 and 10000');

@@ -1,7 +1,7 @@
 // The daemon as an operator runs it: a child process configured by environment and flags, a
 // real serve database directory, a real unix socket, and logplex played by the stand-in on
 // 127.0.0.1. Nothing here reaches inside the process.
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runEmulator } from '../../src/tools/logfebeEmulator';
 import { startLogplexStandIn, type LogplexStandIn, type ReceivedBatch } from '../../src/tools/logplexStandIn';
@@ -125,6 +125,20 @@ describe('pg-logplexcollector, running', () => {
     d.kill('SIGTERM');
     expect(await d.exited).toEqual({ code: 0, signal: null });
     expect(existsSync(socket)).toBe(false); // socket file removed on the way out
+  });
+
+  it('creates sockets with --socket-mode and --socket-group', async () => {
+    const socket = join(tmp, 'pg.sock');
+    const gid = process.getuid?.() === 0 ? 4242 : (process.getgid?.() ?? 0); // root may chown to any gid
+    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket }]);
+    const d = start(['--socket-mode', '0660', '--socket-group', String(gid)]);
+    const listening = await d.waitFor('listening', (l) => l.socket === socket);
+    expect(listening).toMatchObject({ mode: '0660', group: String(gid) });
+    expect(lstatSync(socket).mode & 0o7777).toBe(0o660);
+    expect(lstatSync(socket).gid).toBe(gid);
+    const report = await runEmulator({ socketPath: socket, identity: 'db1', recordsPerConnection: 5 });
+    expect(report.sent).toBe(5);
+    await waitUntil(() => markersIn(received).size === 5);
   });
 
   it('refuses a bad serves.new with a readable last_error and keeps serving', async () => {

@@ -43,7 +43,7 @@ describe('socket files', () => {
     const stat = lstatSync(serve.socketPath);
     expect(stat.isSocket()).toBe(true);
     expect(stat.mode & 0o777).toBe(0o777);
-    expect(harness.eventsOf('listening')).toEqual([{ kind: 'listening', level: 'info', serve: 'BLUE', socket: serve.socketPath, mode: '0777' }]);
+    expect(harness.eventsOf('listening')).toEqual([{ kind: 'listening', level: 'info', serve: 'BLUE', socket: serve.socketPath, mode: '0777', group: stat.gid }]);
 
     harness.unsubscribe();
     expect(existsSync(serve.socketPath)).toBe(false);

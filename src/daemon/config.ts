@@ -4,6 +4,8 @@
 // Tunables left unset stay undefined here so that each stage's own defaults (in its options.ts)
 // remain the single place they are defined.
 import { parseArgs } from 'node:util';
+import { MetricsOptionsError, parseListenAddress } from '../metrics/options';
+import { lookupGroupId } from '../source/group';
 
 export type LogFormat = 'logfmt' | 'json';
 
@@ -14,6 +16,8 @@ export interface DaemonConfig {
   readonly serveDbDir: string | undefined; // required unless demo/help/version
   readonly logplexUrl: URL | undefined; // optional: only serves using `t` need it
   readonly logFormat: LogFormat;
+  readonly metricsListen: string | undefined; // host:port for /metrics, /healthz, /readyz; off when undefined
+  readonly metricsProcess: boolean; // add prom-client's process metrics
   readonly tunables: Tunables;
 }
 
@@ -38,6 +42,8 @@ export interface Tunables {
   readonly gzip?: boolean;
   readonly statsIntervalMs?: number; // 0 disables the periodic stats line
   readonly shutdownTimeoutMs?: number;
+  readonly socketMode?: number; // file mode of every serve's socket
+  readonly socketGroup?: number; // group id of every serve's socket
 }
 
 export class ConfigError extends Error {
@@ -71,6 +77,10 @@ const FLAGS = {
   gzip: { type: 'boolean' },
   'stats-interval': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
+  'socket-mode': { type: 'string' },
+  'socket-group': { type: 'string' },
+  'metrics-listen': { type: 'string' },
+  'metrics-process': { type: 'boolean' },
 } as const;
 
 export const USAGE = `usage: pg-logplexcollector [options]
@@ -102,6 +112,11 @@ the serve database directory; see README.md.
   --gzip                  gzip request bodies
   --stats-interval DUR    periodic stats line; 0 turns it off, e.g. 60s
   --shutdown-timeout DUR  on SIGTERM, how long to flush before giving up, e.g. 10s
+  --socket-mode MODE      octal mode of every socket file, e.g. 0660      (0777)
+  --socket-group GROUP    group (name or gid) of every socket file  (the collector's)
+  --metrics-listen ADDR   serve /metrics, /healthz, /readyz on host:port,
+                          e.g. 127.0.0.1:9187                            (off)
+  --metrics-process       add process metrics (CPU, memory, GC) to /metrics
   --demo                  run against a built-in logplex stand-in and a pg_logfebe emulator
   -h, --help              this text
   -v, --version           the version
@@ -124,6 +139,16 @@ export function parseSize(flag: string, text: string, min: number, max: number):
   const unit = m === null ? undefined : SIZE_UNITS[(m[2] ?? '').toLowerCase()];
   const value = m === null || unit === undefined ? NaN : Number(m[1]) * unit;
   return inRange(flag, text, Math.floor(value), min, max, 'a size like 65536, 64KiB or 32MiB');
+}
+
+/** `0660`, `660`, `0o660`: octal, as chmod takes it. */
+export function parseSocketMode(text: string): number {
+  const m = /^(?:0o?)?([0-7]{3,4})$/i.exec(text.trim());
+  if (m === null) throw new ConfigError(`--socket-mode ${JSON.stringify(text)}: expected an octal file mode like 0660 or 0777`);
+  const mode = parseInt(m[1]!, 8);
+  // connect() needs write permission; a socket nobody but its owner can write is almost always a mistake.
+  if ((mode & 0o222) === 0) throw new ConfigError(`--socket-mode ${JSON.stringify(text)}: nobody could connect (no write permission)`);
+  return mode;
 }
 
 function parseCount(flag: string, text: string, min: number, max: number): number {
@@ -194,6 +219,12 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     gzip: values.gzip,
     statsIntervalMs: opt(values['stats-interval'], (t) => parseDuration('--stats-interval', t, 0, 86_400_000)),
     shutdownTimeoutMs: opt(values['shutdown-timeout'], (t) => parseDuration('--shutdown-timeout', t, 0, 600_000)),
+    socketMode: opt(values['socket-mode'], parseSocketMode),
+    socketGroup: opt(values['socket-group'], (t) => {
+      const gid = lookupGroupId(t);
+      if (gid === undefined) throw new ConfigError(`--socket-group ${JSON.stringify(t)}: no such group (expected a group name or id)`);
+      return gid;
+    }),
   };
   return {
     help: values.help ?? false,
@@ -202,6 +233,16 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     serveDbDir: values['serve-db-dir'] ?? nonEmpty(env.SERVE_DB_DIR),
     logplexUrl: urlText === undefined ? undefined : parseLogplexUrl(urlSource, urlText),
     logFormat,
+    metricsListen: opt(values['metrics-listen'], (t) => {
+      try {
+        parseListenAddress(t);
+      } catch (err) {
+        if (err instanceof MetricsOptionsError) throw new ConfigError(`--metrics-listen ${JSON.stringify(t)}: expected host:port, e.g. 127.0.0.1:9187`);
+        throw err;
+      }
+      return t;
+    }),
+    metricsProcess: values['metrics-process'] ?? false,
     tunables,
   };
 }

@@ -35,6 +35,8 @@ export function collectorOptions(config: DaemonConfig, serveDbDir: string): Coll
       handshakeTimeoutMs: t.handshakeTimeoutMs,
       maxConnectionsPerServe: t.maxConnectionsPerServe,
       reservedFileDescriptors: t.reservedFileDescriptors,
+      socketMode: t.socketMode,
+      socketGroup: t.socketGroup,
     },
     format: { linePrefix: t.linePrefix, hostname: t.hostname, maxMessageBytes: t.maxMessageBytes, maxRecordFrames: t.maxRecordFrames },
     sink: {
@@ -93,6 +95,17 @@ export async function startDaemon(config: DaemonConfig, serveDbDir: string): Pro
     fatal(EXIT_CONFIG, err); // an option a stage refuses (e.g. a line prefix it cannot render)
   }
   collector.event$.subscribe(log);
+  if (config.metricsListen !== undefined) {
+    // Loaded only when asked for: prom-client and its dependencies take ~12 MB.
+    const { serveMetrics } = await import('../metrics');
+    try {
+      // Before start(): /readyz says 503 while the serve database loads. Closes itself once stopped.
+      const metrics = await serveMetrics(collector, { listen: config.metricsListen, processMetrics: config.metricsProcess });
+      log({ kind: 'metrics_listening', level: 'info', address: metrics.address });
+    } catch (err) {
+      fatal(EXIT_FAILURE, err); // e.g. the port is taken
+    }
+  }
   try {
     await collector.start();
   } catch (err) {

@@ -27,6 +27,7 @@ export interface ListeningEvent extends EventBase, ServeFields {
   readonly kind: 'listening';
   readonly level: 'info';
   readonly mode: string; // the socket file's mode, octal, e.g. `0777`
+  readonly group: number; // the socket file's group id
 }
 
 export interface StoppedListeningEvent extends EventBase, ServeFields {

@@ -1,11 +1,12 @@
 // One listening unix socket as an Observable of accepted connections. Subscribing creates the
 // socket file; unsubscribing closes the listener and removes the file. The connections it
 // emitted belong to the subscriber: closing the listener does not touch them.
-import { chmodSync, lstatSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import { lstatSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { Observable } from 'rxjs';
 import type { Budget } from '../budget';
+import { privateBind, type PrivateBind } from './privateBind';
 
 /** sun_path is 108 bytes on Linux including its NUL; Node silently truncates longer paths. */
 export const MAX_UNIX_SOCKET_PATH_BYTES = 107;
@@ -17,7 +18,7 @@ export type ListenErrorCode =
   | 'LISTEN_OWN_SERVE' // this process listens there already, for a serve with another path to the same socket
   | 'LISTEN_FILE_LIMIT' // a listener would take a descriptor kept in reserve (open-file limit)
   | 'LISTEN_NO_DIRECTORY' // the parent directory does not exist
-  | 'LISTEN_FAILED'; // anything else (permissions, chmod): the message has the OS error
+  | 'LISTEN_FAILED'; // anything else (permissions, chmod, chown): the message has the OS error
 
 export class ListenError extends Error {
   override readonly name = 'ListenError';
@@ -32,9 +33,10 @@ export class ListenError extends Error {
 }
 
 export interface ListenUnixOptions {
-  readonly mode: number; // chmod of the socket file once listening
+  readonly mode: number; // the socket file's mode, set before it appears at its path
+  readonly gid?: number; // the socket file's group, likewise; the process's own when absent
   readonly backlog?: number; // pending-connection queue; node's default (511) when absent
-  readonly onListening?: () => void; // the socket file exists and accepts connections
+  readonly onListening?: (socket: Stats) => void; // the socket file exists (these are its stats) and accepts connections
   readonly onAcceptError?: (error: Error) => void; // e.g. EMFILE: the listener keeps going
   readonly maxConnections?: number; // open connections accepted by this listener at most; newer ones are closed
   readonly descriptors?: Budget; // shared by listeners and connections; a socket past it is closed (listener: fails)
@@ -107,6 +109,8 @@ function probeSocket(path: string, done: (live: boolean, error?: Error) => void)
  */
 export function listenUnix(socketPath: string, options: ListenUnixOptions): Observable<Socket> {
   return new Observable<Socket>((subscriber) => {
+    let bind: PrivateBind | undefined; // the private directory the socket is bound in (privateBind.ts)
+    // The teardown below runs on error too: it closes the server, then disposes of `bind`.
     const fail = (code: ListenErrorCode, message: string): void =>
       subscriber.error(new ListenError(code, socketPath, `${socketPath}: ${message}`));
     let created: Stats | undefined; // our socket file, so teardown never removes someone else's
@@ -154,17 +158,19 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
       }
     });
     server.on('listening', () => {
-      if (subscriber.closed) return; // torn down while the bind was being announced
+      if (subscriber.closed || bind === undefined) return; // torn down while the bind was being announced
       try {
-        created = lstatSync(socketPath);
-        chmodSync(socketPath, options.mode);
+        created = bind.place(socketPath, options.mode, options.gid);
       } catch (error) {
-        fail('LISTEN_FAILED', `cannot chmod the socket: ${reasonOf(error)}`);
+        if (errnoCode(error) === 'EEXIST') fail('LISTEN_IN_USE', 'something appeared at the path while the socket was being created');
+        else fail('LISTEN_FAILED', `cannot give the socket its mode and group: ${reasonOf(error)}`);
         return;
       }
-      options.onListening?.();
+      options.onListening?.(created);
     });
 
+    // Bound in a private directory, given its mode and group there, then linked into place: a
+    // path someone else can swap is never chmodded (privateBind.ts).
     const listen = (): void => {
       if (subscriber.closed || heldByOwnServe()) return;
       if (descriptors !== undefined) {
@@ -176,9 +182,17 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
         }
         holdsDescriptor = true;
       }
+      try {
+        bind = privateBind(socketPath);
+      } catch (error) {
+        const code = errnoCode(error);
+        if (code === 'ENOENT' || code === 'ENOTDIR') fail('LISTEN_NO_DIRECTORY', `directory ${dirname(socketPath)} does not exist`);
+        else fail('LISTEN_FAILED', `cannot create a private directory beside the socket: ${reasonOf(error)}`);
+        return;
+      }
       claimed = placeOf(socketPath);
       if (claimed !== undefined) ownSockets.set(claimed, socketPath);
-      server.listen({ path: socketPath, backlog: options.backlog });
+      server.listen({ path: bind.bindPath, backlog: options.backlog });
     };
 
     if (Buffer.byteLength(socketPath) > MAX_UNIX_SOCKET_PATH_BYTES) {
@@ -224,15 +238,13 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
       // close() stops accepting at once (the fd is closed synchronously); the connections already
       // handed out stay open, which is what lets a stopped serve drain them.
       try {
-        if (server.listening) {
-          // Bound but 'listening' not delivered yet: the file there is the one bind() just made.
-          if (created === undefined) created = statOrNothing(socketPath);
-          server.close();
-        }
+        // Bound but not yet placed: the file is in the private directory, which dispose() removes.
+        if (server.listening) server.close();
         if (created !== undefined) removeIfSame(socketPath, created);
       } catch {
         // Already gone, or its directory went away: nothing left to clean.
       }
+      bind?.dispose(); // after close(): libuv unlinks the private name through the held directory
     };
   });
 }

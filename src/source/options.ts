@@ -9,10 +9,19 @@ export interface SourceOptions {
    */
   readonly maxMessageBytes: number;
   /**
-   * Mode of each listening socket file. World-writable because PostgreSQL usually runs as
-   * another user than the collector; the identity check, not the file mode, keeps tenants apart.
+   * Mode of each listening socket file, set before the file appears at its path (privateBind.ts).
+   * connect() on a unix socket needs write permission on its file, nothing else. The default
+   * 0777 is PostgreSQL's own default for its sockets (unix_socket_permissions) and what this
+   * collector always used: PostgreSQL usually runs as another user than the collector, and the
+   * identity check, not the file mode, keeps tenants apart. Lock it down with a group both users
+   * share: socketMode 0o660 (or 0o770) and socketGroup.
    */
   readonly socketMode: number;
+  /**
+   * Group id of each socket file (chown, before the file appears at its path); undefined leaves
+   * the collector's own group. The collector's user must belong to it (or be root).
+   */
+  readonly socketGroup: number | undefined;
   /**
    * When a serve stops (removed from the serve set, or the serve set completed for shutdown) its
    * open connections keep being read until none of them sent anything for this long, so that
@@ -83,6 +92,7 @@ export interface SourceOptions {
 export const DEFAULT_SOURCE_OPTIONS: SourceOptions = {
   maxMessageBytes: 1024 * 1024, // the reference collector's cap; see ProtocolOptions
   socketMode: 0o777,
+  socketGroup: undefined,
   drainIdleMs: 50, // a loaded backend refills its socket within microseconds; 50 ms idle is "done"
   drainTimeoutMs: 2_000,
   listenRetryMs: 10_000, // the reference collector's serve-db poll interval
@@ -105,6 +115,7 @@ export function resolveSourceOptions(options: Partial<SourceOptions> = {}): Sour
   const resolved: SourceOptions = {
     maxMessageBytes,
     socketMode: options.socketMode ?? DEFAULT_SOURCE_OPTIONS.socketMode,
+    socketGroup: options.socketGroup ?? DEFAULT_SOURCE_OPTIONS.socketGroup,
     drainIdleMs: options.drainIdleMs ?? DEFAULT_SOURCE_OPTIONS.drainIdleMs,
     drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_SOURCE_OPTIONS.drainTimeoutMs,
     listenRetryMs: options.listenRetryMs ?? DEFAULT_SOURCE_OPTIONS.listenRetryMs,
@@ -119,6 +130,9 @@ export function resolveSourceOptions(options: Partial<SourceOptions> = {}): Sour
   };
   if (!Number.isInteger(resolved.socketMode) || resolved.socketMode < 0 || resolved.socketMode > 0o7777) {
     throw new RangeError(`socketMode must be a file mode from 0 to 0o7777, got ${resolved.socketMode}`);
+  }
+  if (resolved.socketGroup !== undefined && (!Number.isInteger(resolved.socketGroup) || resolved.socketGroup < 0 || resolved.socketGroup > 0xfffffffe)) {
+    throw new RangeError(`socketGroup must be a group id, got ${resolved.socketGroup}`);
   }
   if (!Number.isInteger(resolved.listenBacklog) || resolved.listenBacklog < 1) {
     throw new RangeError(`listenBacklog must be a positive integer, got ${resolved.listenBacklog}`);

@@ -103,11 +103,13 @@ function serveRecords(
   let failure: { code: string; attempts: number; loggedAt: number } | undefined;
   const listener$ = listenUnix(socketPath, {
     mode: options.socketMode,
+    gid: options.socketGroup,
     backlog: options.listenBacklog,
-    onListening: () => {
+    onListening: (file) => {
       listening = true;
       failure = undefined;
-      events({ kind: 'listening', level: 'info', ...where(), mode: options.socketMode.toString(8).padStart(4, '0') });
+      // What the file has, not what was asked: the two differ only if something is wrong.
+      events({ kind: 'listening', level: 'info', ...where(), mode: (file.mode & 0o7777).toString(8).padStart(4, '0'), group: file.gid });
     },
     onAcceptError: (error) => events({ kind: 'accept_error', level: 'error', ...where(), reason: error.message }),
     maxConnections: options.maxConnectionsPerServe,

@@ -1,0 +1,250 @@
+// The metrics endpoint as Prometheus sees it: scraped over real HTTP, parsed by a strict
+// text-format parser (spec/support/promText.ts), and checked against the collector's own stats
+// after real records went through real sockets to the logplex stand-in.
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { get, request } from 'node:http';
+import { join } from 'node:path';
+import { filter, firstValueFrom } from 'rxjs';
+import { createCollector, type Collector, type CollectorEvent, type CollectorStats } from '../../src';
+import { serveMetrics, type MetricsServer } from '../../src/metrics';
+import { runEmulator } from '../../src/tools/logfebeEmulator';
+import { startLogplexStandIn, type LogplexStandIn } from '../../src/tools/logplexStandIn';
+import { FakeBackend } from '../source/support';
+import { parsePrometheusText, sumOf, type MetricFamily } from '../support/promText';
+
+const TOKEN_BLUE = 't.5ca1ab1e-0000-4000-8000-00000000b1ue';
+const TOKEN_RED = 't.5ca1ab1e-0000-4000-8000-0000000000ed';
+const P = 'pg_logplexcollector_';
+
+function httpGet(url: string): Promise<{ status: number; body: string; contentType: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    get(url, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, contentType: res.headers['content-type'] }));
+    }).on('error', reject);
+  });
+}
+
+async function waitUntil(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function writeServes(dir: string, serves: object[]): void {
+  writeFileSync(join(dir, 'serves.tmp'), JSON.stringify({ serves }));
+  renameSync(join(dir, 'serves.tmp'), join(dir, 'serves.new'));
+}
+
+describe('metrics and health over HTTP', () => {
+  let tmp: string;
+  let standIn: LogplexStandIn;
+  let collector: Collector | undefined;
+  let metrics: MetricsServer | undefined;
+  let stats: CollectorStats;
+  let events: CollectorEvent[];
+
+  beforeEach(async () => {
+    tmp = mkdtempSync('/tmp/plc-m-');
+    standIn = await startLogplexStandIn();
+    events = [];
+  });
+  afterEach(async () => {
+    await collector?.stop();
+    await metrics?.close();
+    collector = undefined;
+    metrics = undefined;
+    await standIn.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** A collector with its metrics server, not started. */
+  async function setUp(options: { laneIdleMs?: number; listenRetryMs?: number } = {}): Promise<{ c: Collector; m: MetricsServer }> {
+    const c = createCollector({
+      serveDbDir: tmp,
+      logplexUrl: standIn.url,
+      sink: { flushIntervalMs: 20, laneIdleMs: options.laneIdleMs, retry: { baseDelayMs: 10 } },
+      source: { listenRetryMs: options.listenRetryMs },
+    });
+    collector = c;
+    c.stats$.subscribe((s) => (stats = s));
+    c.event$.subscribe((e) => events.push(e));
+    const m = await serveMetrics(c, { listen: '127.0.0.1:0' });
+    metrics = m;
+    return { c, m };
+  }
+
+  const scrape = async (m: MetricsServer): Promise<{ text: string; families: Map<string, MetricFamily> }> => {
+    const res = await httpGet(`http://${m.address}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+    return { text: res.body, families: parsePrometheusText(res.body) };
+  };
+  const settled = (c: Collector, recordsIn: number): Promise<CollectorStats> =>
+    firstValueFrom(c.stats$.pipe(filter((s) => s.recordsIn === recordsIn && s.queuedBytes === 0 && s.connections === 0)));
+
+  it('counts what the collector counts: records, frames, posts by status, latency, connections, serve db; never a token', async () => {
+    const blue = join(tmp, 'blue.sock');
+    const red = join(tmp, 'red.sock');
+    writeServes(tmp, [
+      { i: 'blue-db', t: TOKEN_BLUE, p: blue, name: 'BLUE' },
+      { i: 'red-db', t: TOKEN_RED, p: red },
+    ]);
+    const { c, m } = await setUp();
+
+    const before = await httpGet(`http://${m.address}/readyz`);
+    expect(before).toMatchObject({ status: 503, body: 'not ready: serve database not loaded yet\n' });
+    expect(await httpGet(`http://${m.address}/healthz`)).toMatchObject({ status: 200, body: 'ok\n' });
+
+    const startedAt = Date.now() / 1000;
+    await c.start();
+    await waitUntil('ready', async () => (await httpGet(`http://${m.address}/readyz`)).status === 200);
+
+    // One connection held open, to see it counted.
+    const held = await FakeBackend.open(blue, 'blue-db');
+    await waitUntil('the connection counted', () => events.some((e) => e.kind === 'connect'));
+    const during = (await scrape(m)).families;
+    expect(sumOf(during, `${P}connections`, { serve: 'BLUE', socket: blue })).toBe(1);
+    expect(sumOf(during, `${P}connections`, { socket: red })).toBe(0);
+    await held.close();
+
+    await runEmulator({ socketPath: blue, identity: 'blue-db', connections: 2, recordsPerConnection: 30 });
+    await runEmulator({ socketPath: red, identity: 'red-db', connections: 1, recordsPerConnection: 12 });
+    const final = await settled(c, 72);
+
+    const { text, families } = await scrape(m);
+    expect(sumOf(families, `${P}records_received_total`, { serve: 'BLUE', socket: blue })).toBe(60);
+    expect(sumOf(families, `${P}records_received_total`, { serve: '', socket: red })).toBe(12); // an unnamed serve
+    expect(sumOf(families, `${P}records_received_total`)).toBe(final.recordsIn);
+    expect(sumOf(families, `${P}frames_sent_total`)).toBe(final.framesOut);
+    expect(final.framesOut).toBe(standIn.stats().frames);
+    expect(sumOf(families, `${P}sent_bytes_total`)).toBe(final.bytesOut);
+    expect(sumOf(families, `${P}posts_total`, { status: '2xx' })).toBe(final.requestsOk);
+    expect(sumOf(families, `${P}posts_total`)).toBe(final.requestsOk); // no failures here
+    expect(sumOf(families, `${P}dropped_total`)).toBe(0);
+    expect(sumOf(families, `${P}lost_total`)).toBe(0);
+    expect(sumOf(families, `${P}queued_bytes`)).toBe(0);
+    expect(sumOf(families, `${P}connections`)).toBe(final.connections);
+    // Every post was answered, and each was timed once.
+    expect(sumOf(families, `${P}post_duration_seconds`, {}, `${P}post_duration_seconds_count`)).toBe(final.requestsOk);
+    expect(sumOf(families, `${P}post_duration_seconds`, {}, `${P}post_duration_seconds_sum`)).toBeGreaterThan(0);
+    expect(sumOf(families, `${P}serves`)).toBe(2);
+    expect(sumOf(families, `${P}serve_listening`)).toBe(2);
+    expect(sumOf(families, `${P}servedb_reloads_total`)).toBe(1);
+    expect(sumOf(families, `${P}servedb_rejects_total`)).toBe(0);
+    const acceptedAt = sumOf(families, `${P}servedb_last_accepted_timestamp_seconds`);
+    expect(acceptedAt).toBeGreaterThanOrEqual(Math.floor(startedAt));
+    expect(acceptedAt).toBeLessThanOrEqual(Date.now() / 1000);
+    expect(sumOf(families, `${P}ready`)).toBe(1);
+    // Types as Prometheus conventions want them.
+    for (const name of ['records_received_total', 'dropped_total', 'lost_total', 'posts_total', 'servedb_reloads_total']) {
+      expect(families.get(`${P}${name}`)?.type).toBe('counter');
+    }
+    expect(families.get(`${P}post_duration_seconds`)?.type).toBe('histogram');
+    expect(families.get(`${P}queued_bytes`)?.type).toBe('gauge');
+
+    // Tokens are secret: not in the scrape, not in the health answers, in no form.
+    const everything = [text, (await httpGet(`http://${m.address}/readyz`)).body, (await httpGet(`http://${m.address}/healthz`)).body].join('\n');
+    for (const token of [TOKEN_BLUE, TOKEN_RED]) {
+      expect(everything).not.toContain(token);
+      expect(everything).not.toContain(token.slice(2)); // without the t.
+      expect(everything).not.toContain(Buffer.from(`token:${token}`).toString('base64'));
+    }
+    expect(everything).not.toContain('5ca1ab1e');
+  });
+
+  it('counts failed posts by the status logplex answered, and the frames lost with them', async () => {
+    const blue = join(tmp, 'blue.sock');
+    writeServes(tmp, [{ i: 'blue-db', t: TOKEN_BLUE, p: blue, name: 'BLUE' }]);
+    const { c, m } = await setUp();
+    await c.start();
+    await waitUntil('listening', () => events.some((e) => e.kind === 'listening'));
+    await standIn.setMode({ kind: 'fail', status: 401 }); // permanent: each batch is lost at once
+
+    await runEmulator({ socketPath: blue, identity: 'blue-db', recordsPerConnection: 20 });
+    await settled(c, 20); // every batch posted and given up
+
+    const { families } = await scrape(m);
+    const failed = events.filter((e) => e.kind === 'post_failed');
+    expect(failed.length).toBeGreaterThan(0);
+    expect(sumOf(families, `${P}posts_total`, { serve: 'BLUE', status: '401' })).toBe(failed.length);
+    expect(sumOf(families, `${P}posts_total`, { status: '2xx' })).toBe(stats.requestsOk);
+    expect(sumOf(families, `${P}lost_total`, { serve: 'BLUE' })).toBe(stats.lost);
+    expect(stats.lost).toBeGreaterThan(0);
+    // A 401 is an answer: timed like any other.
+    expect(sumOf(families, `${P}post_duration_seconds`, {}, `${P}post_duration_seconds_count`)).toBe(stats.requestsOk + failed.length);
+  });
+
+  it('keeps per-serve counters rising when a quiet serve is retired from the stats and comes back', async () => {
+    const blue = join(tmp, 'blue.sock');
+    writeServes(tmp, [{ i: 'blue-db', t: TOKEN_BLUE, p: blue, name: 'BLUE' }]);
+    const { c, m } = await setUp({ laneIdleMs: 100 });
+    await c.start();
+    await waitUntil('listening', () => events.some((e) => e.kind === 'listening'));
+
+    await runEmulator({ socketPath: blue, identity: 'blue-db', recordsPerConnection: 5 });
+    await settled(c, 5);
+    await waitUntil('the serve retired from the stats', () => stats.serves.length === 0);
+    // More than before: a fold that missed the restart would take 7 - 5 for what was added.
+    await runEmulator({ socketPath: blue, identity: 'blue-db', recordsPerConnection: 7 });
+    await settled(c, 12);
+    expect(stats.serves.map((s) => s.recordsIn)).toEqual([7]); // the sink counts the new lane from zero
+
+    const { families } = await scrape(m);
+    expect(sumOf(families, `${P}records_received_total`, { serve: 'BLUE' })).toBe(12);
+  });
+
+  it('/readyz says which serve cannot listen and why (503), then 200 once it can', async () => {
+    const later = join(tmp, 'later', 'blue.sock');
+    writeServes(tmp, [{ i: 'blue-db', t: TOKEN_BLUE, p: later, name: 'BLUE' }]);
+    const { c, m } = await setUp({ listenRetryMs: 50 });
+    await c.start();
+    await waitUntil('the listen error', () => events.some((e) => e.kind === 'listen_error'));
+
+    const down = await httpGet(`http://${m.address}/readyz`);
+    expect(down.status).toBe(503);
+    expect(down.body).toBe(`not ready: 1 of 1 serves not listening: BLUE (${later}): LISTEN_NO_DIRECTORY\n`);
+    const { families } = await scrape(m);
+    expect(sumOf(families, `${P}serve_listening`, { serve: 'BLUE' })).toBe(0);
+    expect(sumOf(families, `${P}ready`)).toBe(0);
+
+    mkdirSync(join(tmp, 'later'));
+    await waitUntil('ready', async () => (await httpGet(`http://${m.address}/readyz`)).status === 200);
+    expect(sumOf((await scrape(m)).families, `${P}serve_listening`, { serve: 'BLUE' })).toBe(1);
+
+    await c.stop(); // the endpoint closes with the collector: nothing keeps the process alive
+    await waitUntil('the endpoint closed', async () => {
+      try {
+        await httpGet(`http://${m.address}/healthz`);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+  });
+
+  it('answers 404 elsewhere and 405 to other methods; refuses an address it cannot listen on', async () => {
+    const { m } = await setUp();
+    expect((await httpGet(`http://${m.address}/`)).status).toBe(404);
+    const post = await new Promise<number>((resolve, reject) =>
+      request(`http://${m.address}/metrics`, { method: 'POST' }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+        .on('error', reject)
+        .end(),
+    );
+    expect(post).toBe(405);
+    const taken = m.address;
+    const other = createCollector({ serveDbDir: tmp, logplexUrl: standIn.url });
+    await expect(serveMetrics(other, { listen: taken })).rejects.toMatchObject({
+      code: 'METRICS_LISTEN_FAILED',
+      message: expect.stringContaining(`cannot listen for metrics on ${taken}: `),
+    });
+    await expect(serveMetrics(other, { listen: 'nowhere' })).rejects.toMatchObject({ code: 'METRICS_OPTIONS_INVALID' });
+  });
+});

@@ -1,0 +1,109 @@
+// Creating a socket file with an operator's mode and group without ever following a path someone
+// else can swap. The socket directory is often writable by others (PostgreSQL's user must reach
+// it), and chmod/chown on the final path after bind() follow whatever is there by then: swap in a
+// symlink between bind() and chmod() and a root collector would chmod the symlink's target.
+// fchmod does not exist for a unix socket's file, and umask is process-wide (another thread's
+// file created meanwhile would get our mode), so instead:
+//
+//   1. mkdtemp a private directory beside the target (mode 0700: only we can add or swap entries)
+//      and hold it open, so a rename of the directory by someone with write access to the parent
+//      cannot slip another directory under us: every later step goes through /proc/self/fd/N;
+//   2. bind there, chmod and chown the socket there;
+//   3. link() it to the target path (link never follows the target and fails if anything is
+//      there: something that appeared since we looked is never replaced), unlink the private
+//      name and remove the directory.
+//
+// Without /proc (not Linux), the steps use the directory's path: still private, but a rename of
+// the directory itself by someone who can write the parent is then not detected.
+import { chmodSync, chownSync, closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, mkdtempSync, openSync, rmdirSync, unlinkSync, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+/** Where a private bind puts the socket; errors carry an errno `code` and a message for the operator. */
+export interface PrivateBind {
+  /** The path to bind(): inside the private directory. */
+  readonly bindPath: string;
+  /**
+   * Gives the bound socket `mode` (and `gid` when set) inside the private directory, then links it
+   * at `target`. Returns the file's stats (mode, gid, inode: the link at `target` is the same file).
+   * Throws with code `EEXIST` when something appeared at `target` meanwhile.
+   */
+  place(target: string, mode: number, gid: number | undefined): Stats;
+  /** Removes the private name and directory and closes the handle; after the server closed. Idempotent. */
+  dispose(): void;
+}
+
+const PROC_FD = '/proc/self/fd';
+const MAX_BIND_PATH_BYTES = 107; // sun_path less its NUL, as MAX_UNIX_SOCKET_PATH_BYTES in listenUnix.ts
+
+/** A private directory beside `target` (same file system, so link() works), held open. */
+export function privateBind(target: string): PrivateBind {
+  // A leading dot keeps it out of `ls` and out of anyone's glob for *.sock; ".plc-" says whose it is.
+  const dir = mkdtempSync(join(dirname(target), `.plc-${basename(target).slice(0, 8)}-`));
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    const st = fstatSync(fd);
+    // Swapped between mkdtemp and open: someone else's directory (or not ours to trust).
+    if (!st.isDirectory() || (typeof process.getuid === 'function' && st.uid !== process.getuid()) || (st.mode & 0o077) !== 0) {
+      throw Object.assign(new Error(`private directory ${dir} was replaced while it was being created`), { code: 'EPERM' });
+    }
+  } catch (error) {
+    if (fd !== undefined) closeSync(fd);
+    try {
+      rmdirSync(dir);
+    } catch {
+      // not ours any more, or gone
+    }
+    throw error;
+  }
+  const held: number = fd;
+  // Through the held descriptor when /proc is there: short (sun_path is 108 bytes, and the private
+  // directory's name would add ~20) and immune to renames of the directory.
+  const inside = existsSync(`${PROC_FD}/${held}`) ? `${PROC_FD}/${held}/s` : join(dir, 's');
+  if (Buffer.byteLength(inside) > MAX_BIND_PATH_BYTES) {
+    // Only without /proc: node would truncate the path silently rather than fail.
+    closeSync(held);
+    rmdirSync(dir);
+    throw Object.assign(new Error(`the private path ${inside} is too long for a unix socket`), { code: 'ENAMETOOLONG' });
+  }
+  let open = true;
+  let removedDir = false;
+
+  const removeDir = (): void => {
+    if (removedDir) return;
+    removedDir = true;
+    try {
+      unlinkSync(inside);
+    } catch {
+      // never bound, or already moved out
+    }
+    try {
+      rmdirSync(dir);
+    } catch {
+      // gone already, or someone put something in it (then it is theirs to clean)
+    }
+  };
+
+  return {
+    bindPath: inside,
+    place(placeAt, mode, gid) {
+      // chmod/chown by path, but the path resolves inside our 0700 directory through our own
+      // descriptor: nobody else can put a symlink there.
+      chmodSync(inside, mode);
+      if (gid !== undefined) chownSync(inside, -1, gid);
+      const stats = lstatSync(inside);
+      linkSync(inside, placeAt);
+      removeDir();
+      return stats;
+    },
+    dispose() {
+      removeDir();
+      // Closed last: libuv unlinks the bound path (ours, via this descriptor) when the server
+      // closes, and a recycled descriptor number must not point that unlink somewhere else.
+      if (open) {
+        open = false;
+        closeSync(held);
+      }
+    },
+  };
+}
