@@ -26,7 +26,11 @@ export class DaemonProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private waiters: Array<() => void> = [];
 
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv, options: { cwd?: string } = {}) {
+  /**
+   * `unreadStderr`: stderr is a pipe this side never reads, as when the daemon's log reader is
+   * stuck: once the pipe's 64 KiB are full, every write the daemon makes has to wait.
+   */
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv, options: { cwd?: string; unreadStderr?: boolean } = {}) {
     this.child = spawn(process.execPath, [BIN, ...args], {
       cwd: options.cwd,
       env: { PATH: process.env.PATH, ...env },
@@ -42,7 +46,11 @@ export class DaemonProcess {
         for (const wake of this.waiters.splice(0)) wake();
       };
     };
-    this.child.stderr?.on('data', collect(this.lines));
+    if (options.unreadStderr === true) {
+      this.child.stderr?.pause();
+      this.child.on('exit', () => this.child.stderr?.destroy()); // what it held is not wanted
+    }
+    else this.child.stderr?.on('data', collect(this.lines));
     this.child.stdout?.on('data', collect(this.stdout));
     this.exited = new Promise((done) => this.child.on('exit', (code, signal) => done({ code, signal })));
     void this.exited.then(() => {
