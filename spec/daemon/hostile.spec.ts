@@ -127,6 +127,30 @@ describe('pg-logplexcollector under hostile peers', () => {
     expect(code).toBe(0);
   });
 
+  it('a stderr read late: our lines beyond 1 MiB dropped, counted and announced, the others whole', async () => {
+    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket, name: 'BLUE' }]);
+    const d = start([], { unreadStderr: true });
+    await waitUntil(() => {
+      try {
+        execFileSync('test', ['-S', socket]);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    // Each identifies, so each logs connect and disconnect (~230 bytes each, never folded):
+    // ~3.7 MB, more than the queue (1 MiB) and the kernel (Node's stdio "pipes" are socket
+    // pairs, which held another ~400 KB here) take together.
+    const connections = 8000;
+    await storm(connections, 50, () => connectOnce(socket, hello('db1')));
+    d.readStderr();
+    const announced = await d.waitFor('log_dropped');
+    const seen = d.events('connect').length + d.events('disconnect').length;
+    expect(Number(announced.count)).toBeGreaterThan(0);
+    expect(seen + Number(announced.count)).toBe(2 * connections); // each line printed or counted
+    expect(d.lines.every((l) => l === '' || l.startsWith('ts='))).toBe(true); // no line cut short
+  });
+
   it('a serves.new that cannot be read (a FIFO) is refused at once, and SIGTERM ends it in time', async () => {
     const d = start(['--shutdown-timeout', '1s', '--no-watch', '--poll-interval', '60m']);
     await d.waitFor('started');

@@ -25,6 +25,8 @@ export class DaemonProcess {
   readonly stdout: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private waiters: Array<() => void> = [];
+  /** Starts reading stderr into `lines` (at once, unless constructed with `unreadStderr`). */
+  readStderr: () => void;
 
   /**
    * `unreadStderr`: stderr is a pipe this side never reads, as when the daemon's log reader is
@@ -46,11 +48,18 @@ export class DaemonProcess {
         for (const wake of this.waiters.splice(0)) wake();
       };
     };
+    this.readStderr = () => {
+      this.readStderr = () => undefined;
+      this.child.off('exit', discardStderr);
+      this.child.stderr?.on('data', collect(this.lines));
+      this.child.stderr?.resume(); // paused explicitly, a 'data' listener alone would not start it
+    };
+    // Unread, what the pipe holds when the daemon exits is not wanted (and would keep jest waiting).
+    const discardStderr = (): void => void this.child.stderr?.destroy();
     if (options.unreadStderr === true) {
       this.child.stderr?.pause();
-      this.child.on('exit', () => this.child.stderr?.destroy()); // what it held is not wanted
-    }
-    else this.child.stderr?.on('data', collect(this.lines));
+      this.child.on('exit', discardStderr);
+    } else this.readStderr();
     this.child.stdout?.on('data', collect(this.stdout));
     this.exited = new Promise((done) => this.child.on('exit', (code, signal) => done({ code, signal })));
     void this.exited.then(() => {
