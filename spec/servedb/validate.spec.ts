@@ -179,6 +179,9 @@ describe('parseServes: refused files, by path and without secrets', () => {
     // A 1 MiB p costs a line, not a megabyte, and control characters stay escaped.
     const [huge] = problemsOf(servesText([{ i: 'a', t: TOKEN, p: `\x1b[2J${'x'.repeat(1 << 20)}` }]), LOGPLEX_URL);
     expect(huge).toBe('serves[0].p: must be an absolute path, got "\\u001b[2Jxxxx…(1048580 chars)"');
+    // Those JSON leaves raw too: a right-to-left override, a C1 escape, a line separator.
+    const [bidi] = problemsOf(servesText([{ i: 'a', t: TOKEN, p: 'a\u202eb\x9bc\u2028' }]), LOGPLEX_URL);
+    expect(bidi).toBe('serves[0].p: must be an absolute path, got "a\\u202eb\\u009bc\\u2028"');
   });
 
   it('quotes no part of the serve\'s t or url, wherever it was pasted', () => {

@@ -8,6 +8,7 @@
 // or invisible formatting character escaped (`\u001b`), in both formats, so that no peer can
 // write terminal escapes, fake line breaks or right-to-left overrides into an operator's log.
 import type { EventBase } from '../events';
+import { escapeInvisible, quoteVisibly } from '../quote';
 import type { LogFormat } from './config';
 import { LOG_DEFAULTS } from './options';
 import { createRepeatFilter } from './logRepeats';
@@ -24,12 +25,6 @@ const DEFAULT_LIMITS: RenderLimits = LOG_DEFAULTS;
 // Bare logfmt values: no space, quote, `=` or backslash, and nothing invisible (\p{C}: controls,
 // format characters, surrogates, unassigned; \p{Z}: every kind of space and line separator).
 const BARE = /^[^\s"=\\\p{C}\p{Z}]+$/u;
-// What JSON.stringify leaves raw but a terminal or an editor would act on: DEL and the C1
-// controls, format characters (bidi overrides, zero-width), line and paragraph separators.
-const INVISIBLE = /[\x7f-\x9f\p{Cf}\u2028\u2029]/gu;
-
-const escapeInvisible = (json: string): string =>
-  json.replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /** `s` cut to `max` UTF-16 units (never inside a surrogate pair), saying how long it was. */
 export function truncate(s: string, max: number): string {
@@ -48,7 +43,7 @@ function tame(key: string, value: unknown, limits: RenderLimits): string | numbe
 
 function logfmtValue(v: string | number | boolean): string {
   const s = String(v);
-  return BARE.test(s) ? s : escapeInvisible(JSON.stringify(s));
+  return BARE.test(s) ? s : quoteVisibly(s);
 }
 
 /** `ts=… level=info event=connect serve=BLUE socket=/run/a.sock` */

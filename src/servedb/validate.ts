@@ -17,6 +17,7 @@
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import * as t from 'io-ts';
+import { quoteVisibly } from '../quote';
 import { Secret } from '../secret';
 import { RawServeCodec, SECRET_KEYS, ServesDocumentCodec, type RawServe } from './codec';
 import { describeJsonError } from './jsonError';
@@ -50,8 +51,8 @@ export function quoteRejected(value: string, secrets: readonly string[] = []): s
   if (secrets.some((secret) => secret !== '' && (value.includes(secret) || secret.includes(value)))) {
     return `a value of ${value.length} characters like its "t" or "url"`;
   }
-  if (value.length <= QUOTED_CHARS) return JSON.stringify(value);
-  return `${JSON.stringify(value.slice(0, QUOTED_CHARS)).slice(0, -1)}…(${value.length} chars)"`;
+  if (value.length <= QUOTED_CHARS) return quoteVisibly(value);
+  return `${quoteVisibly(value.slice(0, QUOTED_CHARS)).slice(0, -1)}…(${value.length} chars)"`;
 }
 
 export function parseServes(text: string, options: ParseServesOptions): E.Either<ServesInvalid, ServeSet> {
