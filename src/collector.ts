@@ -28,7 +28,13 @@ export type LifecycleEvent =
       readonly fd_reserve: number; // descriptors kept free of listeners and connections, for posts and the serve db
     }
   | { readonly kind: 'stopping'; readonly level: 'info'; readonly timeout_ms: number }
-  | { readonly kind: 'stopped'; readonly level: 'info'; readonly delivered_all: boolean; readonly duration_ms: number }
+  | {
+      readonly kind: 'stopped';
+      readonly level: 'info';
+      readonly delivered_all: boolean;
+      readonly serve_db_closed: boolean; // false: a look at serves.new was still under way, and abandoned
+      readonly duration_ms: number;
+    }
   | {
       readonly kind: 'shutdown_timeout';
       readonly level: 'error';
@@ -136,14 +142,17 @@ export function createCollector(options: CollectorOptions): Collector {
       const began = Date.now();
       emit({ kind: 'stopping', level: 'info', timeout_ms: shutdownTimeoutMs });
       stopListening.next();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), shutdownTimeoutMs);
-      });
-      const outcome = await Promise.race([delivered.then(() => 'delivered' as const), timedOut]).catch(
-        () => 'failed' as const,
+      // Stop looking at serves.new now, beside delivery: a look under way finishes first, and one
+      // that never does (serves.new on a hung file system) must not hold the stop past its timeout.
+      const serveDbClosed = (serveDb?.close() ?? Promise.resolve()).then(
+        () => true,
+        () => true, // it failed while closing: closed as far as stopping goes
       );
-      clearTimeout(timer);
+      const outcome = await within(
+        shutdownTimeoutMs,
+        delivered.then(() => 'delivered' as const),
+        'timeout' as const,
+      ).catch(() => 'failed' as const);
       if (outcome === 'timeout') {
         emit({
           kind: 'shutdown_timeout',
@@ -153,8 +162,14 @@ export function createCollector(options: CollectorOptions): Collector {
         });
       }
       subscriptions.unsubscribe(); // aborts whatever is still in flight after a timeout
-      await serveDb?.close();
-      emit({ kind: 'stopped', level: 'info', delivered_all: outcome === 'delivered', duration_ms: Date.now() - began });
+      const closed = await within(Math.max(0, began + shutdownTimeoutMs - Date.now()), serveDbClosed, false);
+      emit({
+        kind: 'stopped',
+        level: 'info',
+        delivered_all: outcome === 'delivered',
+        serve_db_closed: closed,
+        duration_ms: Date.now() - began,
+      });
       events.complete();
       records.complete();
       stats.complete();
@@ -175,3 +190,16 @@ export function createCollector(options: CollectorOptions): Collector {
 }
 
 export type { EventBase };
+
+/** `work`'s outcome, or `otherwise` once `ms` have passed without one. */
+async function within<T, U>(ms: number, work: Promise<T>, otherwise: U): Promise<T | U> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<U>((resolve) => {
+    timer = setTimeout(() => resolve(otherwise), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -57,7 +57,7 @@ describe('reload', () => {
         N: 'absent',
         R: `same ${A}`,
         X: 'rejected serves.new is not valid JSON at line 1, column 13: Unexpected end of JSON input',
-        D: 'rejected serves[1].p: "/run/1.sock" is also used by serves[0]',
+        D: 'rejected serves[1].p: "/run/1.s…(11 chars)" is also used by serves[0]',
         T: `changed ${T}`,
         E: 'changed []',
       });

@@ -15,7 +15,7 @@ describe('ReadinessTracker', () => {
     expect(r.readiness()).toEqual({ ready: true });
     r.onEvent({ kind: 'stopping', level: 'info', timeout_ms: 10_000 });
     expect(r.readiness()).toEqual({ ready: false, reason: 'stopping' });
-    r.onEvent({ kind: 'stopped', level: 'info', delivered_all: true, duration_ms: 3 });
+    r.onEvent({ kind: 'stopped', level: 'info', delivered_all: true, serve_db_closed: true, duration_ms: 3 });
     expect(r.readiness()).toEqual({ ready: false, reason: 'stopped' });
   });
 

@@ -103,13 +103,13 @@ describe('parseServes: refused files, by path and without secrets', () => {
       'serves[0]: needs exactly one of "t" (token) or "url", got neither',
     ], LOGPLEX_URL],
     ['a relative p', servesText([{ i: 'a', t: TOKEN, p: 'run/a.sock' }]), [
-      'serves[0].p: must be an absolute path, got "run/a.sock"',
+      'serves[0].p: must be an absolute path, got "run/a.so…(10 chars)"',
     ], LOGPLEX_URL],
     ['a duplicate p', servesText([
       { i: 'a', t: TOKEN, p: '/a/b.sock' },
       { i: 'b', t: TOKEN, p: '/a/c.sock' },
       { i: 'c', t: TOKEN, p: '/a//b.sock' },
-    ]), ['serves[2].p: "/a//b.sock" is also used by serves[0]'], LOGPLEX_URL],
+    ]), ['serves[2].p: "/a//b.so…(10 chars)" is also used by serves[0]'], LOGPLEX_URL],
     ['a p too long for a socket', servesText([{ i: 'a', t: TOKEN, p: `/${'x'.repeat(120)}` }]), [
       'serves[0].p: is 121 bytes long, a unix socket path may have at most 107',
     ], LOGPLEX_URL],
@@ -117,7 +117,7 @@ describe('parseServes: refused files, by path and without secrets', () => {
       'serves[0].url: not a valid http(s) URL, expected e.g. https://token:<token>@logplex.example.com/logs',
     ], LOGPLEX_URL],
     ['a URL that is not http(s)', servesText([{ i: 'a', url: `ftp://token:${URL_PASSWORD}@h/`, p: '/run/a.sock' }]), [
-      'serves[0].url: must be an http: or https: URL, got ftp:',
+      'serves[0].url: must be an http: or https: URL',
     ], LOGPLEX_URL],
     ['a URL without credentials', servesText([{ i: 'a', url: 'https://token@logplex.example.com/logs', p: '/run/a.sock' }]), [
       'serves[0].url: needs credentials, like https://token:<token>@logplex.example.com/logs',
@@ -168,6 +168,35 @@ describe('parseServes: refused files, by path and without secrets', () => {
       expect(problems).toHaveLength(1);
       expect(problems[0]).toMatch(/^serves\.new is not valid JSON at line \d+, column \d+: /);
       expectNoSecrets(problems);
+    }
+  });
+
+  it('quotes at most 8 characters of a rejected value: a token typed into p stays unsaid', () => {
+    const pasted = 't.5ec7e7ab-1234-4000-8000-00000000beef';
+    expect(problemsOf(servesText([{ i: 'a', t: TOKEN, p: pasted }]), LOGPLEX_URL)).toEqual([
+      'serves[0].p: must be an absolute path, got "t.5ec7e7…(38 chars)"',
+    ]);
+    // A 1 MiB p costs a line, not a megabyte, and control characters stay escaped.
+    const [huge] = problemsOf(servesText([{ i: 'a', t: TOKEN, p: `\x1b[2J${'x'.repeat(1 << 20)}` }]), LOGPLEX_URL);
+    expect(huge).toBe('serves[0].p: must be an absolute path, got "\\u001b[2Jxxxx…(1048580 chars)"');
+    // Those JSON leaves raw too: a right-to-left override, a C1 escape, a line separator.
+    const [bidi] = problemsOf(servesText([{ i: 'a', t: TOKEN, p: 'a\u202eb\x9bc\u2028' }]), LOGPLEX_URL);
+    expect(bidi).toBe('serves[0].p: must be an absolute path, got "a\\u202eb\\u009bc\\u2028"');
+  });
+
+  it('quotes no part of the serve\'s t or url, wherever it was pasted', () => {
+    // The token in both t and p (p is refused; t would be fine): p's problem does not quote it.
+    const both = problemsOf(servesText([{ i: 'a', t: TOKEN, p: TOKEN }]), LOGPLEX_URL);
+    expect(both).toEqual(['serves[0].p: must be an absolute path, got a value of 16 characters like its "t" or "url"']);
+    expect(both[0]).not.toContain(TOKEN.slice(0, 3));
+    // A URL's scheme is the start of the URL, which may be a token pasted whole.
+    expect(problemsOf(servesText([{ i: 'a', url: 'tSECRETx://u:p@h/', p: '/run/a.sock' }]), LOGPLEX_URL)).toEqual([
+      'serves[0].url: must be an http: or https: URL',
+    ]);
+    // A token pasted without quotes breaks the JSON; V8 would name its character.
+    for (const text of ['{"serves": [{"t": t.SECRET}]}', '{"serves": [{"t": SECRET}]}']) {
+      const [problem] = problemsOf(text, LOGPLEX_URL);
+      expect(problem).toMatch(/^serves\.new is not valid JSON at line 1, column \d+: Unexpected character$/);
     }
   });
 

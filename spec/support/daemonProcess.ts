@@ -25,9 +25,15 @@ export class DaemonProcess {
   readonly stdout: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private waiters: Array<() => void> = [];
+  /** Starts reading stderr into `lines` (at once, unless constructed with `unreadStderr`). */
+  readStderr: () => void;
 
-  /** `openFiles`: the child's open-file limit (soft and hard), set by the shell before it starts node. */
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv, options: { cwd?: string; openFiles?: number } = {}) {
+  /**
+   * `openFiles`: the child's open-file limit (soft and hard), set by the shell before it starts node.
+   * `unreadStderr`: stderr is a pipe this side never reads, as when the daemon's log reader is
+   * stuck: once the pipe's 64 KiB are full, every write the daemon makes has to wait.
+   */
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv, options: { cwd?: string; openFiles?: number; unreadStderr?: boolean } = {}) {
     const command =
       options.openFiles === undefined
         ? { file: process.execPath, args: [BIN, ...args] }
@@ -47,7 +53,18 @@ export class DaemonProcess {
         for (const wake of this.waiters.splice(0)) wake();
       };
     };
-    this.child.stderr?.on('data', collect(this.lines));
+    this.readStderr = () => {
+      this.readStderr = () => undefined;
+      this.child.off('exit', discardStderr);
+      this.child.stderr?.on('data', collect(this.lines));
+      this.child.stderr?.resume(); // paused explicitly, a 'data' listener alone would not start it
+    };
+    // Unread, what the pipe holds when the daemon exits is not wanted (and would keep jest waiting).
+    const discardStderr = (): void => void this.child.stderr?.destroy();
+    if (options.unreadStderr === true) {
+      this.child.stderr?.pause();
+      this.child.on('exit', discardStderr);
+    } else this.readStderr();
     this.child.stdout?.on('data', collect(this.stdout));
     this.exited = new Promise((done) => this.child.on('exit', (code, signal) => done({ code, signal })));
     void this.exited.then(() => {

@@ -2,34 +2,94 @@
 // JSON with --log-format json (for log shippers). Events are flat by construction (events.ts),
 // so one formatter serves every kind; values that are not primitives are printed through
 // String(), which a Secret answers with [redacted].
+//
+// Values may come from a peer (an identity, a version string), so each is tamed before it is
+// printed: cut to maxFieldChars with its length said (`abc…(1048512 chars)`), and every control
+// or invisible formatting character escaped (`\u001b`), in both formats, so that no peer can
+// write terminal escapes, fake line breaks or right-to-left overrides into an operator's log.
 import type { EventBase } from '../events';
+import { escapeInvisible, quoteVisibly } from '../quote';
 import type { LogFormat } from './config';
+import { LOG_DEFAULTS } from './options';
+import { createRepeatFilter } from './logRepeats';
+import { createLogWriter, type LogSink } from './logWriter';
 
-export type LineWriter = (line: string) => void;
+/** Field caps of the renderer (options.ts). */
+export interface RenderLimits {
+  readonly maxFieldChars: number;
+  readonly maxErrorChars: number;
+}
 
-const BARE = /^[^\s"=\\]+$/; // logfmt values that need no quotes
+const DEFAULT_LIMITS: RenderLimits = LOG_DEFAULTS;
 
-function logfmtValue(v: unknown): string {
-  const s = typeof v === 'string' ? v : String(v);
-  return BARE.test(s) ? s : JSON.stringify(s);
+// Bare logfmt values: no space, quote, `=` or backslash, and nothing invisible (\p{C}: controls,
+// format characters, surrogates, unassigned; \p{Z}: every kind of space and line separator).
+const BARE = /^[^\s"=\\\p{C}\p{Z}]+$/u;
+
+/** `s` cut to `max` UTF-16 units (never inside a surrogate pair), saying how long it was. */
+export function truncate(s: string, max: number): string {
+  if (s.length <= max) return s;
+  let cut = max;
+  const last = s.charCodeAt(cut - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut -= 1; // keep the pair whole: drop its first half
+  return `${s.slice(0, cut)}…(${s.length} chars)`;
+}
+
+function tame(key: string, value: unknown, limits: RenderLimits): string | number | boolean {
+  if (typeof value === 'number' || typeof value === 'boolean') return value;
+  const s = typeof value === 'string' ? value : String(value);
+  return truncate(s, key === 'error' ? limits.maxErrorChars : limits.maxFieldChars);
+}
+
+function logfmtValue(v: string | number | boolean): string {
+  const s = String(v);
+  return BARE.test(s) ? s : quoteVisibly(s);
 }
 
 /** `ts=… level=info event=connect serve=BLUE socket=/run/a.sock` */
-export function formatLogfmt(event: EventBase, at: Date): string {
-  let line = `ts=${at.toISOString()} level=${event.level} event=${logfmtValue(event.kind)}`;
+export function formatLogfmt(event: EventBase, at: Date, limits: RenderLimits = DEFAULT_LIMITS): string {
+  let line = `ts=${at.toISOString()} level=${event.level} event=${logfmtValue(tame('event', event.kind, limits))}`;
   for (const [key, value] of Object.entries(event)) {
     if (key === 'kind' || key === 'level' || value === undefined) continue;
-    line += ` ${key}=${logfmtValue(value)}`;
+    line += ` ${key}=${logfmtValue(tame(key, value, limits))}`;
   }
   return line;
 }
 
-export function formatJson(event: EventBase, at: Date): string {
-  const { kind, level, ...fields } = event;
-  return JSON.stringify({ ts: at.toISOString(), level, event: kind, ...fields });
+export function formatJson(event: EventBase, at: Date, limits: RenderLimits = DEFAULT_LIMITS): string {
+  const fields: Record<string, string | number | boolean> = {
+    ts: at.toISOString(),
+    level: event.level,
+    event: tame('event', event.kind, limits),
+  };
+  for (const [key, value] of Object.entries(event)) {
+    if (key === 'kind' || key === 'level' || value === undefined) continue;
+    fields[key] = tame(key, value, limits);
+  }
+  return escapeInvisible(JSON.stringify(fields));
 }
 
-export function createLogger(format: LogFormat, write: LineWriter): (event: EventBase) => void {
+export type Logger = ((event: EventBase) => void) & {
+  /** Prints the repeats still being counted (at the end: nothing counted goes unsaid). */
+  readonly flushRepeats: () => void;
+  /** Resolves once stderr has taken every line, or after `timeoutMs`, whichever comes first. */
+  readonly drained: (timeoutMs: number) => Promise<void>;
+};
+
+/**
+ * Our log: events → repeats folded (logRepeats.ts) → tamed lines → a bounded queue on `sink`
+ * (logWriter.ts), which drops and counts our own lines rather than grow or block when stderr
+ * backs up.
+ */
+export function createLogger(format: LogFormat, sink: LogSink, options = LOG_DEFAULTS): Logger {
   const render = format === 'json' ? formatJson : formatLogfmt;
-  return (event) => write(render(event, new Date()));
+  const writer = createLogWriter(sink, {
+    maxQueuedBytes: options.maxQueuedBytes,
+    dropped: (count, since) => render({ kind: 'log_dropped', level: 'warn', count, since: since.toISOString() }, new Date(), options),
+  });
+  const repeats = createRepeatFilter((event, at) => writer.write(render(event, at, options)), options);
+  return Object.assign((event: EventBase) => repeats.accept(event), {
+    flushRepeats: () => repeats.flush(),
+    drained: (timeoutMs: number) => writer.drained(timeoutMs),
+  });
 }

@@ -3,9 +3,10 @@
 // found before anything listens, and is reported as one line with a non-zero exit.
 import { interval } from 'rxjs';
 import { createCollector, type Collector } from '../collector';
-import type { CollectorOptions } from '../options';
+import { COLLECTOR_DEFAULTS, type CollectorOptions } from '../options';
 import { ConfigError, USAGE, parseConfig, type DaemonConfig } from './config';
 import { createLogger } from './log';
+import { EXIT_GRACE_MS } from './options';
 import { packageVersion } from './version';
 
 const PROG = 'pg-logplexcollector';
@@ -20,6 +21,20 @@ function fatal(code: number, err: unknown): never {
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`${PROG}: ${message}\n`);
   process.exit(code);
+}
+
+/**
+ * Ends the process at once when stopping left work behind. process.exit() would wait for
+ * libuv's worker threads, and one stuck in a system call holds it forever (seen: open() of a
+ * serves.new that is a FIFO, before store.ts opened it non-blocking; a read on a hung NFS mount
+ * would do the same). SIGTERM's default action runs no exit handlers: the process ends as if
+ * we had never caught the signal (status 143).
+ */
+function dieBySigterm(): never {
+  process.removeAllListeners('SIGTERM');
+  process.kill(process.pid, 'SIGTERM');
+  // The signal is delivered before kill() returns to us; this is for the type checker.
+  process.exit(EXIT_FAILURE);
 }
 
 /** Maps the operator's knobs onto the stages' options; unset ones keep the stages' defaults. */
@@ -74,12 +89,19 @@ export async function main(argv: readonly string[]): Promise<void> {
     fatal(EXIT_CONFIG, 'SERVE_DB_DIR is not set: point it (or --serve-db-dir) at the serve database directory');
   }
   const { finished } = await startDaemon(config, config.serveDbDir);
-  await finished;
+  const { abandoned } = await finished;
+  if (abandoned) dieBySigterm();
+  // Exit now rather than when nothing is left to do: a stderr nobody reads would hold our last
+  // lines, and the process with them, forever (process.exitCode was set by startDaemon).
+  process.exit();
 }
 
 export interface RunningDaemon {
   readonly collector: Collector;
-  readonly finished: Promise<void>; // resolves after the collector stopped (process.exitCode set)
+  // Resolves after the collector stopped and our log was flushed, or the exit grace ran out
+  // waiting for stderr (process.exitCode set). `abandoned`: a look at serves.new was still under
+  // way, perhaps stuck in a system call, which process.exit() would wait for.
+  readonly finished: Promise<{ readonly abandoned: boolean }>;
 }
 
 /**
@@ -87,14 +109,18 @@ export interface RunningDaemon {
  * main() and by the demo. Exits the process on a start-up error.
  */
 export async function startDaemon(config: DaemonConfig, serveDbDir: string): Promise<RunningDaemon> {
-  const log = createLogger(config.logFormat, (line) => process.stderr.write(`${line}\n`));
+  const log = createLogger(config.logFormat, process.stderr);
+  const shutdownTimeoutMs = config.tunables.shutdownTimeoutMs ?? COLLECTOR_DEFAULTS.shutdownTimeoutMs;
   let collector: Collector;
   try {
     collector = createCollector(collectorOptions(config, serveDbDir));
   } catch (err) {
     fatal(EXIT_CONFIG, err); // an option a stage refuses (e.g. a line prefix it cannot render)
   }
-  collector.event$.subscribe(log);
+  collector.event$.subscribe((event) => {
+    if (event.kind === 'stopped') log.flushRepeats(); // the storm's last counts before the last line
+    log(event);
+  });
   if (config.metricsListen !== undefined) {
     // Loaded only when asked for: prom-client and its dependencies take ~12 MB.
     const { serveMetrics } = await import('../metrics');
@@ -133,6 +159,14 @@ export async function startDaemon(config: DaemonConfig, serveDbDir: string): Pro
       process.exit(EXIT_FAILURE);
     }
     log({ kind: 'signal', level: 'info', signal });
+    // Whatever stopping waits on (a serves.new read that never returns, a stderr nobody reads),
+    // SIGTERM ends the process within the shutdown timeout and a grace: the init system should
+    // never have to SIGKILL us.
+    const limitMs = shutdownTimeoutMs + EXIT_GRACE_MS;
+    setTimeout(() => {
+      log({ kind: 'exit_forced', level: 'error', after_ms: limitMs });
+      dieBySigterm(); // whatever is late may be a thread process.exit() would wait for
+    }, limitMs).unref();
     void collector.stop();
   };
   process.on('SIGHUP', onHup);
@@ -140,10 +174,13 @@ export async function startDaemon(config: DaemonConfig, serveDbDir: string): Pro
   process.on('SIGINT', onStop);
 
   let deliveredAll = true;
-  const finished = new Promise<void>((resolve) =>
+  let abandoned = false;
+  const finished = new Promise<{ abandoned: boolean }>((resolve) =>
     collector.event$.subscribe({
       next: (e) => {
-        if (e.kind === 'stopped') deliveredAll = e.delivered_all;
+        if (e.kind !== 'stopped') return;
+        deliveredAll = e.delivered_all;
+        abandoned = !e.serve_db_closed;
       },
       complete: () => {
         statsLine?.unsubscribe();
@@ -152,7 +189,7 @@ export async function startDaemon(config: DaemonConfig, serveDbDir: string): Pro
         process.off('SIGTERM', onStop);
         process.off('SIGINT', onStop);
         process.exitCode = deliveredAll ? 0 : EXIT_FAILURE;
-        resolve();
+        void log.drained(EXIT_GRACE_MS / 2).then(() => resolve({ abandoned })); // within the SIGTERM limit above
       },
     }),
   );

@@ -5,7 +5,7 @@
 
 export interface JsonErrorDescription {
   readonly where: string | undefined; // `line 3, column 14`, when it could be found
-  readonly reason: string; // V8's reason without any quoted input: `Unexpected token '}'`
+  readonly reason: string; // V8's reason without any quoted input: `Unexpected token '}'`, `Unexpected character`
 }
 
 /** Where and why `text` is not JSON, given the error JSON.parse threw for it. */
@@ -17,11 +17,20 @@ export function describeJsonError(text: string, err: unknown): JsonErrorDescript
   return { where: offset === undefined ? undefined : lineAndColumn(text, offset), reason: sanitizeReason(raw) };
 }
 
+// The characters V8 may name in `Unexpected token 'x'` that are JSON's own punctuation. Any other
+// one is a character of the input outside a string, often a token pasted without its quotes
+// (`{"t": t.abc}` is "Unexpected token '.'"): not named.
+const STRUCTURAL = new Set(['{', '}', '[', ']', ',', ':']);
+
 /** V8's reason with any quoted input and position removed. */
 function sanitizeReason(message: string): string {
   // `Unexpected token '}', "{"serves": [}" is not valid JSON` (long inputs: `..."…"...`)
-  const quoted = /^(Unexpected token '.+?'), .*is not valid JSON$/s.exec(message);
-  let reason = quoted !== null ? (quoted[1] ?? message) : message;
+  const quoted = /^Unexpected token '(.+?)', .*is not valid JSON$/s.exec(message);
+  let reason = message;
+  if (quoted !== null) {
+    const token = quoted[1] ?? '';
+    reason = STRUCTURAL.has(token) ? `Unexpected token '${token}'` : 'Unexpected character';
+  }
   reason = reason.replace(/\s*(in JSON )?at position \d+.*$/s, '').replace(/\s*in JSON$/, '');
   // Belt and braces for message formats we have not seen: never pass on a double quote, as it
   // would open a quotation of the input.

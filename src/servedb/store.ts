@@ -38,7 +38,10 @@ export type StoreResult = 'done' | 'superseded';
 export async function readServesNew(dir: string): Promise<ServesNewFile> {
   let handle;
   try {
-    handle = await open(path.join(dir, SERVES_NEW), constants.O_RDONLY);
+    // O_NONBLOCK: a serves.new that is a FIFO would otherwise hold open() (and a thread of
+    // libuv's pool) until some writer came, and every later look and the stop behind it. On a
+    // regular file it changes nothing; anything else is refused below.
+    handle = await open(path.join(dir, SERVES_NEW), constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return { kind: 'absent' };
     throw err;

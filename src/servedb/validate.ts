@@ -1,8 +1,10 @@
 // serves.new text in, a ServeSet or every problem out, with no I/O: the same function checks
 // serves.new on reload and serves.loaded at start-up. Problems are sentences a person can act
 // on, each starting with where (`serves[1].p: expected a string, got 42`). They never contain a
-// token or URL credentials: values under `t` and `url` are described by type only, a bad URL is
-// not repeated, and JSON syntax errors are located without quoting the text.
+// token or URL credentials: values under `t` and `url` are described by type only, no part of a
+// bad URL is repeated, and JSON syntax errors are located without quoting the text. Any other
+// value is quoted by its first QUOTED_CHARS characters at most (`"t.5ec7e7…(38 chars)"`): a
+// token typed into `p` by mistake must not reach last_error, our log or a start-up error.
 //
 // Decisions beyond the spec, each for the operator's sake:
 // - An empty identity (`"i": ""`) is allowed: it is logfebe.identity's default, so a cluster
@@ -15,6 +17,7 @@
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import * as t from 'io-ts';
+import { quoteVisibly } from '../quote';
 import { Secret } from '../secret';
 import { RawServeCodec, SECRET_KEYS, ServesDocumentCodec, type RawServe } from './codec';
 import { describeJsonError } from './jsonError';
@@ -34,6 +37,23 @@ export interface ServesInvalid {
 export const MAX_SOCKET_PATH_BYTES = 107;
 
 const TOKEN_CHARS = /^[\x21-\x7e]+$/; // printable ASCII, no space: fits a syslog APP-NAME
+
+// Enough to recognise `run/a.so` or `/tmp/pg…` as what one wrote, too few to make a token of
+// (`t.` and six characters of 36).
+const QUOTED_CHARS = 8;
+
+/**
+ * A rejected value as problems quote it: its first QUOTED_CHARS characters, and its length if
+ * cut. Not quoted at all when it overlaps one of `secrets` (the serve's `t` and `url`, pasted
+ * into another field as well).
+ */
+export function quoteRejected(value: string, secrets: readonly string[] = []): string {
+  if (secrets.some((secret) => secret !== '' && (value.includes(secret) || secret.includes(value)))) {
+    return `a value of ${value.length} characters like its "t" or "url"`;
+  }
+  if (value.length <= QUOTED_CHARS) return quoteVisibly(value);
+  return `${quoteVisibly(value.slice(0, QUOTED_CHARS)).slice(0, -1)}…(${value.length} chars)"`;
+}
 
 export function parseServes(text: string, options: ParseServesOptions): E.Either<ServesInvalid, ServeSet> {
   const fileName = options.fileName ?? 'serves.new';
@@ -70,13 +90,14 @@ export function parseServes(text: string, options: ParseServesOptions): E.Either
     }
     const raw = decoded.right;
     const serveProblems: string[] = [];
-    checkSocketPath(raw.p, where, serveProblems);
+    const secrets = [raw.t, raw.url].filter((v): v is string => v !== undefined);
+    checkSocketPath(raw.p, where, secrets, serveProblems);
     const target = resolveTarget(raw, where, options.logplexUrl, serveProblems);
     if (path.isAbsolute(raw.p)) {
       // Compared resolved so that `/run//a.sock` and `/run/a.sock` count as the same socket.
       const key = path.resolve(raw.p);
       const earlier = firstUse.get(key);
-      if (earlier !== undefined) serveProblems.push(`${where}.p: ${JSON.stringify(raw.p)} is also used by serves[${earlier}]`);
+      if (earlier !== undefined) serveProblems.push(`${where}.p: ${quoteRejected(raw.p, secrets)} is also used by serves[${earlier}]`);
       else firstUse.set(key, index);
     }
     if (serveProblems.length > 0 || target === undefined) {
@@ -100,9 +121,9 @@ export function describeInvalid(invalid: ServesInvalid, maxLines = 20): string {
   return more > 0 ? [...shown, `(and ${more} more)`].join('\n') : shown.join('\n');
 }
 
-function checkSocketPath(p: string, where: string, problems: string[]): void {
+function checkSocketPath(p: string, where: string, secrets: readonly string[], problems: string[]): void {
   if (!path.isAbsolute(p)) {
-    problems.push(`${where}.p: must be an absolute path, got ${JSON.stringify(p)}`);
+    problems.push(`${where}.p: must be an absolute path, got ${quoteRejected(p, secrets)}`);
   } else if (p.includes('\0')) {
     problems.push(`${where}.p: must not contain a NUL character`);
   } else if (Buffer.byteLength(p) > MAX_SOCKET_PATH_BYTES) {
@@ -140,7 +161,8 @@ function resolveUrl(text: string, where: string, problems: string[]): LogplexTar
     return undefined;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    problems.push(`${where}: must be an http: or https: URL, got ${url.protocol}`);
+    // Not even the scheme: it is the start of the serve's URL, which can be a token pasted whole.
+    problems.push(`${where}: must be an http: or https: URL`);
     return undefined;
   }
   if (url.password === '') {

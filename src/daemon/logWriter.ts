@@ -1,0 +1,68 @@
+// Our log's way out: a bounded queue in front of stderr. When stderr is a pipe or a socket,
+// Node writes to it asynchronously and keeps whatever the reader has not taken yet in memory,
+// without limit: with a pipe nobody read, a storm of 100 bad connections grew the daemon past
+// 330 MB, and the writes still pending kept it alive long after SIGTERM. So we hand stderr a
+// line only while less than maxQueuedBytes wait there; past that our own lines are dropped and
+// counted, and when stderr has caught up (its 'drain') one line says how many went missing:
+// `event=log_dropped count=1234 since=…`. Nothing else waits on stderr: PostgreSQL's sockets
+// and the posts to logplex go on whatever becomes of our log.
+// (A file or a terminal as stderr is written synchronously by Node and never queues.)
+import type { Writable } from 'node:stream';
+
+/** Where lines go: process.stderr in the daemon, any Writable in tests. */
+export type LogSink = Pick<Writable, 'write' | 'writableLength' | 'on' | 'once' | 'off'>;
+
+export interface LogWriterOptions {
+  readonly maxQueuedBytes: number;
+  /** The line that announces `count` dropped lines, the first at `since`. */
+  readonly dropped: (count: number, since: Date) => string;
+}
+
+export interface LogWriter {
+  write(line: string): void;
+  /** Resolves once the sink has taken every line (announcing drops first), or after `timeoutMs`. */
+  drained(timeoutMs: number): Promise<void>;
+}
+
+export function createLogWriter(sink: LogSink, options: LogWriterOptions): LogWriter {
+  let dropped = 0;
+  let since = new Date(0);
+  let broken = false; // the reader went away (EPIPE): nothing we write can arrive any more
+
+  const announce = (): void => {
+    if (dropped === 0 || broken) return;
+    const line = options.dropped(dropped, since);
+    dropped = 0;
+    sink.write(Buffer.from(`${line}\n`, 'utf8')); // small, and the queue has just emptied
+  };
+  sink.on('drain', announce);
+  // Without a listener, an EPIPE on stderr would end the process; our log is not worth that.
+  sink.on('error', () => {
+    broken = true;
+  });
+
+  return {
+    write(line) {
+      const bytes = Buffer.from(`${line}\n`, 'utf8');
+      if (broken || sink.writableLength + bytes.length > options.maxQueuedBytes) {
+        if (dropped === 0) since = new Date();
+        dropped += 1;
+        return;
+      }
+      sink.write(bytes);
+    },
+    drained(timeoutMs) {
+      if (sink.writableLength === 0) announce();
+      if (sink.writableLength === 0 || broken) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          sink.off('drain', done);
+          resolve();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        sink.once('drain', done);
+      });
+    },
+  };
+}
