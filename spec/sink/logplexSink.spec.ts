@@ -1,6 +1,8 @@
 // The sink against real HTTP servers on 127.0.0.1: what goes on the wire, and what happens when
 // logplex fails in each of the ways the input spec names.
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { lastValueFrom, Subject, tap, type Subscription } from 'rxjs';
@@ -263,6 +265,59 @@ describe('logplexSink: failures', () => {
       expect.objectContaining({ code: 'LOGPLEX_TIMEOUT', cause: 'UND_ERR_HEADERS_TIMEOUT', willRetry: true, attempt: 1 }),
     ]);
     expect(stats).toMatchObject({ requestsOk: 1, requestsRetried: 1, lost: 0 });
+  });
+
+  it('fails a post whose answer trickles in past the post deadline, and retries the same body', async () => {
+    // 200 with Content-Length: 1000, then one byte at a time: each gap is far inside the body
+    // timeout, so only an overall deadline ends the request (issue #14 item 4).
+    const trickles: NodeJS.Timeout[] = [];
+    let running: Subscription | undefined;
+    const received: { frameId: string | string[] | undefined; body: string }[] = [];
+    const trickler = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      req.on('end', () => {
+        received.push({ frameId: req.headers['logplex-frame-id'], body });
+        if (received.length > 1) {
+          res.writeHead(204).end();
+          return;
+        }
+        res.writeHead(200, { 'content-length': '1000' });
+        res.flushHeaders();
+        const t = setInterval(() => res.write('x'), 50);
+        trickles.push(t);
+        res.on('close', () => clearInterval(t));
+      });
+    });
+    await new Promise<void>((r) => trickler.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = trickler.address() as AddressInfo;
+      const serve = makeServe(`http://127.0.0.1:${port}/logs`);
+      const events: SinkEvent[] = [];
+      const input = new Subject<SourcedRecord>();
+      let latest: SinkStats | undefined;
+      let completed = false;
+      running = logplexSink(input, { ...FAST, format: stubFormatter, events: (e) => events.push(e), postDeadlineMs: 300 }).subscribe({
+        next: (s) => (latest = s),
+        complete: () => (completed = true),
+      });
+      input.next(makeRecord(serve, 'patient'));
+      await waitFor(() => received.length >= 2, 10_000, 'the trickled post to be failed and retried');
+      input.complete();
+      await waitFor(() => completed, 5000, 'the sink to finish');
+      const stats = latest;
+      expect(received[1]!.frameId).toBe(received[0]!.frameId);
+      expect(received[1]!.body).toBe(received[0]!.body);
+      expect(events.filter((e) => e.kind === 'post_failed')).toEqual([
+        expect.objectContaining({ code: 'LOGPLEX_TIMEOUT', cause: 'POST_DEADLINE', willRetry: true, attempt: 1 }),
+      ]);
+      expect(stats).toMatchObject({ requestsOk: 1, requestsRetried: 1, lost: 0, framesOut: 1 });
+    } finally {
+      running?.unsubscribe(); // a failed wait must not leave the sink's timers holding jest open
+      for (const t of trickles) clearInterval(t);
+      trickler.closeAllConnections();
+      await new Promise<void>((r) => trickler.close(() => r()));
+    }
   });
 
   it('gives up after maxAttempts against a dead port and counts the frames lost', async () => {

@@ -31,6 +31,7 @@ export interface Tunables {
   readonly pollIntervalMs?: number;
   readonly watchEvents?: boolean; // false: poll and SIGHUP only (file systems without change events)
   readonly gzip?: boolean;
+  readonly postDeadlineMs?: number; // one POST attempt, headers and body together
   readonly statsIntervalMs?: number; // 0 disables the periodic stats line
   readonly shutdownTimeoutMs?: number;
 }
@@ -59,6 +60,7 @@ const FLAGS = {
   'poll-interval': { type: 'string' },
   'no-watch': { type: 'boolean' },
   gzip: { type: 'boolean' },
+  'post-deadline': { type: 'string' },
   'stats-interval': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
 } as const;
@@ -84,6 +86,7 @@ the serve database directory; see README.md.
   --poll-interval DUR     re-read serves.new at least this often, e.g. 10s
   --no-watch              no file-system events: poll and SIGHUP only (e.g. NFS)
   --gzip                  gzip request bodies
+  --post-deadline DUR     longest one post may take, answer included, e.g. 60s
   --stats-interval DUR    periodic stats line; 0 turns it off, e.g. 60s
   --shutdown-timeout DUR  on SIGTERM, how long to flush before giving up, e.g. 10s
   --demo                  run against a built-in logplex stand-in and a pg_logfebe emulator
@@ -170,6 +173,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     pollIntervalMs: opt(values['poll-interval'], (t) => parseDuration('--poll-interval', t, 100, 3_600_000)),
     watchEvents: values['no-watch'] === true ? false : undefined,
     gzip: values.gzip,
+    // Under a second would fail healthy posts of a full body on a slow link; an hour is no bound.
+    postDeadlineMs: opt(values['post-deadline'], (t) => parseDuration('--post-deadline', t, 1000, 3_600_000)),
     statsIntervalMs: opt(values['stats-interval'], (t) => parseDuration('--stats-interval', t, 0, 86_400_000)),
     shutdownTimeoutMs: opt(values['shutdown-timeout'], (t) => parseDuration('--shutdown-timeout', t, 0, 600_000)),
   };
