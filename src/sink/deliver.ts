@@ -20,9 +20,10 @@ export interface DeliveryContext {
   readonly random: () => number;
 }
 
-/** Whether a serve's last settled attempt failed (then its lane holds what queues gzipped). */
+/** What a lane learns from its posts. */
 export interface Health {
-  failing: boolean;
+  failing: boolean; // the serve's last settled attempt failed: its lane holds what queues gzipped
+  readonly settled: (batch: Batch, delivered: boolean) => void; // after the accounts are settled
 }
 
 /** Post one batch with retries; settle its accounts whatever happens. */
@@ -67,14 +68,16 @@ export function deliver(batch: Batch, ctx: DeliveryContext, accounts: LaneAccoun
     }),
     ignoreElements(),
     catchError((err: unknown) => {
-      accounts.lost(batch);
+      const frames = accounts.lost(batch);
+      // A notice batch loses nothing: its counts wait for the next batch (post_failed said why).
+      if (batch.kind === 'notice') return EMPTY;
       const giveUp = err instanceof RetryGiveUpError ? err : undefined;
       const last = giveUp?.lastError ?? err;
       emit({
         kind: 'batch_lost',
         level: 'error',
         ...serveFields(batch.serve),
-        frames: batch.logFrames,
+        frames,
         reason: giveUp?.reason ?? 'prepare_failed',
         code: last instanceof PostError ? last.code : 'UNKNOWN',
         status: last instanceof PostError ? last.status : undefined,
@@ -85,6 +88,7 @@ export function deliver(batch: Batch, ctx: DeliveryContext, accounts: LaneAccoun
     finalize(() => {
       if (delivered) ctx.bodies.give(batch.body); // answered 2xx: the server read all of it
       accounts.settled(batch);
+      health.settled(batch, delivered);
     }),
   );
 }
