@@ -204,7 +204,8 @@ describe('logplexSink: failures', () => {
     const done = lastValueFrom(
       logplexSink(input, { ...FAST, format: stubFormatter, maxBatchFrames: 5, concurrency: 1 }).pipe(tap((st) => (latest = st))),
     );
-    const texts = lines(40, 'outage');
+    // Lines of a KiB: a body under 4 KiB would save too little to be worth gzipping (lane.ts).
+    const texts = lines(40, `outage ${'x'.repeat(1024)}`);
     for (const t of texts.slice(0, 5)) input.next(makeRecord(serve, t)); // one batch, posted and failing
     await waitFor(() => s.received.length >= 2, 5000, 'a retry');
     for (const t of texts.slice(5, 30)) input.next(makeRecord(serve, t)); // five batches formed while failing

@@ -145,6 +145,8 @@ export function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx:
       scheduleNotice(); // counts that came while it was out, or its own put back
     },
   };
+  // A body under NOTICE_ROOM_BYTES (a notice, a quiet serve's few lines) would save at most a
+  // few KiB held: it waits as it is, without a trip through zlib.
   const compact = async (batch: Batch): Promise<Batch> => {
     const gz = await gzipFast(batch.body);
     ctx.bodies.give(batch.body); // never sent: nothing else reads it
@@ -152,7 +154,7 @@ export function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx:
   };
 
   const posted$ = merge(batches$, notices).pipe(
-    concatMap((batch) => (health.failing ? from(compact(batch)) : of(batch))),
+    concatMap((batch) => (health.failing && batch.body.length >= NOTICE_ROOM_BYTES ? from(compact(batch)) : of(batch))),
     // mergeMap queues batches beyond `concurrency`; their bytes are still on the ledger.
     mergeMap((batch) => deliver(batch, ctx, accounts, health), options.concurrency),
   );

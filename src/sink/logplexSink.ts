@@ -22,7 +22,7 @@ import type { SinkEvent } from './events';
 import { sinkFormatter, type SinkFormatter } from './formatter';
 import { laneIdle, serveLane, type LaneContext } from './lane';
 import { resolveSinkOptions, type SinkOptionsInput } from './options';
-import { LogplexClient } from './post';
+import { LogplexClient, type PostTransport } from './post';
 import { StatsRecorder, type SinkStats } from './stats';
 
 export { NOTICE_ROOM_BYTES } from './batch';
@@ -32,6 +32,7 @@ export interface LogplexSinkConfig extends SinkOptionsInput {
   readonly events?: EventSink<SinkEvent>; // our own log; ignored when absent
   readonly scheduler?: SchedulerLike; // batch and retry timers, and "now" for L10 times
   readonly random?: () => number; // retry jitter
+  readonly transport?: PostTransport; // a LogplexClient with these options when absent (tests answer on a virtual clock)
   /**
    * The serve set in force (the collector's). L10 notices that no record carries go out with a
    * serve's delivery as it is here, so a token fixed after the last record applies to them;
@@ -54,7 +55,7 @@ export interface LogplexSinkConfig extends SinkOptionsInput {
 export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexSinkConfig): Observable<SinkStats> {
   return new Observable<SinkStats>((subscriber) => {
     const options = resolveSinkOptions(config);
-    const client = new LogplexClient(options);
+    const client: PostTransport = config.transport ?? new LogplexClient(options);
     const stats = new StatsRecorder();
     const publish = (): void => subscriber.next(stats.snapshot());
     const scheduler = config.scheduler ?? asyncScheduler;

@@ -57,9 +57,24 @@ export async function preparePost(
   options: Pick<SinkOptions, 'gzip' | 'userAgent'>,
   frameId: string = newFrameId(),
 ): Promise<PreparedPost> {
+  const body = needsGzip(batch, options) ? await gzipAsync(batch.body) : batch.body;
+  return preparedWith(batch, body, options, frameId);
+}
+
+/** True when preparing `batch` means deflating it first (preparePost); otherwise preparePostNow will do. */
+export function needsGzip(batch: OutgoingBatch, options: Pick<SinkOptions, 'gzip'>): boolean {
+  return options.gzip && batch.gzipped !== true;
+}
+
+/** preparePost for a batch that needs no gzip (needsGzip false): no promise, no turn of the event loop. */
+export function preparePostNow(batch: OutgoingBatch, options: Pick<SinkOptions, 'gzip' | 'userAgent'>, frameId: string = newFrameId()): PreparedPost {
+  if (needsGzip(batch, options)) throw new Error('preparePostNow: this batch must be gzipped first (preparePost)');
+  return preparedWith(batch, batch.body, options, frameId);
+}
+
+function preparedWith(batch: OutgoingBatch, body: Buffer, options: Pick<SinkOptions, 'gzip' | 'userAgent'>, frameId: string): PreparedPost {
   const url = new URL(batch.serve.target.url);
   const gzipped = batch.gzipped === true || options.gzip;
-  const body = gzipped && batch.gzipped !== true ? await gzipAsync(batch.body) : batch.body;
   const headers: Record<string, string> = {
     authorization: basicAuth(batch.serve),
     'content-type': 'application/logplex-1',
@@ -127,8 +142,21 @@ const DUMP_LIMIT_BYTES = 128 * 1024;
 /** The reason an attempt aborted by its caller (shutdown) fails with; never retried. */
 const ABORTED = new PostError('LOGPLEX_ABORTED', 'request aborted', { transient: false });
 
+/**
+ * What the sink needs of an HTTP client: LogplexClient, or a stand-in answering on a virtual
+ * clock (the sink's marble test). PromiseLike, so such a stand-in can settle in virtual time.
+ */
+export interface PostTransport {
+  /** One attempt: resolves on 2xx, rejects with a PostError otherwise; `signal` aborts it. */
+  send(post: PreparedPost, signal: AbortSignal): PromiseLike<PostResult>;
+  /** Graceful: requests in flight finish, then connections close. */
+  close(): PromiseLike<void>;
+  /** Abrupt: requests in flight fail, connections drop now. */
+  destroy(): PromiseLike<void>;
+}
+
 /** The sink's HTTP side: a Pool per origin, created on first use, closed with the sink. */
-export class LogplexClient {
+export class LogplexClient implements PostTransport {
   readonly #pools = new Map<string, Pool>();
   readonly #options: ClientOptions;
   #closed = false;
