@@ -72,6 +72,9 @@ export interface Collector {
 
 const emptyStats = (): CollectorStats => ({ ...zeroCounters(), serves: [], connections: 0 });
 
+/** Frames that will never reach logplex: dropped at a buffer cap, or in batches given up. */
+const undelivered = (s: CollectorStats): number => s.dropped + s.lost;
+
 export function createCollector(options: CollectorOptions): Collector {
   // Resolve every stage's options now, so a bad option fails here, before anything starts.
   const logplexUrl = typeof options.logplexUrl === 'string' ? new URL(options.logplexUrl) : options.logplexUrl;
@@ -119,7 +122,9 @@ export function createCollector(options: CollectorOptions): Collector {
     );
     delivered = new Promise<void>((resolve, reject) => {
       subscriptions.add(
-        logplexSink(record$, { ...sinkOptions, format: formatter, events: (e: SinkEvent) => emit(e) }).subscribe({
+        // serveSets, not serveSet$: it still holds the set while the sink flushes at shutdown, so
+        // the last L10 notices go out with the serve's current token.
+        logplexSink(record$, { ...sinkOptions, format: formatter, events: (e: SinkEvent) => emit(e), serveSet$: serveSets }).subscribe({
           next: (s) => stats.next({ ...s, connections }),
           error: reject,
           complete: resolve,
@@ -141,6 +146,7 @@ export function createCollector(options: CollectorOptions): Collector {
     stopping ??= (async () => {
       const began = Date.now();
       emit({ kind: 'stopping', level: 'info', timeout_ms: shutdownTimeoutMs });
+      const undeliveredBefore = undelivered(stats.value);
       stopListening.next();
       // Stop looking at serves.new now, beside delivery: a look under way finishes first, and one
       // that never does (serves.new on a hung file system) must not hold the stop past its timeout.
@@ -163,10 +169,13 @@ export function createCollector(options: CollectorOptions): Collector {
       }
       subscriptions.unsubscribe(); // aborts whatever is still in flight after a timeout
       const closed = await within(Math.max(0, began + shutdownTimeoutMs - Date.now()), serveDbClosed, false);
+      // All delivered: the sink finished in time, and nothing it read or owed logplex since the
+      // stop began (records, or a notice of earlier losses) was dropped or given up.
+      const deliveredAll = outcome === 'delivered' && undelivered(stats.value) === undeliveredBefore;
       emit({
         kind: 'stopped',
         level: 'info',
-        delivered_all: outcome === 'delivered',
+        delivered_all: deliveredAll,
         serve_db_closed: closed,
         duration_ms: Date.now() - began,
       });

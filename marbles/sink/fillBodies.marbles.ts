@@ -183,6 +183,14 @@ describe('fillBodies', () => {
     });
   });
 
+  it('emits nothing and starts no timer for a source that never emits', () => {
+    newScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const never = cold('-');
+      expectObservable(never.pipe(fill()), '^ 100ms !').toBe('-');
+      expectSubscriptions(never.subscriptions).toBe('^ 100ms !');
+    });
+  });
+
   describe('once the subscriber is gone', () => {
     // A flush after error or unsubscription is swallowed by the closed subscriber; rxjs reports
     // such late notifications here, so a timer left running shows.

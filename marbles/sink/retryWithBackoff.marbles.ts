@@ -100,6 +100,38 @@ describe('retryWithBackoff', () => {
       expectObservable(later).toBe('114ms #', undefined, new RetryGiveUpError('max_age', 2, unavailable));
     });
   });
+
+  // rxjs's checklist for every operator: empty, never, error (above), unsubscribe.
+  it('completes with an empty source, and stays silent with one that never emits', () => {
+    newScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const empty = cold('---|');
+      expectObservable(empty.pipe(retryWithBackoff(policy, { isTransient, random: noJitter }))).toBe('---|');
+      expectSubscriptions(empty.subscriptions).toBe('^--!');
+      const never = cold('-');
+      expectObservable(never.pipe(retryWithBackoff(policy, { isTransient, random: noJitter })), '^ 500ms !').toBe('-');
+      expectSubscriptions(never.subscriptions).toBe('^ 500ms !');
+    });
+  });
+
+  it('unsubscribed while waiting to retry, tries no more and reports nothing more', () => {
+    const failures: AttemptFailure[] = [];
+    newScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      // Fails at 2, would retry at 12; unsubscribed at 6, in the wait.
+      const post = cold('--#', undefined, unavailable);
+      const result = post.pipe(retryWithBackoff(policy, { isTransient, random: noJitter, onFailure: (f) => failures.push(f) }));
+      expectObservable(result, '^-----!').toBe('-');
+      expectSubscriptions(post.subscriptions).toBe('^-!');
+    });
+    expect(failures.map((f) => f.attempt)).toEqual([1]);
+  });
+
+  it('unsubscribed during a try, ends that try', () => {
+    newScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const post = cold('-----a|');
+      expectObservable(post.pipe(retryWithBackoff(policy, { isTransient, random: noJitter })), '^--!').toBe('-');
+      expectSubscriptions(post.subscriptions).toBe('^--!');
+    });
+  });
 });
 
 describe('backoffDelay', () => {

@@ -1,6 +1,8 @@
 // The sink against real HTTP servers on 127.0.0.1: what goes on the wire, and what happens when
 // logplex fails in each of the ways the input spec names.
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { lastValueFrom, Subject, tap, type Subscription } from 'rxjs';
@@ -202,7 +204,8 @@ describe('logplexSink: failures', () => {
     const done = lastValueFrom(
       logplexSink(input, { ...FAST, format: stubFormatter, maxBatchFrames: 5, concurrency: 1 }).pipe(tap((st) => (latest = st))),
     );
-    const texts = lines(40, 'outage');
+    // Lines of a KiB: a body under 4 KiB would save too little to be worth gzipping (lane.ts).
+    const texts = lines(40, `outage ${'x'.repeat(1024)}`);
     for (const t of texts.slice(0, 5)) input.next(makeRecord(serve, t)); // one batch, posted and failing
     await waitFor(() => s.received.length >= 2, 5000, 'a retry');
     for (const t of texts.slice(5, 30)) input.next(makeRecord(serve, t)); // five batches formed while failing
@@ -230,7 +233,7 @@ describe('logplexSink: failures', () => {
     expect(stats).toMatchObject({ framesOut: 1, requestsRetried: 1, lost: 0 });
   });
 
-  it('does not retry a 400: the batch is lost, counted, and announced in the next batch', async () => {
+  it('does not retry a 400: the batch is lost, counted, and announced within a flush interval', async () => {
     const s = await server((_req, i) => (i === 0 ? 400 : 204));
     const serve = makeServe(s.url);
     const events: SinkEvent[] = [];
@@ -238,19 +241,24 @@ describe('logplexSink: failures', () => {
     const done = lastValueFrom(logplexSink(input, { ...FAST, format: stubFormatter, events: (e) => events.push(e) }));
     for (const t of lines(3)) input.next(makeRecord(serve, t));
     await waitFor(() => events.some((e) => e.kind === 'batch_lost'), 3000, 'the batch to be given up');
-    await new Promise((r) => setTimeout(r, 100)); // no retry may arrive
-    expect(s.received).toHaveLength(1);
+    // No record follows: the count goes out alone (and is not a retry of the batch).
+    await waitFor(() => s.received.length === 2, 3000, 'the notice of the loss');
+    const notice = s.received[1]!;
+    expect(notice.frames.map(msgOf)).toEqual([
+      expect.stringMatching(/^Error L10 \(output buffer overflow\): 3 messages lost since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\.$/),
+    ]);
+    expect(notice.headers['logplex-lost-count']).toBe('3');
+    expect(notice.headers['logplex-msg-count']).toBe('1');
     input.next(makeRecord(serve, 'after'));
     input.complete();
     const stats = await done;
-    expect(s.received).toHaveLength(2);
-    expect(stats).toMatchObject({ requestsFailed: 1, requestsRetried: 0, lost: 3, requestsOk: 1 });
-    expect(events.find((e) => e.kind === 'batch_lost')).toMatchObject({ reason: 'permanent', status: 400, frames: 3, attempts: 1 });
-    const next = s.received[1]!;
-    expect(msgOf(next.frames[0]!)).toMatch(/^Error L10 \(output buffer overflow\): 3 messages lost since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\.$/);
-    expect(next.frames.slice(1).map(msgOf)).toEqual(['after']);
-    expect(next.headers['logplex-lost-count']).toBe('3');
-    expect(next.headers['logplex-msg-count']).toBe('2');
+    expect(s.received).toHaveLength(3);
+    expect(s.received[2]!.frames.map(msgOf)).toEqual(['after']);
+    expect(s.received[2]!.headers['logplex-lost-count']).toBeUndefined();
+    expect(stats).toMatchObject({ requestsFailed: 1, requestsRetried: 0, lost: 3, requestsOk: 2 });
+    expect(events.filter((e) => e.kind === 'batch_lost')).toEqual([
+      expect.objectContaining({ reason: 'permanent', status: 400, frames: 3, attempts: 1 }),
+    ]);
   });
 
   it('times out a logplex that never answers, and retries the same body', async () => {
@@ -265,23 +273,84 @@ describe('logplexSink: failures', () => {
     expect(stats).toMatchObject({ requestsOk: 1, requestsRetried: 1, lost: 0 });
   });
 
-  it('gives up after maxAttempts against a dead port and counts the frames lost', async () => {
+  it('fails a post whose answer trickles in past the post deadline, and retries the same body', async () => {
+    // 200 with Content-Length: 1000, then one byte at a time: each gap is far inside the body
+    // timeout, so only an overall deadline ends the request (issue #14 item 4).
+    const trickles: NodeJS.Timeout[] = [];
+    let running: Subscription | undefined;
+    const received: { frameId: string | string[] | undefined; body: string }[] = [];
+    const trickler = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      req.on('end', () => {
+        received.push({ frameId: req.headers['logplex-frame-id'], body });
+        if (received.length > 1) {
+          res.writeHead(204).end();
+          return;
+        }
+        res.writeHead(200, { 'content-length': '1000' });
+        res.flushHeaders();
+        const t = setInterval(() => res.write('x'), 50);
+        trickles.push(t);
+        res.on('close', () => clearInterval(t));
+      });
+    });
+    await new Promise<void>((r) => trickler.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = trickler.address() as AddressInfo;
+      const serve = makeServe(`http://127.0.0.1:${port}/logs`);
+      const events: SinkEvent[] = [];
+      const input = new Subject<SourcedRecord>();
+      let latest: SinkStats | undefined;
+      let completed = false;
+      running = logplexSink(input, { ...FAST, format: stubFormatter, events: (e) => events.push(e), postDeadlineMs: 300 }).subscribe({
+        next: (s) => (latest = s),
+        complete: () => (completed = true),
+      });
+      input.next(makeRecord(serve, 'patient'));
+      await waitFor(() => received.length >= 2, 10_000, 'the trickled post to be failed and retried');
+      input.complete();
+      await waitFor(() => completed, 5000, 'the sink to finish');
+      const stats = latest;
+      expect(received[1]!.frameId).toBe(received[0]!.frameId);
+      expect(received[1]!.body).toBe(received[0]!.body);
+      expect(events.filter((e) => e.kind === 'post_failed')).toEqual([
+        expect.objectContaining({ code: 'LOGPLEX_TIMEOUT', cause: 'POST_DEADLINE', willRetry: true, attempt: 1 }),
+      ]);
+      expect(stats).toMatchObject({ requestsOk: 1, requestsRetried: 1, lost: 0, framesOut: 1 });
+    } finally {
+      running?.unsubscribe(); // a failed wait must not leave the sink's timers holding jest open
+      for (const t of trickles) clearInterval(t);
+      trickler.closeAllConnections();
+      await new Promise<void>((r) => trickler.close(() => r()));
+    }
+  });
+
+  it('gives up after maxAttempts against a dead port and counts the frames lost, and the notice of their loss', async () => {
     const port = await deadPort();
     const serve = makeServe(`http://127.0.0.1:${port}/logs`);
     const { stats, events } = await runSink([makeRecord(serve, 'a'), makeRecord(serve, 'b')], {
       retry: { ...FAST.retry, maxAttempts: 3 },
     });
-    expect(stats).toMatchObject({ requestsOk: 0, requestsRetried: 2, requestsFailed: 1, lost: 2, queuedBytes: 0 });
+    // The records' batch, then the lane's last batch announcing their loss: nothing can follow
+    // that one to announce it again, so its notice counts as lost too.
+    expect(stats).toMatchObject({ requestsOk: 0, requestsRetried: 4, requestsFailed: 2, lost: 3, queuedBytes: 0 });
     const failed = events.filter((e) => e.kind === 'post_failed');
-    expect(failed.map((e) => [e.code, e.attempt, e.willRetry])).toEqual([
-      ['LOGPLEX_CONNECTION', 1, true],
-      ['LOGPLEX_CONNECTION', 2, true],
-      ['LOGPLEX_CONNECTION', 3, false],
+    expect(failed.map((e) => [e.code, e.attempt, e.willRetry, e.frames])).toEqual([
+      ['LOGPLEX_CONNECTION', 1, true, 2],
+      ['LOGPLEX_CONNECTION', 2, true, 2],
+      ['LOGPLEX_CONNECTION', 3, false, 2],
+      ['LOGPLEX_CONNECTION', 1, true, 1],
+      ['LOGPLEX_CONNECTION', 2, true, 1],
+      ['LOGPLEX_CONNECTION', 3, false, 1],
     ]);
-    expect(events.find((e) => e.kind === 'batch_lost')).toMatchObject({ reason: 'max_attempts', attempts: 3, frames: 2 });
+    expect(events.filter((e) => e.kind === 'batch_lost')).toEqual([
+      expect.objectContaining({ reason: 'max_attempts', attempts: 3, frames: 2 }),
+      expect.objectContaining({ reason: 'max_attempts', attempts: 3, frames: 1 }),
+    ]);
   });
 
-  it('drops at the buffer cap while logplex is down, then opens the next batch with the exact count', async () => {
+  it('drops at the buffer cap while logplex is down, then announces the exact count', async () => {
     const port = await deadPort();
     const serve = makeServe(`http://127.0.0.1:${port}/logs`);
     const frameBytes = stubFrames(makeRecord(serve, 'fill 0')).bytes.length;
@@ -304,22 +373,21 @@ describe('logplexSink: failures', () => {
     expect(started).toEqual([expect.objectContaining({ phase: 'started', count: 1, serve: 'BLUE', socket: '/run/test/a.sock' })]);
 
     const revived = await server(() => 204, port); // logplex is back on the same port
-    await waitFor(() => revived.received.length === 1, 3000, 'the retried batch');
-    expect(revived.received[0]!.frames.map(msgOf)).toEqual(lines(5, 'fill'));
-    // The server having the request is not the sink having read its 204: until it has, the five
-    // `fill` records still fill the buffer and `after` would be dropped too.
-    await waitFor(() => latest?.queuedBytes === 0, 3000, 'the retried batch to be settled');
+    // No record comes to carry the count: it goes out alone, within a flush interval of the
+    // drops, retried with the records' batch until logplex is back (in either order).
+    await waitFor(() => latest?.framesOut === 6 && latest.queuedBytes === 0, 3000, 'the batch and the notice to be delivered');
+    const bodies = revived.received.map((r) => r.frames.map(msgOf));
+    expect(bodies).toContainEqual(lines(5, 'fill'));
+    const since = started[0]!.since as string;
+    const notice = revived.received.find((r) => r.frames.length === 1)!;
+    expect(notice.frames.map(msgOf)).toEqual([`Error L10 (output buffer overflow): 17 messages dropped since ${since.slice(0, 19)}+00:00.`]);
+    expect(notice.headers['logplex-drop-count']).toBe('17');
     input.next(makeRecord(serve, 'after'));
     input.complete();
     const stats = await done;
 
-    expect(revived.received).toHaveLength(2);
-    const next = revived.received[1]!;
-    const since = started[0]!.since as string;
-    expect(msgOf(next.frames[0]!)).toBe(`Error L10 (output buffer overflow): 17 messages dropped since ${since.slice(0, 19)}+00:00.`);
-    expect(next.frames.slice(1).map(msgOf)).toEqual(['after']);
-    expect(next.headers['logplex-drop-count']).toBe('17');
-    expect(next.headers['logplex-msg-count']).toBe('2');
+    expect(revived.received.at(-1)!.frames.map(msgOf)).toEqual(['after']);
+    expect(revived.received.at(-1)!.headers['logplex-drop-count']).toBeUndefined();
     expect(stats).toMatchObject({ recordsIn: 23, dropped: 17, lost: 0, framesOut: 7, queuedBytes: 0 });
     expect(events.filter((e) => e.kind === 'drop').map((e) => [e.phase, e.count])).toEqual([
       ['started', 1],

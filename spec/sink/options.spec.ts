@@ -12,6 +12,7 @@ describe('resolveSinkOptions', () => {
       concurrency: 4,
       bufferCapBytes: 32 * 1024 * 1024,
       gzip: false,
+      postDeadlineMs: 60_000,
       userAgent: `pg-logplexcollector/${pkg.version}`,
     });
   });
@@ -27,6 +28,7 @@ describe('resolveSinkOptions', () => {
     [{ concurrency: 0 }, 'sink.concurrency'],
     [{ flushIntervalMs: Number.NaN }, 'sink.flushIntervalMs'],
     [{ bufferCapBytes: -1 }, 'sink.bufferCapBytes'],
+    [{ postDeadlineMs: 0 }, 'sink.postDeadlineMs'],
     [{ retry: { jitter: 2 } }, 'sink.retry.jitter'],
     [{ retry: { maxAttempts: 0 } }, 'sink.retry.maxAttempts'],
   ])('rejects %j naming %s', (input, path) => {

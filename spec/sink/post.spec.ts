@@ -81,6 +81,39 @@ describe('LogplexClient', () => {
   });
 });
 
+describe('LogplexClient: the post deadline', () => {
+  const onePost = (url: string) =>
+    preparePost({ serve: makeServe(url), body: Buffer.from('1 x'), frameCount: 1, dropCount: 0, lostCount: 0 }, { gzip: false, userAgent: 'ua' });
+
+  it('fails a post whose headers never come as a transient timeout, before the headers timeout', async () => {
+    const s = await startServer(() => 'hang');
+    const client = new LogplexClient(resolveSinkOptions({ ...FAST, headersTimeoutMs: 60_000, postDeadlineMs: 100 }));
+    try {
+      await expect(client.send(await onePost(s.url))).rejects.toMatchObject({ code: 'LOGPLEX_TIMEOUT', causeCode: 'POST_DEADLINE', transient: true });
+    } finally {
+      await client.destroy();
+      await s.close();
+    }
+  });
+
+  it('still fails an aborted post as aborted, not retried', async () => {
+    const s = await startServer(() => 'hang');
+    const client = new LogplexClient(resolveSinkOptions({ ...FAST, postDeadlineMs: 60_000 }));
+    try {
+      const prepared = await onePost(s.url);
+      const abort = new AbortController();
+      const sent = client.send(prepared, abort.signal);
+      await waitFor(() => s.received.length === 1, 3000, 'the post to arrive');
+      abort.abort();
+      await expect(sent).rejects.toMatchObject({ code: 'LOGPLEX_ABORTED', transient: false });
+      await expect(client.send(prepared, abort.signal)).rejects.toMatchObject({ code: 'LOGPLEX_ABORTED', transient: false });
+    } finally {
+      await client.destroy();
+      await s.close();
+    }
+  });
+});
+
 describe('abort', () => {
   it('unsubscribing aborts posts in flight and closes connections', async () => {
     const s = await startServer(() => 'hang');

@@ -40,6 +40,7 @@ export interface Tunables {
   readonly pollIntervalMs?: number;
   readonly watchEvents?: boolean; // false: poll and SIGHUP only (file systems without change events)
   readonly gzip?: boolean;
+  readonly postDeadlineMs?: number; // one POST attempt, headers and body together
   readonly statsIntervalMs?: number; // 0 disables the periodic stats line
   readonly shutdownTimeoutMs?: number;
   readonly socketMode?: number; // file mode of every serve's socket
@@ -75,6 +76,7 @@ const FLAGS = {
   'poll-interval': { type: 'string' },
   'no-watch': { type: 'boolean' },
   gzip: { type: 'boolean' },
+  'post-deadline': { type: 'string' },
   'stats-interval': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
   'socket-mode': { type: 'string' },
@@ -110,6 +112,7 @@ the serve database directory; see README.md.
   --poll-interval DUR     re-read serves.new at least this often, e.g. 10s
   --no-watch              no file-system events: poll and SIGHUP only (e.g. NFS)
   --gzip                  gzip request bodies
+  --post-deadline DUR     longest one post may take, answer included, e.g. 60s
   --stats-interval DUR    periodic stats line; 0 turns it off, e.g. 60s
   --shutdown-timeout DUR  on SIGTERM, how long to flush before giving up, e.g. 10s
   --socket-mode MODE      octal mode of every socket file, e.g. 0660      (0777)
@@ -217,6 +220,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     pollIntervalMs: opt(values['poll-interval'], (t) => parseDuration('--poll-interval', t, 100, 3_600_000)),
     watchEvents: values['no-watch'] === true ? false : undefined,
     gzip: values.gzip,
+    // Under a second would fail healthy posts of a full body on a slow link; an hour is no bound.
+    postDeadlineMs: opt(values['post-deadline'], (t) => parseDuration('--post-deadline', t, 1000, 3_600_000)),
     statsIntervalMs: opt(values['stats-interval'], (t) => parseDuration('--stats-interval', t, 0, 86_400_000)),
     shutdownTimeoutMs: opt(values['shutdown-timeout'], (t) => parseDuration('--shutdown-timeout', t, 0, 600_000)),
     socketMode: opt(values['socket-mode'], parseSocketMode),

@@ -61,6 +61,7 @@ export function collectorOptions(config: DaemonConfig, serveDbDir: string): Coll
       maxBatchBytes: t.maxBatchBytes,
       bufferCapBytes: t.bufferCapBytes,
       gzip: t.gzip,
+      postDeadlineMs: t.postDeadlineMs,
     },
     shutdownTimeoutMs: t.shutdownTimeoutMs,
   };

@@ -14,9 +14,18 @@ import type { OutgoingBatch } from './post';
 /** Bytes a body keeps free in front of its records for the L10 notices that open it. */
 export const NOTICE_ROOM_BYTES = 4096;
 
+/**
+ * `records`: a body of records (opened by notices when counts were pending); `notice`: notices
+ * alone, formed on a timer because no record came to carry them; `last`: notices alone, formed
+ * when the lane ends: nothing after it could announce its counts again.
+ */
+export type BatchKind = 'records' | 'notice' | 'last';
+
 /** A formed batch: body built, bytes on the ledger until the post ends. */
 export interface Batch extends OutgoingBatch {
+  readonly kind: BatchKind;
   readonly logFrames: number; // frames from records (what is lost if the batch is)
+  readonly noticeFrames: number; // L10 frames in front of them
   readonly ledgerBytes: number; // what to release from the serve's queue when done
   readonly announced: Announced;
 }
@@ -31,7 +40,14 @@ export interface BatchContext {
  * The batch for `filled` (or a notice-only one when undefined), going out as `serve`, opened by
  * L10 frames for whatever `accounts` has not announced yet.
  */
-export function formBatch(serve: Serve, filled: FilledBody<SourcedRecord> | undefined, at: Date, accounts: LaneAccounts, ctx: BatchContext): Batch {
+export function formBatch(
+  kind: BatchKind,
+  serve: Serve,
+  filled: FilledBody<SourcedRecord> | undefined,
+  at: Date,
+  accounts: LaneAccounts,
+  ctx: BatchContext,
+): Batch {
   const { format, emit } = ctx;
   const announced = accounts.takeUnannounced();
   const notices: Buffer[] = [];
@@ -49,9 +65,11 @@ export function formBatch(serve: Serve, filled: FilledBody<SourcedRecord> | unde
   const body = filled === undefined ? Buffer.concat(notices, noticeBytes) : openWith(filled, notices, noticeBytes, ctx.bodies);
   const logFrames = filled?.frames ?? 0;
   return {
+    kind,
     serve,
     body,
     frameCount: notices.length + logFrames,
+    noticeFrames: notices.length,
     dropCount: announced.dropped?.count ?? 0,
     lostCount: announced.lost?.count ?? 0,
     logFrames,

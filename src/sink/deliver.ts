@@ -1,6 +1,6 @@
 // One batch to logplex: prepared once (post.ts), tried as the retry policy says
 // (retryWithBackoff.ts), and settled on the serve's accounts whatever happens.
-import { catchError, defer, EMPTY, finalize, from, ignoreElements, mergeMap, Observable, tap, type SchedulerLike } from 'rxjs';
+import { catchError, defer, EMPTY, finalize, from, ignoreElements, mergeMap, Observable, of, tap, type SchedulerLike } from 'rxjs';
 import type { EventSink } from '../events';
 import type { Batch } from './batch';
 import type { BodyPool } from './bodyPool';
@@ -8,21 +8,22 @@ import { PostError, RetryGiveUpError } from './errors';
 import type { SinkEvent } from './events';
 import { serveFields, type LaneAccounts } from './laneAccounts';
 import type { SinkOptions } from './options';
-import { preparePost, type LogplexClient, type PostResult, type PreparedPost } from './post';
+import { needsGzip, preparePost, preparePostNow, type PostResult, type PostTransport, type PreparedPost } from './post';
 import { retryWithBackoff, type AttemptFailure } from './retryWithBackoff';
 
 export interface DeliveryContext {
   readonly options: SinkOptions;
-  readonly client: LogplexClient;
+  readonly client: PostTransport;
   readonly bodies: BodyPool;
   readonly emit: EventSink<SinkEvent>;
   readonly scheduler: SchedulerLike;
   readonly random: () => number;
 }
 
-/** Whether a serve's last settled attempt failed (then its lane holds what queues gzipped). */
+/** What a lane learns from its posts. */
 export interface Health {
-  failing: boolean;
+  failing: boolean; // the serve's last settled attempt failed: its lane holds what queues gzipped
+  readonly settled: (batch: Batch, delivered: boolean) => void; // after the accounts are settled
 }
 
 /** Post one batch with retries; settle its accounts whatever happens. */
@@ -48,7 +49,10 @@ export function deliver(batch: Batch, ctx: DeliveryContext, accounts: LaneAccoun
   };
 
   let delivered = false;
-  return defer(() => from(preparePost(batch, options))).pipe(
+  // Prepared at once unless it must be deflated first: no promise per post, and on a virtual
+  // clock (the sink's marble test) the whole post runs in virtual time.
+  const prepared$ = defer(() => (needsGzip(batch, options) ? from(preparePost(batch, options)) : of(preparePostNow(batch, options))));
+  return prepared$.pipe(
     mergeMap((prepared) =>
       attempt$(client, prepared).pipe(
         retryWithBackoff<PostResult>(options.retry, {
@@ -67,14 +71,16 @@ export function deliver(batch: Batch, ctx: DeliveryContext, accounts: LaneAccoun
     }),
     ignoreElements(),
     catchError((err: unknown) => {
-      accounts.lost(batch);
+      const frames = accounts.lost(batch);
+      // A notice batch loses nothing: its counts wait for the next batch (post_failed said why).
+      if (batch.kind === 'notice') return EMPTY;
       const giveUp = err instanceof RetryGiveUpError ? err : undefined;
       const last = giveUp?.lastError ?? err;
       emit({
         kind: 'batch_lost',
         level: 'error',
         ...serveFields(batch.serve),
-        frames: batch.logFrames,
+        frames,
         reason: giveUp?.reason ?? 'prepare_failed',
         code: last instanceof PostError ? last.code : 'UNKNOWN',
         status: last instanceof PostError ? last.status : undefined,
@@ -85,12 +91,13 @@ export function deliver(batch: Batch, ctx: DeliveryContext, accounts: LaneAccoun
     finalize(() => {
       if (delivered) ctx.bodies.give(batch.body); // answered 2xx: the server read all of it
       accounts.settled(batch);
+      health.settled(batch, delivered);
     }),
   );
 }
 
 /** One try as an observable: unsubscribing (abort, shutdown) aborts the request. */
-function attempt$(client: LogplexClient, prepared: PreparedPost): Observable<PostResult> {
+function attempt$(client: PostTransport, prepared: PreparedPost): Observable<PostResult> {
   return new Observable<PostResult>((subscriber) => {
     const abort = new AbortController();
     let settled = false;

@@ -21,7 +21,7 @@ export interface BatchLostEvent extends EventBase {
   readonly level: 'error';
   readonly serve: string | undefined;
   readonly socket: string;
-  readonly frames: number; // log frames given up (L10 notices in the batch are re-announced instead)
+  readonly frames: number; // frames given up: its log frames; its L10 notices are announced again by a later batch, or counted here when it was the serve's last
   readonly reason: string; // permanent | max_attempts | max_age | prepare_failed
   readonly code: string;
   readonly status: number | undefined;

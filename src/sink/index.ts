@@ -15,4 +15,4 @@ export type { SinkEvent, PostFailedEvent, BatchLostEvent, DropEvent, FormatFaile
 export { PostError, RetryGiveUpError, isTransientStatus, type PostErrorCode, type GiveUpReason } from './errors';
 export { fillBodies, MIN_RECORD_BYTES, type FillOptions, type FilledBody, type BodySupply } from './fillBodies';
 export { retryWithBackoff, backoffDelay, type AttemptFailure, type RetryOptions } from './retryWithBackoff';
-export { LogplexClient, preparePost, newFrameId, type OutgoingBatch, type PreparedPost, type PostResult } from './post';
+export { LogplexClient, preparePost, newFrameId, type OutgoingBatch, type PreparedPost, type PostResult, type PostTransport } from './post';

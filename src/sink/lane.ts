@@ -18,15 +18,19 @@ import {
   ignoreElements,
   interval,
   map,
+  merge,
   mergeMap,
   of,
   pairwise,
   startWith,
+  Subject,
   take,
+  tap,
   type GroupedObservable,
   type Observable,
+  type Subscription,
 } from 'rxjs';
-import { sameDelivery } from '../servedb/serve';
+import { sameDelivery, type Serve } from '../servedb/serve';
 import type { SourcedRecord } from '../source/sourcedRecord';
 import { formBatch, NOTICE_ROOM_BYTES, type Batch, type BatchContext } from './batch';
 import { deliver, type DeliveryContext, type Health } from './deliver';
@@ -39,13 +43,58 @@ import type { StatsRecorder } from './stats';
 export interface LaneContext extends DeliveryContext, BatchContext {
   readonly stats: StatsRecorder;
   readonly publish: () => void;
+  readonly publishSoon: () => void;
+  /** The serve at this socket path as the serve set has it now; undefined when unknown. */
+  readonly currentServe: (socketPath: string) => Serve | undefined;
 }
 
 export function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneContext): Observable<never> {
   const { options, format, emit, scheduler, stats } = ctx;
-  stats.laneOpened(serve$.key);
-  const accounts = new LaneAccounts(serve$.key, options.bufferCapBytes, stats, emit, ctx.publish, scheduler);
+  const socketPath = serve$.key;
+  stats.laneOpened(socketPath);
   const now = (): Date => new Date(scheduler.now());
+
+  // Counts pending with no record to carry them go out alone (a `notice` batch) within a flush
+  // interval: a quiet serve's drop notice used to wait for its next record, or for shutdown.
+  // One at a time, so an outage queues one notice and not one per interval. A notice refused
+  // for good (a revoked token, say) is not retried with the same delivery: the counts wait for
+  // a record's batch or a new token, and the lane's last batch, rather than posting every interval.
+  const notices = new Subject<Batch>();
+  let noticeTimer: Subscription | undefined;
+  let noticeOut = false; // a notice batch formed and not yet settled
+  let refused: Serve | undefined; // the delivery a notice batch was last given up with
+  let ended = false; // no record will come: the lane's last batch takes what is pending
+  /** Notices go out as the serve set has the serve now: a token fixed since the last record applies. */
+  const current = (): Serve | undefined => ctx.currentServe(socketPath) ?? accounts.latest;
+  const scheduleNotice = (): void => {
+    if (noticeTimer !== undefined || ended) return;
+    noticeTimer = scheduler.schedule(() => {
+      noticeTimer = undefined;
+      sendNotice();
+    }, options.flushIntervalMs);
+  };
+  const sendNotice = (): void => {
+    if (ended || noticeOut || !accounts.hasUnannounced()) return;
+    const serve = current();
+    if (serve === undefined) return;
+    if (refused !== undefined && sameDelivery(refused, serve)) {
+      scheduleNotice(); // look again: the serve set may change the token
+      return;
+    }
+    noticeOut = true;
+    notices.next(formBatch('notice', serve, undefined, now(), accounts, ctx));
+  };
+
+  const accounts = new LaneAccounts({
+    socketPath,
+    capBytes: options.bufferCapBytes,
+    stats,
+    emit,
+    publish: ctx.publish,
+    publishSoon: ctx.publishSoon,
+    scheduler,
+    onPending: scheduleNotice,
+  });
 
   const write = (rec: SourcedRecord, target: Buffer, at: number, end: number): number => {
     try {
@@ -73,33 +122,56 @@ export function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx:
       scheduler,
     }),
     map((filled) => {
-      const batch = formBatch(filled.last.serve, filled, now(), accounts, ctx);
+      const batch = formBatch('records', filled.last.serve, filled, now(), accounts, ctx);
       accounts.formed();
       return batch;
     }),
+    tap({
+      complete: () => {
+        ended = true;
+        noticeTimer?.unsubscribe();
+        notices.complete();
+      },
+    }),
   );
 
-  // Drops that happened after the last batch formed would otherwise never be told to logplex.
-  const finalNotice$ = defer(() => {
-    const latest = accounts.latest;
-    return latest !== undefined && accounts.hasUnannounced() ? of(formBatch(latest, undefined, now(), accounts, ctx)) : EMPTY;
-  });
-
-  const health: Health = { failing: false };
+  const health: Health = {
+    failing: false,
+    settled: (batch, delivered) => {
+      if (delivered) refused = undefined;
+      if (batch.kind !== 'notice') return;
+      noticeOut = false;
+      if (!delivered) refused = batch.serve;
+      scheduleNotice(); // counts that came while it was out, or its own put back
+    },
+  };
+  // A body under NOTICE_ROOM_BYTES (a notice, a quiet serve's few lines) would save at most a
+  // few KiB held: it waits as it is, without a trip through zlib.
   const compact = async (batch: Batch): Promise<Batch> => {
     const gz = await gzipFast(batch.body);
     ctx.bodies.give(batch.body); // never sent: nothing else reads it
     return { ...batch, body: gz, gzipped: true };
   };
 
-  return concat(batches$, finalNotice$).pipe(
-    concatMap((batch) => (health.failing ? from(compact(batch)) : of(batch))),
+  const posted$ = merge(batches$, notices).pipe(
+    concatMap((batch) => (health.failing && batch.body.length >= NOTICE_ROOM_BYTES ? from(compact(batch)) : of(batch))),
     // mergeMap queues batches beyond `concurrency`; their bytes are still on the ledger.
     mergeMap((batch) => deliver(batch, ctx, accounts, health), options.concurrency),
+  );
+
+  // What is still unannounced once every other post has settled (drops after the last batch
+  // formed, the loss of a batch that was still retrying) would otherwise never be told to logplex.
+  const last$ = defer(() => {
+    const serve = current();
+    return serve !== undefined && accounts.hasUnannounced() ? deliver(formBatch('last', serve, undefined, now(), accounts, ctx), ctx, accounts, health) : EMPTY;
+  });
+
+  return concat(posted$, last$).pipe(
     ignoreElements(),
     finalize(() => {
       // Retired (idle), or the sink stopped: nothing of this lane is left.
-      stats.laneClosed(serve$.key);
+      noticeTimer?.unsubscribe();
+      stats.laneClosed(socketPath);
       ctx.publish();
     }),
   );

@@ -13,24 +13,38 @@ export const serveFields = (serve: Serve) => ({ serve: serve.name, socket: serve
 
 export type Announced = { dropped: Unannounced | undefined; lost: Unannounced | undefined };
 
+export interface LaneAccountsConfig {
+  readonly socketPath: string; // the serve's; stats.laneOpened(socketPath) has been called
+  readonly capBytes: number;
+  readonly stats: StatsRecorder;
+  readonly emit: EventSink<SinkEvent>;
+  readonly publish: () => void; // a stats snapshot now
+  readonly publishSoon: () => void; // one within a flush interval (many calls, one snapshot)
+  readonly scheduler: SchedulerLike;
+  readonly onPending: () => void; // counts became pending that no formed batch carries
+}
+
 export class LaneAccounts {
   readonly #queue: ServeQueue;
   readonly #stats: StatsRecorder;
   readonly #emit: EventSink<SinkEvent>;
   readonly #publish: () => void;
+  readonly #publishSoon: () => void;
   readonly #scheduler: SchedulerLike;
+  readonly #onPending: () => void;
   // One object for the whole lane: the recorder keeps a serve's entry while any lane of it is open.
   readonly #counters: MutableCounters;
   #latest: Serve | undefined; // the serve as of its latest record, for a last notice-only batch
 
-  /** Call after stats.laneOpened(socketPath). */
-  constructor(socketPath: string, capBytes: number, stats: StatsRecorder, emit: EventSink<SinkEvent>, publish: () => void, scheduler: SchedulerLike) {
-    this.#queue = new ServeQueue(capBytes);
-    this.#stats = stats;
-    this.#emit = emit;
-    this.#publish = publish;
-    this.#scheduler = scheduler;
-    this.#counters = stats.countersOf(socketPath);
+  constructor(config: LaneAccountsConfig) {
+    this.#queue = new ServeQueue(config.capBytes);
+    this.#stats = config.stats;
+    this.#emit = config.emit;
+    this.#publish = config.publish;
+    this.#publishSoon = config.publishSoon;
+    this.#scheduler = config.scheduler;
+    this.#onPending = config.onPending;
+    this.#counters = config.stats.countersOf(config.socketPath);
   }
 
   get latest(): Serve | undefined {
@@ -61,6 +75,11 @@ export class LaneAccounts {
         const since = queue.dropSince as Date; // the run just started
         this.#emit({ kind: 'drop', level: 'warn', ...serveFields(serve), phase: 'started', count: frames, since: since.toISOString() });
         this.#publish();
+        this.#onPending();
+      } else {
+        // A drop spell forms and settles no batch: without this the stats froze at the count
+        // the spell started with (issue #13: dropped=439 shown while 19,549 more were dropped).
+        this.#publishSoon();
       }
       return false;
     }
@@ -101,13 +120,23 @@ export class LaneAccounts {
     c.bytesOut += wireBytes;
   }
 
-  /** Given up: its log frames are lost, and the counts it was announcing are put back. */
-  lost(batch: Batch): void {
+  /**
+   * Given up: its log frames are lost, and the counts it was announcing are put back for a later
+   * batch to announce; the lane's last batch has none after it, so its notices are lost too.
+   * Returns the frames lost.
+   */
+  lost(batch: Batch): number {
     const c = this.#counters;
     c.requestsFailed += 1;
+    if (batch.kind === 'last') {
+      c.lost += batch.logFrames + batch.noticeFrames;
+      return batch.logFrames + batch.noticeFrames;
+    }
     c.lost += batch.logFrames;
     if (batch.logFrames > 0) this.#queue.lose(batch.logFrames, new Date(this.#scheduler.now()));
     this.#queue.restore(batch.announced);
+    if (this.#queue.hasUnannounced()) this.#onPending();
+    return batch.logFrames;
   }
 
   /** Its post ended, either way: its bytes leave the ledger. */

@@ -12,8 +12,9 @@
 // This file is the stage: one lane per serve, retired when idle, and the HTTP client closed at
 // the end. A lane (lane.ts) forms batches (batch.ts) and posts them (deliver.ts); its ledger and
 // counters are kept in one place (laneAccounts.ts).
-import { asyncScheduler, groupBy, mergeMap, Observable, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, groupBy, mergeMap, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { ignoreEvents, type EventSink } from '../events';
+import type { Serve, ServeSet } from '../servedb/serve';
 import type { SourcedRecord } from '../source/sourcedRecord';
 import { NOTICE_ROOM_BYTES } from './batch';
 import { BodyPool } from './bodyPool';
@@ -21,7 +22,7 @@ import type { SinkEvent } from './events';
 import { sinkFormatter, type SinkFormatter } from './formatter';
 import { laneIdle, serveLane, type LaneContext } from './lane';
 import { resolveSinkOptions, type SinkOptionsInput } from './options';
-import { LogplexClient } from './post';
+import { LogplexClient, type PostTransport } from './post';
 import { StatsRecorder, type SinkStats } from './stats';
 
 export { NOTICE_ROOM_BYTES } from './batch';
@@ -31,6 +32,13 @@ export interface LogplexSinkConfig extends SinkOptionsInput {
   readonly events?: EventSink<SinkEvent>; // our own log; ignored when absent
   readonly scheduler?: SchedulerLike; // batch and retry timers, and "now" for L10 times
   readonly random?: () => number; // retry jitter
+  readonly transport?: PostTransport; // a LogplexClient with these options when absent (tests answer on a virtual clock)
+  /**
+   * The serve set in force (the collector's). L10 notices that no record carries go out with a
+   * serve's delivery as it is here, so a token fixed after the last record applies to them;
+   * without it they go out as the serve's last record did.
+   */
+  readonly serveSet$?: Observable<ServeSet>;
 }
 
 /**
@@ -47,9 +55,28 @@ export interface LogplexSinkConfig extends SinkOptionsInput {
 export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexSinkConfig): Observable<SinkStats> {
   return new Observable<SinkStats>((subscriber) => {
     const options = resolveSinkOptions(config);
-    const client = new LogplexClient(options);
+    const client: PostTransport = config.transport ?? new LogplexClient(options);
     const stats = new StatsRecorder();
     const publish = (): void => subscriber.next(stats.snapshot());
+    const scheduler = config.scheduler ?? asyncScheduler;
+    let publishTimer: Subscription | undefined;
+    const publishSoon = (): void => {
+      publishTimer ??= scheduler.schedule(() => {
+        publishTimer = undefined;
+        publish();
+      }, options.flushIntervalMs);
+    };
+    // Looked up only when a notice goes out alone (rare): the map is built then, once per serve set.
+    let serveSet: ServeSet = [];
+    let byPath: Map<string, Serve> | undefined;
+    const serveSetSubscription = config.serveSet$?.subscribe((set) => {
+      serveSet = set;
+      byPath = undefined;
+    });
+    const currentServe = (socketPath: string): Serve | undefined => {
+      byPath ??= new Map(serveSet.map((serve) => [serve.socketPath, serve]));
+      return byPath.get(socketPath);
+    };
     const lane: LaneContext = {
       options,
       client,
@@ -58,10 +85,12 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
       bodies: new BodyPool(NOTICE_ROOM_BYTES + options.maxBatchBytes, options.concurrency),
       format: config.format ?? sinkFormatter(),
       emit: config.events ?? ignoreEvents,
-      scheduler: config.scheduler ?? asyncScheduler,
+      scheduler,
       random: config.random ?? Math.random,
       stats,
       publish,
+      publishSoon,
+      currentServe,
     };
     let settled = false;
 
@@ -81,6 +110,7 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
         },
         complete: () => {
           settled = true;
+          publishTimer?.unsubscribe(); // the last snapshot follows
           client.close().then(
             () => {
               publish();
@@ -93,6 +123,8 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
 
     return () => {
       subscription.unsubscribe();
+      serveSetSubscription?.unsubscribe();
+      publishTimer?.unsubscribe();
       if (!settled) void client.destroy();
     };
   });

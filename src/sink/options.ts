@@ -20,6 +20,7 @@ export interface SinkOptions {
   readonly connectTimeoutMs: number; // TCP + TLS handshake
   readonly headersTimeoutMs: number; // request sent → response headers received
   readonly bodyTimeoutMs: number; // gap between response body chunks
+  readonly postDeadlineMs: number; // one attempt, start to end of the answer's body, whatever its pace
   readonly keepAliveTimeoutMs: number; // idle connection kept for the next batch
   readonly retry: RetryPolicy;
   readonly gzip: boolean; // Content-Encoding: gzip on bodies
@@ -89,6 +90,12 @@ export const defaultSinkOptions: SinkOptions = {
   headersTimeoutMs: 30_000,
   // Logplex replies with an empty body; any gap this long is a stuck connection.
   bodyTimeoutMs: 30_000,
+  // The timeouts above bound gaps, not totals: a logplex that answers 200 with Content-Length:
+  // 1000 and sends a byte every 5 s never trips them, and held all 4 posting slots of a serve
+  // with nothing delivered and nothing logged (issue #14). A healthy post of a full 1 MiB body
+  // takes well under a second; a minute is a hung peer by any measure, and short enough that a
+  // serve's buffer (two minutes of a busy serve) is not full before the retry.
+  postDeadlineMs: 60_000,
   // Batches come every flush interval; keeping the connection a few seconds saves a TLS handshake each time.
   keepAliveTimeoutMs: 10_000,
   retry: defaultRetryPolicy,
@@ -130,6 +137,7 @@ export function resolveSinkOptions(input: SinkOptionsInput = {}): SinkOptions {
   positive('connectTimeoutMs', o.connectTimeoutMs);
   positive('headersTimeoutMs', o.headersTimeoutMs);
   positive('bodyTimeoutMs', o.bodyTimeoutMs);
+  positive('postDeadlineMs', o.postDeadlineMs);
   positive('keepAliveTimeoutMs', o.keepAliveTimeoutMs);
   positive('laneIdleMs', o.laneIdleMs);
   positive('retry.baseDelayMs', o.retry.baseDelayMs, true);

@@ -1,5 +1,6 @@
 // One batch to one POST (logplex-input.md), with undici: one Pool per logplex origin, reused
-// with keep-alive by every serve posting there, every stage of a request bounded by a timeout.
+// with keep-alive by every serve posting there, every stage of a request bounded by a timeout,
+// and the whole of it by a deadline.
 // A body is prepared once (headers, gzip) and sent as often as the retry policy says, so a
 // retried body is byte-identical and carries the same Logplex-Frame-Id.
 import { randomUUID } from 'node:crypto';
@@ -56,9 +57,24 @@ export async function preparePost(
   options: Pick<SinkOptions, 'gzip' | 'userAgent'>,
   frameId: string = newFrameId(),
 ): Promise<PreparedPost> {
+  const body = needsGzip(batch, options) ? await gzipAsync(batch.body) : batch.body;
+  return preparedWith(batch, body, options, frameId);
+}
+
+/** True when preparing `batch` means deflating it first (preparePost); otherwise preparePostNow will do. */
+export function needsGzip(batch: OutgoingBatch, options: Pick<SinkOptions, 'gzip'>): boolean {
+  return options.gzip && batch.gzipped !== true;
+}
+
+/** preparePost for a batch that needs no gzip (needsGzip false): no promise, no turn of the event loop. */
+export function preparePostNow(batch: OutgoingBatch, options: Pick<SinkOptions, 'gzip' | 'userAgent'>, frameId: string = newFrameId()): PreparedPost {
+  if (needsGzip(batch, options)) throw new Error('preparePostNow: this batch must be gzipped first (preparePost)');
+  return preparedWith(batch, batch.body, options, frameId);
+}
+
+function preparedWith(batch: OutgoingBatch, body: Buffer, options: Pick<SinkOptions, 'gzip' | 'userAgent'>, frameId: string): PreparedPost {
   const url = new URL(batch.serve.target.url);
   const gzipped = batch.gzipped === true || options.gzip;
-  const body = gzipped && batch.gzipped !== true ? await gzipAsync(batch.body) : batch.body;
   const headers: Record<string, string> = {
     authorization: basicAuth(batch.serve),
     'content-type': 'application/logplex-1',
@@ -118,13 +134,34 @@ export interface PostResult {
   readonly bytes: number; // body bytes on the wire
 }
 
+type ClientOptions = Pick<SinkOptions, 'connectTimeoutMs' | 'headersTimeoutMs' | 'bodyTimeoutMs' | 'keepAliveTimeoutMs' | 'postDeadlineMs'>;
+
+/** undici's own default: an answer longer than this is not read but its connection closed. */
+const DUMP_LIMIT_BYTES = 128 * 1024;
+
+/** The reason an attempt aborted by its caller (shutdown) fails with; never retried. */
+const ABORTED = new PostError('LOGPLEX_ABORTED', 'request aborted', { transient: false });
+
+/**
+ * What the sink needs of an HTTP client: LogplexClient, or a stand-in answering on a virtual
+ * clock (the sink's marble test). PromiseLike, so such a stand-in can settle in virtual time.
+ */
+export interface PostTransport {
+  /** One attempt: resolves on 2xx, rejects with a PostError otherwise; `signal` aborts it. */
+  send(post: PreparedPost, signal: AbortSignal): PromiseLike<PostResult>;
+  /** Graceful: requests in flight finish, then connections close. */
+  close(): PromiseLike<void>;
+  /** Abrupt: requests in flight fail, connections drop now. */
+  destroy(): PromiseLike<void>;
+}
+
 /** The sink's HTTP side: a Pool per origin, created on first use, closed with the sink. */
-export class LogplexClient {
+export class LogplexClient implements PostTransport {
   readonly #pools = new Map<string, Pool>();
-  readonly #options: Pick<SinkOptions, 'connectTimeoutMs' | 'headersTimeoutMs' | 'bodyTimeoutMs' | 'keepAliveTimeoutMs'>;
+  readonly #options: ClientOptions;
   #closed = false;
 
-  constructor(options: Pick<SinkOptions, 'connectTimeoutMs' | 'headersTimeoutMs' | 'bodyTimeoutMs' | 'keepAliveTimeoutMs'>) {
+  constructor(options: ClientOptions) {
     this.#options = options;
   }
 
@@ -142,25 +179,41 @@ export class LogplexClient {
     return pool;
   }
 
-  /** One attempt. Resolves on 2xx; rejects with a PostError otherwise. */
+  /**
+   * One attempt. Resolves on 2xx; rejects with a PostError otherwise. `signal` aborts it (shutdown);
+   * postDeadlineMs after the start it is failed as a timeout, whatever stage it is in.
+   */
   async send(post: PreparedPost, signal?: AbortSignal): Promise<PostResult> {
     if (this.#closed) throw new PostError('LOGPLEX_ABORTED', 'sink closed', { transient: false });
+    // One controller for both ends of the attempt: the caller's abort and our deadline. Aborting
+    // with a reason of our own: undici rejects with it, and no DOMException (with its stack
+    // trace) is built. Nothing is aborted on the usual path, where the timer is just cleared.
+    const control = new AbortController();
+    const onAbort = (): void => control.abort(ABORTED);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const deadline = setTimeout(() => control.abort(this.#deadlineError()), this.#options.postDeadlineMs);
     let statusCode: number;
     let retryAfter: string | string[] | undefined;
     try {
+      if (signal?.aborted === true) throw ABORTED;
       const response = await this.#pool(post.origin).request({
         path: post.path,
         method: 'POST',
         headers: post.headers,
         body: post.body,
-        signal: signal ?? null,
+        signal: control.signal,
       });
       statusCode = response.statusCode;
       retryAfter = response.headers['retry-after'];
-      // Read to the end whatever the status: an unread body pins the connection and defeats keep-alive.
-      await response.body.dump();
+      // Read to the end whatever the status: an unread body pins the connection and defeats
+      // keep-alive. Without the signal, dump() would resolve quietly when the deadline destroys
+      // the body, and a trickled answer would count as delivered.
+      await response.body.dump({ limit: DUMP_LIMIT_BYTES, signal: control.signal });
     } catch (err) {
       throw classifyRequestError(err, signal?.aborted === true);
+    } finally {
+      clearTimeout(deadline);
+      signal?.removeEventListener('abort', onAbort);
     }
     if (statusCode < 200 || statusCode >= 300) {
       throw new PostError('LOGPLEX_HTTP_STATUS', `logplex answered ${statusCode}`, {
@@ -170,6 +223,13 @@ export class LogplexClient {
       });
     }
     return { status: statusCode, bytes: post.body.length };
+  }
+
+  #deadlineError(): PostError {
+    return new PostError('LOGPLEX_TIMEOUT', `logplex did not finish answering within ${this.#options.postDeadlineMs} ms`, {
+      transient: true,
+      causeCode: 'POST_DEADLINE',
+    });
   }
 
   /** Graceful: lets requests in flight finish, then closes every connection. */
