@@ -83,14 +83,19 @@ export function createCollector(options: CollectorOptions): Collector {
   };
 
   let serveDb: ServeDb | undefined;
+  let opening: Promise<ServeDb> | undefined; // set by start() before its first await
   const stopListening = new Subject<void>();
   const subscriptions = new Subscription();
   let delivered: Promise<void> = Promise.resolve();
   let stopping: Promise<void> | undefined;
 
   const start = async (): Promise<void> => {
-    if (serveDb !== undefined) throw new Error('collector already started');
-    const db = await openServeDb(serveDbOptions);
+    if (opening !== undefined) throw new Error('collector already started');
+    opening = openServeDb(serveDbOptions);
+    const db = await opening;
+    // stop() came while the database was opening: it waits for `opening` and closes the watch;
+    // starting now would leave a watch and a sink running that nothing ever stops.
+    if (stopping !== undefined) return;
     serveDb = db;
     subscriptions.add(db.outcome$.subscribe(emit));
     const serveSet$ = db.serveSet$.pipe(
@@ -139,7 +144,9 @@ export function createCollector(options: CollectorOptions): Collector {
         });
       }
       subscriptions.unsubscribe(); // aborts whatever is still in flight after a timeout
-      await serveDb?.close();
+      // A start() still opening the database has not set serveDb yet: wait for it and close it.
+      const db = serveDb ?? (await opening?.catch(() => undefined));
+      await db?.close();
       emit({ kind: 'stopped', level: 'info', delivered_all: outcome === 'delivered', duration_ms: Date.now() - began });
       events.complete();
       records.complete();

@@ -1,6 +1,6 @@
 // createCollector as another Node app embeds it: real serve database directory, real socket,
 // the stand-in as logplex, and the observables the README documents.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { filter, firstValueFrom } from 'rxjs';
@@ -16,6 +16,7 @@ describe('createCollector (the library API)', () => {
   let tmp: string;
   let standIn: LogplexStandIn;
   let running: Collector | undefined; // stopped after each test even when it failed midway
+  let spawned: ChildProcess | undefined; // killed after each test even when it failed midway
   beforeEach(async () => {
     tmp = mkdtempSync('/tmp/plc-c-');
     standIn = await startLogplexStandIn();
@@ -23,6 +24,8 @@ describe('createCollector (the library API)', () => {
   afterEach(async () => {
     await running?.stop();
     running = undefined;
+    spawned?.kill('SIGKILL');
+    spawned = undefined;
     await standIn.close();
     rmSync(tmp, { recursive: true, force: true });
   });
@@ -73,6 +76,27 @@ describe('createCollector (the library API)', () => {
   it('rejects start() with a ServeDbError for a missing serve database', async () => {
     const collector = createCollector({ serveDbDir: join(tmp, 'missing') });
     await expect(collector.start()).rejects.toThrow(ServeDbError);
+  });
+
+  it('stop() while start() is pending closes the serve database watch: the process exits on its own', async () => {
+    // A child process as an embedder writes it: start(), stop() at once, await both. Whatever
+    // start() opened (the chokidar watch, timers) must be closed, or node never exits.
+    const script = join(tmp, 'early-stop.js');
+    writeFileSync(
+      script,
+      `const { createCollector } = require(${JSON.stringify(resolve(__dirname, '../../dist'))});
+const c = createCollector({ serveDbDir: ${JSON.stringify(tmp)} });
+const kinds = [];
+c.event$.subscribe((e) => kinds.push(e.kind));
+Promise.all([c.start(), c.stop()]).then(() => process.stdout.write(kinds.join(',')));`,
+    );
+    const child = (spawned = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    // Bounded by the test's timeout: before the fix the watch kept node alive for ever.
+    expect(await exited).toBe(0);
+    expect(out.split(',')).toEqual(['stopping', 'stopped']);
   });
 
   it('is importable by package name, as embedders do (built dist/)', () => {
