@@ -27,6 +27,16 @@ export type LifecycleEvent =
       readonly level: 'error';
       readonly timeout_ms: number;
       readonly queued_bytes: number; // what was still undelivered and is now lost
+      readonly queued_lines: number; // the same in log lines (frames), over all serves
+    }
+  | {
+      // One per serve that still held lines at a shutdown timeout.
+      readonly kind: 'lines_abandoned';
+      readonly level: 'error';
+      readonly serve: string | undefined;
+      readonly socket: string;
+      readonly lines: number; // log lines (frames) undelivered and now lost
+      readonly bytes: number;
     };
 
 export type CollectorEvent = ServeDbEvent | SourceEvent | SinkEvent | LifecycleEvent;
@@ -136,12 +146,18 @@ export function createCollector(options: CollectorOptions): Collector {
       );
       clearTimeout(timer);
       if (outcome === 'timeout') {
+        const left = stats.value;
         emit({
           kind: 'shutdown_timeout',
           level: 'error',
           timeout_ms: shutdownTimeoutMs,
-          queued_bytes: stats.value.queuedBytes,
+          queued_bytes: left.queuedBytes,
+          queued_lines: left.queuedFrames,
         });
+        for (const s of left.serves) {
+          if (s.queuedFrames === 0 && s.queuedBytes === 0) continue;
+          emit({ kind: 'lines_abandoned', level: 'error', serve: s.name, socket: s.socketPath, lines: s.queuedFrames, bytes: s.queuedBytes });
+        }
       }
       subscriptions.unsubscribe(); // aborts whatever is still in flight after a timeout
       // A start() still opening the database has not set serveDb yet: wait for it and close it.

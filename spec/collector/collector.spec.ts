@@ -56,7 +56,7 @@ describe('createCollector (the library API)', () => {
 
     expect(records).toHaveLength(50);
     expect(records.every((r) => r.serve.name === 'GREEN' && r.message.type === 'L')).toBe(true);
-    expect(stats).toMatchObject({ recordsIn: 50, dropped: 0, lost: 0, requestsFailed: 0 });
+    expect(stats).toMatchObject({ recordsIn: 50, dropped: 0, lost: 0, requestsFailed: 0, queuedFrames: 0 });
     expect(stats?.requestsOk).toBeGreaterThan(0);
     expect(standIn.stats().framesByToken[TOKEN]).toBe(stats?.framesOut);
     const kinds = events.map((e) => e.kind);
@@ -76,6 +76,40 @@ describe('createCollector (the library API)', () => {
   it('rejects start() with a ServeDbError for a missing serve database', async () => {
     const collector = createCollector({ serveDbDir: join(tmp, 'missing') });
     await expect(collector.start()).rejects.toThrow(ServeDbError);
+  });
+
+  it('a shutdown timeout says how many lines each serve abandoned, not only bytes', async () => {
+    await standIn.setMode({ kind: 'hang' }); // logplex reads every post and never answers
+    const collector = createCollector({ serveDbDir: tmp, logplexUrl: standIn.url, shutdownTimeoutMs: 300 });
+    running = collector;
+    const events: CollectorEvent[] = [];
+    collector.event$.subscribe((e) => events.push(e));
+    await collector.start();
+    const green = join(tmp, 'green.sock');
+    const red = join(tmp, 'red.sock');
+    writeFileSync(
+      join(tmp, 'tmp.json'),
+      JSON.stringify({ serves: [{ i: 'g', t: TOKEN, p: green, name: 'GREEN' }, { i: 'r', t: TOKEN, p: red, name: 'RED' }] }),
+    );
+    renameSync(join(tmp, 'tmp.json'), join(tmp, 'serves.new'));
+    await waitUntil(() => events.filter((e) => e.kind === 'listening').length === 2);
+    await runEmulator({ socketPath: green, identity: 'g', recordsPerConnection: 30 });
+    await runEmulator({ socketPath: red, identity: 'r', recordsPerConnection: 20 });
+    const stats = await firstValueFrom(collector.stats$.pipe(filter((s) => s.recordsIn === 50 && s.requestsOk === 0)));
+    const framesOf = (name: string): number => stats.serves.find((s) => s.name === name)?.framesIn ?? -1;
+
+    await collector.stop();
+    const timeout = events.find((e) => e.kind === 'shutdown_timeout');
+    expect(timeout).toMatchObject({ queued_lines: framesOf('GREEN') + framesOf('RED'), queued_bytes: expect.any(Number) });
+    const abandoned = events.filter((e) => e.kind === 'lines_abandoned');
+    expect(abandoned).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ level: 'error', serve: 'GREEN', socket: green, lines: framesOf('GREEN'), bytes: expect.any(Number) }),
+        expect.objectContaining({ level: 'error', serve: 'RED', socket: red, lines: framesOf('RED'), bytes: expect.any(Number) }),
+      ]),
+    );
+    expect(abandoned).toHaveLength(2);
+    expect(events.at(-1)).toMatchObject({ kind: 'stopped', delivered_all: false });
   });
 
   it('stop() while start() is pending closes the serve database watch: the process exits on its own', async () => {

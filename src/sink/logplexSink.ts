@@ -206,6 +206,7 @@ function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneCo
       }
       return false;
     }
+    c.queuedFrames += frames; // what a shutdown timeout would abandon, in lines
     syncQueued();
     return true;
   };
@@ -377,6 +378,7 @@ function deliver(batch: Batch, ctx: LaneContext, queue: ServeQueue, counters: Mu
       if (delivered) ctx.bodies.give(batch.body); // answered 2xx: the server read all of it
       queue.release(batch.ledgerBytes);
       counters.queuedBytes = queue.queuedBytes;
+      counters.queuedFrames -= batch.logFrames;
       ctx.publish();
     }),
   );
