@@ -26,9 +26,16 @@ export class DaemonProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private waiters: Array<() => void> = [];
 
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv, options: { cwd?: string } = {}) {
-    this.child = spawn(process.execPath, [BIN, ...args], {
+  /**
+   * `options.shell`: run this `sh -c` command line instead of `node BIN args` (args are then
+   * ignored), detached in a process group of its own, as a supervisor starts a service: the
+   * group is signalled with `killGroup`.
+   */
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv, options: { cwd?: string; shell?: string } = {}) {
+    const [file, argv] = options.shell === undefined ? [process.execPath, [BIN, ...args]] : ['/bin/sh', ['-c', options.shell]];
+    this.child = spawn(file, argv, {
       cwd: options.cwd,
+      detached: options.shell !== undefined,
       env: { PATH: process.env.PATH, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -73,5 +80,10 @@ export class DaemonProcess {
 
   kill(signal: NodeJS.Signals): void {
     this.child.kill(signal);
+  }
+
+  /** Signal the whole process group (systemd's KillMode=control-group, Ctrl-C in a terminal). */
+  killGroup(signal: NodeJS.Signals): void {
+    if (this.child.pid !== undefined) process.kill(-this.child.pid, signal);
   }
 }
