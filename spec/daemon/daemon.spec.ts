@@ -2,6 +2,7 @@
 // real serve database directory, a real unix socket, and logplex played by the stand-in on
 // 127.0.0.1. Nothing here reaches inside the process.
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { runEmulator } from '../../src/tools/logfebeEmulator';
 import { startLogplexStandIn, type LogplexStandIn, type ReceivedBatch } from '../../src/tools/logplexStandIn';
@@ -155,6 +156,28 @@ describe('pg-logplexcollector, running', () => {
     expect(await d.exited).toEqual({ code: 0, signal: null });
     expect(markersIn(received).size).toBe(120);
     expect(d.events('stopped')[0]).toMatchObject({ delivered_all: 'true' });
+  });
+
+  it('prints no debug lines by default; --log-level debug shows them', async () => {
+    const socket = join(tmp, 'pg.sock');
+    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket }]);
+    // A connection that closes before identifying is a debug-level `disconnect`.
+    const knockAndLeave = () =>
+      new Promise<void>((done, fail) => createConnection(socket).on('connect', function (this: Socket) { this.end(); }).on('close', () => done()).on('error', fail));
+
+    const quiet = start();
+    await quiet.waitFor('listening');
+    await knockAndLeave();
+    await runEmulator({ socketPath: socket, identity: 'db1', recordsPerConnection: 1 });
+    await quiet.waitFor('disconnect', (l) => l.identified === 'true'); // logged after the knock's
+    expect(quiet.lines.filter((l) => l.includes('level=debug'))).toEqual([]);
+    quiet.kill('SIGTERM');
+    expect((await quiet.exited).code).toBe(0);
+
+    const verbose = start(['--log-level', 'debug']);
+    await verbose.waitFor('listening');
+    await knockAndLeave();
+    expect(await verbose.waitFor('disconnect')).toMatchObject({ level: 'debug', identified: 'false' });
   });
 
   it('re-reads the serve database on SIGHUP (file events off, poll an hour away)', async () => {

@@ -3,7 +3,7 @@
 // so one formatter serves every kind; values that are not primitives are printed through
 // String(), which a Secret answers with [redacted].
 import type { EventBase } from '../events';
-import type { LogFormat } from './config';
+import type { LogFormat, LogLevel } from './config';
 
 export type LineWriter = (line: string) => void;
 
@@ -29,7 +29,13 @@ export function formatJson(event: EventBase, at: Date): string {
   return JSON.stringify({ ts: at.toISOString(), level, event: kind, ...fields });
 }
 
-export function createLogger(format: LogFormat, write: LineWriter): (event: EventBase) => void {
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/** Prints events at `least` or above (info by default: debug lines are opt-in). */
+export function createLogger(format: LogFormat, write: LineWriter, least: LogLevel = 'info'): (event: EventBase) => void {
   const render = format === 'json' ? formatJson : formatLogfmt;
-  return (event) => write(render(event, new Date()));
+  const floor = RANK[least];
+  return (event) => {
+    if (RANK[event.level] >= floor) write(render(event, new Date()));
+  };
 }

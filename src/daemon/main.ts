@@ -4,16 +4,13 @@
 import { interval } from 'rxjs';
 import { createCollector, type Collector } from '../collector';
 import type { CollectorOptions } from '../options';
-import { ConfigError, USAGE, parseConfig, type DaemonConfig } from './config';
+import { ConfigError, DEFAULT_STATS_INTERVAL_MS, EXIT, USAGE, parseConfig, type DaemonConfig } from './config';
 import { createLogger } from './log';
 import { packageVersion } from './version';
 
 const PROG = 'pg-logplexcollector';
-const DEFAULT_STATS_INTERVAL_MS = 60_000; // one line a minute: enough to graph, not enough to drown in
-
-/** Exit codes: 0 clean stop, 1 could not start or stopped with undelivered logs, 2 bad configuration. */
-const EXIT_CONFIG = 2;
-const EXIT_FAILURE = 1;
+const EXIT_CONFIG = EXIT.config;
+const EXIT_FAILURE = EXIT.failure;
 
 /** One line naming what to fix, then exit. Messages never hold tokens (each stage sees to it). */
 function fatal(code: number, err: unknown): never {
@@ -79,7 +76,7 @@ export interface RunningDaemon {
  * main() and by the demo. Exits the process on a start-up error.
  */
 export async function startDaemon(config: DaemonConfig, serveDbDir: string): Promise<RunningDaemon> {
-  const log = createLogger(config.logFormat, (line) => process.stderr.write(`${line}\n`));
+  const log = createLogger(config.logFormat, (line) => process.stderr.write(`${line}\n`), config.logLevel);
   let collector: Collector;
   try {
     collector = createCollector(collectorOptions(config, serveDbDir));
@@ -132,7 +129,7 @@ export async function startDaemon(config: DaemonConfig, serveDbDir: string): Pro
         process.off('SIGHUP', onHup);
         process.off('SIGTERM', onStop);
         process.off('SIGINT', onStop);
-        process.exitCode = deliveredAll ? 0 : EXIT_FAILURE;
+        process.exitCode = deliveredAll ? EXIT.ok : EXIT_FAILURE;
         resolve();
       },
     }),
