@@ -2,7 +2,7 @@
 // JSON with --log-format json (for log shippers). Events are flat by construction (events.ts),
 // so one formatter serves every kind; values that are not primitives are printed through
 // String(), which a Secret answers with [redacted].
-import type { EventBase } from '../events';
+import type { EventBase, SnakeCaseFlatEvent } from '../events';
 import type { LogFormat, LogLevel } from './config';
 
 export type LineWriter = (line: string) => void;
@@ -15,7 +15,7 @@ function logfmtValue(v: unknown): string {
 }
 
 /** `ts=… level=info event=connect serve=BLUE socket=/run/a.sock` */
-export function formatLogfmt(event: EventBase, at: Date): string {
+export function formatLogfmt<E extends EventBase>(event: E, at: Date): string {
   let line = `ts=${at.toISOString()} level=${event.level} event=${logfmtValue(event.kind)}`;
   for (const [key, value] of Object.entries(event)) {
     if (key === 'kind' || key === 'level' || value === undefined) continue;
@@ -24,18 +24,27 @@ export function formatLogfmt(event: EventBase, at: Date): string {
   return line;
 }
 
-export function formatJson(event: EventBase, at: Date): string {
+export function formatJson<E extends EventBase>(event: E, at: Date): string {
   const { kind, level, ...fields } = event;
   return JSON.stringify({ ts: at.toISOString(), level, event: kind, ...fields });
 }
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
-/** Prints events at `least` or above (info by default: debug lines are opt-in). */
-export function createLogger(format: LogFormat, write: LineWriter, least: LogLevel = 'info'): (event: EventBase) => void {
+/**
+ * Prints events at `least` or above (info by default: debug lines are opt-in). Each field name
+ * becomes a key as it is, so the event types must be snake_case and flat: an event type that is
+ * not makes the returned function's parameter a type naming the offending fields.
+ */
+export function createLogger<E extends EventBase>(
+  format: LogFormat,
+  write: LineWriter,
+  least: LogLevel = 'info',
+): (event: SnakeCaseFlatEvent<E>) => void {
   const render = format === 'json' ? formatJson : formatLogfmt;
   const floor = RANK[least];
-  return (event) => {
+  return (checked) => {
+    const event = checked as E; // SnakeCaseFlatEvent<E> is E itself whenever it can be called
     if (RANK[event.level] >= floor) write(render(event, new Date()));
   };
 }

@@ -2,9 +2,10 @@
 // signals, and the periodic stats line. Everything that can be wrong with the configuration is
 // found before anything listens, and is reported as one line with a non-zero exit.
 import { interval } from 'rxjs';
-import { createCollector, type Collector } from '../collector';
+import { createCollector, type Collector, type CollectorEvent } from '../collector';
 import type { CollectorOptions } from '../options';
 import { ConfigError, DEFAULT_STATS_INTERVAL_MS, EXIT, USAGE, parseConfig, type DaemonConfig } from './config';
+import type { DaemonEvent } from './events';
 import { createLogger } from './log';
 import { packageVersion } from './version';
 
@@ -76,7 +77,7 @@ export interface RunningDaemon {
  * main() and by the demo. Exits the process on a start-up error.
  */
 export async function startDaemon(config: DaemonConfig, serveDbDir: string): Promise<RunningDaemon> {
-  const log = createLogger(config.logFormat, (line) => process.stderr.write(`${line}\n`), config.logLevel);
+  const log = createLogger<CollectorEvent | DaemonEvent>(config.logFormat, (line) => process.stderr.write(`${line}\n`), config.logLevel);
   let collector: Collector;
   try {
     collector = createCollector(collectorOptions(config, serveDbDir));
