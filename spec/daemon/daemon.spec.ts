@@ -6,7 +6,7 @@ import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { runEmulator } from '../../src/tools/logfebeEmulator';
 import { startLogplexStandIn, type LogplexStandIn, type ReceivedBatch } from '../../src/tools/logplexStandIn';
-import { DaemonProcess } from '../support/daemonProcess';
+import { DaemonProcess, markersIn } from '../support/daemonProcess';
 
 const TOKEN = 't.7c0ffee0-0000-4000-8000-000000000001';
 
@@ -14,12 +14,6 @@ function writeServes(dir: string, serves: object[]): void {
   writeFileSync(join(dir, 'serves.tmp'), JSON.stringify({ serves }));
   renameSync(join(dir, 'serves.tmp'), join(dir, 'serves.new')); // atomically, as the spec asks
 }
-
-const markersIn = (batches: readonly ReceivedBatch[]): Set<string> => {
-  const seen = new Set<string>();
-  for (const b of batches) for (const f of b.frames) for (const m of f.msg.matchAll(/marker=(\d+-\d+)/g)) seen.add(m[1] ?? '');
-  return seen;
-};
 
 describe('pg-logplexcollector, start-up errors: one line naming what to fix, non-zero exit', () => {
   let tmp: string;

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, 
 import { join, resolve } from 'node:path';
 import { runEmulator } from '../../src/tools/logfebeEmulator';
 import { startLogplexStandIn, type LogplexStandIn, type ReceivedBatch } from '../../src/tools/logplexStandIn';
-import { DaemonProcess } from '../support/daemonProcess';
+import { DaemonProcess, markersIn } from '../support/daemonProcess';
 
 const ROOT = resolve(__dirname, '../..');
 const TOKEN = 't.5e1f0000-0000-4000-8000-000000000013';
@@ -23,12 +23,6 @@ function installInto(dir: string): void {
   symlinkSync(ROOT, join(dir, 'node_modules/pg-logplexcollector'));
   symlinkSync('../pg-logplexcollector/bin/pg-logplexcollector.js', join(dir, 'node_modules/.bin/pg-logplexcollector'));
 }
-
-const markersIn = (batches: readonly ReceivedBatch[]): Set<string> => {
-  const seen = new Set<string>();
-  for (const b of batches) for (const f of b.frames) for (const m of f.msg.matchAll(/marker=(\d+-\d+)/g)) seen.add(m[1] ?? '');
-  return seen;
-};
 
 describe('pg-logplexcollector under a supervisor', () => {
   let tmp: string;

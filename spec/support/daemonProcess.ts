@@ -2,6 +2,7 @@
 // `npm test` builds first), its stderr parsed as our logfmt lines.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import type { ReceivedBatch } from '../../src/tools/logplexStandIn';
 
 export const BIN = resolve(__dirname, '../../bin/pg-logplexcollector.js');
 
@@ -86,4 +87,11 @@ export class DaemonProcess {
   killGroup(signal: NodeJS.Signals): void {
     if (this.child.pid !== undefined) process.kill(-this.child.pid, signal);
   }
+}
+
+/** The emulator's per-record markers (`marker=CONN-SEQ`) that reached the stand-in: delivered records. */
+export function markersIn(batches: readonly ReceivedBatch[]): Set<string> {
+  const seen = new Set<string>();
+  for (const b of batches) for (const f of b.frames) for (const m of f.msg.matchAll(/marker=(\d+-\d+)/g)) seen.add(m[1] ?? '');
+  return seen;
 }
