@@ -16,6 +16,8 @@ const ROOT = resolve(__dirname, '../..');
 const TOKEN = 't.5e1f0000-0000-4000-8000-000000000013';
 /** What README tells operators to run, from the directory the package is installed in. */
 export const DOCUMENTED_COMMAND = 'exec node_modules/.bin/pg-logplexcollector';
+/** ... and from a clone (also the Dockerfile's form: node on the bin script, no npm). */
+const FROM_A_CLONE = 'exec node bin/pg-logplexcollector.js';
 
 /** A directory laid out as `npm install pg-logplexcollector` leaves it (linked to this checkout). */
 function installInto(dir: string): void {
@@ -48,14 +50,18 @@ describe('pg-logplexcollector under a supervisor', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const running = readme.slice(readme.indexOf('## Running it for real'), readme.indexOf('### The serve database'));
     expect(running).toContain(DOCUMENTED_COMMAND);
+    expect(running).toContain(FROM_A_CLONE);
     expect(running).not.toMatch(/^\s*(npx|npm (start|run|exec))\b.*pg-logplexcollector/m);
   });
 
-  it('a SIGTERM to the process group ends the started process with status 0, after every record is delivered', async () => {
-    const install = join(tmp, 'app');
+  it.each([
+    ['installed', DOCUMENTED_COMMAND],
+    ['from a clone', FROM_A_CLONE],
+  ])('%s: a SIGTERM to the process group ends the started process with status 0, after every record is delivered', async (how, command) => {
+    const install = how === 'installed' ? join(tmp, 'app') : ROOT;
     const db = join(tmp, 'db');
     mkdirSync(db);
-    installInto(install);
+    if (how === 'installed') installInto(install);
     const socket = join(tmp, 'pg.sock');
     writeFileSync(join(db, 'serves.tmp'), JSON.stringify({ serves: [{ i: 'db1', t: TOKEN, p: socket }] }));
     renameSync(join(db, 'serves.tmp'), join(db, 'serves.new'));
@@ -64,7 +70,7 @@ describe('pg-logplexcollector under a supervisor', () => {
 
     const d = (daemon = new DaemonProcess([], { SERVE_DB_DIR: db, LOGPLEX_URL: standIn.url }, {
       cwd: install,
-      shell: `${DOCUMENTED_COMMAND} --stats-interval 0`,
+      shell: `${command} --stats-interval 0`,
     }));
     await d.waitFor('listening', (l) => l.socket === socket, 30_000);
     // logplex takes a second to answer: delivery is under way when the signal comes.
