@@ -152,6 +152,25 @@ describe('pg-logplexcollector, running', () => {
     expect(d.events('stopped')[0]).toMatchObject({ delivered_all: 'true' });
   });
 
+  it('a shutdown timeout logs the lines each serve abandoned and exits 1', async () => {
+    const socket = join(tmp, 'pg.sock');
+    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket, name: 'BLUE' }]);
+    await standIn.setMode({ kind: 'hang' }); // logplex never answers
+    const d = start(['--shutdown-timeout', '300ms']);
+    await d.waitFor('listening');
+    await runEmulator({ socketPath: socket, identity: 'db1', recordsPerConnection: 40 });
+    await d.waitFor('disconnect', (l) => l.records === '40');
+    await waitUntil(() => standIn.stats().hanging > 0); // the batch is posted, and held
+    d.kill('SIGTERM');
+    expect(await d.exited).toEqual({ code: 1, signal: null });
+    const timeout = d.events('shutdown_timeout')[0];
+    const abandoned = d.events('lines_abandoned');
+    expect(abandoned).toEqual([expect.objectContaining({ level: 'error', serve: 'BLUE', socket })]);
+    expect(Number(abandoned[0]?.lines)).toBeGreaterThanOrEqual(40); // a record is one line or more
+    expect(timeout).toMatchObject({ queued_lines: abandoned[0]?.lines, queued_bytes: abandoned[0]?.bytes });
+    expect(d.events('stopped')[0]).toMatchObject({ delivered_all: 'false' });
+  });
+
   it('prints no debug lines by default; --log-level debug shows them', async () => {
     const socket = join(tmp, 'pg.sock');
     writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket }]);
