@@ -40,6 +40,16 @@ export type LifecycleEvent =
       readonly level: 'error';
       readonly timeout_ms: number;
       readonly queued_bytes: number; // what was still undelivered and is now lost
+      readonly queued_lines: number; // the same in log lines (frames), over all serves
+    }
+  | {
+      // One per serve that still held lines at a shutdown timeout.
+      readonly kind: 'lines_abandoned';
+      readonly level: 'error';
+      readonly serve: string | undefined;
+      readonly socket: string;
+      readonly lines: number; // log lines (frames) undelivered and now lost
+      readonly bytes: number;
     };
 
 export type CollectorEvent = ServeDbEvent | SourceEvent | SinkEvent | LifecycleEvent;
@@ -99,14 +109,19 @@ export function createCollector(options: CollectorOptions): Collector {
   };
 
   let serveDb: ServeDb | undefined;
+  let opening: Promise<ServeDb> | undefined; // set by start() before its first await
   const stopListening = new Subject<void>();
   const subscriptions = new Subscription();
   let delivered: Promise<void> = Promise.resolve();
   let stopping: Promise<void> | undefined;
 
   const start = async (): Promise<void> => {
-    if (serveDb !== undefined) throw new Error('collector already started');
-    const db = await openServeDb(serveDbOptions);
+    if (opening !== undefined) throw new Error('collector already started');
+    opening = openServeDb(serveDbOptions);
+    const db = await opening;
+    // stop() came while the database was opening: it waits for `opening` and closes the watch;
+    // starting now would leave a watch and a sink running that nothing ever stops.
+    if (stopping !== undefined) return;
     serveDb = db;
     subscriptions.add(db.outcome$.subscribe(emit));
     const serveSet$ = db.serveSet$.pipe(
@@ -150,7 +165,12 @@ export function createCollector(options: CollectorOptions): Collector {
       stopListening.next();
       // Stop looking at serves.new now, beside delivery: a look under way finishes first, and one
       // that never does (serves.new on a hung file system) must not hold the stop past its timeout.
-      const serveDbClosed = (serveDb?.close() ?? Promise.resolve()).then(
+      // A start() still opening the database has not set serveDb yet: wait for it and close it.
+      const closeServeDb = async (): Promise<void> => {
+        const db = serveDb ?? (await opening?.catch(() => undefined));
+        await db?.close();
+      };
+      const serveDbClosed = closeServeDb().then(
         () => true,
         () => true, // it failed while closing: closed as far as stopping goes
       );
@@ -160,12 +180,18 @@ export function createCollector(options: CollectorOptions): Collector {
         'timeout' as const,
       ).catch(() => 'failed' as const);
       if (outcome === 'timeout') {
+        const left = stats.value;
         emit({
           kind: 'shutdown_timeout',
           level: 'error',
           timeout_ms: shutdownTimeoutMs,
-          queued_bytes: stats.value.queuedBytes,
+          queued_bytes: left.queuedBytes,
+          queued_lines: left.queuedFrames,
         });
+        for (const s of left.serves) {
+          if (s.queuedFrames === 0 && s.queuedBytes === 0) continue;
+          emit({ kind: 'lines_abandoned', level: 'error', serve: s.name, socket: s.socketPath, lines: s.queuedFrames, bytes: s.queuedBytes });
+        }
       }
       subscriptions.unsubscribe(); // aborts whatever is still in flight after a timeout
       const closed = await within(Math.max(0, began + shutdownTimeoutMs - Date.now()), serveDbClosed, false);

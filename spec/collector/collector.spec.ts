@@ -1,6 +1,6 @@
 // createCollector as another Node app embeds it: real serve database directory, real socket,
 // the stand-in as logplex, and the observables the README documents.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { filter, firstValueFrom } from 'rxjs';
@@ -16,6 +16,7 @@ describe('createCollector (the library API)', () => {
   let tmp: string;
   let standIn: LogplexStandIn;
   let running: Collector | undefined; // stopped after each test even when it failed midway
+  let spawned: ChildProcess | undefined; // killed after each test even when it failed midway
   beforeEach(async () => {
     tmp = mkdtempSync('/tmp/plc-c-');
     standIn = await startLogplexStandIn();
@@ -23,6 +24,8 @@ describe('createCollector (the library API)', () => {
   afterEach(async () => {
     await running?.stop();
     running = undefined;
+    spawned?.kill('SIGKILL');
+    spawned = undefined;
     await standIn.close();
     rmSync(tmp, { recursive: true, force: true });
   });
@@ -53,7 +56,7 @@ describe('createCollector (the library API)', () => {
 
     expect(records).toHaveLength(50);
     expect(records.every((r) => r.serve.name === 'GREEN' && r.message.type === 'L')).toBe(true);
-    expect(stats).toMatchObject({ recordsIn: 50, dropped: 0, lost: 0, requestsFailed: 0 });
+    expect(stats).toMatchObject({ recordsIn: 50, dropped: 0, lost: 0, requestsFailed: 0, queuedFrames: 0 });
     expect(stats?.requestsOk).toBeGreaterThan(0);
     expect(standIn.stats().framesByToken[TOKEN]).toBe(stats?.framesOut);
     const kinds = events.map((e) => e.kind);
@@ -73,6 +76,61 @@ describe('createCollector (the library API)', () => {
   it('rejects start() with a ServeDbError for a missing serve database', async () => {
     const collector = createCollector({ serveDbDir: join(tmp, 'missing') });
     await expect(collector.start()).rejects.toThrow(ServeDbError);
+  });
+
+  it('a shutdown timeout says how many lines each serve abandoned, not only bytes', async () => {
+    await standIn.setMode({ kind: 'hang' }); // logplex reads every post and never answers
+    const collector = createCollector({ serveDbDir: tmp, logplexUrl: standIn.url, shutdownTimeoutMs: 300 });
+    running = collector;
+    const events: CollectorEvent[] = [];
+    collector.event$.subscribe((e) => events.push(e));
+    await collector.start();
+    const green = join(tmp, 'green.sock');
+    const red = join(tmp, 'red.sock');
+    writeFileSync(
+      join(tmp, 'tmp.json'),
+      JSON.stringify({ serves: [{ i: 'g', t: TOKEN, p: green, name: 'GREEN' }, { i: 'r', t: TOKEN, p: red, name: 'RED' }] }),
+    );
+    renameSync(join(tmp, 'tmp.json'), join(tmp, 'serves.new'));
+    await waitUntil(() => events.filter((e) => e.kind === 'listening').length === 2);
+    await runEmulator({ socketPath: green, identity: 'g', recordsPerConnection: 30 });
+    await runEmulator({ socketPath: red, identity: 'r', recordsPerConnection: 20 });
+    const stats = await firstValueFrom(collector.stats$.pipe(filter((s) => s.recordsIn === 50 && s.requestsOk === 0)));
+    const framesOf = (name: string): number => stats.serves.find((s) => s.name === name)?.framesIn ?? -1;
+
+    await collector.stop();
+    const timeout = events.find((e) => e.kind === 'shutdown_timeout');
+    expect(timeout).toMatchObject({ queued_lines: framesOf('GREEN') + framesOf('RED'), queued_bytes: expect.any(Number) });
+    const abandoned = events.filter((e) => e.kind === 'lines_abandoned');
+    expect(abandoned).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ level: 'error', serve: 'GREEN', socket: green, lines: framesOf('GREEN'), bytes: expect.any(Number) }),
+        expect.objectContaining({ level: 'error', serve: 'RED', socket: red, lines: framesOf('RED'), bytes: expect.any(Number) }),
+      ]),
+    );
+    expect(abandoned).toHaveLength(2);
+    expect(events.at(-1)).toMatchObject({ kind: 'stopped', delivered_all: false });
+  });
+
+  it('stop() while start() is pending closes the serve database watch: the process exits on its own', async () => {
+    // A child process as an embedder writes it: start(), stop() at once, await both. Whatever
+    // start() opened (the chokidar watch, timers) must be closed, or node never exits.
+    const script = join(tmp, 'early-stop.js');
+    writeFileSync(
+      script,
+      `const { createCollector } = require(${JSON.stringify(resolve(__dirname, '../../dist'))});
+const c = createCollector({ serveDbDir: ${JSON.stringify(tmp)} });
+const kinds = [];
+c.event$.subscribe((e) => kinds.push(e.kind));
+Promise.all([c.start(), c.stop()]).then(() => process.stdout.write(kinds.join(',')));`,
+    );
+    const child = (spawned = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    // Bounded by the test's timeout: before the fix the watch kept node alive for ever.
+    expect(await exited).toBe(0);
+    expect(out.split(',')).toEqual(['stopping', 'stopped']);
   });
 
   it('is importable by package name, as embedders do (built dist/)', () => {

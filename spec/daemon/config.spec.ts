@@ -1,4 +1,6 @@
-import { ConfigError, parseConfig, parseDuration, parseSize } from '../../src/daemon/config';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, EXIT, USAGE, parseConfig, parseDuration, parseSize } from '../../src/daemon/config';
 import { formatJson, formatLogfmt } from '../../src/daemon/log';
 import { Secret } from '../../src/secret';
 
@@ -71,9 +73,10 @@ describe('daemon configuration', () => {
     expect(errorOf(() => parse(['--batch-frames', 'many']))).toBe('--batch-frames "many": expected a whole number');
     expect(errorOf(() => parse(['--max-record-frames', '1']))).toBe('--max-record-frames "1": must be between 2 and 100000');
     expect(errorOf(() => parse(['--flush-interval', 'soon']))).toBe(
-      '--flush-interval "soon": expected a duration like 250ms, 10s or 2m',
+      '--flush-interval "soon": expected a duration with a unit, like 250ms, 10s, 2m or 1h',
     );
     expect(errorOf(() => parse(['--post-deadline', '10ms']))).toBe('--post-deadline "10ms": must be between 1000 and 3600000');
+    expect(errorOf(() => parse(['--log-level', 'verbose']))).toBe('--log-level "verbose": expected debug, info, warn or error');
     expect(errorOf(() => parse(['--log-format', 'xml']))).toBe('--log-format "xml": expected logfmt or json');
     expect(errorOf(() => parse(['--bogus']))).toMatch(/Unknown option '--bogus'.*see --help/);
   });
@@ -85,6 +88,42 @@ describe('daemon configuration', () => {
     expect(errorOf(() => parse([], { LOGPLEX_URL: 'ftp://u:t.secret@h/' }))).toBe(
       'LOGPLEX_URL must be an http:// or https:// URL, not ftp:',
     );
+  });
+
+  it('refuses a duration without a unit (5 ms or 5 s?), except 0', () => {
+    expect(errorOf(() => parse(['--flush-interval', '5']))).toBe(
+      '--flush-interval "5": expected a duration with a unit, like 250ms, 10s, 2m or 1h',
+    );
+    expect(errorOf(() => parse(['--shutdown-timeout', '10']))).toMatch(/^--shutdown-timeout "10": expected a duration with a unit/);
+    expect(parse(['--stats-interval', '0', '--shutdown-timeout', '0']).tunables).toMatchObject({ statsIntervalMs: 0, shutdownTimeoutMs: 0 });
+  });
+
+  it('takes h as a unit of durations', () => {
+    expect(parse(['--poll-interval', '1h']).tunables.pollIntervalMs).toBe(3_600_000);
+    expect(parseDuration('--x', '1.5h', 0, 1e9)).toBe(5_400_000);
+  });
+
+  it('--help shows every flag of README\'s table with the same default', () => {
+    const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+    const rows = [...readme.matchAll(/^\| `(--[a-z-]+)` \| `?([^|`]+?)`? \|/gm)].map((m) => [m[1] ?? '', m[2] ?? '']);
+    expect(rows.length).toBeGreaterThanOrEqual(16);
+    const help = USAGE.split('\n');
+    for (const [flag, dflt] of rows) {
+      const line = help.find((l) => l.startsWith(`  ${flag} `) || l.startsWith(`  ${flag}  `));
+      expect({ flag, line }).toEqual({ flag, line: expect.stringContaining(`(default: ${dflt})`) });
+    }
+  });
+
+  it('--help gives a default for every flag that takes a value', () => {
+    const flagLines = USAGE.split('\n').filter((l) => /^  --[a-z-]+ [A-Z]+/.test(l));
+    expect(flagLines.length).toBeGreaterThanOrEqual(16);
+    for (const line of flagLines) expect(line).toMatch(/\(default: [^)]+\)$/);
+  });
+
+  it('--help gives the exit codes main() uses', () => {
+    expect(USAGE).toMatch(new RegExp(`Exit status: ${EXIT.ok} clean stop`));
+    expect(USAGE).toMatch(new RegExp(`\\n  ${EXIT.failure} could not start`));
+    expect(USAGE).toMatch(new RegExp(`\\n  ${EXIT.config} bad configuration`));
   });
 
   it('parses sizes and durations', () => {

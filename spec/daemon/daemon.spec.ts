@@ -2,10 +2,11 @@
 // real serve database directory, a real unix socket, and logplex played by the stand-in on
 // 127.0.0.1. Nothing here reaches inside the process.
 import { existsSync, lstatSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { runEmulator } from '../../src/tools/logfebeEmulator';
 import { startLogplexStandIn, type LogplexStandIn, type ReceivedBatch } from '../../src/tools/logplexStandIn';
-import { DaemonProcess } from '../support/daemonProcess';
+import { DaemonProcess, markersIn } from '../support/daemonProcess';
 
 const TOKEN = 't.7c0ffee0-0000-4000-8000-000000000001';
 
@@ -13,12 +14,6 @@ function writeServes(dir: string, serves: object[]): void {
   writeFileSync(join(dir, 'serves.tmp'), JSON.stringify({ serves }));
   renameSync(join(dir, 'serves.tmp'), join(dir, 'serves.new')); // atomically, as the spec asks
 }
-
-const markersIn = (batches: readonly ReceivedBatch[]): Set<string> => {
-  const seen = new Set<string>();
-  for (const b of batches) for (const f of b.frames) for (const m of f.msg.matchAll(/marker=(\d+-\d+)/g)) seen.add(m[1] ?? '');
-  return seen;
-};
 
 describe('pg-logplexcollector, start-up errors: one line naming what to fix, non-zero exit', () => {
   let tmp: string;
@@ -169,6 +164,47 @@ describe('pg-logplexcollector, running', () => {
     expect(await d.exited).toEqual({ code: 0, signal: null });
     expect(markersIn(received).size).toBe(120);
     expect(d.events('stopped')[0]).toMatchObject({ delivered_all: 'true' });
+  });
+
+  it('a shutdown timeout logs the lines each serve abandoned and exits 1', async () => {
+    const socket = join(tmp, 'pg.sock');
+    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket, name: 'BLUE' }]);
+    await standIn.setMode({ kind: 'hang' }); // logplex never answers
+    const d = start(['--shutdown-timeout', '300ms']);
+    await d.waitFor('listening');
+    await runEmulator({ socketPath: socket, identity: 'db1', recordsPerConnection: 40 });
+    await d.waitFor('disconnect', (l) => l.records === '40');
+    await waitUntil(() => standIn.stats().hanging > 0); // the batch is posted, and held
+    d.kill('SIGTERM');
+    expect(await d.exited).toEqual({ code: 1, signal: null });
+    const timeout = d.events('shutdown_timeout')[0];
+    const abandoned = d.events('lines_abandoned');
+    expect(abandoned).toEqual([expect.objectContaining({ level: 'error', serve: 'BLUE', socket })]);
+    expect(Number(abandoned[0]?.lines)).toBeGreaterThanOrEqual(40); // a record is one line or more
+    expect(timeout).toMatchObject({ queued_lines: abandoned[0]?.lines, queued_bytes: abandoned[0]?.bytes });
+    expect(d.events('stopped')[0]).toMatchObject({ delivered_all: 'false' });
+  });
+
+  it('prints no debug lines by default; --log-level debug shows them', async () => {
+    const socket = join(tmp, 'pg.sock');
+    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket }]);
+    // A connection that closes before identifying is a debug-level `disconnect`.
+    const knockAndLeave = () =>
+      new Promise<void>((done, fail) => createConnection(socket).on('connect', function (this: Socket) { this.end(); }).on('close', () => done()).on('error', fail));
+
+    const quiet = start();
+    await quiet.waitFor('listening');
+    await knockAndLeave();
+    await runEmulator({ socketPath: socket, identity: 'db1', recordsPerConnection: 1 });
+    await quiet.waitFor('disconnect', (l) => l.identified === 'true'); // logged after the knock's
+    expect(quiet.lines.filter((l) => l.includes('level=debug'))).toEqual([]);
+    quiet.kill('SIGTERM');
+    expect((await quiet.exited).code).toBe(0);
+
+    const verbose = start(['--log-level', 'debug']);
+    await verbose.waitFor('listening');
+    await knockAndLeave();
+    expect(await verbose.waitFor('disconnect')).toMatchObject({ level: 'debug', identified: 'false' });
   });
 
   it('re-reads the serve database on SIGHUP (file events off, poll an hour away)', async () => {

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import type { EventBase } from '../../src/events';
+import type { FlatEvent } from '../../src/events';
 import { formatJson, formatLogfmt, truncate } from '../../src/daemon/log';
 import { createRepeatFilter, type RepeatClock } from '../../src/daemon/logRepeats';
 import { createLogWriter } from '../../src/daemon/logWriter';
@@ -13,10 +13,11 @@ import { parseLogfmt } from '../support/daemonProcess';
 
 const at = new Date('2026-11-25T01:02:03.004Z');
 const HOSTILE = 'x\x1b[2J\x07\x7f\x9b\u202e\u2028\r\ny';
+const flat = (e: FlatEvent): FlatEvent => e;
 
 describe('a log line: peer strings cut and escaped', () => {
   const identity = 'i'.repeat(1 << 20);
-  const mismatch: EventBase = {
+  const mismatch: FlatEvent = {
     kind: 'identity_mismatch',
     level: 'warn',
     socket: '/run/a.sock',
@@ -91,12 +92,12 @@ function manualClock(): RepeatClock & { advance(ms: number): void } {
 }
 
 describe('repeats: one line per serve and reason per window', () => {
-  const mismatch = (socket: string, n: number): EventBase => ({ kind: 'identity_mismatch', level: 'warn', socket, got: `bad-${n}` });
-  const protocolError = (socket: string, code: string): EventBase => ({ kind: 'protocol_error', level: 'warn', socket, code });
+  const mismatch = (socket: string, n: number): FlatEvent => ({ kind: 'identity_mismatch', level: 'warn', socket, got: `bad-${n}` });
+  const protocolError = (socket: string, code: string): FlatEvent => ({ kind: 'protocol_error', level: 'warn', socket, code });
   const setup = (maxRepeatKeys = 100) => {
     const clock = manualClock();
-    const printed: EventBase[] = [];
-    const filter = createRepeatFilter((e) => printed.push(e), { repeatWindowMs: 10_000, maxRepeatKeys }, clock);
+    const printed: FlatEvent[] = [];
+    const filter = createRepeatFilter((e) => printed.push(e as FlatEvent), { repeatWindowMs: 10_000, maxRepeatKeys }, clock);
     return { clock, printed, filter };
   };
 
@@ -124,13 +125,13 @@ describe('repeats: one line per serve and reason per window', () => {
 
   it('keeps serves, kinds and protocol error codes apart; lets other events through', () => {
     const { clock, printed, filter } = setup();
-    const connect: EventBase = { kind: 'connect', level: 'info', socket: '/a' };
+    const connect: FlatEvent = { kind: 'connect', level: 'info', socket: '/a' };
     for (let i = 0; i < 3; i++) {
       filter.accept(mismatch('/a', i));
       filter.accept(mismatch('/b', i));
       filter.accept(protocolError('/a', 'LOGFEBE_BAD_VERSION'));
       filter.accept(protocolError('/a', 'LOGFEBE_TOO_LARGE'));
-      filter.accept({ kind: 'disconnect', level: 'debug', socket: '/a', reason: 'closed before identifying' });
+      filter.accept(flat({ kind: 'disconnect', level: 'debug', socket: '/a', reason: 'closed before identifying' }));
       filter.accept(connect);
     }
     expect(printed.filter((e) => e.kind === 'connect')).toHaveLength(3);

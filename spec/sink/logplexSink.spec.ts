@@ -158,7 +158,7 @@ describe('logplexSink: failures', () => {
     expect(stats).toMatchObject({ requestsOk: 3, requestsRetried: 4, requestsFailed: 0, lost: 0, framesOut: 30 });
     const failures = events.filter((e) => e.kind === 'post_failed');
     expect(failures).toHaveLength(4);
-    expect(failures[0]).toMatchObject({ code: 'LOGPLEX_HTTP_STATUS', status: 503, willRetry: true, level: 'warn', serve: 'BLUE', socket: '/run/test/a.sock' });
+    expect(failures[0]).toMatchObject({ code: 'LOGPLEX_HTTP_STATUS', status: 503, will_retry: true, level: 'warn', serve: 'BLUE', socket: '/run/test/a.sock' });
   });
 
   it('reuses no body that may still be retried: every retry is byte for byte its first attempt', async () => {
@@ -229,7 +229,7 @@ describe('logplexSink: failures', () => {
     const { stats, events } = await runSink([makeRecord(serve, 'patience')]); // FAST: backoff alone would wait 10 ms
     expect(s.received).toHaveLength(2);
     expect((s.arrivedAt[1] as number) - (s.arrivedAt[0] as number)).toBeGreaterThanOrEqual(950);
-    expect(events.find((e) => e.kind === 'post_failed')).toMatchObject({ status: 503, retryInMs: 1000, willRetry: true });
+    expect(events.find((e) => e.kind === 'post_failed')).toMatchObject({ status: 503, retry_in_ms: 1000, will_retry: true });
     expect(stats).toMatchObject({ framesOut: 1, requestsRetried: 1, lost: 0 });
   });
 
@@ -268,7 +268,7 @@ describe('logplexSink: failures', () => {
     expect(s.received).toHaveLength(2);
     expect(s.received[1]!.headers['logplex-frame-id']).toBe(s.received[0]!.headers['logplex-frame-id']);
     expect(events.filter((e) => e.kind === 'post_failed')).toEqual([
-      expect.objectContaining({ code: 'LOGPLEX_TIMEOUT', cause: 'UND_ERR_HEADERS_TIMEOUT', willRetry: true, attempt: 1 }),
+      expect.objectContaining({ code: 'LOGPLEX_TIMEOUT', cause: 'UND_ERR_HEADERS_TIMEOUT', will_retry: true, attempt: 1 }),
     ]);
     expect(stats).toMatchObject({ requestsOk: 1, requestsRetried: 1, lost: 0 });
   });
@@ -336,7 +336,7 @@ describe('logplexSink: failures', () => {
     // that one to announce it again, so its notice counts as lost too.
     expect(stats).toMatchObject({ requestsOk: 0, requestsRetried: 4, requestsFailed: 2, lost: 3, queuedBytes: 0 });
     const failed = events.filter((e) => e.kind === 'post_failed');
-    expect(failed.map((e) => [e.code, e.attempt, e.willRetry, e.frames])).toEqual([
+    expect(failed.map((e) => [e.code, e.attempt, e.will_retry, e.frames])).toEqual([
       ['LOGPLEX_CONNECTION', 1, true, 2],
       ['LOGPLEX_CONNECTION', 2, true, 2],
       ['LOGPLEX_CONNECTION', 3, false, 2],

@@ -2,6 +2,7 @@
 // `npm test` builds first), its stderr parsed as our logfmt lines.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import type { ReceivedBatch } from '../../src/tools/logplexStandIn';
 
 export const BIN = resolve(__dirname, '../../bin/pg-logplexcollector.js');
 
@@ -32,14 +33,24 @@ export class DaemonProcess {
    * `openFiles`: the child's open-file limit (soft and hard), set by the shell before it starts node.
    * `unreadStderr`: stderr is a pipe this side never reads, as when the daemon's log reader is
    * stuck: once the pipe's 64 KiB are full, every write the daemon makes has to wait.
+   * `shell`: run this `sh -c` command line instead of `node BIN args` (args are then ignored),
+   * detached in a process group of its own, as a supervisor starts a service: the group is
+   * signalled with `killGroup`.
    */
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv, options: { cwd?: string; openFiles?: number; unreadStderr?: boolean } = {}) {
+  constructor(
+    args: readonly string[],
+    env: NodeJS.ProcessEnv,
+    options: { cwd?: string; openFiles?: number; unreadStderr?: boolean; shell?: string } = {},
+  ) {
     const command =
-      options.openFiles === undefined
-        ? { file: process.execPath, args: [BIN, ...args] }
-        : { file: '/bin/sh', args: ['-c', `ulimit -n ${options.openFiles} && exec "$0" "$@"`, process.execPath, BIN, ...args] };
+      options.shell !== undefined
+        ? { file: '/bin/sh', args: ['-c', options.shell] }
+        : options.openFiles === undefined
+          ? { file: process.execPath, args: [BIN, ...args] }
+          : { file: '/bin/sh', args: ['-c', `ulimit -n ${options.openFiles} && exec "$0" "$@"`, process.execPath, BIN, ...args] };
     this.child = spawn(command.file, command.args, {
       cwd: options.cwd,
+      detached: options.shell !== undefined,
       env: { PATH: process.env.PATH, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -96,4 +107,16 @@ export class DaemonProcess {
   kill(signal: NodeJS.Signals): void {
     this.child.kill(signal);
   }
+
+  /** Signal the whole process group (systemd's KillMode=control-group, Ctrl-C in a terminal). */
+  killGroup(signal: NodeJS.Signals): void {
+    if (this.child.pid !== undefined) process.kill(-this.child.pid, signal);
+  }
+}
+
+/** The emulator's per-record markers (`marker=CONN-SEQ`) that reached the stand-in: delivered records. */
+export function markersIn(batches: readonly ReceivedBatch[]): Set<string> {
+  const seen = new Set<string>();
+  for (const b of batches) for (const f of b.frames) for (const m of f.msg.matchAll(/marker=(\d+-\d+)/g)) seen.add(m[1] ?? '');
+  return seen;
 }

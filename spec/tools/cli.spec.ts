@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runEmulatorCli } from '../../src/tools/emulatorMain';
 import { runStandInCli } from '../../src/tools/standInMain';
@@ -104,6 +105,28 @@ describe('logplex-standin CLI', () => {
     expect(await runStandInCli(['--bogus'], { stdout: out.stream, stderr: err.stream, stdin: new PassThrough(), stop: never })).toBe(2);
     expect(await runStandInCli(['--mode', 'down'], { stdout: out.stream, stderr: err.stream, stdin: new PassThrough(), stop: never })).toBe(2);
     expect(err.text()).toMatch(/--mode down/);
+  });
+});
+
+describe('logplex-standin command', () => {
+  it('on a busy port says so in one line, without a stack trace, and exits 1', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const { port } = busy.address() as AddressInfo;
+    try {
+      const child = spawn(process.execPath, [resolve(__dirname, '../../bin/logplex-standin.js'), '--port', String(port)], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((done) => child.on('close', (c) => done(c)));
+      expect({ code, stderr }).toEqual({
+        code: 1,
+        stderr: `logplex-standin: 127.0.0.1:${port} is already in use: pick another --port, or 0 for any free one\n`,
+      });
+    } finally {
+      busy.close();
+    }
   });
 });
 

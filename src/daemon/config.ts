@@ -6,6 +6,11 @@
 import { parseArgs } from 'node:util';
 import { MetricsOptionsError, parseListenAddress } from '../metrics/options';
 import { lookupGroupId } from '../source/group';
+import { DEFAULT_FORMAT_OPTIONS } from '../format/options';
+import { COLLECTOR_DEFAULTS } from '../options';
+import { DEFAULT_SERVE_DB_OPTIONS } from '../servedb/options';
+import { defaultSinkOptions } from '../sink/options';
+import { DEFAULT_SOURCE_OPTIONS } from '../source/options';
 
 export type LogFormat = 'logfmt' | 'json';
 
@@ -18,6 +23,7 @@ export interface DaemonConfig {
   readonly logFormat: LogFormat;
   readonly metricsListen: string | undefined; // host:port for /metrics, /healthz, /readyz; off when undefined
   readonly metricsProcess: boolean; // add prom-client's process metrics
+  readonly logLevel: LogLevel;
   readonly tunables: Tunables;
 }
 
@@ -59,6 +65,7 @@ const FLAGS = {
   'serve-db-dir': { type: 'string' },
   'logplex-url': { type: 'string' },
   'log-format': { type: 'string' },
+  'log-level': { type: 'string' },
   'flush-interval': { type: 'string' },
   concurrency: { type: 'string' },
   'batch-frames': { type: 'string' },
@@ -85,55 +92,99 @@ const FLAGS = {
   'metrics-process': { type: 'boolean' },
 } as const;
 
-export const USAGE = `usage: pg-logplexcollector [options]
+/** Our own log's threshold: events below it are not printed. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+/** Debug lines (a connection that closed before identifying, say) are for chasing a problem. */
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
+/** One stats line a minute: enough to graph, not enough to drown in. */
+export const DEFAULT_STATS_INTERVAL_MS = 60_000;
+
+/** Exit codes, as --help and README give them. */
+export const EXIT = {
+  ok: 0, // clean stop: everything read was delivered (also --help, --version)
+  failure: 1, // could not start (serve database missing or corrupt), or stopped with undelivered lines
+  config: 2, // bad configuration: a flag, LOGPLEX_URL or an option a stage refuses
+} as const;
+
+const ms = (n: number): string =>
+  n % 3_600_000 === 0 ? `${n / 3_600_000}h` : n % 60_000 === 0 ? `${n / 60_000}m` : n % 1000 === 0 ? `${n / 1000}s` : `${n}ms`;
+const bytes = (n: number): string =>
+  n % (1 << 20) === 0 ? `${n / (1 << 20)}MiB` : n % 1024 === 0 ? `${n / 1024}KiB` : String(n);
+
+/**
+ * `--help`, with each flag's default read from the stage that owns it (so the text cannot drift
+ * from the code): [flag and argument, what it does, default].
+ */
+const HELP_ROWS: ReadonlyArray<readonly [string, string, string]> = [
+  ['--serve-db-dir DIR', 'serve database directory (env SERVE_DB_DIR)', 'none: required'],
+  ['--logplex-url URL', 'logplex endpoint for serves with "t" tokens (env LOGPLEX_URL)', 'none'],
+  ['--log-format FMT', 'our own log on stderr: logfmt or json', 'logfmt'],
+  ['--log-level LEVEL', 'least level printed: debug, info, warn or error', DEFAULT_LOG_LEVEL],
+  ['--flush-interval DUR', 'post a batch at least this often', ms(defaultSinkOptions.flushIntervalMs)],
+  ['--concurrency N', 'concurrent posts per serve', String(defaultSinkOptions.concurrency)],
+  ['--batch-frames N', 'frames per post at most', String(defaultSinkOptions.maxBatchFrames)],
+  ['--batch-size SIZE', 'body bytes per post at most', bytes(defaultSinkOptions.maxBatchBytes)],
+  ['--buffer-cap SIZE', 'bytes queued per serve before dropping', bytes(defaultSinkOptions.bufferCapBytes)],
+  ['--frame-cap SIZE', 'bytes of message per syslog frame (at most 10000)', bytes(DEFAULT_FORMAT_OPTIONS.maxMessageBytes)],
+  ['--record-cap SIZE', 'largest log record accepted', bytes(DEFAULT_SOURCE_OPTIONS.maxMessageBytes)],
+  ['--max-record-frames N', 'frames one record may become; the rest is cut with a marker', String(DEFAULT_FORMAT_OPTIONS.maxRecordFrames)],
+  ['--partial-cap SIZE', "bytes all connections' unfinished records may hold", bytes(DEFAULT_SOURCE_OPTIONS.maxPartialBytes)],
+  ['--handshake-timeout DUR', 'close a connection without V and I after this long', ms(DEFAULT_SOURCE_OPTIONS.handshakeTimeoutMs)],
+  ['--max-connections N', 'open connections per serve; newer ones are closed', String(DEFAULT_SOURCE_OPTIONS.maxConnectionsPerServe)],
+  ['--fd-reserve N', 'descriptors listeners and connections leave free, for posts and the serve database', String(DEFAULT_SOURCE_OPTIONS.reservedFileDescriptors)],
+  ['--line-prefix TEMPLATE', 'log_line_prefix-style template', `'${DEFAULT_FORMAT_OPTIONS.linePrefix}'`],
+  ['--hostname NAME', 'syslog HOSTNAME', DEFAULT_FORMAT_OPTIONS.hostname],
+  ['--poll-interval DUR', 're-read serves.new at least this often', ms(DEFAULT_SERVE_DB_OPTIONS.pollIntervalMs)],
+  ['--no-watch', 'no file-system events: poll and SIGHUP only (e.g. NFS)', 'off'],
+  ['--gzip', 'gzip request bodies', defaultSinkOptions.gzip ? 'on' : 'off'],
+  ['--post-deadline DUR', 'longest one post may take, answer included', ms(defaultSinkOptions.postDeadlineMs)],
+  ['--stats-interval DUR', 'periodic stats line; 0 turns it off', ms(DEFAULT_STATS_INTERVAL_MS)],
+  ['--shutdown-timeout DUR', 'on SIGTERM, how long to deliver before giving up', ms(COLLECTOR_DEFAULTS.shutdownTimeoutMs)],
+  ['--socket-mode MODE', 'octal mode of every socket file', `0${DEFAULT_SOURCE_OPTIONS.socketMode.toString(8)}`],
+  ['--socket-group GROUP', 'group (name or gid) of every socket file', "the collector's"],
+  ['--metrics-listen ADDR', 'serve /metrics, /healthz, /readyz on host:port, e.g. 127.0.0.1:9187', 'off'],
+  ['--metrics-process', 'add process metrics (CPU, memory, GC) to /metrics', 'off'],
+  ['--demo', 'run against a built-in logplex stand-in and a pg_logfebe emulator', 'off'],
+  ['-h, --help', 'this text', ''],
+  ['-v, --version', 'the version', ''],
+];
+
+function renderUsage(): string {
+  const width = Math.max(...HELP_ROWS.map(([flag]) => flag.length)) + 2;
+  const rows = HELP_ROWS.map(([flag, what, dflt]) => `  ${flag.padEnd(width)}${what}${dflt === '' ? '' : ` (default: ${dflt})`}`);
+  return `usage: pg-logplexcollector [options]
 
 Carries PostgreSQL logs (pg_logfebe) to logplex. Serves (sockets, identities, tokens) come from
 the serve database directory; see README.md.
 
-  --serve-db-dir DIR      serve database directory        (env SERVE_DB_DIR; required)
-  --logplex-url URL       logplex endpoint for serves with "t" tokens
-                                                          (env LOGPLEX_URL)
-  --log-format FMT        our own log on stderr: logfmt or json          (logfmt)
-  --flush-interval DUR    post a batch at least this often, e.g. 250ms
-  --concurrency N         concurrent posts per serve
-  --batch-frames N        frames per post at most
-  --batch-size SIZE       body bytes per post at most, e.g. 1MiB
-  --buffer-cap SIZE       bytes queued per serve before dropping, e.g. 32MiB
-  --frame-cap SIZE        bytes of message per syslog frame (at most 10000)
-  --record-cap SIZE       largest log record accepted, e.g. 1MiB
-  --max-record-frames N   frames one record may become; the rest is cut with a marker (1000)
-  --partial-cap SIZE      bytes all connections' unfinished records may hold, e.g. 64MiB
-  --handshake-timeout DUR close a connection without V and I after this long, e.g. 10s
-  --max-connections N     open connections per serve; newer ones are closed (1000)
-  --fd-reserve N          descriptors listeners and connections leave free, for posts
-                          and the serve database (256)
-  --line-prefix TEMPLATE  log_line_prefix-style template ('sql_error_code = %e ')
-  --hostname NAME         syslog HOSTNAME                               (postgres)
-  --poll-interval DUR     re-read serves.new at least this often, e.g. 10s
-  --no-watch              no file-system events: poll and SIGHUP only (e.g. NFS)
-  --gzip                  gzip request bodies
-  --post-deadline DUR     longest one post may take, answer included, e.g. 60s
-  --stats-interval DUR    periodic stats line; 0 turns it off, e.g. 60s
-  --shutdown-timeout DUR  on SIGTERM, how long to flush before giving up, e.g. 10s
-  --socket-mode MODE      octal mode of every socket file, e.g. 0660      (0777)
-  --socket-group GROUP    group (name or gid) of every socket file  (the collector's)
-  --metrics-listen ADDR   serve /metrics, /healthz, /readyz on host:port,
-                          e.g. 127.0.0.1:9187                            (off)
-  --metrics-process       add process metrics (CPU, memory, GC) to /metrics
-  --demo                  run against a built-in logplex stand-in and a pg_logfebe emulator
-  -h, --help              this text
-  -v, --version           the version
+${rows.join('\n')}
 
-Signals: SIGTERM/SIGINT flush and exit 0; SIGHUP re-reads the serve database now.`;
+Durations take a unit: 250ms, 10s, 2m, 1h (0 alone means zero). Sizes: 65536, 64KiB, 32MiB, 1MB.
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+Signals: SIGTERM/SIGINT stop listening, deliver what was read, then exit (a second one exits at
+once, status 1); SIGHUP re-reads the serve database now.
+
+Exit status: ${EXIT.ok} clean stop, everything read was delivered (and --help, --version);
+  ${EXIT.failure} could not start (serve database missing or corrupt), stopped with undelivered lines,
+    or stopped by a second signal;
+  ${EXIT.config} bad configuration (a flag, LOGPLEX_URL, an option a stage refuses).`;
+}
+
+export const USAGE = renderUsage();
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1000, kib: 1024, m: 1 << 20, mb: 1e6, mib: 1 << 20 };
 
-/** `250ms`, `10s`, `2m`; a bare number is milliseconds. */
+/**
+ * `250ms`, `10s`, `2m`, `1h`. The unit is required: `--flush-interval 5` meant 5 ms here and
+ * 5 s to anyone used to Go or systemd, so it is refused rather than guessed. `0` alone is zero.
+ */
 export function parseDuration(flag: string, text: string, min: number, max: number): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  const value = m === null ? NaN : Number(m[1]) * (DURATION_UNITS[m[2] ?? 'ms'] ?? NaN);
-  return inRange(flag, text, value, min, max, 'a duration like 250ms, 10s or 2m');
+  const t = text.trim();
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(t);
+  const value = t === '0' ? 0 : m === null ? NaN : Math.round(Number(m[1]) * (DURATION_UNITS[m[2] ?? ''] ?? NaN));
+  return inRange(flag, text, value, min, max, 'a duration with a unit, like 250ms, 10s, 2m or 1h');
 }
 
 /** `1048576`, `64KiB`, `32MiB`, `1MB`. */
@@ -193,6 +244,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
   if (logFormat !== 'logfmt' && logFormat !== 'json') {
     throw new ConfigError(`--log-format ${JSON.stringify(logFormat)}: expected logfmt or json`);
   }
+  const logLevel = values['log-level'] ?? DEFAULT_LOG_LEVEL;
+  if (!isLogLevel(logLevel)) throw new ConfigError(`--log-level ${JSON.stringify(logLevel)}: expected debug, info, warn or error`);
   const urlText = values['logplex-url'] ?? nonEmpty(env.LOGPLEX_URL);
   const urlSource = values['logplex-url'] !== undefined ? '--logplex-url' : 'LOGPLEX_URL';
   const opt = <T>(text: string | undefined, parse: (t: string) => T): T | undefined =>
@@ -248,12 +301,17 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
       return t;
     }),
     metricsProcess: values['metrics-process'] ?? false,
+    logLevel,
     tunables,
   };
 }
 
 function parseFlags(argv: readonly string[]) {
   return parseArgs({ args: [...argv], options: FLAGS, allowPositionals: false, strict: true }).values;
+}
+
+function isLogLevel(s: string): s is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(s);
 }
 
 function nonEmpty(s: string | undefined): string | undefined {

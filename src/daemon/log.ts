@@ -7,9 +7,9 @@
 // printed: cut to maxFieldChars with its length said (`abc…(1048512 chars)`), and every control
 // or invisible formatting character escaped (`\u001b`), in both formats, so that no peer can
 // write terminal escapes, fake line breaks or right-to-left overrides into an operator's log.
-import type { EventBase } from '../events';
+import type { EventBase, SnakeCaseFlatEvent } from '../events';
 import { escapeInvisible, quoteVisibly } from '../quote';
-import type { LogFormat } from './config';
+import type { LogFormat, LogLevel } from './config';
 import { LOG_DEFAULTS } from './options';
 import { createRepeatFilter } from './logRepeats';
 import { createLogWriter, type LogSink } from './logWriter';
@@ -47,7 +47,7 @@ function logfmtValue(v: string | number | boolean): string {
 }
 
 /** `ts=… level=info event=connect serve=BLUE socket=/run/a.sock` */
-export function formatLogfmt(event: EventBase, at: Date, limits: RenderLimits = DEFAULT_LIMITS): string {
+export function formatLogfmt<E extends EventBase>(event: E, at: Date, limits: RenderLimits = DEFAULT_LIMITS): string {
   let line = `ts=${at.toISOString()} level=${event.level} event=${logfmtValue(tame('event', event.kind, limits))}`;
   for (const [key, value] of Object.entries(event)) {
     if (key === 'kind' || key === 'level' || value === undefined) continue;
@@ -56,7 +56,7 @@ export function formatLogfmt(event: EventBase, at: Date, limits: RenderLimits = 
   return line;
 }
 
-export function formatJson(event: EventBase, at: Date, limits: RenderLimits = DEFAULT_LIMITS): string {
+export function formatJson<E extends EventBase>(event: E, at: Date, limits: RenderLimits = DEFAULT_LIMITS): string {
   const fields: Record<string, string | number | boolean> = {
     ts: at.toISOString(),
     level: event.level,
@@ -69,7 +69,9 @@ export function formatJson(event: EventBase, at: Date, limits: RenderLimits = DE
   return escapeInvisible(JSON.stringify(fields));
 }
 
-export type Logger = ((event: EventBase) => void) & {
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+export type Logger<E extends EventBase> = ((event: SnakeCaseFlatEvent<E>) => void) & {
   /** Prints the repeats still being counted (at the end: nothing counted goes unsaid). */
   readonly flushRepeats: () => void;
   /** Resolves once stderr has taken every line, or after `timeoutMs`, whichever comes first. */
@@ -77,18 +79,30 @@ export type Logger = ((event: EventBase) => void) & {
 };
 
 /**
- * Our log: events → repeats folded (logRepeats.ts) → tamed lines → a bounded queue on `sink`
- * (logWriter.ts), which drops and counts our own lines rather than grow or block when stderr
- * backs up.
+ * Our log: events at `least` or above (info by default: debug lines are opt-in) → repeats folded
+ * (logRepeats.ts) → tamed lines → a bounded queue on `sink` (logWriter.ts), which drops and
+ * counts our own lines rather than grow or block when stderr backs up. Each field name becomes a
+ * key as it is, so the event types must be snake_case and flat: an event type that is not makes
+ * the returned function's parameter a type naming the offending fields.
  */
-export function createLogger(format: LogFormat, sink: LogSink, options = LOG_DEFAULTS): Logger {
+export function createLogger<E extends EventBase>(
+  format: LogFormat,
+  sink: LogSink,
+  least: LogLevel = 'info',
+  options = LOG_DEFAULTS,
+): Logger<E> {
   const render = format === 'json' ? formatJson : formatLogfmt;
+  const floor = RANK[least];
   const writer = createLogWriter(sink, {
     maxQueuedBytes: options.maxQueuedBytes,
     dropped: (count, since) => render({ kind: 'log_dropped', level: 'warn', count, since: since.toISOString() }, new Date(), options),
   });
   const repeats = createRepeatFilter((event, at) => writer.write(render(event, at, options)), options);
-  return Object.assign((event: EventBase) => repeats.accept(event), {
+  const log = (checked: SnakeCaseFlatEvent<E>): void => {
+    const event = checked as E; // SnakeCaseFlatEvent<E> is E itself whenever it can be called
+    if (RANK[event.level] >= floor) repeats.accept(event);
+  };
+  return Object.assign(log, {
     flushRepeats: () => repeats.flush(),
     drained: (timeoutMs: number) => writer.drained(timeoutMs),
   });

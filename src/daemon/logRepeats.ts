@@ -5,7 +5,7 @@
 // stands for them: the last one's fields plus `repeated=N` (how many were not printed) and
 // `since=` (when the first of those happened). A window with repeats opens another, so a storm
 // that lasts prints one line per window; a quiet window forgets the key.
-import type { EventBase } from '../events';
+import { eventField, type EventBase } from '../events';
 import type { LogOptions } from './options';
 
 /** Kinds that come one per connection and can be provoked by anyone who can connect. */
@@ -16,7 +16,7 @@ function repeatKey(event: EventBase): string | undefined {
   // A connection that closed before identifying logs a debug-level disconnect: as cheap to provoke.
   const repeating = REPEATING.has(event.kind) || (event.kind === 'disconnect' && event.level === 'debug');
   if (!repeating) return undefined;
-  return `${event.kind}\0${String(event.socket)}\0${String(event.code ?? '')}`;
+  return `${event.kind}\0${String(eventField(event, 'socket'))}\0${String(eventField(event, 'code') ?? '')}`;
 }
 
 export interface RepeatClock {
@@ -53,7 +53,8 @@ export function createRepeatFilter(
 
   const summarize = (w: Window): void => {
     if (w.last === undefined || w.repeated === 0) return;
-    emit({ ...w.last, repeated: w.repeated, since: new Date(w.since).toISOString() }, new Date(clock.now()));
+    const summary = { ...w.last, repeated: w.repeated, since: new Date(w.since).toISOString() };
+    emit(summary, new Date(clock.now()));
   };
 
   const open = (key: string): Window => {

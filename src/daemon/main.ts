@@ -2,19 +2,17 @@
 // signals, and the periodic stats line. Everything that can be wrong with the configuration is
 // found before anything listens, and is reported as one line with a non-zero exit.
 import { interval } from 'rxjs';
-import { createCollector, type Collector } from '../collector';
+import { createCollector, type Collector, type CollectorEvent } from '../collector';
 import { COLLECTOR_DEFAULTS, type CollectorOptions } from '../options';
-import { ConfigError, USAGE, parseConfig, type DaemonConfig } from './config';
+import { ConfigError, DEFAULT_STATS_INTERVAL_MS, EXIT, USAGE, parseConfig, type DaemonConfig } from './config';
+import type { DaemonEvent } from './events';
 import { createLogger } from './log';
 import { EXIT_GRACE_MS } from './options';
 import { packageVersion } from './version';
 
 const PROG = 'pg-logplexcollector';
-const DEFAULT_STATS_INTERVAL_MS = 60_000; // one line a minute: enough to graph, not enough to drown in
-
-/** Exit codes: 0 clean stop, 1 could not start or stopped with undelivered logs, 2 bad configuration. */
-const EXIT_CONFIG = 2;
-const EXIT_FAILURE = 1;
+const EXIT_CONFIG = EXIT.config;
+const EXIT_FAILURE = EXIT.failure;
 
 /** One line naming what to fix, then exit. Messages never hold tokens (each stage sees to it). */
 function fatal(code: number, err: unknown): never {
@@ -110,7 +108,7 @@ export interface RunningDaemon {
  * main() and by the demo. Exits the process on a start-up error.
  */
 export async function startDaemon(config: DaemonConfig, serveDbDir: string): Promise<RunningDaemon> {
-  const log = createLogger(config.logFormat, process.stderr);
+  const log = createLogger<CollectorEvent | DaemonEvent>(config.logFormat, process.stderr, config.logLevel);
   const shutdownTimeoutMs = config.tunables.shutdownTimeoutMs ?? COLLECTOR_DEFAULTS.shutdownTimeoutMs;
   let collector: Collector;
   try {
@@ -189,7 +187,7 @@ export async function startDaemon(config: DaemonConfig, serveDbDir: string): Pro
         process.off('SIGHUP', onHup);
         process.off('SIGTERM', onStop);
         process.off('SIGINT', onStop);
-        process.exitCode = deliveredAll ? 0 : EXIT_FAILURE;
+        process.exitCode = deliveredAll ? EXIT.ok : EXIT_FAILURE;
         void log.drained(EXIT_GRACE_MS / 2).then(() => resolve({ abandoned })); // within the SIGTERM limit above
       },
     }),

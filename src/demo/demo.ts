@@ -4,12 +4,12 @@
 //   pg_logfebe emulator ──unix socket──▶ collector ──HTTP──▶ logplex stand-in ──▶ stdout
 //   (replays DEMO_SESSIONS)              (this daemon)       (prints heroku-logs lines)
 //
-// The serve database is a real directory (./tmp/demo/servedb): the demo writes serves.new and
+// The serve database is a real directory (a fresh one under the temp dir): the demo writes serves.new and
 // the collector accepts it exactly as in production. A real PostgreSQL with pg_logfebe can be
 // pointed at the same socket while the demo runs.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { filter, firstValueFrom } from 'rxjs';
 import { runEmulator } from '../tools/logfebeEmulator';
 import { startLogplexStandIn } from '../tools/logplexStandIn';
@@ -23,21 +23,24 @@ const DEMO_TOKEN = 't.00000000-0000-4000-8000-00000000demo'; // shaped like a lo
 const SESSION_PAUSE_MS = 3_000; // between replayed sessions: readable, still lively
 const RECORDS_PER_SECOND = 20; // each session trickles in like a psql user typing
 
-/** The demo's socket: under ./tmp when that path fits a unix socket, else under the temp dir. */
-function socketPathFor(base: string): string {
-  const local = join(base, 'logfebe.sock');
-  if (Buffer.byteLength(local) < MAX_UNIX_SOCKET_PATH_BYTES) return local;
-  const dir = join(tmpdir(), `pg-logplexcollector-demo-${process.getuid?.() ?? 0}`);
-  mkdirSync(dir, { recursive: true });
-  return join(dir, 'logfebe.sock');
+/**
+ * A fresh directory for the demo's serve database and socket, under the temp dir (TMPDIR), or
+ * under /tmp when that path is too long for a unix socket. Never the working directory: `npm
+ * start` may run anywhere, read-only or not, and must not leave files behind.
+ */
+function demoDirectory(): string {
+  const under = (parent: string): string => mkdtempSync(join(parent, 'pg-logplexcollector-demo-'));
+  const fits = (dir: string): boolean => Buffer.byteLength(join(dir, 'pg-logplexcollector-demo-XXXXXX', 'logfebe.sock')) < MAX_UNIX_SOCKET_PATH_BYTES;
+  return under(fits(tmpdir()) ? tmpdir() : '/tmp');
 }
 
 export async function runDemo(config: DaemonConfig): Promise<void> {
-  // Always ./tmp/demo, never SERVE_DB_DIR: a demo must not write into a real serve database.
-  const base = resolve('tmp', 'demo');
+  // Always a temporary directory, never SERVE_DB_DIR: a demo must not write into a real serve
+  // database. Removed when the demo ends.
+  const base = demoDirectory();
   const serveDbDir = join(base, 'servedb');
-  mkdirSync(serveDbDir, { recursive: true });
-  const socketPath = socketPathFor(base);
+  mkdirSync(serveDbDir);
+  const socketPath = join(base, 'logfebe.sock');
 
   const standIn = await startLogplexStandIn({ print: process.stdout });
   // Written the way operators should: to a temporary name, then renamed (spec: serve-db.md).
@@ -95,4 +98,5 @@ export async function runDemo(config: DaemonConfig): Promise<void> {
   emulation.abort();
   await replay.catch(() => undefined);
   await standIn.close();
+  rmSync(base, { recursive: true, force: true });
 }

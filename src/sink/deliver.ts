@@ -42,8 +42,8 @@ export function deliver(batch: Batch, ctx: DeliveryContext, accounts: LaneAccoun
       status: err instanceof PostError ? err.status : undefined,
       cause: err instanceof PostError ? err.causeCode : undefined,
       attempt: f.attempt,
-      willRetry: f.willRetry,
-      retryInMs: f.delayMs,
+      will_retry: f.willRetry,
+      retry_in_ms: f.delayMs,
       frames: batch.frameCount,
     });
   };

@@ -11,8 +11,8 @@ export interface PostFailedEvent extends EventBase {
   readonly status: number | undefined; // HTTP status when logplex answered
   readonly cause: string | undefined; // undici/system code, e.g. ECONNREFUSED
   readonly attempt: number; // 1 for the first try
-  readonly willRetry: boolean;
-  readonly retryInMs: number | undefined;
+  readonly will_retry: boolean;
+  readonly retry_in_ms: number | undefined; // undefined when the batch is given up
   readonly frames: number;
 }
 

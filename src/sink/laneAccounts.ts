@@ -84,6 +84,7 @@ export class LaneAccounts {
       return false;
     }
     c.queuedBytes = queue.queuedBytes;
+    c.queuedFrames += frames; // what a shutdown timeout would abandon, in lines
     return true;
   }
 
@@ -143,6 +144,7 @@ export class LaneAccounts {
   settled(batch: Batch): void {
     this.#queue.release(batch.ledgerBytes);
     this.#counters.queuedBytes = this.#queue.queuedBytes;
+    this.#counters.queuedFrames -= batch.logFrames;
     this.#publish();
   }
 }

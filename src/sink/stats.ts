@@ -12,6 +12,7 @@ export interface SinkCounters {
   readonly dropped: number; // frames refused at the buffer cap
   readonly lost: number; // frames in batches given up
   readonly queuedBytes: number; // frame bytes held right now: open batch, waiting, in flight
+  readonly queuedFrames: number; // log lines (frames, L10 notices not counted) held right now, as queuedBytes
 }
 
 export interface ServeStats extends SinkCounters {
@@ -37,6 +38,7 @@ const COUNTER_KEYS: readonly (keyof SinkCounters)[] = [
   'dropped',
   'lost',
   'queuedBytes',
+  'queuedFrames',
 ];
 
 export function zeroCounters(): MutableCounters {
@@ -51,6 +53,7 @@ export function zeroCounters(): MutableCounters {
     dropped: 0,
     lost: 0,
     queuedBytes: 0,
+    queuedFrames: 0,
   };
 }
 

@@ -4,7 +4,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { LOGPLEX_STAND_IN_DEFAULTS, startLogplexStandIn, type StandInMode } from './logplexStandIn';
+import { LOGPLEX_STAND_IN_DEFAULTS, startLogplexStandIn, type LogplexStandIn, type StandInMode } from './logplexStandIn';
 
 const USAGE = `usage: logplex-standin [options]
 
@@ -109,12 +109,19 @@ export async function runStandInCli(argv: string[], io: StandInCliIo): Promise<n
     return 2;
   }
 
-  const standIn = await startLogplexStandIn({
-    port,
-    path: values.path ?? LOGPLEX_STAND_IN_DEFAULTS.path,
-    tokens: values.token,
-    print: values.quiet === true ? undefined : io.stdout,
-  });
+  let standIn: LogplexStandIn;
+  try {
+    standIn = await startLogplexStandIn({
+      port,
+      path: values.path ?? LOGPLEX_STAND_IN_DEFAULTS.path,
+      tokens: values.token,
+      print: values.quiet === true ? undefined : io.stdout,
+    });
+  } catch (e) {
+    // A busy or forbidden port is the operator's to fix: one line, not a stack trace.
+    io.stderr.write(`logplex-standin: ${listenFailure(e, port)}\n`);
+    return 1;
+  }
   await standIn.setMode(initial);
   io.stdout.write(`${standIn.url}\n`);
   io.stderr.write(`logplex stand-in listening on ${standIn.url} (mode ${initial.kind})\n`);
@@ -153,6 +160,14 @@ export async function runStandInCli(argv: string[], io: StandInCliIo): Promise<n
   await standIn.close();
   io.stderr.write(`${JSON.stringify(standIn.stats())}\n`);
   return 0;
+}
+
+function listenFailure(e: unknown, port: number): string {
+  const code = typeof e === 'object' && e !== null && 'code' in e ? String(e.code) : undefined;
+  const where = `${LOGPLEX_STAND_IN_DEFAULTS.host}:${port}`;
+  if (code === 'EADDRINUSE') return `${where} is already in use: pick another --port, or 0 for any free one`;
+  if (code === 'EACCES') return `${where}: permission denied (ports below 1024 need privileges): pick another --port`;
+  return `cannot listen on ${where}: ${e instanceof Error ? e.message : String(e)}`;
 }
 
 export async function main(argv: string[]): Promise<void> {
