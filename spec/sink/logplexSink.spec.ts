@@ -315,7 +315,7 @@ describe('logplexSink: failures', () => {
       expect(received[1]!.frameId).toBe(received[0]!.frameId);
       expect(received[1]!.body).toBe(received[0]!.body);
       expect(events.filter((e) => e.kind === 'post_failed')).toEqual([
-        expect.objectContaining({ code: 'LOGPLEX_TIMEOUT', cause: 'POST_DEADLINE', willRetry: true, attempt: 1 }),
+        expect.objectContaining({ code: 'LOGPLEX_TIMEOUT', cause: 'POST_DEADLINE', will_retry: true, attempt: 1 }),
       ]);
       expect(stats).toMatchObject({ requestsOk: 1, requestsRetried: 1, lost: 0, framesOut: 1 });
     } finally {
