@@ -25,7 +25,14 @@ export function pgbadgerReport(pgbadger: string, input: string, format: 'logplex
       { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 << 20 },
       (err, _stdout, stderr) => {
         if (err !== null) reject(new Error(`pgbadger --format ${format} failed (exit ${String(err.code)}, signal ${String(err.signal)}): ${stderr}`));
-        else resolve(JSON.parse(readFileSync(output, 'utf8')) as PgBadgerReport);
+        else {
+          try {
+            resolve(JSON.parse(readFileSync(output, 'utf8')) as PgBadgerReport);
+          } catch (e) {
+            // It exits 0 and writes nothing when it found no log line it could read.
+            reject(new Error(`pgbadger --format ${format} wrote no readable report for ${input}: ${e instanceof Error ? e.message : String(e)}`));
+          }
+        }
       },
     );
   }).finally(() => rmSync(dir, { recursive: true, force: true }));
