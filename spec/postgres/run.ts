@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_FORMAT_OPTIONS, MAX_FRAME_BYTES } from '../../src/format/options';
 import { startLogplexStandIn, type LogplexStandIn } from '../../src/tools/logplexStandIn';
 import { DaemonProcess } from '../support/daemonProcess';
+import { cpuSeconds } from '../../bench/harness/procStats';
 import { pgbadgerReport, type PgBadgerReport } from '../support/pgbadger';
 import { Cluster, pgbenchTps } from './cluster';
 import { compare, expectedFrames } from './compare';
@@ -215,7 +216,7 @@ async function verifiedRun(tools: PostgresTools, root: string, options: RunOptio
     const stopping = performance.now();
     const stopped = await collector.stop();
     await shipped.close();
-    say(`PostgreSQL stopped; the daemon delivered and exited ${stopped.code} in ${elapsed(stopping)} (workload and delivery ${elapsed(started)})`);
+    say(`PostgreSQL stopped; the daemon delivered and exited ${stopped.code} ${Math.round(performance.now() - stopping)} ms after SIGTERM (workload and delivery ${elapsed(started)})`);
 
     // The daemon's own account.
     if (stopped.code !== 0 || !stopped.deliveredAll) failures.push(`daemon exit ${stopped.code}, delivered_all ${stopped.deliveredAll}`);
@@ -310,13 +311,22 @@ async function tpsComparison(root: string, cluster: Cluster, options: RunOptions
     for (let i = 0; i < options.tpsRuns; i++) {
       for (const mode of i % 2 === 0 ? (['with', 'without'] as const) : (['without', 'with'] as const)) {
         await point(mode === 'with' ? collector.socketPath : '');
+        // What the collector and the stand-in took of the machine meanwhile: on a small machine
+        // their CPU is CPU the server does not get, whatever pg_logfebe itself costs.
+        const daemonCpu = cpuSeconds(collector.daemon.child.pid as number);
+        const ownCpu = process.cpuUsage();
         const run = await cluster.pgbench(
           ['-c', String(options.clients), '-j', String(Math.min(options.clients, 2)), '-T', String(options.seconds)],
           `e2e-tps-${mode}`,
           options.seconds * 1000 + DEADLINES.serverCommandMs,
         );
+        const own = process.cpuUsage(ownCpu);
         tps[mode].push(pgbenchTps(run.stdout));
-        say(`  run ${i + 1} ${mode.padEnd(7)} the collector: ${tps[mode].at(-1)?.toFixed(1)} tps`);
+        say(
+          `  run ${i + 1} ${mode.padEnd(7)} the collector: ${tps[mode].at(-1)?.toFixed(1)} tps; CPU meanwhile: ` +
+            `daemon ${(cpuSeconds(collector.daemon.child.pid as number) - daemonCpu).toFixed(1)} s, ` +
+            `stand-in (this process) ${((own.user + own.system) / 1e6).toFixed(1)} s`,
+        );
       }
     }
     await cluster.stop(DEADLINES.serverCommandMs);
