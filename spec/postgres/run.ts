@@ -88,6 +88,9 @@ function parseOptions(argv: string[]): RunOptions | undefined {
 }
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
+
+// What must not outlive an interrupted run (Ctrl-C): the cluster and the daemon, by their own pids.
+const onInterrupt = new Set<() => void>();
 const elapsed = (since: number): string => `${((performance.now() - since) / 1000).toFixed(1)} s`;
 
 /** The collector side of a run: the stand-in here, the daemon as a child, one serve. */
@@ -190,6 +193,8 @@ async function verifiedRun(tools: PostgresTools, root: string, options: RunOptio
   const herokuLog = join(root, 'verified', 'heroku.log');
   const shipped = new ShippedLog(standIn.received$, herokuLog, SOURCE_NAME);
   const cluster = new Cluster(tools, root);
+  onInterrupt.add(() => cluster.abandon());
+  onInterrupt.add(() => collector.abandon());
   try {
     await cluster.init(DEADLINES.serverCommandMs);
     cluster.configure(clusterSettings(tools, cluster, collector.socketPath));
@@ -296,6 +301,7 @@ const median = (xs: readonly number[]): number => {
  */
 async function tpsComparison(root: string, cluster: Cluster, options: RunOptions, failures: string[]): Promise<void> {
   const { collector } = await Collector.start(root, 'tps');
+  onInterrupt.add(() => collector.abandon());
   try {
     await cluster.start(DEADLINES.serverCommandMs);
     const point = async (socket: string): Promise<void> => {
@@ -370,6 +376,13 @@ export async function main(argv: string[]): Promise<number> {
 
   const root = mkdtempSync('/tmp/pg-e2e-');
   chmodSync(root, 0o755); // the server's user reaches its cluster and our socket through it
+  const interrupted = (signal: NodeJS.Signals): void => {
+    for (const cleanup of onInterrupt) cleanup();
+    say(`${signal}: stopped the cluster and the daemon; kept ${root}`);
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   const failures: string[] = [];
   const started = performance.now();
   try {
