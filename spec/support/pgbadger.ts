@@ -9,7 +9,17 @@ import { join } from 'node:path';
 export interface PgBadgerReport {
   readonly overall_stat: { readonly queries_number: number; readonly errors_number: number };
   readonly logs_type: Readonly<Record<string, Readonly<Record<string, number>>>>;
-  readonly error_info: Readonly<Record<string, Readonly<Record<string, { readonly db: readonly string[]; readonly count?: number }>>>>;
+  readonly error_info: Readonly<Record<string, Readonly<Record<string, PgBadgerErrorInfo>>>>;
+}
+
+/** One error pattern (`ERROR:  syntax error at or near "..."`) and what pgBadger kept of each occurrence. */
+export interface PgBadgerErrorInfo {
+  readonly db: readonly string[];
+  readonly count?: number;
+  readonly error?: readonly string[]; // each occurrence's message, unnormalized
+  readonly detail?: readonly string[];
+  readonly hint?: readonly string[];
+  readonly statement?: readonly string[];
 }
 
 /** Runs pgBadger over one log file and returns its JSON report; rejects if it fails. */
