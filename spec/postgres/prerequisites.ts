@@ -98,7 +98,6 @@ export function findPostgres(env: NodeJS.ProcessEnv, uid: number): Found {
     const version = run(pgConfig, ['--version'], env).stdout.trim();
     const major = Number(/^PostgreSQL (\d+)/.exec(version)?.[1] ?? NaN);
     const reportedBindir = run(pgConfig, ['--bindir'], env).stdout.trim();
-    const pkglibdir = env.PG_LOGFEBE_LIBDIR ?? run(pgConfig, ['--pkglibdir'], env).stdout.trim();
     if (!Number.isInteger(major) || major < 10) {
       missing.push({ what: `a PostgreSQL 10 or later (${pgConfig} --version says ${JSON.stringify(version)})`, how: `Debian 12: apt-get install -y ${SERVER_PACKAGES(15)}` });
     } else {
@@ -109,6 +108,10 @@ export function findPostgres(env: NodeJS.ProcessEnv, uid: number): Found {
           how: `Debian 12: apt-get install -y postgresql-${major}`,
         });
       }
+      // A client-only pg_config (Debian's libpq-dev one) also names the client's library directory;
+      // the server's own pg_config, beside its binaries, names where the server loads modules from.
+      const serverPgConfig = bindir !== undefined && bindir !== reportedBindir && executable(join(bindir, 'pg_config')) ? join(bindir, 'pg_config') : pgConfig;
+      const pkglibdir = env.PG_LOGFEBE_LIBDIR ?? run(serverPgConfig, ['--pkglibdir'], env).stdout.trim();
       const client = (name: string): string | undefined => {
         const inBindir = [bindir, reportedBindir].filter((d): d is string => d !== undefined).map((d) => join(d, name)).find(executable);
         const found = inBindir ?? which(name, env.PATH);
@@ -118,13 +121,13 @@ export function findPostgres(env: NodeJS.ProcessEnv, uid: number): Found {
       const library = join(pkglibdir, 'pg_logfebe.so');
       if (!existsSync(library)) {
         missing.push({
-          what: `pg_logfebe.so in ${pkglibdir} (${env.PG_LOGFEBE_LIBDIR === undefined ? `${pgConfig} --pkglibdir` : 'PG_LOGFEBE_LIBDIR'})`,
-          how: LOGFEBE_HOW(major, pgConfig),
+          what: `pg_logfebe.so in ${pkglibdir} (${env.PG_LOGFEBE_LIBDIR === undefined ? `${serverPgConfig} --pkglibdir` : 'PG_LOGFEBE_LIBDIR'})`,
+          how: LOGFEBE_HOW(major, serverPgConfig),
         });
       }
       // `$libdir/…` when it is where the server looks anyway; else its full path, which the server also loads.
       const preload = env.PG_LOGFEBE_LIBDIR === undefined ? 'pg_logfebe' : join(pkglibdir, 'pg_logfebe');
-      tools = { pgConfig, version, major, bindir, pgbench: client('pgbench'), psql: client('psql'), logfebeLibrary: library, preload };
+      tools = { pgConfig: serverPgConfig, version, major, bindir, pgbench: client('pgbench'), psql: client('psql'), logfebeLibrary: library, preload };
     }
   }
 
