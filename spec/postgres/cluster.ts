@@ -143,7 +143,13 @@ export class Cluster {
   }
 
   async start(timeoutMs: number): Promise<void> {
-    await this.#asServer('pg_ctl', ['-D', this.dataDir, '-l', this.#startLog, '-w', '-t', String(Math.ceil(timeoutMs / 1000)), 'start'], timeoutMs + 5_000);
+    try {
+      await this.#asServer('pg_ctl', ['-D', this.dataDir, '-l', this.#startLog, '-w', '-t', String(Math.ceil(timeoutMs / 1000)), 'start'], timeoutMs + 5_000);
+    } catch (e) {
+      // pg_ctl only says "examine the log output": the reason (a library that would not load, …) is there.
+      const log = existsSync(this.#startLog) ? readFileSync(this.#startLog, 'utf8').slice(-2000) : '(no log)';
+      throw new CommandError(`${e instanceof Error ? e.message : String(e)}\nserver log ${this.#startLog}:\n${log}`);
+    }
     this.#postmasterPid = Number(readFileSync(join(this.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   }
 

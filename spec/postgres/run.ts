@@ -106,7 +106,7 @@ class Collector {
     this.socketPath = join(dir, 'sock', 'e2e.sock');
   }
 
-  static async start(root: string, phase: string): Promise<{ collector: Collector; standIn: LogplexStandIn }> {
+  static async start(root: string, phase: string): Promise<Collector> {
     const dir = join(root, phase);
     mkdirSync(join(dir, 'servedb'), { recursive: true });
     // The server runs as `postgres`: it must reach the socket, so its directory is world-searchable.
@@ -123,7 +123,7 @@ class Collector {
     writeFileSync(tmp, JSON.stringify({ serves: [{ i: IDENTITY, t: TOKEN, p: collector.socketPath, name: SERVE_NAME }] }));
     renameSync(tmp, join(collector.#serveDb, 'serves.new'));
     await daemon.waitFor('listening', (l) => l.socket === collector.socketPath, DEADLINES.listeningMs);
-    return { collector, standIn };
+    return collector;
   }
 
   /** SIGTERM, then waits for the daemon to deliver and exit (SIGKILL past the deadline). */
@@ -203,7 +203,8 @@ const sortedJson = (o: Record<string, number>): string => JSON.stringify(Object.
 
 async function verifiedRun(tools: PostgresTools, root: string, options: RunOptions, failures: string[]): Promise<Cluster> {
   const started = performance.now();
-  const { collector, standIn } = await Collector.start(root, 'verified');
+  const collector = await Collector.start(root, 'verified');
+  const standIn = collector.standIn;
   const herokuLog = join(root, 'verified', 'heroku.log');
   const shipped = new ShippedLog(standIn.received$, herokuLog, SOURCE_NAME);
   const cluster = new Cluster(tools, root);
@@ -314,7 +315,7 @@ const median = (xs: readonly number[]): number => {
  * once), so the csvlog alone; "with" points it at a running collector. Changed by reload.
  */
 async function tpsComparison(root: string, cluster: Cluster, options: RunOptions, failures: string[]): Promise<void> {
-  const { collector } = await Collector.start(root, 'tps');
+  const collector = await Collector.start(root, 'tps');
   onInterrupt.add(() => collector.abandon());
   try {
     await cluster.start(DEADLINES.serverCommandMs);
