@@ -13,12 +13,13 @@
 //
 // Needs pgBadger (Debian package `pgbadger`). Without it this fails, unless PGBADGER_OPTIONAL=1.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SeverityName } from '../../src/protocol/messages';
 import { parseLogplexBody } from '../../src/tools/logplexBody';
 import { loadFixtures } from '../support/fixtures';
+import { pgbadgerReport, type PgBadgerReport } from '../support/pgbadger';
 import { fixtureRecordsOf, frameFormatter, pg15Severity, serveNamed, sourced } from './records';
 
 const PGBADGER = process.env.PGBADGER ?? 'pgbadger';
@@ -34,21 +35,13 @@ function herokuLogs(): string {
     .join('');
 }
 
-interface PgBadgerReport {
-  readonly overall_stat: { readonly queries_number: number; readonly errors_number: number };
-  readonly logs_type: Readonly<Record<string, Readonly<Record<string, number>>>>;
-  readonly error_info: Readonly<Record<string, Readonly<Record<string, { readonly db: readonly string[] }>>>>;
-}
-
-function pgbadgerReport(log: string): PgBadgerReport {
-  const dir = mkdtempSync(join(tmpdir(), 'pgbadger-'));
+/** pgBadger's report on `log`, written to a file first. */
+async function reportOn(log: string): Promise<PgBadgerReport> {
+  const dir = mkdtempSync(join(tmpdir(), 'pgbadger-in-'));
   try {
     const input = join(dir, 'heroku.log');
-    const output = join(dir, 'report.json');
     writeFileSync(input, log);
-    const run = spawnSync(PGBADGER, ['--format', 'logplex', '--quiet', '--jobs', '1', '--outfile', output, input], { encoding: 'utf8', timeout: 60_000 });
-    if (run.status !== 0) throw new Error(`pgbadger exited ${run.status}: ${run.stderr}`);
-    return JSON.parse(readFileSync(output, 'utf8')) as PgBadgerReport;
+    return await pgbadgerReport(PGBADGER, input, 'logplex');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -76,8 +69,8 @@ if (describeWithPgBadger === null) {
 } else {
   describeWithPgBadger('pgBadger -f logplex on every fixture, as heroku logs prints them', () => {
     let report: PgBadgerReport;
-    beforeAll(() => {
-      report = pgbadgerReport(herokuLogs());
+    beforeAll(async () => {
+      report = await reportOn(herokuLogs());
     });
 
     it('the fixtures are what this spec assumes', () => {

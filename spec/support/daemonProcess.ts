@@ -1,10 +1,18 @@
 // The daemon as a child process, black box: `node bin/pg-logplexcollector.js` (built dist/, which
 // `npm test` builds first), its stderr parsed as our logfmt lines.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { ReceivedBatch } from '../../src/tools/logplexStandIn';
 
-export const BIN = resolve(__dirname, '../../bin/pg-logplexcollector.js');
+/** The repository's root: from spec/support under jest, or build/spec/support when compiled. */
+function repoRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+export const BIN = join(repoRoot(), 'bin', 'pg-logplexcollector.js');
 
 /** One logfmt line as a flat object: `event=connect serve=X records=3` → { event: 'connect', ... }. */
 export type LogLine = Record<string, string>;
