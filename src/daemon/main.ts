@@ -131,12 +131,6 @@ export async function startDaemon(config: DaemonConfig, serveDbDir: string): Pro
       fatal(EXIT_FAILURE, err); // e.g. the port is taken
     }
   }
-  try {
-    await collector.start();
-  } catch (err) {
-    fatal(EXIT_FAILURE, err); // ServeDbError: missing directory, corrupt serves.loaded, ...
-  }
-
   const statsEvery = config.tunables.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS;
   let latest = { recordsIn: 0, framesOut: 0, requestsOk: 0, requestsRetried: 0, requestsFailed: 0, dropped: 0, lost: 0, queuedBytes: 0, connections: 0 };
   const statsSub = collector.stats$.subscribe((s) => (latest = s));
@@ -192,5 +186,13 @@ export async function startDaemon(config: DaemonConfig, serveDbDir: string): Pro
       },
     }),
   );
+  // Started only now that SIGTERM is handled: a stop while the serve database is still opening (a
+  // large serves.loaded, a slow disk) closes it and exits cleanly, rather than by the signal's
+  // default action with the lock and watch left behind.
+  try {
+    await collector.start();
+  } catch (err) {
+    fatal(EXIT_FAILURE, err); // ServeDbError: missing directory, corrupt serves.loaded, ...
+  }
   return { collector, finished };
 }
