@@ -1,26 +1,12 @@
 // The source stage: from the serve sets the serve database accepts, to every record PostgreSQL
 // sends on any serve's socket, tagged with that serve.
-import {
-  EMPTY,
-  Observable,
-  ReplaySubject,
-  connect,
-  endWith,
-  finalize,
-  ignoreElements,
-  mergeMap,
-  retry,
-  switchMap,
-  take,
-  takeUntil,
-  tap,
-  throwError,
-  timer,
-} from 'rxjs';
+import type { Socket } from 'node:net';
+import { Observable, type Subscription } from 'rxjs';
 import { ignoreEvents, type EventSink } from '../events';
 import type { Serve, ServeSet } from '../servedb/serve';
 import { readConnection, type ConnectionOptions } from './connection';
 import type { SourceEvent } from './events';
+import { immediateGate, sliceGate, type Gate } from './sliceGate';
 import { ListenError, listenUnix } from './listenUnix';
 import { resolveSourceOptions, type SourceOptions } from './options';
 import { rebindOnServeSet } from './rebindOnServeSet';
@@ -60,9 +46,13 @@ export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSou
   const resolved = resolveSourceOptions(options);
   const events = options.events ?? ignoreEvents;
   const connectionOptions: ConnectionOptions = { ...resolved, events };
-  return serveSet$.pipe(
-    rebindOnServeSet((serve$, socketPath) => serveRecords(serve$, socketPath, resolved, connectionOptions)),
-  );
+  return new Observable<SourcedRecord>((subscriber) => {
+    // One gate per subscription, for starting and stopping serves and creating their sockets.
+    const gate = resolved.listenSliceMs > 0 ? sliceGate(resolved.listenSliceMs) : immediateGate;
+    return serveSet$
+      .pipe(rebindOnServeSet((serve$, socketPath) => serveRecords(serve$, socketPath, resolved, connectionOptions, gate), gate))
+      .subscribe(subscriber);
+  });
 }
 
 /**
@@ -71,67 +61,134 @@ export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSou
  */
 export const LISTEN_ERROR_REPEAT_MS = 10 * 60_000;
 
-/** One serve's socket: listen while `serve$` lasts, read every connection it accepts. */
+/**
+ * One serve's socket: listen while `serve$` lasts, read every connection it accepts.
+ *
+ * Written by hand rather than as take/switchMap/takeUntil/retry/finalize/mergeMap: that chain
+ * cost seven operator subscribers and some fifty closures per serve, most of the 12 KB of heap
+ * a serve held at 10,000 serves. What it did, it still does:
+ * - listens once the first serve is known (so events can name it);
+ * - a ListenError is logged (see LISTEN_ERROR_REPEAT_MS) and retried after listenRetryMs, or the
+ *   serve stays down when that is 0; any other error is a bug and errors the stream;
+ * - when `serve$` completes the listener closes at once (its file removed), the connections drain,
+ *   and the result completes after the last one;
+ * - unsubscribing closes the listener and destroys every connection.
+ */
 function serveRecords(
   serve$: Observable<Serve>,
   socketPath: string,
   options: SourceOptions,
   connectionOptions: ConnectionOptions,
+  gate: Gate,
 ): Observable<SourcedRecord> {
   const { events } = connectionOptions;
-  let serve: Serve | undefined; // latest, for the listener's events
-  const where = () => ({ serve: serve?.name, socket: socketPath });
+  return new Observable<SourcedRecord>((subscriber) => {
+    let serve: Serve | undefined; // latest, for the listener's events
+    const where = () => ({ serve: serve?.name, socket: socketPath });
+    let listening = false;
+    // The failure being retried: logged when it starts, when its code changes, and now and then.
+    let failure: { code: string; attempts: number; loggedAt: number } | undefined;
+    let listener: Subscription | undefined; // while the socket is up or being created
+    let retryTimer: NodeJS.Timeout | undefined; // while waiting to try again
+    let stopped = false; // serve$ completed: no more listening, connections drain
+    const connections = new Set<Subscription>();
 
-  let listening = false;
-  // The failure being retried: logged when it starts, when its code changes, and now and then.
-  let failure: { code: string; attempts: number; loggedAt: number } | undefined;
-  const listener$ = listenUnix(socketPath, {
-    mode: options.socketMode,
-    backlog: options.listenBacklog,
-    onListening: () => {
-      listening = true;
-      failure = undefined;
-      events({ kind: 'listening', level: 'info', ...where(), mode: options.socketMode.toString(8).padStart(4, '0') });
-    },
-    onAcceptError: (error) => events({ kind: 'accept_error', level: 'error', ...where(), reason: error.message }),
-  }).pipe(
-    finalize(() => {
+    const completeIfDone = (): void => {
+      if (stopped && listener === undefined && retryTimer === undefined && connections.size === 0) subscriber.complete();
+    };
+
+    const listenerEnded = (): void => {
+      listener = undefined;
       if (listening) events({ kind: 'stopped_listening', level: 'info', ...where() });
       listening = false;
-    }),
-    retry({
-      delay: (error: unknown) => {
-        if (!(error instanceof ListenError)) return throwError(() => error); // a bug, not the path
-        const retryIn = options.listenRetryMs > 0 ? options.listenRetryMs : undefined;
-        const now = Date.now();
-        const attempts = (failure?.attempts ?? 0) + 1;
-        if (failure === undefined || failure.code !== error.code || now - failure.loggedAt >= LISTEN_ERROR_REPEAT_MS) {
-          events({ kind: 'listen_error', level: 'error', ...where(), code: error.code, reason: error.message, retry_in_ms: retryIn, attempts });
-          failure = { code: error.code, attempts, loggedAt: now };
-        } else {
-          failure.attempts = attempts;
-        }
-        // Staying down (EMPTY completes the listener) leaves the other serves untouched.
-        return retryIn === undefined ? EMPTY : timer(retryIn);
-      },
-    }),
-  );
+    };
 
-  return serve$.pipe(
-    tap((next) => (serve = next)),
-    // One multicast of serve$ for the listener and every connection; the replay hands each
-    // newly accepted connection the current serve.
-    connect(
-      (current$) => {
-        const stopped$ = current$.pipe(ignoreElements(), endWith(true));
-        return current$.pipe(
-          take(1), // listen once the first serve is known, so events can name it
-          switchMap(() => listener$),
-          takeUntil(stopped$), // closes the listener and removes the file the moment the serve stops
-          mergeMap((socket) => readConnection(socket, current$, connectionOptions)),
-        );
+    const stopListening = (): void => {
+      clearTimeout(retryTimer);
+      retryTimer = undefined;
+      const running = listener;
+      listener = undefined;
+      running?.unsubscribe(); // closes the listener and removes the file
+      if (running !== undefined) listenerEnded();
+    };
+
+    const onListenError = (error: unknown): void => {
+      listenerEnded();
+      if (!(error instanceof ListenError)) return subscriber.error(error); // a bug, not the path
+      const retryIn = options.listenRetryMs > 0 ? options.listenRetryMs : undefined;
+      const now = Date.now();
+      const attempts = (failure?.attempts ?? 0) + 1;
+      if (failure === undefined || failure.code !== error.code || now - failure.loggedAt >= LISTEN_ERROR_REPEAT_MS) {
+        events({ kind: 'listen_error', level: 'error', ...where(), code: error.code, reason: error.message, retry_in_ms: retryIn, attempts });
+        failure = { code: error.code, attempts, loggedAt: now };
+      } else {
+        failure.attempts = attempts;
+      }
+      // Staying down leaves the other serves untouched.
+      if (retryIn === undefined || stopped) return completeIfDone();
+      retryTimer = setTimeout(() => {
+        retryTimer = undefined;
+        listen();
+      }, retryIn);
+    };
+
+    const accept = (socket: Socket): void => {
+      let connection: Subscription | undefined;
+      let ended = false; // completed during subscribe()
+      connection = readConnection(socket, serve$, connectionOptions).subscribe({
+        next: (record) => subscriber.next(record),
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => {
+          ended = true;
+          if (connection !== undefined) connections.delete(connection);
+          completeIfDone();
+        },
+      });
+      if (!ended && !subscriber.closed) connections.add(connection);
+    };
+
+    const listen = (): void => {
+      let failed = false; // failed during subscribe()
+      const subscription = listenUnix(socketPath, {
+        mode: options.socketMode,
+        backlog: options.listenBacklog,
+        gate,
+        onListening: () => {
+          listening = true;
+          failure = undefined;
+          events({ kind: 'listening', level: 'info', ...where(), mode: options.socketMode.toString(8).padStart(4, '0') });
+        },
+        onAcceptError: (error) => events({ kind: 'accept_error', level: 'error', ...where(), reason: error.message }),
+      }).subscribe({
+        next: accept,
+        error: (error: unknown) => {
+          failed = true;
+          onListenError(error);
+        },
+      });
+      if (!failed && !subscriber.closed) listener = subscription;
+    };
+
+    const serveSubscription = serve$.subscribe({
+      next: (next) => {
+        const first = serve === undefined;
+        serve = next;
+        if (first) listen();
       },
-      { connector: () => new ReplaySubject<Serve>(1) },
-    ),
-  );
+      error: (err: unknown) => subscriber.error(err),
+      complete: () => {
+        stopped = true;
+        stopListening();
+        completeIfDone();
+      },
+    });
+
+    return () => {
+      serveSubscription.unsubscribe();
+      stopListening();
+      const open = [...connections];
+      connections.clear();
+      for (const connection of open) connection.unsubscribe(); // destroyed without draining
+    };
+  });
 }
