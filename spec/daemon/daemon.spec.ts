@@ -165,6 +165,7 @@ describe('pg-logplexcollector, running', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(d.events('serves_accepted').filter((l) => l.reason !== 'start')).toEqual([]);
     d.kill('SIGHUP');
+    await d.waitFor('reload_requested', (l) => l.signal === 'SIGHUP');
     await d.waitFor('serves_accepted', (l) => l.reason === 'rescan');
     await d.waitFor('listening', (l) => l.socket === socket);
   });
