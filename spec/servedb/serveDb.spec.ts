@@ -88,6 +88,17 @@ describe('accept', () => {
     expect((await stat(path.join(dir, 'serves.loaded'))).mode & 0o777).toBe(0o600);
   });
 
+  it('makes serves.loaded, serves.rej and last_error left readable by an older version 0600 at start-up', async () => {
+    await writeAtomically(dir, 'serves.loaded', twoServes());
+    await writeFile(path.join(dir, 'serves.rej'), '{"serves": 1}');
+    await writeFile(path.join(dir, 'last_error'), 'serves: expected a list\n');
+    for (const name of ['serves.loaded', 'serves.rej', 'last_error']) await chmod(path.join(dir, name), 0o644);
+    await open();
+    for (const name of ['serves.loaded', 'serves.rej', 'last_error']) {
+      expect({ name, mode: (await stat(path.join(dir, name))).mode & 0o777 }).toEqual({ name, mode: 0o600 });
+    }
+  });
+
   it('ignores unknown keys, and writes them through to serves.loaded untouched', async () => {
     const text = servesText([{ i: 'a', t: TOKEN, p: socketPath(dir, 1), owner: 'team-x' }], { generation: 12 });
     await writeAtomically(dir, 'serves.new', text);

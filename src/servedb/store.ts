@@ -163,14 +163,23 @@ const TEMP_FILE = /^\.(serves\.loaded|last_error)\.\d+\.\d+\.tmp$/;
 const TAKEN_FILE = /^\.serves\.new\.\d+\.\d+\.taken$/;
 
 /**
- * For start-up, before anything else writes: removes temporary files a crash left behind, and
- * puts back a serves.new a crashed pass had taken (unless a newer one was written since).
+ * For start-up, before anything else writes: removes temporary files a crash left behind, puts
+ * back a serves.new a crashed pass had taken (unless a newer one was written since), and makes
+ * the files that hold tokens 0600 (earlier versions gave serves.loaded serves.new's mode, and
+ * serves.rej and last_error 0644).
  */
 export async function recoverAfterCrash(dir: string): Promise<void> {
   for (const name of await readdir(dir)) {
     if (TEMP_FILE.test(name)) await removeIfPresent(path.join(dir, name));
     else if (TAKEN_FILE.test(name)) await restoreServesNew(dir, path.join(dir, name));
+    else if (name === SERVES_LOADED || name === SERVES_REJ || name === LAST_ERROR) await keepPrivate(path.join(dir, name));
   }
+}
+
+async function keepPrivate(file: string): Promise<void> {
+  const stats = await lstat(file);
+  // Never through a symbolic link: what it points at is not ours to change.
+  if (stats.isFile() && (stats.mode & 0o077) !== 0) await chmod(file, SECRET_FILE_MODE);
 }
 
 let tempSequence = 0;
