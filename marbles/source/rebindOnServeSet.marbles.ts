@@ -133,6 +133,39 @@ describe('rebindOnServeSet', () => {
     });
   });
 
+  describe('with a gate that lets starts and updates wait (one frame here)', () => {
+    const oneFrameGate = (job: () => void): (() => void) => {
+      const action = scheduler.schedule(job, 1);
+      return () => action.unsubscribe();
+    };
+
+    it('starts a serve on its turn, with the serve of the latest set', () => {
+      scheduler.run(({ cold, expectObservable }) => {
+        const sets: Record<string, ServeSet> = { x: [serve(A, 'ia', 'one')], y: [serve(A, 'ia', 'two')] };
+        const result = cold('(xy)---|', sets).pipe(rebindOnServeSet(counting(labels), oneFrameGate));
+        expectObservable(result).toBe('-a-----(b|)', { a: `${A}=ia/two`, b: `${A}!` });
+      });
+      expect(started).toEqual([A]);
+    });
+
+    it('never starts a serve removed before its turn, and stops a started one at once', () => {
+      scheduler.run(({ cold, expectObservable }) => {
+        const sets: Record<string, ServeSet> = { x: [serve(A, 'ia'), serve(B, 'ib')], y: [serve(B, 'ib')], z: [] };
+        const result = cold('(xy)-z-|', sets).pipe(rebindOnServeSet(counting(labels), oneFrameGate));
+        expectObservable(result).toBe('-b---c-|', { b: `${B}=ib/tok`, c: `${B}!` });
+      });
+      expect(started).toEqual([B]);
+    });
+
+    it('drops what still waits when the source completes, and completes', () => {
+      scheduler.run(({ cold, expectObservable }) => {
+        const sets: Record<string, ServeSet> = { x: [serve(A, 'ia')] };
+        expectObservable(cold('(x|)', sets).pipe(rebindOnServeSet(counting(labels), oneFrameGate))).toBe('|');
+      });
+      expect(started).toEqual([]);
+    });
+  });
+
   it('does not complete while a source is open, even with no serves at all', () => {
     scheduler.run(({ cold, expectObservable }) => {
       const sets: Record<string, ServeSet> = { e: [] };

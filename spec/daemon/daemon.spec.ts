@@ -51,6 +51,22 @@ describe('pg-logplexcollector, start-up errors: one line naming what to fix, non
     expect(lines[0]).toContain('serves.loaded');
   });
 
+  it('a second daemon on the same SERVE_DB_DIR: one line naming the first one\'s PID; the lock goes with the first', async () => {
+    const first = new DaemonProcess([], { SERVE_DB_DIR: tmp });
+    try {
+      await first.waitFor('started');
+      const second = await run([], { SERVE_DB_DIR: tmp });
+      expect(second.code).toBe(1);
+      expect(second.lines).toEqual([
+        `pg-logplexcollector: serve database ${tmp} is in use by another collector (PID ${first.child.pid} is running, per ${join(tmp, 'lock')}): stop it first, or point SERVE_DB_DIR at another directory`,
+      ]);
+    } finally {
+      first.child.kill('SIGTERM');
+      await first.exited;
+    }
+    expect(existsSync(join(tmp, 'lock'))).toBe(false); // released on a clean stop
+  });
+
   it('LOGPLEX_URL unparsable, never echoed', async () => {
     const { code, lines } = await run([], { SERVE_DB_DIR: tmp, LOGPLEX_URL: 'http//token:t.secret@nowhere' });
     expect(code).toBe(2);
@@ -215,6 +231,7 @@ describe('pg-logplexcollector, running', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(d.events('serves_accepted').filter((l) => l.reason !== 'start')).toEqual([]);
     d.kill('SIGHUP');
+    await d.waitFor('reload_requested', (l) => l.signal === 'SIGHUP');
     await d.waitFor('serves_accepted', (l) => l.reason === 'rescan');
     await d.waitFor('listening', (l) => l.socket === socket);
   });

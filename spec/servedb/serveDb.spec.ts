@@ -1,12 +1,14 @@
 // openServeDb against real directories: accept, reject, start-up, and what stops start-up.
-import { access, chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { firstValueFrom } from 'rxjs';
 import { openServeDb, ServeDbError, type ServeDb, type ServeSet } from '../../src/servedb';
 import {
   collectEvents,
+  existsIn,
   LOGPLEX_URL,
   makeTempDir,
+  openWithoutEvents,
   removeTempDir,
   SERVE_URL,
   servesText,
@@ -29,19 +31,13 @@ afterEach(async () => {
   await removeTempDir(dir);
 });
 
-/** Opened without file events and with a long poll: these tests look by rescan() or at start. */
 async function open(options: { logplexUrl?: URL | undefined } = {}): Promise<ServeDb> {
-  const logplexUrl = 'logplexUrl' in options ? options.logplexUrl : LOGPLEX_URL;
-  const db = await openServeDb({ dir, logplexUrl, watchEvents: false, pollIntervalMs: 60_000 });
+  const db = await openWithoutEvents(dir, 'logplexUrl' in options ? options.logplexUrl : LOGPLEX_URL);
   opened.push(db);
   return db;
 }
 
-const exists = (name: string): Promise<boolean> =>
-  access(path.join(dir, name)).then(
-    () => true,
-    () => false,
-  );
+const exists = (name: string): Promise<boolean> => existsIn(dir, name);
 const read = (name: string): Promise<string> => readFile(path.join(dir, name), 'utf8');
 const currentSet = (db: ServeDb): Promise<ServeSet> => firstValueFrom(db.serveSet$);
 
@@ -82,14 +78,25 @@ describe('accept', () => {
     });
     // No directory litter: only what the spec lists.
     const { readdir } = await import('node:fs/promises');
-    expect((await readdir(dir)).sort()).toEqual(['serves.loaded']);
+    expect((await readdir(dir)).sort()).toEqual(['lock', 'serves.loaded']);
   });
 
-  it('gives serves.loaded the permissions of serves.new (it holds the same tokens)', async () => {
+  it('writes serves.loaded 0600 (it holds tokens), even from a serves.new others may read', async () => {
     await writeAtomically(dir, 'serves.new', twoServes());
-    await chmod(path.join(dir, 'serves.new'), 0o600);
+    await chmod(path.join(dir, 'serves.new'), 0o644);
     await open();
     expect((await stat(path.join(dir, 'serves.loaded'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('makes serves.loaded, serves.rej and last_error left readable by an older version 0600 at start-up', async () => {
+    await writeAtomically(dir, 'serves.loaded', twoServes());
+    await writeFile(path.join(dir, 'serves.rej'), '{"serves": 1}');
+    await writeFile(path.join(dir, 'last_error'), 'serves: expected a list\n');
+    for (const name of ['serves.loaded', 'serves.rej', 'last_error']) await chmod(path.join(dir, name), 0o644);
+    await open();
+    for (const name of ['serves.loaded', 'serves.rej', 'last_error']) {
+      expect({ name, mode: (await stat(path.join(dir, name))).mode & 0o777 }).toEqual({ name, mode: 0o600 });
+    }
   });
 
   it('ignores unknown keys, and writes them through to serves.loaded untouched', async () => {
@@ -232,7 +239,7 @@ describe('start-up', () => {
     const db = await open();
     expect(await currentSet(db)).toEqual([]);
     const { readdir } = await import('node:fs/promises');
-    expect(await readdir(dir)).toEqual([]);
+    expect(await readdir(dir)).toEqual(['lock']); // ours while open
   });
 
   it('removes temporary files a crash left behind', async () => {

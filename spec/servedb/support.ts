@@ -1,9 +1,9 @@
 // Helpers for the serve database specs: a real temporary directory per test, serves files
 // written the way the spec asks operators to (atomically, by rename), and waiting on events.
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ServeDb, ServeDbEvent } from '../../src/servedb';
+import { openServeDb, type ServeDb, type ServeDbEvent } from '../../src/servedb';
 
 export const TOKEN = 't.token-SECRET-1'; // a `t` token: must never appear in errors or JSON
 export const URL_PASSWORD = 't.url-SECRET-2';
@@ -58,4 +58,16 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, ms: n
 
 export function socketPath(dir: string, n: number): string {
   return path.join(dir, `s${n}.sock`);
+}
+
+/** Opened without file events and with a long poll: for tests that look by rescan() or at start. */
+export function openWithoutEvents(dir: string, logplexUrl: URL | undefined): Promise<ServeDb> {
+  return openServeDb({ dir, logplexUrl, watchEvents: false, pollIntervalMs: 60_000 });
+}
+
+export function existsIn(dir: string, name: string): Promise<boolean> {
+  return access(path.join(dir, name)).then(
+    () => true,
+    () => false,
+  );
 }

@@ -435,7 +435,8 @@ describe('logplexSink: serves that go quiet', () => {
       input.next(makeRecord(b, `b ${i}`));
       await new Promise((resolve) => setTimeout(resolve, 40));
     }
-    await waitFor(() => sockets().length === 1, 3000, 'A to be retired');
+    // Snapshots come at most every statsIntervalMs, so B's last post may show a moment later.
+    await waitFor(() => sockets().length === 1 && latest?.framesOut === 9, 3000, 'A to be retired and B delivered');
     expect(sockets()).toEqual(['/run/b.sock']);
     expect(latest).toMatchObject({ recordsIn: 9, framesOut: 9 }); // A's counts are still in the totals
     input.next(makeRecord(a, 'a 2'));
@@ -506,5 +507,25 @@ describe('logplexSink: secrets', () => {
       expect(dump).not.toContain(secret);
     }
     expect(dump).toContain('/run/t.sock'); // the dump is not trivially empty
+  });
+});
+
+describe('logplexSink: many serves at once', () => {
+  it('coalesces stats snapshots (each copies every serve) rather than taking one per batch, and the last is complete', async () => {
+    // Before, every batch formed and settled and every lane closed published a snapshot of all
+    // live serves: quadratic in the serves (10,000 serves with a record each took 87 s to end).
+    const s = await server();
+    const serves = Array.from({ length: 500 }, (_, i) => makeServe(s.url, { socketPath: `/run/many/${i}.sock`, name: `S${i}`, token: `t.many-${i}` }));
+    const input = new Subject<SourcedRecord>();
+    let snapshots = 0;
+    const done = lastValueFrom(
+      logplexSink(input, { ...FAST, format: stubFormatter }).pipe(tap(() => (snapshots += 1))),
+    );
+    for (const serve of serves) input.next(makeRecord(serve, serve.name ?? ''));
+    await waitFor(() => s.received.length === serves.length, 20_000, 'every serve delivered');
+    input.complete();
+    const stats = await done;
+    expect(stats).toMatchObject({ recordsIn: 500, framesOut: 500, requestsOk: 500, requestsFailed: 0 });
+    expect(snapshots).toBeLessThan(serves.length); // one per batch formed, settled and lane closed: 1,500 before
   });
 });

@@ -31,4 +31,10 @@ export interface ExitForcedEvent {
   readonly after_ms: number; // the shutdown timeout plus the grace: what held the process past it is abandoned
 }
 
-export type DaemonEvent = StatsEvent | SignalEvent | MetricsListeningEvent | ExitForcedEvent;
+export interface ReloadRequestedEvent {
+  readonly kind: 'reload_requested';
+  readonly level: 'info';
+  readonly signal: string; // SIGHUP
+}
+
+export type DaemonEvent = StatsEvent | SignalEvent | MetricsListeningEvent | ExitForcedEvent | ReloadRequestedEvent;

@@ -142,7 +142,11 @@ export async function startDaemon(config: DaemonConfig, serveDbDir: string): Pro
       })
     : undefined;
 
-  const onHup = (): void => collector.reload();
+  const onHup = (): void => {
+    // Said before the look, so that a reload that finds nothing new is not silence.
+    log({ kind: 'reload_requested', level: 'info', signal: 'SIGHUP' });
+    collector.reload();
+  };
   let signals = 0;
   const onStop = (signal: NodeJS.Signals): void => {
     signals += 1;

@@ -7,7 +7,8 @@ export type ServeDbErrorCode =
   | 'SERVEDB_MISSING_DIR' // SERVE_DB_DIR does not exist
   | 'SERVEDB_NOT_A_DIR' // SERVE_DB_DIR is a file (or something else that is not a directory)
   | 'SERVEDB_UNREADABLE' // the directory or serves.loaded could not be read (permissions, I/O)
-  | 'SERVEDB_CORRUPT_LOADED'; // serves.loaded is not a valid serves file
+  | 'SERVEDB_CORRUPT_LOADED' // serves.loaded is not a valid serves file
+  | 'SERVEDB_LOCKED'; // another running collector holds SERVE_DB_DIR/lock
 
 export class ServeDbError extends Error {
   override readonly name = 'ServeDbError';

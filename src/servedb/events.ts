@@ -28,6 +28,22 @@ export interface ServesRejectedEvent extends EventBase {
   readonly reason: LookReason;
 }
 
+/** An accepted serves.new that is valid but likely a mistake (warnings.ts): one event per warning. */
+export interface ServesWarningEvent extends EventBase {
+  readonly kind: 'serves_warning';
+  readonly level: 'warn';
+  readonly dir: string;
+  readonly warning: string; // what was accepted, and what it means
+}
+
+/** Start-up found a lock whose daemon is gone, and took it over. */
+export interface StaleLockEvent extends EventBase {
+  readonly kind: 'serve_db_lock_taken_over';
+  readonly level: 'warn';
+  readonly dir: string;
+  readonly stale_pid: number; // the PID in the lock file: no such process is running
+}
+
 /** Something failed that is not the file's fault; the next look tries again. */
 export interface ServesErrorEvent extends EventBase {
   readonly kind: 'serves_error';
@@ -37,4 +53,4 @@ export interface ServesErrorEvent extends EventBase {
   readonly error: string; // one line: what failed, on which file, and why
 }
 
-export type ServeDbEvent = ServesAcceptedEvent | ServesRejectedEvent | ServesErrorEvent;
+export type ServeDbEvent = ServesAcceptedEvent | ServesRejectedEvent | ServesWarningEvent | ServesErrorEvent | StaleLockEvent;

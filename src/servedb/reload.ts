@@ -10,6 +10,7 @@ import { filter, map, scan } from 'rxjs';
 import * as E from 'fp-ts/Either';
 import { sameServeSet, serveSetChanges, type ServeChange, type ServeSet } from './serve';
 import { describeInvalid, parseServes, type ParseServesOptions, type ServesInvalid } from './validate';
+import { serveSetWarnings } from './warnings';
 
 /** What one look at the directory found. */
 export type ServesRead =
@@ -32,6 +33,7 @@ export type ReloadOutcome =
       readonly changed: boolean; // false when serves.new said what was already served
       readonly diff: ServeSetDiff;
       readonly text: string; // the accepted text, to be copied to serves.loaded as is
+      readonly warnings: readonly string[]; // allowed, but likely not what was meant (warnings.ts)
     }
   | {
       readonly kind: 'rejected';
@@ -53,6 +55,7 @@ export function decide(current: ServeSet, read: ServesRead, options: ParseServes
     changed,
     diff: diffServeSets(current, parsed.right),
     text: read.text,
+    warnings: serveSetWarnings(current, parsed.right),
   };
 }
 

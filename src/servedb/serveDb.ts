@@ -6,23 +6,24 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
-import { BehaviorSubject, catchError, defer, finalize, from, mergeMap, type Observable, of, ReplaySubject, startWith } from 'rxjs';
+import { BehaviorSubject, catchError, concat, defer, finalize, from, mergeMap, type Observable, of, ReplaySubject, startWith } from 'rxjs';
 import { coalescePasses } from './coalesce';
 import { describeFsError, errnoCode, ServeDbError } from './errors';
 import type { ServeDbEvent, ServesErrorEvent } from './events';
-import { resolveServeDbOptions, type ServeDbOptionsInput } from './options';
-import { decide } from './reload';
+import { lockServeDb, type ServeDbLock } from './lock';
+import { resolveServeDbOptions, type ServeDbOptions, type ServeDbOptionsInput } from './options';
+import { decide, type ReloadOutcome } from './reload';
 import type { ServeSet } from './serve';
 import {
   acceptServes,
   readServesLoaded,
-  readServesNew,
+  recoverAfterCrash,
   rejectServes,
-  removeStaleTempFiles,
+  restoreServesNew,
   SERVES_LOADED,
   SERVES_NEW,
-  type ServesNewFile,
-  type StoreResult,
+  takeServesNew,
+  type TakenServes,
 } from './store';
 import { parseServes } from './validate';
 import { watchServesNew, type LookReason } from './watch';
@@ -34,14 +35,15 @@ export interface ServeDb {
    */
   readonly serveSet$: Observable<ServeSet>;
   /**
-   * One event per serves.new accepted or rejected, and per failure. Replays the latest event
-   * to a new subscriber, so the outcome of the start-up look at serves.new (done before
-   * openServeDb resolves) is not lost. Completes on close().
+   * One event per serves.new accepted or rejected, per warning about an accepted one, and per
+   * failure. Replays the latest event to a new subscriber, so the outcome of the start-up look at
+   * serves.new (done before openServeDb resolves) is not lost, after what start-up itself found
+   * (a stale lock taken over). Completes on close().
    */
   readonly outcome$: Observable<ServeDbEvent>;
   /** Look at serves.new now (SIGHUP). Coalesced with any look already under way. */
   rescan(): void;
-  /** Stops watching and polling, lets a look under way finish, completes both observables. */
+  /** Stops watching and polling, lets a look under way finish, completes both observables, releases the lock. */
   close(): Promise<void>;
 }
 
@@ -54,9 +56,20 @@ export async function openServeDb(input: ServeDbOptionsInput): Promise<ServeDb> 
   const options = resolveServeDbOptions(input);
   const dir = options.dir;
   await checkDirectory(dir);
+  const lock = await lockServeDb(dir); // before anything reads or writes: one collector per directory
+  try {
+    return await openLocked(options, lock);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+async function openLocked(options: ServeDbOptions, lock: ServeDbLock): Promise<ServeDb> {
+  const dir = options.dir;
   const initial = await loadServesLoaded(dir, options.logplexUrl);
   try {
-    await removeStaleTempFiles(dir);
+    await recoverAfterCrash(dir);
   } catch (err) {
     throw new ServeDbError('SERVEDB_UNREADABLE', `cannot list serve database ${dir} (${describeFsError(err)}): check its permissions`, {
       cause: err,
@@ -65,6 +78,11 @@ export async function openServeDb(input: ServeDbOptionsInput): Promise<ServeDb> 
 
   const serveSet = new BehaviorSubject<ServeSet>(initial);
   const outcome = new ReplaySubject<ServeDbEvent>(1);
+  // What start-up itself found, told to every subscriber before the replayed outcome.
+  const startupNotices: ServeDbEvent[] =
+    lock.staleTakenOver === undefined
+      ? []
+      : [{ kind: 'serve_db_lock_taken_over', level: 'warn', dir, stale_pid: lock.staleTakenOver }];
   const parseOptions = { logplexUrl: options.logplexUrl, fileName: SERVES_NEW };
   let current = initial;
   let closing = false;
@@ -90,33 +108,36 @@ export async function openServeDb(input: ServeDbOptionsInput): Promise<ServeDb> 
       ),
   });
 
-  /** One look: read serves.new, decide, apply, and leave the directory consistent. */
+  /** One look: take serves.new, decide, apply, and leave the directory consistent. */
   const runPass = async (reason: LookReason): Promise<ServeDbEvent[]> => {
     if (closing) return [];
-    let file: ServesNewFile;
+    let file: TakenServes;
     try {
-      file = await readServesNew(dir);
+      file = await takeServesNew(dir);
     } catch (err) {
       return [failure('read', `cannot read ${newFile} (${describeFsError(err)})`)];
     }
     if (file.kind === 'absent') return []; // the common case: looking is idempotent
-    const decision = decide(current, { kind: 'new', text: file.text }, parseOptions);
-    let stored: StoreResult;
+    const decision: ReloadOutcome =
+      file.kind === 'new'
+        ? decide(current, { kind: 'new', text: file.text }, parseOptions)
+        : { kind: 'rejected', invalid: { problems: [file.problem] }, error: file.problem };
     if (decision.kind === 'accepted') {
-      // The spec's order: apply, then copy. Should the copy fail, serves.new stays, and the next
-      // look accepts it again (unchanged, so nothing is re-applied) and retries the copy.
+      // The spec's order: apply, then copy. Should the copy fail, serves.new is put back, and the
+      // next look accepts it again (unchanged, so nothing is re-applied) and retries the copy.
       if (decision.changed) {
         current = decision.serveSet;
         serveSet.next(current);
       }
       try {
-        stored = await acceptServes(dir, decision.text, file.stamp, file.mode);
+        await acceptServes(dir, decision.text, file.taken);
       } catch (err) {
+        await restoreServesNew(dir, file.taken).catch(() => undefined); // reported below either way
         return [
           failure('accept', `applied ${newFile} but could not write ${SERVES_LOADED} (${describeFsError(err)}); will retry`),
         ];
       }
-      if (stored === 'superseded') watcher.rescan();
+      const warnings = decision.changed ? decision.warnings : []; // said once, when it took effect
       return [
         {
           kind: 'serves_accepted',
@@ -129,15 +150,16 @@ export async function openServeDb(input: ServeDbOptionsInput): Promise<ServeDb> 
           changed: decision.changed,
           reason,
         },
+        ...warnings.map((warning): ServeDbEvent => ({ kind: 'serves_warning', level: 'warn', dir, warning })),
       ];
     }
     if (decision.kind === 'rejected') {
       try {
-        stored = await rejectServes(dir, decision.error, file.stamp);
+        await rejectServes(dir, decision.error, file.taken);
       } catch (err) {
+        await restoreServesNew(dir, file.taken).catch(() => undefined);
         return [failure('reject', `rejected ${newFile} but could not move it aside (${describeFsError(err)}); will retry`)];
       }
-      if (stored === 'superseded') watcher.rescan();
       return [
         {
           kind: 'serves_rejected',
@@ -183,7 +205,7 @@ export async function openServeDb(input: ServeDbOptionsInput): Promise<ServeDb> 
   let closed: Promise<void> | undefined;
   return {
     serveSet$: serveSet.asObservable(),
-    outcome$: outcome.asObservable(),
+    outcome$: concat(from(startupNotices), outcome),
     rescan: () => watcher.rescan(),
     close: () =>
       (closed ??= (async () => {
@@ -192,6 +214,7 @@ export async function openServeDb(input: ServeDbOptionsInput): Promise<ServeDb> 
         await stopped;
         serveSet.complete();
         outcome.complete();
+        await lock.release();
       })()),
   };
 }

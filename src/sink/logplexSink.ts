@@ -42,8 +42,9 @@ export interface LogplexSinkConfig extends SinkOptionsInput {
 }
 
 /**
- * Deliver `record$` to logplex. Subscribing starts it; the result emits a stats snapshot whenever
- * a batch is formed or settled and when drops start, and a last one just before it completes.
+ * Deliver `record$` to logplex. Subscribing starts it; the result emits a stats snapshot when a
+ * batch is formed or settled and when drops start (at most one per statsIntervalMs: the first at
+ * once, the rest coalesced to the end of the interval), and a last one just before it completes.
  *
  * - Graceful stop: complete `record$`. Open batches are flushed, posts in flight and their retries
  *   run to the end, pending drop counts go out in a final L10 batch, connections are closed, then
@@ -57,8 +58,34 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
     const options = resolveSinkOptions(config);
     const client: PostTransport = config.transport ?? new LogplexClient(options);
     const stats = new StatsRecorder();
-    const publish = (): void => subscriber.next(stats.snapshot());
     const scheduler = config.scheduler ?? asyncScheduler;
+    const snapshot = (): void => subscriber.next(stats.snapshot());
+    // At most one snapshot per statsIntervalMs: the first of a burst at once, then one at the end
+    // of the interval if anything asked meanwhile (see the option for why).
+    let throttle: Subscription | undefined; // set while an interval runs (an executed action is not `closed`)
+    let asked = false;
+    const tick = (): void => {
+      throttle = undefined;
+      if (!asked) return;
+      asked = false;
+      snapshot();
+      throttle = scheduler.schedule(tick, options.statsIntervalMs);
+    };
+    const publish = (): void => {
+      if (throttle !== undefined) {
+        asked = true;
+        return;
+      }
+      snapshot();
+      if (options.statsIntervalMs > 0) throttle = scheduler.schedule(tick, options.statsIntervalMs);
+    };
+    /** The last snapshot, now: before completing. */
+    const publishNow = (): void => {
+      throttle?.unsubscribe();
+      throttle = undefined;
+      asked = false;
+      snapshot();
+    };
     let publishTimer: Subscription | undefined;
     const publishSoon = (): void => {
       publishTimer ??= scheduler.schedule(() => {
@@ -113,7 +140,7 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
           publishTimer?.unsubscribe(); // the last snapshot follows
           client.close().then(
             () => {
-              publish();
+              publishNow();
               subscriber.complete();
             },
             (err: unknown) => subscriber.error(err),
@@ -125,6 +152,7 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
       subscription.unsubscribe();
       serveSetSubscription?.unsubscribe();
       publishTimer?.unsubscribe();
+      throttle?.unsubscribe();
       if (!settled) void client.destroy();
     };
   });

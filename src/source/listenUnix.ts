@@ -2,11 +2,12 @@
 // socket file; unsubscribing closes the listener and removes the file. The connections it
 // emitted belong to the subscriber: closing the listener does not touch them.
 import { lstatSync, statSync, unlinkSync, type Stats } from 'node:fs';
-import { createConnection, createServer, type Socket } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { Observable } from 'rxjs';
 import type { Budget } from '../budget';
 import { privateBind, type PrivateBind } from './privateBind';
+import { immediateGate, type Gate } from './sliceGate';
 
 /** sun_path is 108 bytes on Linux including its NUL; Node silently truncates longer paths. */
 export const MAX_UNIX_SOCKET_PATH_BYTES = 107;
@@ -41,10 +42,19 @@ export interface ListenUnixOptions {
   readonly maxConnections?: number; // open connections accepted by this listener at most; newer ones are closed
   readonly descriptors?: Budget; // shared by listeners and connections; a socket past it is closed (listener: fails)
   readonly onRefused?: (reason: RefusalReason) => void; // a connection closed at accept, and why
+  readonly gate?: Gate; // when to do the synchronous work of creating the socket; at once when absent
 }
 
 /** Why a connection was closed as soon as it was accepted. */
 export type RefusalReason = 'max_connections' | 'open_file_limit';
+
+/** Which file a path held: enough to tell ours from one put there later (a Stats holds 4 Dates). */
+interface FileId {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+const idOf = (stats: Stats): FileId => ({ dev: stats.dev, ino: stats.ino });
 
 // Duck-typed, not `instanceof Error`: errors from node's core may come from another realm (jest's
 // vm sandbox is one), where instanceof is false.
@@ -113,7 +123,7 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
     // The teardown below runs on error too: it closes the server, then disposes of `bind`.
     const fail = (code: ListenErrorCode, message: string): void =>
       subscriber.error(new ListenError(code, socketPath, `${socketPath}: ${message}`));
-    let created: Stats | undefined; // our socket file, so teardown never removes someone else's
+    let created: FileId | undefined; // our socket file, so teardown never removes someone else's
     let cancelProbe: (() => void) | undefined;
     let claimed: string | undefined; // our key in ownSockets while we listen (or bind)
     /** Fails and returns true when another of our serves holds this socket (under another path). */
@@ -127,47 +137,57 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
 
     const descriptors = options.descriptors;
     let holdsDescriptor = false; // the listener's own
-    const server = createServer();
-    // Node closes a connection past maxConnections itself and says so with 'drop' (Node >= 18.6).
-    if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
-    server.on('drop', () => options.onRefused?.('max_connections'));
-    server.on('connection', (socket: Socket) => {
-      if (descriptors !== undefined) {
-        if (!descriptors.take(1)) {
-          socket.destroy(); // its descriptor was needed for something else: posts, the serve db
-          options.onRefused?.('open_file_limit');
+    let withdraw: (() => void) | undefined; // our turn at the gate, while it has not come
+    // Made when our turn comes, not at subscribe: 10,000 serves queued at the gate hold no server.
+    let serverRef: Server | undefined;
+
+    const createListener = (placed: PrivateBind): Server => {
+      const server = createServer();
+      serverRef = server;
+      // Node closes a connection past maxConnections itself and says so with 'drop' (Node >= 18.6).
+      if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
+      server.on('drop', () => options.onRefused?.('max_connections'));
+      server.on('connection', (socket: Socket) => {
+        if (descriptors !== undefined) {
+          if (!descriptors.take(1)) {
+            socket.destroy(); // its descriptor was needed for something else: posts, the serve db
+            options.onRefused?.('open_file_limit');
+            return;
+          }
+          socket.once('close', () => descriptors.give(1));
+        }
+        subscriber.next(socket);
+      });
+      server.on('error', (error) => {
+        if (created !== undefined) {
+          options.onAcceptError?.(error); // accept() failed for one connection; keep listening
           return;
         }
-        socket.once('close', () => descriptors.give(1));
-      }
-      subscriber.next(socket);
-    });
-    server.on('error', (error) => {
-      if (created !== undefined) {
-        options.onAcceptError?.(error); // accept() failed for one connection; keep listening
-        return;
-      }
-      const code = errnoCode(error);
-      // libuv reports a missing directory on bind() as EACCES, so look before blaming permissions.
-      if (code === 'ENOENT' || code === 'ENOTDIR' || !directoryExists(dirname(socketPath))) {
-        fail('LISTEN_NO_DIRECTORY', `directory ${dirname(socketPath)} does not exist`);
-      } else if (code === 'EADDRINUSE') {
-        fail('LISTEN_IN_USE', 'another process created a socket here meanwhile');
-      } else {
-        fail('LISTEN_FAILED', `cannot listen: ${reasonOf(error)}`);
-      }
-    });
-    server.on('listening', () => {
-      if (subscriber.closed || bind === undefined) return; // torn down while the bind was being announced
-      try {
-        created = bind.place(socketPath, options.mode, options.gid);
-      } catch (error) {
-        if (errnoCode(error) === 'EEXIST') fail('LISTEN_IN_USE', 'something appeared at the path while the socket was being created');
-        else fail('LISTEN_FAILED', `cannot give the socket its mode and group: ${reasonOf(error)}`);
-        return;
-      }
-      options.onListening?.(created);
-    });
+        const code = errnoCode(error);
+        // libuv reports a missing directory on bind() as EACCES, so look before blaming permissions.
+        if (code === 'ENOENT' || code === 'ENOTDIR' || !directoryExists(dirname(socketPath))) {
+          fail('LISTEN_NO_DIRECTORY', `directory ${dirname(socketPath)} does not exist`);
+        } else if (code === 'EADDRINUSE') {
+          fail('LISTEN_IN_USE', 'another process created a socket here meanwhile');
+        } else {
+          fail('LISTEN_FAILED', `cannot listen: ${reasonOf(error)}`);
+        }
+      });
+      server.on('listening', () => {
+        if (subscriber.closed) return; // torn down while the bind was being announced
+        let socketStats: Stats;
+        try {
+          socketStats = placed.place(socketPath, options.mode, options.gid);
+        } catch (error) {
+          if (errnoCode(error) === 'EEXIST') fail('LISTEN_IN_USE', 'something appeared at the path while the socket was being created');
+          else fail('LISTEN_FAILED', `cannot give the socket its mode and group: ${reasonOf(error)}`);
+          return;
+        }
+        created = idOf(socketStats);
+        options.onListening?.(socketStats);
+      });
+      return server;
+    };
 
     // Bound in a private directory, given its mode and group there, then linked into place: a
     // path someone else can swap is never chmodded (privateBind.ts).
@@ -192,15 +212,19 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
       }
       claimed = placeOf(socketPath);
       if (claimed !== undefined) ownSockets.set(claimed, socketPath);
-      server.listen({ path: bind.bindPath, backlog: options.backlog });
+      createListener(bind).listen({ path: bind.bindPath, backlog: options.backlog });
     };
 
-    if (Buffer.byteLength(socketPath) > MAX_UNIX_SOCKET_PATH_BYTES) {
-      fail(
-        'LISTEN_PATH_TOO_LONG',
-        `path is ${Buffer.byteLength(socketPath)} bytes, unix sockets allow at most ${MAX_UNIX_SOCKET_PATH_BYTES}`,
-      );
-    } else {
+    const begin = (): void => {
+      withdraw = undefined;
+      if (subscriber.closed) return;
+      if (Buffer.byteLength(socketPath) > MAX_UNIX_SOCKET_PATH_BYTES) {
+        fail(
+          'LISTEN_PATH_TOO_LONG',
+          `path is ${Buffer.byteLength(socketPath)} bytes, unix sockets allow at most ${MAX_UNIX_SOCKET_PATH_BYTES}`,
+        );
+        return;
+      }
       let existing: Stats | undefined;
       try {
         existing = statOrNothing(socketPath);
@@ -216,21 +240,24 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
       } else if (!existing.isSocket()) {
         fail('LISTEN_NOT_A_SOCKET', 'a file that is not a socket is in the way; remove it or choose another path');
       } else {
+        const stale = idOf(existing);
         cancelProbe = probeSocket(socketPath, (live, error) => {
           cancelProbe = undefined;
           if (live) return fail('LISTEN_IN_USE', 'another process is listening on this socket');
           if (error !== undefined) return fail('LISTEN_FAILED', `cannot check the existing socket: ${reasonOf(error)}`);
           try {
-            removeIfSame(socketPath, existing); // stale: a previous run's
+            removeIfSame(socketPath, stale); // stale: a previous run's
           } catch (unlinkError) {
             return fail('LISTEN_FAILED', `cannot remove the stale socket: ${reasonOf(unlinkError)}`);
           }
           listen();
         });
       }
-    }
+    };
+    withdraw = (options.gate ?? immediateGate)(begin);
 
     return () => {
+      withdraw?.();
       cancelProbe?.();
       if (claimed !== undefined && ownSockets.get(claimed) === socketPath) ownSockets.delete(claimed);
       if (holdsDescriptor) descriptors?.give(1);
@@ -239,7 +266,7 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
       // handed out stay open, which is what lets a stopped serve drain them.
       try {
         // Bound but not yet placed: the file is in the private directory, which dispose() removes.
-        if (server.listening) server.close();
+        if (serverRef?.listening === true) serverRef.close();
         if (created !== undefined) removeIfSame(socketPath, created);
       } catch {
         // Already gone, or its directory went away: nothing left to clean.
@@ -250,7 +277,7 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
 }
 
 /** Unlinks `path` only if it is still the file described by `expected`. */
-function removeIfSame(path: string, expected: Stats): void {
+function removeIfSame(path: string, expected: FileId): void {
   const now = statOrNothing(path);
   if (now !== undefined && now.dev === expected.dev && now.ino === expected.ino) unlinkSync(path);
 }

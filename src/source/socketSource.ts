@@ -1,27 +1,13 @@
 // The source stage: from the serve sets the serve database accepts, to every record PostgreSQL
 // sends on any serve's socket, tagged with that serve.
-import {
-  EMPTY,
-  Observable,
-  ReplaySubject,
-  connect,
-  endWith,
-  finalize,
-  ignoreElements,
-  mergeMap,
-  retry,
-  switchMap,
-  take,
-  takeUntil,
-  tap,
-  throwError,
-  timer,
-} from 'rxjs';
-import { ignoreEvents, type EventSink } from '../events';
+import type { Socket } from 'node:net';
+import { Observable, type Subscription } from 'rxjs';
 import { Budget } from '../budget';
+import { ignoreEvents, type EventSink } from '../events';
 import type { Serve, ServeSet } from '../servedb/serve';
 import { readConnection, type ConnectionOptions } from './connection';
 import type { SourceEvent } from './events';
+import { immediateGate, sliceGate, type Gate } from './sliceGate';
 import { ListenError, listenUnix } from './listenUnix';
 import { resolveSourceOptions, type SourceOptions } from './options';
 import { rebindOnServeSet } from './rebindOnServeSet';
@@ -65,9 +51,15 @@ export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSou
   const connectionOptions: ConnectionOptions = { ...resolved, events, partials: new Budget(resolved.maxPartialBytes) };
   // Descriptors for listeners and connections: what the open-file limit leaves past the reserve.
   const descriptors = new Budget((resolved.openFileLimit ?? Infinity) - resolved.reservedFileDescriptors);
-  return serveSet$.pipe(
-    rebindOnServeSet((serve$, socketPath) => serveRecords(serve$, socketPath, resolved, connectionOptions, descriptors)),
-  );
+  return new Observable<SourcedRecord>((subscriber) => {
+    // One gate per subscription, for starting and stopping serves and creating their sockets.
+    const gate = resolved.listenSliceMs > 0 ? sliceGate(resolved.listenSliceMs) : immediateGate;
+    return serveSet$
+      .pipe(
+        rebindOnServeSet((serve$, socketPath) => serveRecords(serve$, socketPath, resolved, connectionOptions, descriptors, gate), gate),
+      )
+      .subscribe(subscriber);
+  });
 }
 
 /**
@@ -76,86 +68,153 @@ export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSou
  */
 export const LISTEN_ERROR_REPEAT_MS = 10 * 60_000;
 
-/** One serve's socket: listen while `serve$` lasts, read every connection it accepts. */
+/**
+ * One serve's socket: listen while `serve$` lasts, read every connection it accepts.
+ *
+ * Written by hand rather than as take/switchMap/takeUntil/retry/finalize/mergeMap: that chain
+ * cost seven operator subscribers and some fifty closures per serve, most of the 12 KB of heap
+ * a serve held at 10,000 serves. What it did, it still does:
+ * - listens once the first serve is known (so events can name it);
+ * - a ListenError is logged (see LISTEN_ERROR_REPEAT_MS) and retried after listenRetryMs, or the
+ *   serve stays down when that is 0; any other error is a bug and errors the stream;
+ * - when `serve$` completes the listener closes at once (its file removed), the connections drain,
+ *   and the result completes after the last one;
+ * - unsubscribing closes the listener and destroys every connection.
+ */
 function serveRecords(
   serve$: Observable<Serve>,
   socketPath: string,
   options: SourceOptions,
   connectionOptions: ConnectionOptions,
   descriptors: Budget,
+  gate: Gate,
 ): Observable<SourcedRecord> {
   const { events } = connectionOptions;
-  let serve: Serve | undefined; // latest, for the listener's events
-  const where = () => ({ serve: serve?.name, socket: socketPath });
-  const refusals = new RefusalReport(options.connectionsRefusedReportMs, (reason, refused) =>
-    events({
-      kind: 'connections_refused',
-      level: 'warn',
-      ...where(),
-      reason,
-      refused,
-      limit: reason === 'max_connections' ? options.maxConnectionsPerServe : descriptors.limit,
-    }),
-  );
+  return new Observable<SourcedRecord>((subscriber) => {
+    let serve: Serve | undefined; // latest, for the listener's events
+    const where = () => ({ serve: serve?.name, socket: socketPath });
+    const refusals = new RefusalReport(options.connectionsRefusedReportMs, (reason, refused) =>
+      events({
+        kind: 'connections_refused',
+        level: 'warn',
+        ...where(),
+        reason,
+        refused,
+        limit: reason === 'max_connections' ? options.maxConnectionsPerServe : descriptors.limit,
+      }),
+    );
+    let listening = false;
+    // The failure being retried: logged when it starts, when its code changes, and now and then.
+    let failure: { code: string; attempts: number; loggedAt: number } | undefined;
+    let listener: Subscription | undefined; // while the socket is up or being created
+    let retryTimer: NodeJS.Timeout | undefined; // while waiting to try again
+    let stopped = false; // serve$ completed: no more listening, connections drain
+    const connections = new Set<Subscription>();
 
-  let listening = false;
-  // The failure being retried: logged when it starts, when its code changes, and now and then.
-  let failure: { code: string; attempts: number; loggedAt: number } | undefined;
-  const listener$ = listenUnix(socketPath, {
-    mode: options.socketMode,
-    gid: options.socketGroup,
-    backlog: options.listenBacklog,
-    onListening: (file) => {
-      listening = true;
-      failure = undefined;
-      // What the file has, not what was asked: the two differ only if something is wrong.
-      events({ kind: 'listening', level: 'info', ...where(), mode: (file.mode & 0o7777).toString(8).padStart(4, '0'), group: file.gid });
-    },
-    onAcceptError: (error) => events({ kind: 'accept_error', level: 'error', ...where(), reason: error.message }),
-    maxConnections: options.maxConnectionsPerServe,
-    descriptors,
-    onRefused: (reason) => refusals.refused(reason),
-  }).pipe(
-    finalize(() => {
-      refusals.close();
+    const completeIfDone = (): void => {
+      if (stopped && listener === undefined && retryTimer === undefined && connections.size === 0) subscriber.complete();
+    };
+
+    const listenerEnded = (): void => {
+      listener = undefined;
+      refusals.close(); // what it counted is said now, before stopped_listening
       if (listening) events({ kind: 'stopped_listening', level: 'info', ...where() });
       listening = false;
-    }),
-    retry({
-      delay: (error: unknown) => {
-        if (!(error instanceof ListenError)) return throwError(() => error); // a bug, not the path
-        const retryIn = options.listenRetryMs > 0 ? options.listenRetryMs : undefined;
-        const now = Date.now();
-        const attempts = (failure?.attempts ?? 0) + 1;
-        // Our own serve holding the socket is said once: it is a serve-db mistake, not an outage.
-        const repeat = error.code !== 'LISTEN_OWN_SERVE' && failure !== undefined && now - failure.loggedAt >= LISTEN_ERROR_REPEAT_MS;
-        if (failure === undefined || failure.code !== error.code || repeat) {
-          events({ kind: 'listen_error', level: 'error', ...where(), code: error.code, reason: error.message, retry_in_ms: retryIn, attempts });
-          failure = { code: error.code, attempts, loggedAt: now };
-        } else {
-          failure.attempts = attempts;
-        }
-        // Staying down (EMPTY completes the listener) leaves the other serves untouched.
-        return retryIn === undefined ? EMPTY : timer(retryIn);
-      },
-    }),
-  );
+    };
 
-  return serve$.pipe(
-    tap((next) => (serve = next)),
-    // One multicast of serve$ for the listener and every connection; the replay hands each
-    // newly accepted connection the current serve.
-    connect(
-      (current$) => {
-        const stopped$ = current$.pipe(ignoreElements(), endWith(true));
-        return current$.pipe(
-          take(1), // listen once the first serve is known, so events can name it
-          switchMap(() => listener$),
-          takeUntil(stopped$), // closes the listener and removes the file the moment the serve stops
-          mergeMap((socket) => readConnection(socket, current$, connectionOptions)),
-        );
+    const stopListening = (): void => {
+      clearTimeout(retryTimer);
+      retryTimer = undefined;
+      const running = listener;
+      listener = undefined;
+      running?.unsubscribe(); // closes the listener and removes the file
+      if (running !== undefined) listenerEnded();
+    };
+
+    const onListenError = (error: unknown): void => {
+      listenerEnded();
+      if (!(error instanceof ListenError)) return subscriber.error(error); // a bug, not the path
+      const retryIn = options.listenRetryMs > 0 ? options.listenRetryMs : undefined;
+      const now = Date.now();
+      const attempts = (failure?.attempts ?? 0) + 1;
+      // Our own serve holding the socket is said once: it is a serve-db mistake, not an outage.
+      const repeat = error.code !== 'LISTEN_OWN_SERVE' && failure !== undefined && now - failure.loggedAt >= LISTEN_ERROR_REPEAT_MS;
+      if (failure === undefined || failure.code !== error.code || repeat) {
+        events({ kind: 'listen_error', level: 'error', ...where(), code: error.code, reason: error.message, retry_in_ms: retryIn, attempts });
+        failure = { code: error.code, attempts, loggedAt: now };
+      } else {
+        failure.attempts = attempts;
+      }
+      // Staying down leaves the other serves untouched.
+      if (retryIn === undefined || stopped) return completeIfDone();
+      retryTimer = setTimeout(() => {
+        retryTimer = undefined;
+        listen();
+      }, retryIn);
+    };
+
+    const accept = (socket: Socket): void => {
+      let connection: Subscription | undefined;
+      let ended = false; // completed during subscribe()
+      connection = readConnection(socket, serve$, connectionOptions).subscribe({
+        next: (record) => subscriber.next(record),
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => {
+          ended = true;
+          if (connection !== undefined) connections.delete(connection);
+          completeIfDone();
+        },
+      });
+      if (!ended && !subscriber.closed) connections.add(connection);
+    };
+
+    const listen = (): void => {
+      let failed = false; // failed during subscribe()
+      const subscription = listenUnix(socketPath, {
+        mode: options.socketMode,
+        gid: options.socketGroup,
+        backlog: options.listenBacklog,
+        gate,
+        onListening: (file) => {
+          listening = true;
+          failure = undefined;
+          // What the file has, not what was asked: the two differ only if something is wrong.
+          events({ kind: 'listening', level: 'info', ...where(), mode: (file.mode & 0o7777).toString(8).padStart(4, '0'), group: file.gid });
+        },
+        onAcceptError: (error) => events({ kind: 'accept_error', level: 'error', ...where(), reason: error.message }),
+        maxConnections: options.maxConnectionsPerServe,
+        descriptors,
+        onRefused: (reason) => refusals.refused(reason),
+      }).subscribe({
+        next: accept,
+        error: (error: unknown) => {
+          failed = true;
+          onListenError(error);
+        },
+      });
+      if (!failed && !subscriber.closed) listener = subscription;
+    };
+
+    const serveSubscription = serve$.subscribe({
+      next: (next) => {
+        const first = serve === undefined;
+        serve = next;
+        if (first) listen();
       },
-      { connector: () => new ReplaySubject<Serve>(1) },
-    ),
-  );
+      error: (err: unknown) => subscriber.error(err),
+      complete: () => {
+        stopped = true;
+        stopListening();
+        completeIfDone();
+      },
+    });
+
+    return () => {
+      serveSubscription.unsubscribe();
+      stopListening();
+      const open = [...connections];
+      connections.clear();
+      for (const connection of open) connection.unsubscribe(); // destroyed without draining
+    };
+  });
 }

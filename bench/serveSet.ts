@@ -1,0 +1,162 @@
+// `npm run bench:serves [-- --serves 10000] [--socket-dir DIR] [--rate 10000] [--cpu-prof]`:
+// a large serve set against the real daemon (issue #14 item 5). One healthy tenant sends records
+// throughout; then serves.new grows to it plus N serves, then changes one serve, then SIGTERM.
+// Prints, against the targets (printed, never asserted):
+// - time from serves.new written to every new socket listening (target: 10,000 within 1 s);
+// - the longest the daemon's event loop was held meanwhile (loopProbe.ts), and the healthy
+//   backend's longest blocked send() (target: 50 ms each);
+// - the daemon's RSS once applied, and its peak (target: under 200 MB);
+// - the reload that changes one serve: time and loop block (proportional to what changed);
+// - SIGTERM to exit, and whether every record of the healthy tenant was delivered.
+// The healthy backend runs in this process; the stand-in too. A block it reports is a write the
+// kernel did not take, so it only shows stalls long enough to fill a unix socket's buffer at
+// `--rate` (about 200 KB: ~70 ms at 10,000 records/s); the loop probe shows the rest.
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DaemonChild, repoRoot, type LogEvent } from './harness/daemon';
+import { statusMb } from './harness/procStats';
+import { runEmulator } from '../src/tools/logfebeEmulator';
+import { startLogplexStandIn } from '../src/tools/logplexStandIn';
+
+interface Args {
+  readonly serves: number;
+  readonly socketDir: string;
+  readonly rate: number; // the healthy tenant's records/s
+  readonly cpuProf: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  let serves = 10_000;
+  let socketDir = tmpdir();
+  let rate = 10_000;
+  let cpuProf = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--serves') serves = Number(argv[++i]);
+    else if (a === '--socket-dir') socketDir = argv[++i] ?? socketDir;
+    else if (a === '--rate') rate = Number(argv[++i]);
+    else if (a === '--cpu-prof') cpuProf = true;
+    else throw new Error(`unknown argument ${a}; usage: serveSet.js [--serves 10000] [--socket-dir DIR] [--rate 10000] [--cpu-prof]`);
+  }
+  if (!Number.isInteger(serves) || serves < 1) throw new Error('--serves: a positive integer');
+  return { serves, socketDir, rate, cpuProf };
+}
+
+const TARGET = { applyMs: 1000, blockMs: 50, rssMb: 200 };
+const WAIT_MS = 600_000;
+
+interface ServeEntry {
+  readonly i: string;
+  readonly t: string;
+  readonly p: string;
+  readonly name: string;
+}
+
+function writeServes(dir: string, serves: readonly ServeEntry[]): void {
+  const tmp = join(dir, 'serves.new.tmp');
+  writeFileSync(tmp, JSON.stringify({ serves }));
+  renameSync(tmp, join(dir, 'serves.new')); // as operators should: whole, by rename
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  let frames = 0;
+  const standIn = await startLogplexStandIn({ onBody: (b) => (frames += b.frameCount) });
+  const sockets = mkdtempSync(join(args.socketDir, 'plc-serves-'));
+  const profDir = join(repoRoot(), 'bench', 'results', 'prof');
+  const daemon = new DaemonChild({
+    logplexUrl: standIn.url,
+    flags: ['--flush-interval', '250ms'],
+    keepEventKinds: new Set(['serves_accepted', 'loop_probe', 'stopped']),
+    nodeArgs: [
+      '--require',
+      join(__dirname, 'harness', 'loopProbe.js'),
+      ...(args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+    ],
+  });
+  try {
+    const healthy: ServeEntry = { i: 'healthy', t: 't.healthy', p: join(sockets, 'healthy.sock'), name: 'HEALTHY' };
+    writeServes(daemon.dir, [healthy]);
+    await daemon.waitFor('the healthy serve listening', () => daemon.count('listening') >= 1, 30_000);
+
+    // The healthy tenant sends from now until we stop it.
+    const stopHealthy = new AbortController();
+    const healthyRun = runEmulator({
+      socketPath: healthy.p,
+      identity: healthy.i,
+      connections: 1,
+      recordsPerConnection: 100_000_000,
+      rate: args.rate,
+      signal: stopHealthy.signal,
+    });
+
+    const loopBlock = (from: number): number =>
+      daemon.events
+        .slice(from)
+        .filter((e: LogEvent) => e.event === 'loop_probe')
+        .reduce((m, e) => Math.max(m, Number(e.max_block_ms)), 0);
+    const accepted = (): number => daemon.events.filter((e) => e.event === 'serves_accepted').length;
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the tenant's steady state first
+    const idleRssMb = statusMb(daemon.pid, 'VmRSS') ?? NaN;
+
+    // 1. The big set.
+    const serves: ServeEntry[] = [healthy];
+    for (let n = 0; n < args.serves; n++) serves.push({ i: `id${n}`, t: `t.${n}`, p: join(sockets, `${n}.sock`), name: `S${n}` });
+    let eventsFrom = daemon.events.length;
+    const acceptedBefore = accepted();
+    const t0 = performance.now();
+    writeServes(daemon.dir, serves);
+    await daemon.waitFor(`${args.serves} more sockets listening`, () => daemon.count('listening') >= args.serves + 1, WAIT_MS);
+    const applyMs = performance.now() - t0;
+    await daemon.waitFor('serves_accepted', () => accepted() > acceptedBefore, WAIT_MS);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // one more probe report
+    const applyBlockMs = loopBlock(eventsFrom);
+    const appliedRssMb = statusMb(daemon.pid, 'VmRSS') ?? NaN;
+
+    // 2. One serve changes (its token): the rest must not be touched.
+    const changedAt = 1 + Math.floor(args.serves / 2);
+    serves[changedAt] = { ...(serves[changedAt] as ServeEntry), t: 't.changed' };
+    eventsFrom = daemon.events.length;
+    const listeningBefore = daemon.count('listening');
+    const acceptedBefore2 = accepted();
+    const t1 = performance.now();
+    writeServes(daemon.dir, serves);
+    await daemon.waitFor('the one-change reload', () => accepted() > acceptedBefore2, WAIT_MS);
+    const reloadMs = performance.now() - t1;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const reloadBlockMs = loopBlock(eventsFrom);
+    const relistened = daemon.count('listening') - listeningBefore;
+
+    // 3. The healthy tenant stops; SIGTERM; every one of its records must have reached logplex.
+    stopHealthy.abort();
+    const report = await healthyRun;
+    const peakRssMb = statusMb(daemon.pid, 'VmHWM') ?? NaN;
+    const exit = await daemon.stop(60_000);
+    const stopped = daemon.events.find((e) => e.event === 'stopped');
+
+    const round = (n: number): number => Math.round(n);
+    const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+    const lines = [
+      `serve set of ${args.serves} (+1 healthy), sockets in ${sockets}, healthy tenant at ${args.rate} records/s`,
+      `  applied (all listening) in ${round(applyMs)} ms                     ${verdict(applyMs <= TARGET.applyMs)} (<= ${TARGET.applyMs})`,
+      `  longest event-loop block during it ${round(applyBlockMs)} ms        ${verdict(applyBlockMs <= TARGET.blockMs)} (<= ${TARGET.blockMs})`,
+      `  healthy backend's longest blocked send() ${round(report.maxBlockedMs)} ms (${report.blockedWrites} blocked writes)  ${verdict(report.maxBlockedMs <= TARGET.blockMs)} (<= ${TARGET.blockMs})`,
+      `  RSS idle ${round(idleRssMb)} MB, applied ${round(appliedRssMb)} MB, peak ${round(peakRssMb)} MB  ${verdict(peakRssMb < TARGET.rssMb)} (peak < ${TARGET.rssMb})`,
+      `  one-change reload: ${round(reloadMs)} ms, loop block ${round(reloadBlockMs)} ms, sockets re-created ${relistened}`,
+      `  SIGTERM to exit ${round(exit.stopMs)} ms (code ${exit.code}), delivered_all=${String(stopped?.delivered_all)}; healthy records sent ${report.sent} (${frames} frames reached the stand-in), dropped ${String(daemon.latestStats?.dropped ?? 0)}, lost ${String(daemon.latestStats?.lost ?? 0)}`,
+    ];
+    console.log(lines.join('\n'));
+  } catch (err) {
+    daemon.kill();
+    throw err;
+  } finally {
+    await standIn.close();
+    rmSync(sockets, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
