@@ -158,8 +158,8 @@ describe('pg-logplexcollector under hostile peers', () => {
     execFileSync('mkfifo', [join(tmp, 'serves.new')]); // no writer will ever open it
     d.kill('SIGHUP');
     // Before: open() waited for a writer forever, and stopping waited for the look.
-    const failed = await d.waitFor('serves_error');
-    expect(failed.error).toMatch(/not a regular file/);
+    const rejected = await d.waitFor('serves_rejected');
+    expect(rejected.error).toMatch(/FIFO \(named pipe\), not a regular file/);
     const { ms, code } = await exitAfter(d, 'SIGTERM', 15_000);
     expect(ms).toBeLessThan(5_000);
     expect(code).toBe(0);
