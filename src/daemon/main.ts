@@ -1,7 +1,7 @@
 // The `pg-logplexcollector` command: configuration → createCollector → our log on stderr,
 // signals, and the periodic stats line. Everything that can be wrong with the configuration is
 // found before anything listens, and is reported as one line with a non-zero exit.
-import { interval } from 'rxjs';
+import { interval } from '../rx';
 import { createCollector, type Collector } from '../collector';
 import type { CollectorOptions } from '../options';
 import { ConfigError, USAGE, parseConfig, type DaemonConfig } from './config';

@@ -10,7 +10,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { filter, firstValueFrom } from 'rxjs';
+import { filter, firstValueFrom } from '../rx';
 import { runEmulator } from '../tools/logfebeEmulator';
 import { startLogplexStandIn } from '../tools/logplexStandIn';
 import { MAX_UNIX_SOCKET_PATH_BYTES } from '../source/listenUnix';

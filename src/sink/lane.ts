@@ -25,7 +25,7 @@ import {
   take,
   type GroupedObservable,
   type Observable,
-} from 'rxjs';
+} from '../rx';
 import { sameDelivery } from '../servedb/serve';
 import type { SourcedRecord } from '../source/sourcedRecord';
 import { formBatch, NOTICE_ROOM_BYTES, type Batch, type BatchContext } from './batch';

@@ -4,7 +4,7 @@
 import { chmodSync, lstatSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { basename, dirname } from 'node:path';
-import { Observable } from 'rxjs';
+import { Observable } from '../rx';
 import type { Budget } from '../budget';
 
 /** sun_path is 108 bytes on Linux including its NUL; Node silently truncates longer paths. */

@@ -1,7 +1,7 @@
 // Turns "the whole serve set, again, on every reload" into one long-lived inner stream per socket
 // path, so that a reload touches only the serves that actually changed: an unchanged serve keeps
 // its listener and its open connections (the Go original dropped them all on every reload).
-import { Observable, OperatorFunction, ReplaySubject, filter, groupBy, map, mergeMap, scan, takeWhile } from 'rxjs';
+import { Observable, OperatorFunction, ReplaySubject, filter, groupBy, map, mergeMap, scan, takeWhile } from '../rx';
 import { serveSetChanges, type Serve, type ServeChange, type ServeSet } from '../servedb/serve';
 
 /**

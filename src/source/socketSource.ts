@@ -16,7 +16,7 @@ import {
   tap,
   throwError,
   timer,
-} from 'rxjs';
+} from '../rx';
 import { ignoreEvents, type EventSink } from '../events';
 import { Budget } from '../budget';
 import type { Serve, ServeSet } from '../servedb/serve';
