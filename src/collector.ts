@@ -5,7 +5,7 @@
 //   serveDb.serveSet$ ─takeUntil(stop)─ socketSource ─ record$ ─ logplexSink ─ stats$
 //          │                               │                         │
 //          └──── outcome events ───────────┴──── events ─────────────┴──→ event$
-import { BehaviorSubject, Observable, Subject, Subscription, takeUntil, tap } from 'rxjs';
+import { BehaviorSubject, Observable, Subject, Subscription, takeUntil, tap } from './rx';
 import type { EventBase } from './events';
 import { resolveFormatOptions } from './format/options';
 import { COLLECTOR_DEFAULTS, type CollectorOptions } from './options';

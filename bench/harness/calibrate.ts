@@ -34,7 +34,7 @@ export async function calibrateEmulator(connections: number, recordsPerConnectio
   });
   await new Promise<void>((resolve) => server.listen(socketPath, resolve));
   try {
-    const job = { serves: [{ socketPath, identity: 'calibration' }], connectionsPerServe: connections, recordsPerConnection, ratePerServe: undefined, preEncode: true };
+    const job = { serves: [{ socketPath, identity: 'calibration' }], connectionsPerServe: connections, recordsPerConnection, ratePerServe: undefined, preEncode: true, identityPadding: 'garbage' as const };
     const ready = mode === 'child' ? await prepareEmulatorJobInChild(job) : prepareEmulatorJob(job);
     const outcome = await ready.go();
     const report = outcome.reports[0];

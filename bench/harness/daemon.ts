@@ -45,6 +45,7 @@ export interface DaemonOptions {
   readonly flags: readonly string[]; // e.g. ['--flush-interval', '250ms']
   readonly keepEventKinds: ReadonlySet<string>; // kept in full; every kind is counted anyway
   readonly nodeArgs?: readonly string[]; // e.g. ['--cpu-prof', '--cpu-prof-dir=…'] to profile the daemon
+  readonly root?: string; // the checkout whose bin/ and dist/ run (a baseline's worktree); default ours
 }
 
 // Events a run reads back: all of them but the per-connection ones, which number in the thousands.
@@ -77,7 +78,7 @@ export class DaemonChild {
 
   constructor(options: DaemonOptions) {
     this.dir = mkdtempSync(join(tmpdir(), 'plc-bench-'));
-    this.#child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(repoRoot(), 'bin', 'pg-logplexcollector.js'), ...options.flags], {
+    this.#child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(options.root ?? repoRoot(), 'bin', 'pg-logplexcollector.js'), ...options.flags], {
       env: { ...process.env, SERVE_DB_DIR: this.dir, LOGPLEX_URL: options.logplexUrl },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

@@ -5,6 +5,7 @@
 // encoding. It returns, per backend, the send time of each record (epoch ms).
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import type { IdentityPadding } from '../../src/protocol/encode';
 import { prepareEmulator, syntheticRecord, type EmulatorReport, type PreparedEmulator } from '../../src/tools/logfebeEmulator';
 
 export interface EmulatorJob {
@@ -14,6 +15,7 @@ export interface EmulatorJob {
   readonly ratePerServe: number | undefined;
   // false: records are built as they are sent, as before (the timed run then pays ~12 µs a record).
   readonly preEncode: boolean;
+  readonly identityPadding: IdentityPadding; // 'nul' for a baseline daemon that refuses real PostgreSQL's garbage
 }
 
 export interface EmulatorOutcome {
@@ -44,6 +46,7 @@ export function prepareEmulatorJob(job: EmulatorJob): ReadyEmulator {
       recordsPerConnection: job.recordsPerConnection,
       rate: job.ratePerServe,
       preEncode: job.preEncode,
+      identityPadding: job.identityPadding,
       recordSendTimes: true,
       // Markers and Pids are numbered across serves, as the ledger counts backends.
       source: { kind: 'custom', record: (backend, seq) => syntheticRecord(i * job.connectionsPerServe + backend, seq) },

@@ -92,6 +92,7 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
     flags: ['--stats-interval', `${harness.statsIntervalMs}ms`, ...spec.collectorFlags, ...harness.extraCollectorFlags],
     keepEventKinds: DEFAULT_KEPT_EVENTS,
     nodeArgs: harness.daemonNodeArgs,
+    root: harness.daemonRoot,
   });
   let sampler: RssSampler | undefined;
   let emulator: ReadyEmulator | undefined;
@@ -115,6 +116,7 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
       recordsPerConnection: spec.recordsPerConnection,
       ratePerServe: spec.rate === undefined ? undefined : spec.rate / spec.serves,
       preEncode: spec.preEncode ?? true,
+      identityPadding: harness.identityPadding,
     };
     // Records are built and encoded before any clock starts: the load window is writes only.
     emulator = (spec.emulator ?? 'child') === 'child' ? await prepareEmulatorJobInChild(job) : prepareEmulatorJob(job);

@@ -1,5 +1,6 @@
 // Every tunable and target of the end-to-end benchmarks, with the reason for it, in one place.
 // Targets come from issue #7; they are printed as PASS/MISS, never asserted: machines differ.
+import type { IdentityPadding } from '../../src/protocol/encode';
 
 export interface HarnessOptions {
   readonly statsIntervalMs: number; // the daemon's stats line: how fresh our view of its counters is
@@ -9,6 +10,8 @@ export interface HarnessOptions {
   readonly stopTimeoutMs: number; // SIGTERM → exit; past it the child is killed
   readonly daemonNodeArgs: readonly string[]; // node flags for the daemon child (run.js --cpu-prof sets them)
   readonly extraCollectorFlags: readonly string[]; // appended to every scenario's flags (run.js --collector-flags), to try a tunable
+  readonly daemonRoot: string | undefined; // the checkout whose daemon runs (run.js --baseline's worktree); undefined = this one
+  readonly identityPadding: IdentityPadding; // what the emulator's I carries after the NUL: 'nul' for daemons before 3eb58cd
 }
 
 export const HARNESS_DEFAULTS: HarnessOptions = {
@@ -23,6 +26,8 @@ export const HARNESS_DEFAULTS: HarnessOptions = {
   stopTimeoutMs: 15_000,
   daemonNodeArgs: [],
   extraCollectorFlags: [],
+  daemonRoot: undefined,
+  identityPadding: 'garbage', // real PostgreSQL's
 };
 
 /** Collector flags every scenario passes unless it says otherwise (the daemon's own defaults, spelled out). */
@@ -33,11 +38,36 @@ export const COLLECTOR_BUFFER_CAP_BYTES = 32 * 1024 * 1024;
 export const TARGETS = {
   throughputRecordsPerSecond: 100_000,
   cpuMicrosPerRecord: 8,
-  throughputPeakRssMb: 120,
+  throughputPeakRssMb: 80, // issue #16: every throughput scenario, by the daemon's own tuning (was 120)
+  idleRssMb: 50, // issue #16: the daemon serving, before any load (node alone is ~39.6 MB here)
   latencyP99Ms: COLLECTOR_FLUSH_MS + 100, // a flush period plus the round trip and our own scheduling
   outageMaxBlockedMs: 50, // what a PostgreSQL backend may feel from a collector that cannot deliver
   outageRssOverCapMb: 60, // runtime, code and HTTP buffers on top of the frames the cap allows
+  realMaxBlockedMs: 50, // a backend's send() may wait this long at most, as in the outage
 } as const;
+
+/**
+ * With --baseline: CPU per record of this tree ÷ the baseline's, measured interleaved in one run
+ * (issue #16: half of d6c44f6's at PostgreSQL's send pattern; no worse on the batched throughput).
+ */
+export const CPU_RATIO_TARGETS: Readonly<Record<string, number>> = {
+  throughput: 1.0,
+  real8: 0.5,
+  real100: 0.5,
+  real8max: 0.5,
+  real100max: 0.5,
+};
+
+/**
+ * PostgreSQL's real send pattern (issue #16): pg_logfebe sends each record with its own send(),
+ * from many backends at once. `rate` undefined = as fast as the backends' sockets take them (the
+ * most this machine carries); each backend still writes one record per write().
+ */
+export interface RealPatternSize {
+  readonly connections: number;
+  readonly recordsPerConnection: number;
+  readonly rate: number | undefined;
+}
 
 /** Scenario sizes; `quick` scales them down for a smoke run of the harness itself. */
 export interface ScenarioSizes {
@@ -49,6 +79,10 @@ export interface ScenarioSizes {
   readonly tenants: { serves: number; connectionsPerServe: number; recordsPerConnection: number };
   readonly outage: { connections: number; rate: number; beforeS: number; downS: number; afterS: number };
   readonly flaky: { connections: number; rate: number; seconds: number; failProbability: number };
+  readonly real8: RealPatternSize;
+  readonly real100: RealPatternSize;
+  readonly real8max: RealPatternSize;
+  readonly real100max: RealPatternSize;
 }
 
 export const FULL_SIZES: ScenarioSizes = {
@@ -58,6 +92,12 @@ export const FULL_SIZES: ScenarioSizes = {
   outage: { connections: 8, rate: 5_000, beforeS: 5, downS: 30, afterS: 10 },
   // Paced: unpaced input past what delivery sustains is dropped by design, which is the throughput scenario's business.
   flaky: { connections: 8, rate: 5_000, seconds: 8, failProbability: 0.2 },
+  // 20,000 records/s is a busy server (pgbench, 8 clients, log_statement = all); 10 s of it.
+  real8: { connections: 8, recordsPerConnection: 25_000, rate: 20_000 },
+  real100: { connections: 100, recordsPerConnection: 2_000, rate: 20_000 },
+  // The issue's outside measurement: 8 × 25,000, unpaced.
+  real8max: { connections: 8, recordsPerConnection: 25_000, rate: undefined },
+  real100max: { connections: 100, recordsPerConnection: 2_000, rate: undefined },
 };
 
 export const QUICK_SIZES: ScenarioSizes = {
@@ -66,6 +106,10 @@ export const QUICK_SIZES: ScenarioSizes = {
   tenants: { serves: 10, connectionsPerServe: 5, recordsPerConnection: 50 },
   outage: { connections: 8, rate: 5_000, beforeS: 2, downS: 10, afterS: 3 },
   flaky: { connections: 4, rate: 5_000, seconds: 2, failProbability: 0.2 },
+  real8: { connections: 8, recordsPerConnection: 2_500, rate: 20_000 },
+  real100: { connections: 100, recordsPerConnection: 200, rate: 20_000 },
+  real8max: { connections: 8, recordsPerConnection: 2_500, rate: undefined },
+  real100max: { connections: 100, recordsPerConnection: 200, rate: undefined },
 };
 
 export const SOAK_DEFAULTS = {

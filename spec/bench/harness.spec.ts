@@ -1,7 +1,8 @@
 // The benchmark harness itself works: a tiny load through the real daemon child (dist/) comes
 // back complete, and every figure the scenarios print is a number. Targets are never asserted here.
+import { identityPaddingFor } from '../../bench/harness/baseline';
 import { calibrateEmulator } from '../../bench/harness/calibrate';
-import { parseLogfmt } from '../../bench/harness/daemon';
+import { parseLogfmt, repoRoot } from '../../bench/harness/daemon';
 import { runLoad } from '../../bench/harness/load';
 
 describe('bench harness', () => {
@@ -53,4 +54,10 @@ describe('bench harness', () => {
     expect(c.drainedBytes).toBeGreaterThan(c.encodedMb * 1e6); // records plus V and I
     expect(Number.isFinite(c.mbPerSecond)).toBe(true);
   });
+
+  it("probes a daemon's identity padding: this tree accepts real pg_logfebe's bytes after the NUL", async () => {
+    // --baseline feeds NULs only to a daemon that refuses them (d6c44f6); a probe that always
+    // said 'nul' would hide that refusal from every later run.
+    await expect(identityPaddingFor(repoRoot())).resolves.toBe('garbage');
+  }, 20_000);
 });

@@ -1,7 +1,7 @@
 // The `pg-logplexcollector` command: configuration → createCollector → our log on stderr,
 // signals, and the periodic stats line. Everything that can be wrong with the configuration is
 // found before anything listens, and is reported as one line with a non-zero exit.
-import { interval } from 'rxjs';
+import { interval } from '../rx';
 import { createCollector, type Collector, type CollectorEvent } from '../collector';
 import { COLLECTOR_DEFAULTS, type CollectorOptions } from '../options';
 import { ConfigError, DEFAULT_STATS_INTERVAL_MS, EXIT, USAGE, parseConfig, type DaemonConfig } from './config';

@@ -10,7 +10,7 @@
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { filter, firstValueFrom } from 'rxjs';
+import { filter, firstValueFrom } from '../rx';
 import { runEmulator } from '../tools/logfebeEmulator';
 import { startLogplexStandIn } from '../tools/logplexStandIn';
 import { MAX_UNIX_SOCKET_PATH_BYTES } from '../source/listenUnix';

@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { Subscription } from 'rxjs';
+import { Subscription } from '../rx';
 import type { Collector, CollectorEvent, CollectorStats } from '../collector';
 import type { ServeSet } from '../servedb/serve';
 import { SERVES_LOADED } from '../servedb/store';

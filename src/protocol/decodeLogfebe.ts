@@ -1,7 +1,7 @@
 // The protocol stage as an operator: one connection's socket chunks in, its V, I and L messages
 // out. A violation is an error notification carrying a ProtocolError; the source logs it and
 // closes that connection only.
-import { concat, concatMap, concatWith, defer, EMPTY, throwError, type OperatorFunction } from 'rxjs';
+import { concat, concatMap, concatWith, defer, EMPTY, throwError, type OperatorFunction } from '../rx';
 import { LogfebeDecoder } from './decoder';
 import type { LogfebeMessage } from './messages';
 import { resolveProtocolOptions, type ProtocolOptions } from './options';

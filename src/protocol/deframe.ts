@@ -3,7 +3,7 @@
 // only a frame spread over several chunks is copied, piece by piece as it arrives, into one
 // buffer, so framing stays linear however the stream is cut (one byte per chunk included), and
 // what all readers hold for unfinished frames is bounded by the Budget they share.
-import { concat, concatMap, concatWith, defer, EMPTY, throwError, type OperatorFunction } from 'rxjs';
+import { concat, concatMap, concatWith, defer, EMPTY, throwError, type OperatorFunction } from '../rx';
 import { ProtocolError, describeByte } from './errors';
 import { resolveProtocolOptions, type ProtocolOptions } from './options';
 import { Budget } from '../budget';

@@ -5,7 +5,7 @@
 // (the latest trigger is the one passed on), because that pass will see whatever they announced.
 // exhaustMap would drop the last trigger of a burst (missing a change); concatMap would run one
 // pass per trigger. Hence a small hand-written operator.
-import { Observable, type OperatorFunction, type Subscription } from 'rxjs';
+import { Observable, type OperatorFunction, type Subscription } from '../rx';
 
 export function coalescePasses<T, R>(pass: (trigger: T) => Observable<R>): OperatorFunction<T, R> {
   return (trigger$) =>

@@ -5,8 +5,8 @@
 // `decide` is one step; `reload` folds it over a stream of reads. serveDb.ts runs `decide` inside
 // its serialized pass rather than piping through `reload`, because the step's consequences on
 // disk (serves.loaded written, serves.new renamed) must finish before the next read.
-import type { Observable, OperatorFunction } from 'rxjs';
-import { filter, map, scan } from 'rxjs';
+import type { Observable, OperatorFunction } from '../rx';
+import { filter, map, scan } from '../rx';
 import * as E from 'fp-ts/Either';
 import { sameServeSet, serveSetChanges, type ServeChange, type ServeSet } from './serve';
 import { describeInvalid, parseServes, type ParseServesOptions, type ServesInvalid } from './validate';

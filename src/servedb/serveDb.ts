@@ -6,7 +6,7 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
-import { BehaviorSubject, catchError, concat, defer, finalize, from, mergeMap, type Observable, of, ReplaySubject, startWith } from 'rxjs';
+import { BehaviorSubject, catchError, concat, defer, finalize, from, mergeMap, type Observable, of, ReplaySubject, startWith } from '../rx';
 import { coalescePasses } from './coalesce';
 import { describeFsError, errnoCode, ServeDbError } from './errors';
 import type { ServeDbEvent, ServesErrorEvent } from './events';

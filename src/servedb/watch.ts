@@ -4,7 +4,7 @@
 // triggers are never deduplicated here, only coalesced by the pass that consumes them.
 import * as path from 'node:path';
 import { watch } from 'chokidar';
-import { debounceTime, interval, map, merge, Observable, Subject, takeUntil } from 'rxjs';
+import { debounceTime, interval, map, merge, Observable, Subject, takeUntil } from '../rx';
 import { SERVES_NEW } from './store';
 
 /** Why a look was asked for; carried into events to make a log line explainable. */

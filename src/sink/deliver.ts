@@ -1,6 +1,6 @@
 // One batch to logplex: prepared once (post.ts), tried as the retry policy says
 // (retryWithBackoff.ts), and settled on the serve's accounts whatever happens.
-import { catchError, defer, EMPTY, finalize, from, ignoreElements, mergeMap, Observable, of, tap, type SchedulerLike } from 'rxjs';
+import { catchError, defer, EMPTY, finalize, from, ignoreElements, mergeMap, Observable, of, tap, type SchedulerLike } from '../rx';
 import type { EventSink } from '../events';
 import type { Batch } from './batch';
 import type { BodyPool } from './bodyPool';

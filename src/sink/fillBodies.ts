@@ -13,7 +13,7 @@
 // load: a quiet serve's body starts small (MIN_RECORD_BYTES), a body that fills grows by doubling
 // (one copy), and the next body starts at the size the last one needed. A busy serve thus writes
 // into full-size bodies from the pool (BodyPool), and a quiet one never holds a megabyte open.
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from '../rx';
 
 /** Where bodies come from and go back to when the filler drops one unused (a pool, or the heap). */
 export interface BodySupply {

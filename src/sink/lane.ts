@@ -29,7 +29,7 @@ import {
   type GroupedObservable,
   type Observable,
   type Subscription,
-} from 'rxjs';
+} from '../rx';
 import { sameDelivery, type Serve } from '../servedb/serve';
 import type { SourcedRecord } from '../source/sourcedRecord';
 import { formBatch, NOTICE_ROOM_BYTES, type Batch, type BatchContext } from './batch';

@@ -1,7 +1,7 @@
 // One serve's accounts, kept by its lane (lane.ts) and its deliveries (deliver.ts): the ledger
 // and drop policy (serveQueue.ts) and the serve's counters (stats.ts), changed together here so
 // that every byte admitted is released once and every frame is counted in, out, dropped or lost.
-import type { SchedulerLike } from 'rxjs';
+import type { SchedulerLike } from '../rx';
 import type { EventSink } from '../events';
 import type { Serve } from '../servedb/serve';
 import type { Batch } from './batch';

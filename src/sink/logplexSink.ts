@@ -12,7 +12,7 @@
 // This file is the stage: one lane per serve, retired when idle, and the HTTP client closed at
 // the end. A lane (lane.ts) forms batches (batch.ts) and posts them (deliver.ts); its ledger and
 // counters are kept in one place (laneAccounts.ts).
-import { asyncScheduler, groupBy, mergeMap, Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, groupBy, mergeMap, Observable, type SchedulerLike, type Subscription } from '../rx';
 import { ignoreEvents, type EventSink } from '../events';
 import type { Serve, ServeSet } from '../servedb/serve';
 import type { SourcedRecord } from '../source/sourcedRecord';

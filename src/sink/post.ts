@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { Pool } from './undiciPool'; // not 'undici': see undiciPool.ts (memory)
+import { undiciPool, type Pool } from './undiciPool'; // not 'undici': see undiciPool.ts (memory)
 import type { Serve } from '../servedb/serve';
 import { isTransientStatus, PostError } from './errors';
 import type { SinkOptions } from './options';
@@ -168,6 +168,7 @@ export class LogplexClient implements PostTransport {
   #pool(origin: string): Pool {
     let pool = this.#pools.get(origin);
     if (pool === undefined) {
+      const { Pool } = undiciPool();
       pool = new Pool(origin, {
         connect: { timeout: this.#options.connectTimeoutMs },
         headersTimeout: this.#options.headersTimeoutMs,

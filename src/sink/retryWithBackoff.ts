@@ -1,7 +1,7 @@
 // Retry policy for one body: exponential backoff with jitter over observable timers, so the whole
 // schedule runs on a TestScheduler's virtual clock. Only errors the classifier calls transient are
 // retried; the run ends with a RetryGiveUpError that says why (permanent error, attempts, age).
-import { asyncScheduler, defer, retry, throwError, timer, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, defer, retry, throwError, timer, type MonoTypeOperatorFunction, type SchedulerLike } from '../rx';
 import { RetryGiveUpError } from './errors';
 import type { RetryPolicy } from './options';
 

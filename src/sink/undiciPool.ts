@@ -11,6 +11,10 @@
 // undici's index.js mixes lib/api into Dispatcher.prototype, so we do the same (idempotent if
 // something else loads the root too). Should a later undici move these files or change that
 // arrangement, we fall back to the package root: more memory, same behaviour.
+//
+// Loaded on the first post, not at start: a collector with nothing to send yet (an idle daemon)
+// does not hold undici's +11 MB (issue #16: the idle target is 50 MB). Loading it takes a few
+// milliseconds, once, in the first flush.
 import type { Pool as UndiciPool } from 'undici';
 
 export type PoolSource = 'deep' | 'root';
@@ -30,9 +34,12 @@ function loadPool(): { Pool: typeof UndiciPool; source: PoolSource } {
   return { Pool: (require('undici') as typeof import('undici')).Pool, source: 'root' };
 }
 
-const loaded = loadPool();
+let loaded: { Pool: typeof UndiciPool; source: PoolSource } | undefined;
 
-export const Pool: typeof UndiciPool = loaded.Pool;
+/** undici's Pool, loaded on the first call; `source` says which way (a spec checks it is 'deep', so a silent fallback is noticed). */
+export function undiciPool(): { readonly Pool: typeof UndiciPool; readonly source: PoolSource } {
+  loaded ??= loadPool();
+  return loaded;
+}
+
 export type Pool = UndiciPool;
-/** Which way Pool was loaded; a spec checks it is 'deep', so a silent fallback is noticed. */
-export const POOL_SOURCE: PoolSource = loaded.source;

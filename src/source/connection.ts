@@ -1,7 +1,7 @@
 // One accepted connection from a PostgreSQL process, as the records it sends, each tagged with
 // the serve as it is when the record is read.
 import type { Socket } from 'node:net';
-import { Observable } from 'rxjs';
+import { Observable } from '../rx';
 import type { EventSink } from '../events';
 import type { Budget } from '../budget';
 import { LogfebeDecoder, ProtocolError, type VersionMessage } from '../protocol';

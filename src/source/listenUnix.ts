@@ -4,7 +4,7 @@
 import { lstatSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname } from 'node:path';
-import { Observable } from 'rxjs';
+import { Observable } from '../rx';
 import type { Budget } from '../budget';
 import { privateBind, type PrivateBind } from './privateBind';
 import { immediateGate, type Gate } from './sliceGate';

@@ -9,7 +9,7 @@
 // a Map and a Set, each added and removed in O(1), and per serve the operator holds one
 // BehaviorSubject and one Subscription (it was a group, a ReplaySubject, a duration subscription
 // and five operator subscribers: about half of the 17 KB of heap a serve cost at 10,000 serves).
-import { BehaviorSubject, Observable, type OperatorFunction, type Subscription } from 'rxjs';
+import { BehaviorSubject, Observable, type OperatorFunction, type Subscription } from '../rx';
 import { sameServe, serveSetChanges, type Serve, type ServeSet } from '../servedb/serve';
 import { immediateGate, type Gate } from './sliceGate';
 

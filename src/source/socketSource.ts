@@ -1,7 +1,7 @@
 // The source stage: from the serve sets the serve database accepts, to every record PostgreSQL
 // sends on any serve's socket, tagged with that serve.
 import type { Socket } from 'node:net';
-import { Observable, type Subscription } from 'rxjs';
+import { Observable, type Subscription } from '../rx';
 import { Budget } from '../budget';
 import { ignoreEvents, type EventSink } from '../events';
 import type { Serve, ServeSet } from '../servedb/serve';

@@ -6,7 +6,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from 'node:net';
 import type { Writable } from 'node:stream';
 import { gunzip } from 'node:zlib';
-import { Subject, type Observable } from 'rxjs';
+import { Subject, type Observable } from '../rx';
 import { LogplexBodyError, countLogplexFrames, parseLogplexBody, type LogplexFrame } from './logplexBody';
 
 export interface LogplexStandInOptions {
