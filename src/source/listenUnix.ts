@@ -136,7 +136,7 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
     };
 
     const descriptors = options.descriptors;
-    let holdsDescriptor = false; // the listener's own
+    let heldDescriptors = 0; // the listener's own, and its private directory's when it keeps one
     let withdraw: (() => void) | undefined; // our turn at the gate, while it has not come
     // Made when our turn comes, not at subscribe: 10,000 serves queued at the gate hold no server.
     let serverRef: Server | undefined;
@@ -200,7 +200,7 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
             `no descriptor to listen with: listeners and connections hold the ${descriptors.limit} the open-file limit leaves them`,
           );
         }
-        holdsDescriptor = true;
+        heldDescriptors = 1;
       }
       try {
         bind = privateBind(socketPath);
@@ -209,6 +209,15 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
         if (code === 'ENOENT' || code === 'ENOTDIR') fail('LISTEN_NO_DIRECTORY', `directory ${dirname(socketPath)} does not exist`);
         else fail('LISTEN_FAILED', `cannot create a private directory beside the socket: ${reasonOf(error)}`);
         return;
+      }
+      if (descriptors !== undefined && bind.holdsDirectory) {
+        if (!descriptors.take(1)) {
+          return fail(
+            'LISTEN_FILE_LIMIT',
+            `no descriptor for the socket's private directory: listeners and connections hold the ${descriptors.limit} the open-file limit leaves them`,
+          );
+        }
+        heldDescriptors += 1;
       }
       claimed = placeOf(socketPath);
       if (claimed !== undefined) ownSockets.set(claimed, socketPath);
@@ -260,8 +269,8 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
       withdraw?.();
       cancelProbe?.();
       if (claimed !== undefined && ownSockets.get(claimed) === socketPath) ownSockets.delete(claimed);
-      if (holdsDescriptor) descriptors?.give(1);
-      holdsDescriptor = false;
+      if (heldDescriptors > 0) descriptors?.give(heldDescriptors);
+      heldDescriptors = 0;
       // close() stops accepting at once (the fd is closed synchronously); the connections already
       // handed out stay open, which is what lets a stopped serve drain them.
       try {

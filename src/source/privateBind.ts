@@ -15,7 +15,15 @@
 //
 // Without /proc (not Linux), the steps use the directory's path: still private, but a rename of
 // the directory itself by someone who can write the parent is then not detected.
-import { chmodSync, chownSync, closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, mkdtempSync, openSync, rmdirSync, unlinkSync, type Stats } from 'node:fs';
+//
+// Holding the directory costs a descriptor per listener for its whole life (libuv unlinks the
+// bound path when the server closes, so /proc/self/fd/N must keep naming our directory): 10,000
+// serves took 20,000 descriptors and ran into the open-file limit. So it is held only where
+// someone else could rename the directory: a parent writable by others and not sticky, or owned by
+// someone else. Where only we (or root) can rename entries of the parent, as in a RuntimeDirectory
+// of our own or a sticky /tmp, the directory's own path is as safe, and the descriptor is closed
+// once the socket is in place.
+import { chmodSync, chownSync, closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, mkdtempSync, openSync, rmdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** Where a private bind puts the socket; errors carry an errno `code` and a message for the operator. */
@@ -30,6 +38,18 @@ export interface PrivateBind {
   place(target: string, mode: number, gid: number | undefined): Stats;
   /** Removes the private name and directory and closes the handle; after the server closed. Idempotent. */
   dispose(): void;
+  /** Whether a descriptor stays open until dispose() (see above); otherwise it is closed by place(). */
+  readonly holdsDirectory: boolean;
+}
+
+/** Only we (or root) can rename or remove entries of `dir`: then its entries' paths cannot be swapped. */
+function onlyWeRename(dir: string): boolean {
+  const st = statSync(dir);
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  if (uid === undefined || (st.uid !== uid && st.uid !== 0)) return false;
+  const othersWrite = (st.mode & 0o022) !== 0;
+  const sticky = (st.mode & 0o1000) !== 0; // others may write, but not rename what is ours
+  return !othersWrite || sticky;
 }
 
 const PROC_FD = '/proc/self/fd';
@@ -59,7 +79,9 @@ export function privateBind(target: string): PrivateBind {
   const held: number = fd;
   // Through the held descriptor when /proc is there: short (sun_path is 108 bytes, and the private
   // directory's name would add ~20) and immune to renames of the directory.
-  const inside = existsSync(`${PROC_FD}/${held}`) ? `${PROC_FD}/${held}/s` : join(dir, 's');
+  const byPath = join(dir, 's');
+  const release = Buffer.byteLength(byPath) <= MAX_BIND_PATH_BYTES && onlyWeRename(dirname(target));
+  const inside = release || !existsSync(`${PROC_FD}/${held}`) ? byPath : `${PROC_FD}/${held}/s`;
   if (Buffer.byteLength(inside) > MAX_BIND_PATH_BYTES) {
     // Only without /proc: node would truncate the path silently rather than fail.
     closeSync(held);
@@ -68,6 +90,12 @@ export function privateBind(target: string): PrivateBind {
   }
   let open = true;
   let removedDir = false;
+  const close = (): void => {
+    if (open) {
+      open = false;
+      closeSync(held);
+    }
+  };
 
   const removeDir = (): void => {
     if (removedDir) return;
@@ -94,16 +122,15 @@ export function privateBind(target: string): PrivateBind {
       const stats = lstatSync(inside);
       linkSync(inside, placeAt);
       removeDir();
+      if (release) close(); // libuv's unlink at close then finds nothing at the directory's old path
       return stats;
     },
     dispose() {
       removeDir();
       // Closed last: libuv unlinks the bound path (ours, via this descriptor) when the server
       // closes, and a recycled descriptor number must not point that unlink somewhere else.
-      if (open) {
-        open = false;
-        closeSync(held);
-      }
+      close();
     },
+    holdsDirectory: !release,
   };
 }
