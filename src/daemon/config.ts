@@ -33,6 +33,9 @@ export interface Tunables {
   readonly gzip?: boolean;
   readonly statsIntervalMs?: number; // 0 disables the periodic stats line
   readonly shutdownTimeoutMs?: number;
+  readonly spoolDir?: string; // on-disk spool for what logplex cannot take now; off when unset
+  readonly spoolCapBytes?: number; // all serves' spool files together
+  readonly spoolSyncMs?: number; // longest an appended batch waits for fdatasync
 }
 
 export class ConfigError extends Error {
@@ -61,6 +64,9 @@ const FLAGS = {
   gzip: { type: 'boolean' },
   'stats-interval': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
+  'spool-dir': { type: 'string' },
+  'spool-cap': { type: 'string' },
+  'spool-sync': { type: 'string' },
 } as const;
 
 export const USAGE = `usage: pg-logplexcollector [options]
@@ -86,6 +92,10 @@ the serve database directory; see README.md.
   --gzip                  gzip request bodies
   --stats-interval DUR    periodic stats line; 0 turns it off, e.g. 60s
   --shutdown-timeout DUR  on SIGTERM, how long to flush before giving up, e.g. 10s
+  --spool-dir DIR         spool batches logplex cannot take now to disk (0700), deliver them
+                          later, also after a restart                   (off)
+  --spool-cap SIZE        all serves' spool files together, e.g. 1GiB    (1GiB)
+  --spool-sync DUR        fdatasync spool appends at most this often     (1s)
   --demo                  run against a built-in logplex stand-in and a pg_logfebe emulator
   -h, --help              this text
   -v, --version           the version
@@ -93,7 +103,7 @@ the serve database directory; see README.md.
 Signals: SIGTERM/SIGINT flush and exit 0; SIGHUP re-reads the serve database now.`;
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1000, kib: 1024, m: 1 << 20, mb: 1e6, mib: 1 << 20 };
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1000, kib: 1024, m: 1 << 20, mb: 1e6, mib: 1 << 20, g: 1 << 30, gb: 1e9, gib: 1 << 30 };
 
 /** `250ms`, `10s`, `2m`; a bare number is milliseconds. */
 export function parseDuration(flag: string, text: string, min: number, max: number): number {
@@ -172,7 +182,17 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     gzip: values.gzip,
     statsIntervalMs: opt(values['stats-interval'], (t) => parseDuration('--stats-interval', t, 0, 86_400_000)),
     shutdownTimeoutMs: opt(values['shutdown-timeout'], (t) => parseDuration('--shutdown-timeout', t, 0, 600_000)),
+    spoolDir: opt(values['spool-dir'], (t) => {
+      if (t.trim() === '') throw new ConfigError('--spool-dir: expected a directory path');
+      return t;
+    }),
+    // At least a few batches; at most what a disk beside a database should ever give to logs.
+    spoolCapBytes: opt(values['spool-cap'], (t) => parseSize('--spool-cap', t, 1024 * 1024, 1024 * 1024 ** 3)),
+    spoolSyncMs: opt(values['spool-sync'], (t) => parseDuration('--spool-sync', t, 1, 60_000)),
   };
+  if (tunables.spoolDir === undefined && (tunables.spoolCapBytes !== undefined || tunables.spoolSyncMs !== undefined)) {
+    throw new ConfigError('--spool-cap and --spool-sync need --spool-dir');
+  }
   return {
     help: values.help ?? false,
     version: values.version ?? false,
