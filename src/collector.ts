@@ -57,7 +57,7 @@ export interface Collector {
   stop(): Promise<void>;
 }
 
-const emptyStats = (): CollectorStats => ({ ...zeroCounters(), serves: [], connections: 0 });
+const emptyStats = (): CollectorStats => ({ ...zeroCounters(), spoolBytes: 0, spoolBatches: 0, spoolOldestAgeMs: 0, serves: [], connections: 0 });
 
 export function createCollector(options: CollectorOptions): Collector {
   // Resolve every stage's options now, so a bad option fails here, before anything starts.

@@ -136,7 +136,8 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
         'the collector to settle',
         () => {
           const s = daemon.latestStats;
-          return s !== undefined && Number(s.records_in) >= sent && Number(s.queued_bytes) === 0;
+          // spool_batches is absent (0) without a spool; with one, settled means spooled batches delivered too.
+          return s !== undefined && Number(s.records_in) >= sent && Number(s.queued_bytes) === 0 && Number(s.spool_batches ?? 0) === 0;
         },
         harness.settleTimeoutMs,
       )

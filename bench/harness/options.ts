@@ -37,6 +37,11 @@ export const TARGETS = {
   latencyP99Ms: COLLECTOR_FLUSH_MS + 100, // a flush period plus the round trip and our own scheduling
   outageMaxBlockedMs: 50, // what a PostgreSQL backend may feel from a collector that cannot deliver
   outageRssOverCapMb: 60, // runtime, code and HTTP buffers on top of the frames the cap allows
+  // Issue #15, with a spool: a 120 s outage costs nothing, drains within a minute while live load
+  // goes on, live lines are prompt again once it has, and memory stays where it was.
+  spoolDrainS: 60,
+  spoolLiveP99Ms: 2000,
+  spoolPeakRssMb: 120,
 } as const;
 
 /** Scenario sizes; `quick` scales them down for a smoke run of the harness itself. */
@@ -49,6 +54,9 @@ export interface ScenarioSizes {
   readonly tenants: { serves: number; connectionsPerServe: number; recordsPerConnection: number };
   readonly outage: { connections: number; rate: number; beforeS: number; downS: number; afterS: number };
   readonly flaky: { connections: number; rate: number; seconds: number; failProbability: number };
+  // The spool (issue #15): `spool` is the outage with --spool-dir; `spoolFull` the same with a small --spool-cap.
+  readonly spool: { connections: number; rate: number; beforeS: number; downS: number; afterS: number };
+  readonly spoolFull: { connections: number; rate: number; beforeS: number; downS: number; afterS: number; cap: string; capBytes: number };
 }
 
 export const FULL_SIZES: ScenarioSizes = {
@@ -58,6 +66,9 @@ export const FULL_SIZES: ScenarioSizes = {
   outage: { connections: 8, rate: 5_000, beforeS: 5, downS: 30, afterS: 10 },
   // Paced: unpaced input past what delivery sustains is dropped by design, which is the throughput scenario's business.
   flaky: { connections: 8, rate: 5_000, seconds: 8, failProbability: 0.2 },
+  // 600,000 records read during the outage; a minute after it, for the drain under live load.
+  spool: { connections: 8, rate: 5_000, beforeS: 5, downS: 120, afterS: 60 },
+  spoolFull: { connections: 8, rate: 5_000, beforeS: 5, downS: 120, afterS: 30, cap: '16MiB', capBytes: 16 * 1024 * 1024 },
 };
 
 export const QUICK_SIZES: ScenarioSizes = {
@@ -66,6 +77,8 @@ export const QUICK_SIZES: ScenarioSizes = {
   tenants: { serves: 10, connectionsPerServe: 5, recordsPerConnection: 50 },
   outage: { connections: 8, rate: 5_000, beforeS: 2, downS: 10, afterS: 3 },
   flaky: { connections: 4, rate: 5_000, seconds: 2, failProbability: 0.2 },
+  spool: { connections: 8, rate: 5_000, beforeS: 2, downS: 10, afterS: 10 },
+  spoolFull: { connections: 8, rate: 5_000, beforeS: 2, downS: 20, afterS: 10, cap: '1MiB', capBytes: 1024 * 1024 },
 };
 
 export const SOAK_DEFAULTS = {

@@ -476,6 +476,18 @@ export class SpoolStore {
     return this.#totalBytes;
   }
 
+  /** All serves' spools together; oldestMs is the oldest batch of any. */
+  totals(): SpoolCounts {
+    let batches = 0;
+    let oldestMs: number | undefined;
+    for (const spool of this.#serves.values()) {
+      const c = spool.counts();
+      batches += c.batches;
+      if (c.oldestMs !== undefined && (oldestMs === undefined || c.oldestMs < oldestMs)) oldestMs = c.oldestMs;
+    }
+    return { bytes: this.#totalBytes, batches, oldestMs };
+  }
+
   /** @internal DiskServeSpool.append: admission (error pause, cap, floor), then the write. */
   async append(spool: DiskServeSpool, batch: SpooledBatch): Promise<AppendOutcome> {
     const now = this.now();
