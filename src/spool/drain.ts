@@ -70,7 +70,10 @@ export class SpoolDrainers {
   readonly #running = new Map<ServeSpool, { kickedAgain: boolean; subscription: Subscription }>();
   #stopped = false;
 
-  constructor(private readonly post: (batch: SpooledBatch, spool: ServeSpool) => Observable<unknown>) {}
+  constructor(
+    private readonly post: (batch: SpooledBatch, spool: ServeSpool) => Observable<unknown>,
+    private readonly hooks: { readonly started?: (spool: ServeSpool) => void; readonly stopped?: (spool: ServeSpool) => void } = {},
+  ) {}
 
   kick(spool: ServeSpool): void {
     if (this.#stopped) return;
@@ -82,8 +85,10 @@ export class SpoolDrainers {
     if (spool.pending === 0) return;
     const state = { kickedAgain: false, subscription: new Subscription() };
     this.#running.set(spool, state);
+    this.hooks.started?.(spool);
     const done = (): void => {
       this.#running.delete(spool);
+      this.hooks.stopped?.(spool);
       // An append that landed after the drainer's last look: start again. Only then: a spool
       // whose ack failed (the disk) keeps a pending count it cannot drain, and must not spin.
       if (state.kickedAgain) this.kick(spool);
@@ -99,7 +104,11 @@ export class SpoolDrainers {
   /** Stops every drainer; batches in flight stay pending on disk for the next start. */
   stop(): void {
     this.#stopped = true;
-    for (const { subscription } of this.#running.values()) subscription.unsubscribe();
+    const running = [...this.#running];
     this.#running.clear();
+    for (const [spool, { subscription }] of running) {
+      subscription.unsubscribe();
+      this.hooks.stopped?.(spool);
+    }
   }
 }

@@ -476,6 +476,11 @@ export class SpoolStore {
     return this.#totalBytes;
   }
 
+  /** A serve's spool counts, without making a spool for it; undefined when it has none. */
+  countsOf(socketPath: string): SpoolCounts | undefined {
+    return this.#serves.get(socketPath)?.counts();
+  }
+
   /** All serves' spools together; oldestMs is the oldest batch of any. */
   totals(): SpoolCounts {
     let batches = 0;
