@@ -1,6 +1,6 @@
 // The spool store on a real directory: order, delivered marks across restarts, torn tails,
 // the cap, the free-space floor, disk errors, and file modes (it holds tokens).
-import { appendFile, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstValueFrom } from 'rxjs';
@@ -126,6 +126,22 @@ describe('SpoolStore', () => {
     const again = second.serve(SOCKET);
     await append(again, aBatch(3));
     expect(await drain(again)).toEqual([1, 2, 3]);
+  });
+
+  it('gives up the rest of a segment found damaged while reading, says so, and goes on', async () => {
+    const events: SpoolEvent[] = [];
+    const store = await openStore({}, events);
+    const spool = store.serve(SOCKET);
+    for (let n = 1; n <= 3; n += 1) await append(spool, aBatch(n));
+    const [file] = await segmentFiles();
+    const handle = await open(file as string, 'r+');
+    await handle.write(Buffer.from('XXXX'), 0, 4, 263 + 100); // inside batch 2's body
+    await handle.close();
+    expect(await drain(spool)).toEqual([1]);
+    expect(events).toContainEqual(expect.objectContaining({ kind: 'spool_damaged', socket: SOCKET, offset: 263, batches: 2 }));
+    expect(spool.pending).toBe(0);
+    await append(spool, aBatch(4));
+    expect(await drain(spool)).toEqual([4]);
   });
 
   it('removes a spool with nothing left to deliver', async () => {

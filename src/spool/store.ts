@@ -242,8 +242,9 @@ class DiskServeSpool implements ServeSpool {
       const read = await readRecord(handle, offset, segment.size, (delivered) => !delivered);
       if (read.kind !== 'record') {
         // Damaged after start-up checked it (the disk, or someone else): give up the rest of the segment.
-        const lost = segment.pending;
-        segment.pending = 0;
+        const handedOut = this.#inFlight?.segment === segment ? 1 : 0; // still to be acked
+        const lost = segment.pending - handedOut;
+        segment.pending = handedOut;
         this.#pending -= lost;
         this.store.damaged(this, segment, offset, lost);
         this.#readAt.offset = segment.size;
