@@ -11,4 +11,6 @@ module.exports = {
   },
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 20000,
+  // Specs that run dist/ (the daemon child, the package import) run what this source builds.
+  globalSetup: '<rootDir>/spec/support/buildDist.js',
 };

@@ -1,21 +1,8 @@
 // The benchmark harness itself works: a tiny load through the real daemon child (dist/) comes
 // back complete, and every figure the scenarios print is a number. Targets are never asserted here.
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { calibrateEmulator } from '../../bench/harness/calibrate';
-import { repoRoot } from '../../bench/harness/daemon';
 import { parseLogfmt } from '../../bench/harness/daemon';
 import { runLoad } from '../../bench/harness/load';
-
-const root = repoRoot();
-
-beforeAll(() => {
-  // The harness runs the daemon as shipped; build it once if this checkout has not yet.
-  if (!existsSync(join(root, 'dist', 'daemon', 'main.js'))) {
-    execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root });
-  }
-}, 60_000);
 
 describe('bench harness', () => {
   it('parses the daemon log lines it reads events from', () => {

@@ -10,7 +10,7 @@
 // whose POST succeeded come back: the server has read the whole body before it answered, so
 // neither undici nor the socket still holds it. A failed, given-up or aborted post leaves its body
 // to the garbage collector. A body that closes less than half full is copied out at its size and
-// its buffer given back at once (logplexSink.ts), so what waits in a queue is what the ledger counts.
+// its buffer given back at once (batch.ts), so what waits in a queue is what the ledger counts.
 
 export class BodyPool {
   readonly #capacity: number;

@@ -14,7 +14,7 @@ const gzipAsync = promisify(gzip); // off the event loop: a 1 MiB body takes mil
 
 /**
  * `body` gzipped at the fastest level, off the event loop: how a batch waits while logplex is
- * failing (logplexSink.ts). Log lines deflate several times over even at level 1, and a waiting
+ * failing (lane.ts). Log lines deflate several times over even at level 1, and a waiting
  * body is not on the hot path, so speed matters less than taking a few milliseconds per megabyte.
  */
 export function gzipFast(body: Buffer): Promise<Buffer> {
