@@ -16,6 +16,9 @@ import { logplexSink, resolveSinkOptions, sinkFormatter, type SinkEvent, type Si
 import { zeroCounters } from './sink/stats';
 import { socketSource, type SourceEvent, type SourcedRecord } from './source';
 import { resolveSourceOptions } from './source/options';
+import type { SpoolEvent } from './spool/events';
+import { resolveSpoolOptions } from './spool/options';
+import { SpoolStore } from './spool/store';
 
 /** The collector's own lifecycle, beside what the stages report. */
 export type LifecycleEvent =
@@ -29,7 +32,7 @@ export type LifecycleEvent =
       readonly queued_bytes: number; // what was still undelivered and is now lost
     };
 
-export type CollectorEvent = ServeDbEvent | SourceEvent | SinkEvent | LifecycleEvent;
+export type CollectorEvent = ServeDbEvent | SourceEvent | SinkEvent | SpoolEvent | LifecycleEvent;
 
 /** The sink's counters plus what only the collector sees. */
 export interface CollectorStats extends SinkStats {
@@ -67,6 +70,7 @@ export function createCollector(options: CollectorOptions): Collector {
   const formatter = sinkFormatter(resolveFormatOptions(options.format));
   const sinkOptions = resolveSinkOptions(options.sink);
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? COLLECTOR_DEFAULTS.shutdownTimeoutMs;
+  const spoolOptions = options.spool === undefined ? undefined : resolveSpoolOptions(options.spool);
 
   const events = new Subject<CollectorEvent>();
   const records = new Subject<SourcedRecord>();
@@ -83,6 +87,7 @@ export function createCollector(options: CollectorOptions): Collector {
   };
 
   let serveDb: ServeDb | undefined;
+  let spool: SpoolStore | undefined;
   const stopListening = new Subject<void>();
   const subscriptions = new Subscription();
   let delivered: Promise<void> = Promise.resolve();
@@ -92,6 +97,16 @@ export function createCollector(options: CollectorOptions): Collector {
     if (serveDb !== undefined) throw new Error('collector already started');
     const db = await openServeDb(serveDbOptions);
     serveDb = db;
+    if (spoolOptions !== undefined) {
+      try {
+        spool = await SpoolStore.open(spoolOptions, emit);
+      } catch (err) {
+        // A spool that cannot be opened (its directory unwritable, say) must not keep logs from
+        // flowing: without it, the collector works as it did before it had one.
+        const code = typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : 'UNKNOWN';
+        emit({ kind: 'spool_failed', level: 'error', op: 'open', code, retry_in_ms: 0 });
+      }
+    }
     subscriptions.add(db.outcome$.subscribe(emit));
     const serveSet$ = db.serveSet$.pipe(
       tap((set) => serveSets.next(set)),
@@ -106,7 +121,7 @@ export function createCollector(options: CollectorOptions): Collector {
     );
     delivered = new Promise<void>((resolve, reject) => {
       subscriptions.add(
-        logplexSink(record$, { ...sinkOptions, format: formatter, events: (e: SinkEvent) => emit(e) }).subscribe({
+        logplexSink(record$, { ...sinkOptions, format: formatter, events: (e: SinkEvent) => emit(e), spool }).subscribe({
           next: (s) => stats.next({ ...s, connections }),
           error: reject,
           complete: resolve,
@@ -139,6 +154,7 @@ export function createCollector(options: CollectorOptions): Collector {
         });
       }
       subscriptions.unsubscribe(); // aborts whatever is still in flight after a timeout
+      await spool?.close(); // synced: what is in it is delivered by the next start
       await serveDb?.close();
       emit({ kind: 'stopped', level: 'info', delivered_all: outcome === 'delivered', duration_ms: Date.now() - began });
       events.complete();

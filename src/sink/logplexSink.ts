@@ -22,6 +22,8 @@ import { sinkFormatter, type SinkFormatter } from './formatter';
 import { laneIdle, serveLane, type LaneContext } from './lane';
 import { resolveSinkOptions, type SinkOptionsInput } from './options';
 import { LogplexClient } from './post';
+import type { SpoolStore } from '../spool/store';
+import { spoolDrainers, type Spooling } from './spooling';
 import { StatsRecorder, type SinkStats } from './stats';
 
 export { NOTICE_ROOM_BYTES } from './batch';
@@ -31,6 +33,7 @@ export interface LogplexSinkConfig extends SinkOptionsInput {
   readonly events?: EventSink<SinkEvent>; // our own log; ignored when absent
   readonly scheduler?: SchedulerLike; // batch and retry timers, and "now" for L10 times
   readonly random?: () => number; // retry jitter
+  readonly spool?: SpoolStore; // opened (and closed) by the caller; batches logplex cannot take go there (spooling.ts)
 }
 
 /**
@@ -50,7 +53,7 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
     const client = new LogplexClient(options);
     const stats = new StatsRecorder();
     const publish = (): void => subscriber.next(stats.snapshot());
-    const lane: LaneContext = {
+    const shared = {
       options,
       client,
       // Room for the L10 notices (two frames of a few hundred bytes) in front of a full batch; as
@@ -63,6 +66,17 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
       stats,
       publish,
     };
+    // With a spool: one drainer per serve spool with batches in it, for the whole sink, starting
+    // with those an earlier run left (spooling.ts).
+    const store = config.spool;
+    const spooling: Spooling | undefined =
+      store === undefined ? undefined : { store, drainers: spoolDrainers(shared), highWaterBytes: store.options.highWaterBytes };
+    if (store !== undefined) {
+      stats.readSpool({ serve: (socketPath) => store.countsOf(socketPath), total: () => store.totals(), now: () => shared.scheduler.now() });
+    }
+    const lane: LaneContext = { ...shared, spooling };
+    // Stopping leaves spooled batches (the one posting included) on disk for the next start.
+    const stopDraining = (): void => spooling?.drainers.stop();
     let settled = false;
 
     const subscription = record$
@@ -76,11 +90,13 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
       .subscribe({
         error: (err: unknown) => {
           settled = true;
+          stopDraining();
           void client.destroy();
           subscriber.error(err);
         },
         complete: () => {
           settled = true;
+          stopDraining();
           client.close().then(
             () => {
               publish();
@@ -91,7 +107,10 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
         },
       });
 
+    for (const spool of store?.recovered() ?? []) spooling?.drainers.kick(spool);
+
     return () => {
+      stopDraining();
       subscription.unsubscribe();
       if (!settled) void client.destroy();
     };
