@@ -14,6 +14,8 @@ export interface EmulatorJob {
   readonly ratePerServe: number | undefined;
   // false: records are built as they are sent, as before (the timed run then pays ~12 µs a record).
   readonly preEncode: boolean;
+  // true: a backend whose send fails reconnects on its next record, as pg_logfebe does (the crash scenario).
+  readonly reconnect?: boolean;
 }
 
 export interface EmulatorOutcome {
@@ -44,6 +46,7 @@ export function prepareEmulatorJob(job: EmulatorJob): ReadyEmulator {
       recordsPerConnection: job.recordsPerConnection,
       rate: job.ratePerServe,
       preEncode: job.preEncode,
+      reconnect: job.reconnect ?? false,
       recordSendTimes: true,
       // Markers and Pids are numbered across serves, as the ledger counts backends.
       source: { kind: 'custom', record: (backend, seq) => syntheticRecord(i * job.connectionsPerServe + backend, seq) },

@@ -150,6 +150,17 @@ export class MarkerLedger {
     }
   }
 
+  /** Records noted (sent, or tried) before `beforeMs` (nowMs()) and never received. */
+  missingSentBefore(beforeMs: number): number {
+    let n = 0;
+    for (let b = 0; b < this.backends; b++) {
+      const sent = this.#sentAt[b] as Float64Array;
+      const seen = this.#seen[b] as Uint8Array;
+      for (let s = 1; s < sent.length; s++) if (sent[s] !== 0 && (sent[s] as number) < beforeMs && seen[s] === 0) n++;
+    }
+    return n;
+  }
+
   /** Latency of the records sent at or after `fromMs` (nowMs()): live lines once a backlog is gone. */
   latencySentFrom(fromMs: number): LatencySummary {
     const latencies: number[] = [];

@@ -42,6 +42,8 @@ export const TARGETS = {
   spoolDrainS: 60,
   spoolLiveP99Ms: 2000,
   spoolPeakRssMb: 120,
+  spoolSyncMs: 1000, // --spool-sync's default: records read longer ago than this before a kill -9 must all arrive
+  crashDuplicatedRecords: 5000, // "at most one batch per serve": a batch holds at most 5,000 frames, so fewer records
 } as const;
 
 /** Scenario sizes; `quick` scales them down for a smoke run of the harness itself. */
@@ -57,6 +59,8 @@ export interface ScenarioSizes {
   // The spool (issue #15): `spool` is the outage with --spool-dir; `spoolFull` the same with a small --spool-cap.
   readonly spool: { connections: number; rate: number; beforeS: number; downS: number; afterS: number };
   readonly spoolFull: { connections: number; rate: number; beforeS: number; downS: number; afterS: number; cap: string; capBytes: number };
+  // The spool outage with a kill -9 of the daemon at killAtS and a restart at restartAtS (seconds from the start).
+  readonly crash: { connections: number; rate: number; beforeS: number; downS: number; afterS: number; killAtS: number; restartAtS: number };
 }
 
 export const FULL_SIZES: ScenarioSizes = {
@@ -69,6 +73,7 @@ export const FULL_SIZES: ScenarioSizes = {
   // 600,000 records read during the outage; a minute after it, for the drain under live load.
   spool: { connections: 8, rate: 5_000, beforeS: 5, downS: 120, afterS: 60 },
   spoolFull: { connections: 8, rate: 5_000, beforeS: 5, downS: 120, afterS: 30, cap: '16MiB', capBytes: 16 * 1024 * 1024 },
+  crash: { connections: 8, rate: 5_000, beforeS: 5, downS: 120, afterS: 60, killAtS: 60, restartAtS: 65 },
 };
 
 export const QUICK_SIZES: ScenarioSizes = {
@@ -79,6 +84,7 @@ export const QUICK_SIZES: ScenarioSizes = {
   flaky: { connections: 4, rate: 5_000, seconds: 2, failProbability: 0.2 },
   spool: { connections: 8, rate: 5_000, beforeS: 2, downS: 10, afterS: 10 },
   spoolFull: { connections: 8, rate: 5_000, beforeS: 2, downS: 20, afterS: 10, cap: '1MiB', capBytes: 1024 * 1024 },
+  crash: { connections: 8, rate: 5_000, beforeS: 2, downS: 12, afterS: 8, killAtS: 8, restartAtS: 10 },
 };
 
 export const SOAK_DEFAULTS = {

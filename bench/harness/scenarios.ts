@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { frameCounterFor } from './frameCount';
+import { DaemonChild, DEFAULT_KEPT_EVENTS } from './daemon';
 import { runLoad, type LoadResult } from './load';
 import { nowMs } from './ledger';
 
@@ -286,7 +287,70 @@ export async function spoolFull(sizes: ScenarioSizes, harness: HarnessOptions = 
   return result('spoolFull', r, targets, { missingFrames, collectorDropped: dropped, collectorLost: lost, l10Dropped: r.ledger.l10Dropped, maxSpoolMb: round(maxSpoolMb, 2) }, detail);
 }
 
+/**
+ * The spool outage with the daemon killed (-9) mid-outage and started again on the same serve
+ * database and spool a few seconds later; backends reconnect as pg_logfebe does (what they send
+ * while no one listens is lost on their side, as it would be).
+ */
+export async function crash(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
+  const { connections, rate, beforeS, downS, afterS, killAtS, restartAtS } = sizes.crash;
+  const recordsPerConnection = Math.round((rate * (beforeS + downS + afterS)) / connections);
+  const spoolDir = mkdtempSync(join(tmpdir(), 'plc-bench-crash-'));
+  const flags = [...BASE_FLAGS, '--spool-dir', spoolDir];
+  let killedAt = Number.NaN;
+  let upAt = Number.NaN;
+  let recovered: Readonly<Record<string, unknown>> | undefined;
+  try {
+    const r = await runLoad({
+      serves: 1,
+      connectionsPerServe: connections,
+      recordsPerConnection,
+      rate,
+      reconnect: true,
+      collectorFlags: flags,
+      // The restarted daemon has read only what came after the restart: settled is nothing held.
+      settled: (s) => Number(s.queued_bytes) === 0 && Number(s.spool_batches ?? 0) === 0 && Number.isFinite(upAt),
+      during: async (ctx) => {
+        await sleepUntil(ctx.startedAt + beforeS * 1000);
+        await ctx.standIn.setMode({ kind: 'down' });
+        await sleepUntil(ctx.startedAt + killAtS * 1000);
+        const dead = ctx.daemon;
+        killedAt = nowMs();
+        await dead.crash();
+        await sleepUntil(ctx.startedAt + restartAtS * 1000);
+        const again = new DaemonChild({
+          logplexUrl: ctx.standIn.url,
+          flags: ['--stats-interval', `${harness.statsIntervalMs}ms`, ...flags, ...harness.extraCollectorFlags],
+          keepEventKinds: new Set([...DEFAULT_KEPT_EVENTS, 'spool_recovered']),
+          nodeArgs: harness.daemonNodeArgs,
+          dir: dead.dir,
+        });
+        ctx.restarted(again);
+        await again.waitFor('the restarted daemon to listen', () => again.events.some((e) => e.event === 'listening'), harness.startTimeoutMs);
+        recovered = again.events.find((e) => e.event === 'spool_recovered');
+        await sleepUntil(ctx.startedAt + (beforeS + downS) * 1000);
+        upAt = nowMs();
+        await ctx.standIn.setMode({ kind: 'up' });
+      },
+    }, harness);
+    const lostBeforeSync = r.markers.missingSentBefore(killedAt - TARGETS.spoolSyncMs);
+    const lostAround = r.ledger.missing - lostBeforeSync;
+    const targets = [
+      equal(`missing_sent_before_kill-${TARGETS.spoolSyncMs}ms`, lostBeforeSync, 0),
+      atMost('duplicated', r.ledger.duplicated, TARGETS.crashDuplicatedRecords),
+      { figure: 'settled', value: r.settled ? 1 : 0, target: '== 1', pass: r.settled },
+      atMost('max_blocked_ms', round(r.emulator.maxBlockedMs), TARGETS.outageMaxBlockedMs),
+    ];
+    const detail =
+      `${rate} rec/s, down ${downS} s, kill -9 at ${killAtS} s, restart at ${restartAtS} s: recovered ${String(recovered?.batches ?? '?')} batches (${String(recovered?.frames ?? '?')} frames, skipped ${String(recovered?.skipped_bytes ?? '?')} bytes); ` +
+      `${r.ledger.received}/${r.ledger.noted} delivered; missing ${lostBeforeSync} sent before kill-1s, ${lostAround} after (backends found no one listening: ${r.emulator.lost} lost on their side); ${r.ledger.duplicated} duplicated`;
+    return result('crash', r, targets, { lostBeforeSync, lostAround, recovered, killedAt, upAt }, detail);
+  } finally {
+    rmSync(spoolDir, { recursive: true, force: true });
+  }
+}
+
 const sleepUntil = (at: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - nowMs())));
 
-export const SCENARIOS = { throughput, latency, tenants, outage, flaky, spool, spoolFull } as const;
+export const SCENARIOS = { throughput, latency, tenants, outage, flaky, spool, spoolFull, crash } as const;
 export type ScenarioName = keyof typeof SCENARIOS;
