@@ -1,7 +1,8 @@
 // The spool's timing on the virtual clock: logplex fails → batches go to the spool → logplex is
 // back → the spool drains oldest first, one post at a time → live batches go straight out again.
-// The lane is composed as the sink composes it (sink/spooling.ts): toSpoolWhileBusy, then live
-// posts that spill to the spool on their first failure; SpoolDrainers posts what is spooled.
+// The lane is composed as the sink composes it (sink/lane.ts and deliver.ts, with spooling.ts):
+// toSpoolWhileBusy, then live posts that spill to the spool on their first failure;
+// SpoolDrainers posts what is spooled.
 import { catchError, concatMap, defer, ignoreElements, mergeMap, Observable, of, tap, throwError, timer, type SchedulerLike } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { Secret } from '../../src/secret';
@@ -122,6 +123,30 @@ describe('spooling (fail → spool → recover → drain)', () => {
       ['b', 24],
     ]);
     expect(spool.appended).toEqual([]);
+  });
+
+  it('toSpoolWhileBusy: passes empty, never and errors through, and spools past the high-water mark with an empty spool', () => {
+    const spool = new MemorySpool();
+    let high = false;
+    const outcomes: string[] = [];
+    const op = toSpoolWhileBusy<string>({
+      spool,
+      overHighWater: () => high,
+      toSpooled: (name) => of(spooled(name)),
+      onOutcome: (name, outcome) => outcomes.push(`${name}:${outcome}`),
+    });
+    newScheduler().run(({ cold, hot, expectObservable }) => {
+      expectObservable(cold('|').pipe(op)).toBe('|');
+      expectObservable(cold('-').pipe(op)).toBe('-');
+      expectObservable(cold('-a-#').pipe(op)).toBe('-a-#');
+      const input = hot('-a-b-c|');
+      const watermark = hot('--x-y', { x: true, y: false });
+      watermark.subscribe((v) => (high = v));
+      // b comes while memory is past the mark: spooled; c comes after it fell back, but the spool
+      // still holds b, so c goes behind it.
+      expectObservable(input.pipe(op)).toBe('-a----|');
+    });
+    expect(outcomes).toEqual(['b:spooled', 'c:spooled']);
   });
 
   it('drainSpool: empty spool completes at once; unsubscribing leaves the batch in flight pending', () => {
