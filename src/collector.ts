@@ -16,6 +16,9 @@ import { logplexSink, resolveSinkOptions, sinkFormatter, type SinkEvent, type Si
 import { zeroCounters } from './sink/stats';
 import { socketSource, type SourceEvent, type SourcedRecord } from './source';
 import { resolveSourceOptions } from './source/options';
+import type { SpoolEvent } from './spool/events';
+import { resolveSpoolOptions } from './spool/options';
+import { SpoolStore } from './spool/store';
 
 /** The collector's own lifecycle, beside what the stages report. */
 export type LifecycleEvent =
@@ -52,7 +55,7 @@ export type LifecycleEvent =
       readonly bytes: number;
     };
 
-export type CollectorEvent = ServeDbEvent | SourceEvent | SinkEvent | LifecycleEvent;
+export type CollectorEvent = ServeDbEvent | SourceEvent | SinkEvent | SpoolEvent | LifecycleEvent;
 
 /** The sink's counters plus what only the collector sees. */
 export interface CollectorStats extends SinkStats {
@@ -80,7 +83,7 @@ export interface Collector {
   stop(): Promise<void>;
 }
 
-const emptyStats = (): CollectorStats => ({ ...zeroCounters(), serves: [], connections: 0 });
+const emptyStats = (): CollectorStats => ({ ...zeroCounters(), spoolBytes: 0, spoolBatches: 0, spoolOldestAgeMs: 0, serves: [], connections: 0 });
 
 /** Frames that will never reach logplex: dropped at a buffer cap, or in batches given up. */
 const undelivered = (s: CollectorStats): number => s.dropped + s.lost;
@@ -93,6 +96,7 @@ export function createCollector(options: CollectorOptions): Collector {
   const formatter = sinkFormatter(resolveFormatOptions(options.format));
   const sinkOptions = resolveSinkOptions(options.sink);
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? COLLECTOR_DEFAULTS.shutdownTimeoutMs;
+  const spoolOptions = options.spool === undefined ? undefined : resolveSpoolOptions(options.spool);
 
   const events = new Subject<CollectorEvent>();
   const records = new Subject<SourcedRecord>();
@@ -110,6 +114,7 @@ export function createCollector(options: CollectorOptions): Collector {
 
   let serveDb: ServeDb | undefined;
   let opening: Promise<ServeDb> | undefined; // set by start() before its first await
+  let spool: SpoolStore | undefined;
   const stopListening = new Subject<void>();
   const subscriptions = new Subscription();
   let delivered: Promise<void> = Promise.resolve();
@@ -123,6 +128,17 @@ export function createCollector(options: CollectorOptions): Collector {
     // starting now would leave a watch and a sink running that nothing ever stops.
     if (stopping !== undefined) return;
     serveDb = db;
+    if (spoolOptions !== undefined) {
+      try {
+        spool = await SpoolStore.open(spoolOptions, emit);
+      } catch (err) {
+        // A spool that cannot be opened (its directory unwritable, say) must not keep logs from
+        // flowing: without it, the collector works as it did before it had one.
+        const code = typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : 'UNKNOWN';
+        emit({ kind: 'spool_failed', level: 'error', op: 'open', code, retry_in_ms: 0 });
+      }
+      if (stopping !== undefined) return; // stop() came meanwhile: it closes the spool
+    }
     subscriptions.add(db.outcome$.subscribe(emit));
     const serveSet$ = db.serveSet$.pipe(
       tap((set) => serveSets.next(set)),
@@ -139,7 +155,7 @@ export function createCollector(options: CollectorOptions): Collector {
       subscriptions.add(
         // serveSets, not serveSet$: it still holds the set while the sink flushes at shutdown, so
         // the last L10 notices go out with the serve's current token.
-        logplexSink(record$, { ...sinkOptions, format: formatter, events: (e: SinkEvent) => emit(e), serveSet$: serveSets }).subscribe({
+        logplexSink(record$, { ...sinkOptions, format: formatter, events: (e: SinkEvent) => emit(e), serveSet$: serveSets, spool }).subscribe({
           next: (s) => stats.next({ ...s, connections }),
           error: reject,
           complete: resolve,
@@ -194,6 +210,8 @@ export function createCollector(options: CollectorOptions): Collector {
         }
       }
       subscriptions.unsubscribe(); // aborts whatever is still in flight after a timeout
+      // Synced: what is in it is delivered by the next start. Bounded like the rest of the stop.
+      await within(Math.max(0, began + shutdownTimeoutMs - Date.now()), spool?.close() ?? Promise.resolve(), undefined);
       const closed = await within(Math.max(0, began + shutdownTimeoutMs - Date.now()), serveDbClosed, false);
       // All delivered: the sink finished in time, and nothing it read or owed logplex since the
       // stop began (records, or a notice of earlier losses) was dropped or given up.

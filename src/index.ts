@@ -10,9 +10,11 @@ export * as servedb from './servedb';
 export * as source from './source';
 export * as format from './format';
 export * as sink from './sink';
+export * as spool from './spool';
 
 export { ProtocolError, decodeLogfebe, type LogRecord, type LogfebeMessage, type RecordMessage } from './protocol';
 export { ServeDbError, openServeDb, type Serve, type ServeSet } from './servedb';
 export { socketSource, type SourcedRecord } from './source';
 export { createFormatter } from './format';
 export { logplexSink, type SinkStats } from './sink';
+export { SpoolStore, type SpoolEvent, type SpoolOptionsInput } from './spool';

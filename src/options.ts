@@ -4,6 +4,7 @@ import type { FormatOptions } from './format/options';
 import type { ServeDbOptions } from './servedb/options';
 import type { SinkOptionsInput } from './sink/options';
 import type { SourceOptions } from './source/options';
+import type { SpoolOptionsInput } from './spool/options';
 
 export interface CollectorOptions {
   /** SERVE_DB_DIR: the serve database directory (must exist). */
@@ -18,6 +19,11 @@ export interface CollectorOptions {
   readonly format?: Partial<FormatOptions>;
   /** Batching, concurrency, buffer cap, timeouts, retries, gzip. */
   readonly sink?: SinkOptionsInput;
+  /**
+   * A durable spool for what logplex cannot take now (README: The spool); off when absent. Opened
+   * by start(): what an earlier run left in it is delivered.
+   */
+  readonly spool?: SpoolOptionsInput;
   /** Longest stop() spends delivering what was already read before giving up on it. */
   readonly shutdownTimeoutMs?: number;
 }

@@ -43,3 +43,5 @@ export { take } from 'rxjs/internal/operators/take';
 export { takeUntil } from 'rxjs/internal/operators/takeUntil';
 export { takeWhile } from 'rxjs/internal/operators/takeWhile';
 export { tap } from 'rxjs/internal/operators/tap';
+export { identity } from 'rxjs/internal/util/identity';
+export { repeat } from 'rxjs/internal/operators/repeat';

@@ -46,6 +46,7 @@ export interface DaemonOptions {
   readonly keepEventKinds: ReadonlySet<string>; // kept in full; every kind is counted anyway
   readonly nodeArgs?: readonly string[]; // e.g. ['--cpu-prof', '--cpu-prof-dir=…'] to profile the daemon
   readonly root?: string; // the checkout whose bin/ and dist/ run (a baseline's worktree); default ours
+  readonly dir?: string; // an existing serve database (a restart after crash()); a new temporary one when absent
 }
 
 // Events a run reads back: all of them but the per-connection ones, which number in the thousands.
@@ -77,7 +78,7 @@ export class DaemonChild {
   #listeners: (() => void)[] = [];
 
   constructor(options: DaemonOptions) {
-    this.dir = mkdtempSync(join(tmpdir(), 'plc-bench-'));
+    this.dir = options.dir ?? mkdtempSync(join(tmpdir(), 'plc-bench-'));
     this.#child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(options.root ?? repoRoot(), 'bin', 'pg-logplexcollector.js'), ...options.flags], {
       env: { ...process.env, SERVE_DB_DIR: this.dir, LOGPLEX_URL: options.logplexUrl },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -149,6 +150,12 @@ export class DaemonChild {
     clearTimeout(timer);
     rmSync(this.dir, { recursive: true, force: true });
     return { ...exit, stopMs: performance.now() - started };
+  }
+
+  /** kill -9, as a crash: nothing flushed, the directory (serve database, sockets) left as it is. */
+  async crash(): Promise<void> {
+    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL');
+    await this.#exited;
   }
 
   /** For error paths: no flush, nothing left running. */

@@ -16,6 +16,8 @@ export interface EmulatorJob {
   // false: records are built as they are sent, as before (the timed run then pays ~12 µs a record).
   readonly preEncode: boolean;
   readonly identityPadding: IdentityPadding; // 'nul' for a baseline daemon that refuses real PostgreSQL's garbage
+  // true: a backend whose send fails reconnects on its next record, as pg_logfebe does (the crash scenario).
+  readonly reconnect?: boolean;
 }
 
 export interface EmulatorOutcome {
@@ -47,6 +49,7 @@ export function prepareEmulatorJob(job: EmulatorJob): ReadyEmulator {
       rate: job.ratePerServe,
       preEncode: job.preEncode,
       identityPadding: job.identityPadding,
+      reconnect: job.reconnect ?? false,
       recordSendTimes: true,
       // Markers and Pids are numbered across serves, as the ledger counts backends.
       source: { kind: 'custom', record: (backend, seq) => syntheticRecord(i * job.connectionsPerServe + backend, seq) },

@@ -150,6 +150,38 @@ export class MarkerLedger {
     }
   }
 
+  /** Records noted (sent, or tried) before `beforeMs` (nowMs()) and never received. */
+  missingSentBefore(beforeMs: number): number {
+    let n = 0;
+    for (let b = 0; b < this.backends; b++) {
+      const sent = this.#sentAt[b] as Float64Array;
+      const seen = this.#seen[b] as Uint8Array;
+      for (let s = 1; s < sent.length; s++) if (sent[s] !== 0 && (sent[s] as number) < beforeMs && seen[s] === 0) n++;
+    }
+    return n;
+  }
+
+  /** Latency of the records sent at or after `fromMs` (nowMs()): live lines once a backlog is gone. */
+  latencySentFrom(fromMs: number): LatencySummary {
+    const latencies: number[] = [];
+    for (let b = 0; b < this.backends; b++) {
+      const sent = this.#sentAt[b] as Float64Array;
+      const seen = this.#seen[b] as Uint8Array;
+      const receivedAt = this.#receivedAt[b] as Float64Array;
+      for (let s = 1; s < sent.length; s++) {
+        const sentAt = sent[s] as number;
+        if (sentAt >= fromMs && seen[s] !== 0) latencies.push((receivedAt[s] as number) - sentAt);
+      }
+    }
+    const sorted = Float64Array.from(latencies).sort();
+    return {
+      count: sorted.length,
+      p50Ms: percentile(sorted, 50),
+      p99Ms: percentile(sorted, 99),
+      maxMs: sorted.length === 0 ? Number.NaN : (sorted[sorted.length - 1] as number),
+    };
+  }
+
   summary(): LedgerSummary {
     let noted = 0;
     let received = 0;

@@ -21,6 +21,9 @@ export interface LoadSpec {
   // `child` (default): backends in a forked process, so the stand-in's event loop is its own.
   // `inline`: in this process (ts-jest, which cannot fork a .ts file); fine below ~10k records/s.
   readonly emulator?: 'child' | 'inline';
+  readonly reconnect?: boolean; // backends reconnect after a failed send (pg_logfebe's behaviour)
+  /** When the collector has settled, from its stats line; default: read all that was sent, holds nothing. */
+  readonly settled?: (stats: Readonly<Record<string, unknown>>, sent: number) => boolean;
   // Encode every record before the timed run (default true): the run then offers 100k+ records/s.
   readonly preEncode?: boolean;
   /** Runs alongside the load (outage choreography); the run settles only after both ended. */
@@ -29,7 +32,9 @@ export interface LoadSpec {
 
 export interface LoadContext {
   readonly standIn: LogplexStandIn;
-  readonly daemon: DaemonChild;
+  readonly daemon: DaemonChild; // the one running now (see restarted)
+  /** The daemon was replaced (a crash and a restart): settling, stats and stopping follow the new one. */
+  restarted(daemon: DaemonChild): void;
   readonly ledger: MarkerLedger;
   readonly startedAt: number; // nowMs() when the load began
   onBody(observer: (accepted: AcceptedBody, at: number) => void): void;
@@ -87,7 +92,7 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
       for (const o of observers) o(accepted, at);
     },
   });
-  const daemon = new DaemonChild({
+  let daemon = new DaemonChild({
     logplexUrl: standIn.url,
     flags: ['--stats-interval', `${harness.statsIntervalMs}ms`, ...spec.collectorFlags, ...harness.extraCollectorFlags],
     keepEventKinds: DEFAULT_KEPT_EVENTS,
@@ -117,6 +122,7 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
       ratePerServe: spec.rate === undefined ? undefined : spec.rate / spec.serves,
       preEncode: spec.preEncode ?? true,
       identityPadding: harness.identityPadding,
+      reconnect: spec.reconnect ?? false,
     };
     // Records are built and encoded before any clock starts: the load window is writes only.
     emulator = (spec.emulator ?? 'child') === 'child' ? await prepareEmulatorJobInChild(job) : prepareEmulatorJob(job);
@@ -125,7 +131,18 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
     const cpu0 = cpuSeconds(daemon.pid);
     const benchCpu0 = process.cpuUsage();
     const startedAt = nowMs();
-    const ctx: LoadContext = { standIn, daemon, ledger, startedAt, onBody: (o) => observers.push(o) };
+    const ctx: LoadContext = {
+      standIn,
+      get daemon() {
+        return daemon;
+      },
+      restarted: (d) => {
+        daemon = d;
+      },
+      ledger,
+      startedAt,
+      onBody: (o) => observers.push(o),
+    };
     const during = spec.during?.(ctx) ?? Promise.resolve();
     const { reports, sentAt, cpuSeconds: emulatorCpuS, prepareS, encodedBytes } = await emulator.go();
     sentAt.forEach((times, backend) => ledger.noteSentTimes(backend, times));
@@ -138,7 +155,10 @@ export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_
         'the collector to settle',
         () => {
           const s = daemon.latestStats;
-          return s !== undefined && Number(s.records_in) >= sent && Number(s.queued_bytes) === 0;
+          if (s === undefined) return false;
+          if (spec.settled !== undefined) return spec.settled(s, sent);
+          // spool_batches is absent (0) without a spool; with one, settled means spooled batches delivered too.
+          return Number(s.records_in) >= sent && Number(s.queued_bytes) === 0 && Number(s.spool_batches ?? 0) === 0;
         },
         harness.settleTimeoutMs,
       )

@@ -44,6 +44,13 @@ export const TARGETS = {
   outageMaxBlockedMs: 50, // what a PostgreSQL backend may feel from a collector that cannot deliver
   outageRssOverCapMb: 60, // runtime, code and HTTP buffers on top of the frames the cap allows
   realMaxBlockedMs: 50, // a backend's send() may wait this long at most, as in the outage
+  // Issue #15, with a spool: a 120 s outage costs nothing, drains within a minute while live load
+  // goes on, live lines are prompt again once it has, and memory stays where it was.
+  spoolDrainS: 60,
+  spoolLiveP99Ms: 2000,
+  spoolPeakRssMb: 120,
+  spoolSyncMs: 1000, // --spool-sync's default: records read longer ago than this before a kill -9 must all arrive
+  crashDuplicatedRecords: 5000, // "at most one batch per serve": a batch holds at most 5,000 frames, so fewer records
 } as const;
 
 /**
@@ -83,6 +90,11 @@ export interface ScenarioSizes {
   readonly real100: RealPatternSize;
   readonly real8max: RealPatternSize;
   readonly real100max: RealPatternSize;
+  // The spool (issue #15): `spool` is the outage with --spool-dir; `spoolFull` the same with a small --spool-cap.
+  readonly spool: { connections: number; rate: number; beforeS: number; downS: number; afterS: number };
+  readonly spoolFull: { connections: number; rate: number; beforeS: number; downS: number; afterS: number; cap: string; capBytes: number };
+  // The spool outage with a kill -9 of the daemon at killAtS and a restart at restartAtS (seconds from the start).
+  readonly crash: { connections: number; rate: number; beforeS: number; downS: number; afterS: number; killAtS: number; restartAtS: number };
 }
 
 export const FULL_SIZES: ScenarioSizes = {
@@ -98,6 +110,10 @@ export const FULL_SIZES: ScenarioSizes = {
   // The issue's outside measurement: 8 × 25,000, unpaced.
   real8max: { connections: 8, recordsPerConnection: 25_000, rate: undefined },
   real100max: { connections: 100, recordsPerConnection: 2_000, rate: undefined },
+  // 600,000 records read during the outage; a minute after it, for the drain under live load.
+  spool: { connections: 8, rate: 5_000, beforeS: 5, downS: 120, afterS: 60 },
+  spoolFull: { connections: 8, rate: 5_000, beforeS: 5, downS: 120, afterS: 30, cap: '16MiB', capBytes: 16 * 1024 * 1024 },
+  crash: { connections: 8, rate: 5_000, beforeS: 5, downS: 120, afterS: 60, killAtS: 60, restartAtS: 65 },
 };
 
 export const QUICK_SIZES: ScenarioSizes = {
@@ -110,6 +126,9 @@ export const QUICK_SIZES: ScenarioSizes = {
   real100: { connections: 100, recordsPerConnection: 200, rate: 20_000 },
   real8max: { connections: 8, recordsPerConnection: 2_500, rate: undefined },
   real100max: { connections: 100, recordsPerConnection: 200, rate: undefined },
+  spool: { connections: 8, rate: 5_000, beforeS: 2, downS: 10, afterS: 10 },
+  spoolFull: { connections: 8, rate: 5_000, beforeS: 2, downS: 20, afterS: 10, cap: '1MiB', capBytes: 1024 * 1024 },
+  crash: { connections: 8, rate: 5_000, beforeS: 2, downS: 12, afterS: 8, killAtS: 8, restartAtS: 10 },
 };
 
 export const SOAK_DEFAULTS = {

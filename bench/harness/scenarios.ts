@@ -1,7 +1,11 @@
 // The scenarios of issue #7: each is a load shape, what is done to the stand-in meanwhile, and
 // the targets its figures are held against.
 import { COLLECTOR_BUFFER_CAP, COLLECTOR_BUFFER_CAP_BYTES, COLLECTOR_FLUSH_MS, HARNESS_DEFAULTS, TARGETS, type HarnessOptions, type ScenarioSizes } from './options';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { frameCounterFor } from './frameCount';
+import { DaemonChild, DEFAULT_KEPT_EVENTS } from './daemon';
 import { runLoad, type LoadResult } from './load';
 import { nowMs } from './ledger';
 
@@ -216,6 +220,161 @@ function realPattern(name: 'real8' | 'real100' | 'real8max' | 'real100max') {
   };
 }
 
+/** A logplex outage with --spool-dir: what it costs, how fast the spool drains, what memory it takes. */
+async function spoolOutage(
+  name: string,
+  shape: { connections: number; rate: number; beforeS: number; downS: number; afterS: number },
+  extraFlags: readonly string[],
+  harness: HarnessOptions,
+): Promise<{ r: LoadResult; upAt: number; drainedAt: number; spoolDir: string; maxSpoolMb: number }> {
+  const { connections, rate, beforeS, downS, afterS } = shape;
+  const recordsPerConnection = Math.round((rate * (beforeS + downS + afterS)) / connections);
+  const spoolDir = mkdtempSync(join(tmpdir(), `plc-bench-${name}-`));
+  let upAt = Number.NaN;
+  let drainedAt = Number.NaN; // first stats line after `up` with an empty spool
+  let maxSpoolMb = 0;
+  try {
+    const r = await runLoad({
+      serves: 1,
+      connectionsPerServe: connections,
+      recordsPerConnection,
+      rate,
+      collectorFlags: [...BASE_FLAGS, '--spool-dir', spoolDir, ...extraFlags],
+      during: async (ctx) => {
+        const watch = setInterval(() => {
+          const s = ctx.daemon.latestStats;
+          if (s === undefined) return;
+          maxSpoolMb = Math.max(maxSpoolMb, Number(s.spool_bytes ?? 0) / 1e6);
+          if (Number.isFinite(upAt) && Number.isNaN(drainedAt) && Number(s.spool_batches ?? 0) === 0) drainedAt = nowMs();
+        }, 100);
+        await sleepUntil(ctx.startedAt + beforeS * 1000);
+        await ctx.standIn.setMode({ kind: 'down' });
+        await sleepUntil(ctx.startedAt + (beforeS + downS) * 1000);
+        upAt = nowMs();
+        await ctx.standIn.setMode({ kind: 'up' });
+        await sleepUntil(ctx.startedAt + (beforeS + downS + afterS) * 1000);
+        clearInterval(watch);
+      },
+    }, harness);
+    return { r, upAt, drainedAt, spoolDir, maxSpoolMb };
+  } finally {
+    rmSync(spoolDir, { recursive: true, force: true });
+  }
+}
+
+export async function spool(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
+  const shape = sizes.spool;
+  const { r, upAt, drainedAt, maxSpoolMb } = await spoolOutage('spool', shape, [], harness);
+  const stats = r.collector.stats ?? {};
+  const dropped = Number(stats.dropped);
+  const lost = Number(stats.lost);
+  const drainS = (drainedAt - upAt) / 1000;
+  // Live lines once the spool is empty: sent a second after it drained (the stats line is 500 ms stale at worst).
+  const live = r.markers.latencySentFrom(drainedAt + 1000);
+  const outageRecords = shape.rate * shape.downS;
+  const targets = [
+    equal('missing', r.ledger.missing, 0),
+    equal('dropped', dropped, 0),
+    equal('lost', lost, 0),
+    atMost('duplicated', r.ledger.duplicated, 0),
+    { figure: 'drain_s', value: round(drainS, 2), target: `<= ${TARGETS.spoolDrainS}`, pass: Number.isFinite(drainS) && drainS <= TARGETS.spoolDrainS },
+    { figure: 'live_p99_ms', value: round(live.p99Ms), target: `<= ${TARGETS.spoolLiveP99Ms}`, pass: live.count > 0 && live.p99Ms <= TARGETS.spoolLiveP99Ms },
+    atMost('max_blocked_ms', round(r.emulator.maxBlockedMs), TARGETS.outageMaxBlockedMs),
+    atMost('peak_rss_mb', round(r.collector.peakRssMb), TARGETS.spoolPeakRssMb),
+  ];
+  const detail =
+    `${shape.rate} rec/s, down ${shape.downS} s (${outageRecords} records read meanwhile): ${r.ledger.received}/${r.ledger.noted} delivered, dropped ${dropped} lost ${lost} dup ${r.ledger.duplicated}, ` +
+    `spool peak ${round(maxSpoolMb)} MB, drained ${round(drainS, 2)} s after up, live p99 after ${round(live.p99Ms)} ms (${live.count} rec), max block ${round(r.emulator.maxBlockedMs)} ms, ${rssDetail(r)}`;
+  return result('spool', r, targets, { collectorDropped: dropped, collectorLost: lost, drainS: round(drainS, 2), maxSpoolMb: round(maxSpoolMb), liveP99Ms: round(live.p99Ms), liveCount: live.count }, detail);
+}
+
+export async function spoolFull(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
+  const shape = sizes.spoolFull;
+  const { r, maxSpoolMb } = await spoolOutage('spoolfull', shape, ['--spool-cap', shape.cap], harness);
+  const framesOf = frameCounterFor('BENCH');
+  let missingFrames = 0;
+  for (const [backend, seq] of r.markers.missingRecords()) missingFrames += framesOf(backend, seq);
+  const stats = r.collector.stats ?? {};
+  const dropped = Number(stats.dropped);
+  const lost = Number(stats.lost);
+  const capMb = shape.capBytes / 1e6;
+  const targets = [
+    { figure: 'dropped', value: dropped, target: '> 0 (past the cap)', pass: dropped > 0 },
+    equal('missing_frames-collector_dropped_lost', missingFrames - dropped - lost, 0),
+    equal('l10_announced-collector_dropped', r.ledger.l10Dropped - dropped, 0),
+    { figure: 'spool_peak_mb', value: round(maxSpoolMb, 2), target: `<= ${round(capMb, 2)}`, pass: maxSpoolMb <= capMb },
+    atMost('max_blocked_ms', round(r.emulator.maxBlockedMs), TARGETS.outageMaxBlockedMs),
+    below('peak_rss_mb', round(r.collector.peakRssMb), round(COLLECTOR_BUFFER_CAP_BYTES / 1e6 + TARGETS.outageRssOverCapMb)),
+  ];
+  const detail =
+    `${shape.rate} rec/s, down ${shape.downS} s, --spool-cap ${shape.cap}: spool peak ${round(maxSpoolMb, 2)} MB, ` +
+    `missing ${r.ledger.missing} rec = ${missingFrames} frames, collector dropped ${dropped} lost ${lost}, L10 said ${r.ledger.l10Dropped}, ${rssDetail(r)}`;
+  return result('spoolFull', r, targets, { missingFrames, collectorDropped: dropped, collectorLost: lost, l10Dropped: r.ledger.l10Dropped, maxSpoolMb: round(maxSpoolMb, 2) }, detail);
+}
+
+/**
+ * The spool outage with the daemon killed (-9) mid-outage and started again on the same serve
+ * database and spool a few seconds later; backends reconnect as pg_logfebe does (what they send
+ * while no one listens is lost on their side, as it would be).
+ */
+export async function crash(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
+  const { connections, rate, beforeS, downS, afterS, killAtS, restartAtS } = sizes.crash;
+  const recordsPerConnection = Math.round((rate * (beforeS + downS + afterS)) / connections);
+  const spoolDir = mkdtempSync(join(tmpdir(), 'plc-bench-crash-'));
+  const flags = [...BASE_FLAGS, '--spool-dir', spoolDir];
+  let killedAt = Number.NaN;
+  let upAt = Number.NaN;
+  let recovered: Readonly<Record<string, unknown>> | undefined;
+  try {
+    const r = await runLoad({
+      serves: 1,
+      connectionsPerServe: connections,
+      recordsPerConnection,
+      rate,
+      reconnect: true,
+      collectorFlags: flags,
+      // The restarted daemon has read only what came after the restart: settled is nothing held.
+      settled: (s) => Number(s.queued_bytes) === 0 && Number(s.spool_batches ?? 0) === 0 && Number.isFinite(upAt),
+      during: async (ctx) => {
+        await sleepUntil(ctx.startedAt + beforeS * 1000);
+        await ctx.standIn.setMode({ kind: 'down' });
+        await sleepUntil(ctx.startedAt + killAtS * 1000);
+        const dead = ctx.daemon;
+        killedAt = nowMs();
+        await dead.crash();
+        await sleepUntil(ctx.startedAt + restartAtS * 1000);
+        const again = new DaemonChild({
+          logplexUrl: ctx.standIn.url,
+          flags: ['--stats-interval', `${harness.statsIntervalMs}ms`, ...flags, ...harness.extraCollectorFlags],
+          keepEventKinds: new Set([...DEFAULT_KEPT_EVENTS, 'spool_recovered']),
+          nodeArgs: harness.daemonNodeArgs,
+          dir: dead.dir,
+        });
+        ctx.restarted(again);
+        await again.waitFor('the restarted daemon to listen', () => again.events.some((e) => e.event === 'listening'), harness.startTimeoutMs);
+        recovered = again.events.find((e) => e.event === 'spool_recovered');
+        await sleepUntil(ctx.startedAt + (beforeS + downS) * 1000);
+        upAt = nowMs();
+        await ctx.standIn.setMode({ kind: 'up' });
+      },
+    }, harness);
+    const lostBeforeSync = r.markers.missingSentBefore(killedAt - TARGETS.spoolSyncMs);
+    const lostAround = r.ledger.missing - lostBeforeSync;
+    const targets = [
+      equal(`missing_sent_before_kill-${TARGETS.spoolSyncMs}ms`, lostBeforeSync, 0),
+      atMost('duplicated', r.ledger.duplicated, TARGETS.crashDuplicatedRecords),
+      { figure: 'settled', value: r.settled ? 1 : 0, target: '== 1', pass: r.settled },
+      atMost('max_blocked_ms', round(r.emulator.maxBlockedMs), TARGETS.outageMaxBlockedMs),
+    ];
+    const detail =
+      `${rate} rec/s, down ${downS} s, kill -9 at ${killAtS} s, restart at ${restartAtS} s: recovered ${String(recovered?.batches ?? '?')} batches (${String(recovered?.frames ?? '?')} frames, skipped ${String(recovered?.skipped_bytes ?? '?')} bytes); ` +
+      `${r.ledger.received}/${r.ledger.noted} delivered; missing ${lostBeforeSync} sent before kill-1s, ${lostAround} after (backends found no one listening: ${r.emulator.lost} lost on their side); ${r.ledger.duplicated} duplicated`;
+    return result('crash', r, targets, { lostBeforeSync, lostAround, recovered, killedAt, upAt }, detail);
+  } finally {
+    rmSync(spoolDir, { recursive: true, force: true });
+  }
+}
+
 const sleepUntil = (at: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - nowMs())));
 
 export const SCENARIOS = {
@@ -224,6 +383,9 @@ export const SCENARIOS = {
   tenants,
   outage,
   flaky,
+  spool,
+  spoolFull,
+  crash,
   real8: realPattern('real8'),
   real100: realPattern('real100'),
   real8max: realPattern('real8max'),

@@ -68,6 +68,35 @@ describe('createCollector (the library API)', () => {
     expect(events.at(-1)).toMatchObject({ kind: 'stopped', delivered_all: true });
   });
 
+  it('with a spool, keeps what logplex refused through a stop and delivers it at the next start', async () => {
+    const spoolDir = join(tmp, 'spool');
+    const first = createCollector({ serveDbDir: tmp, logplexUrl: standIn.url, sink: { flushIntervalMs: 20 }, spool: { dir: spoolDir, minFreeBytes: 0, minFreeRatio: 0 } });
+    running = first;
+    const events: CollectorEvent[] = [];
+    first.event$.subscribe((e) => events.push(e));
+    await first.start();
+    const socket = join(tmp, 'pg.sock');
+    writeFileSync(join(tmp, 'tmp.json'), JSON.stringify({ serves: [{ i: 'app', t: TOKEN, p: socket, name: 'GREEN' }] }));
+    renameSync(join(tmp, 'tmp.json'), join(tmp, 'serves.new'));
+    await firstValueFrom(first.event$.pipe(filter((e) => e.kind === 'listening')));
+    await standIn.setMode({ kind: 'down' });
+    await runEmulator({ socketPath: socket, identity: 'app', connections: 2, recordsPerConnection: 25 });
+    const held = await firstValueFrom(first.stats$.pipe(filter((s) => s.recordsIn === 50 && s.queuedBytes === 0 && s.spoolBatches > 0 && s.connections === 0)));
+    expect(held).toMatchObject({ dropped: 0, lost: 0, framesOut: 0 });
+    await first.stop();
+
+    await standIn.setMode({ kind: 'up' });
+    const second = createCollector({ serveDbDir: tmp, logplexUrl: standIn.url, sink: { flushIntervalMs: 20 }, spool: { dir: spoolDir, minFreeBytes: 0, minFreeRatio: 0 } });
+    running = second;
+    second.event$.subscribe((e) => events.push(e));
+    await second.start();
+    const done = await firstValueFrom(second.stats$.pipe(filter((s) => s.framesOut === held.framesIn && s.spoolBatches === 0)));
+    expect(done.spoolBytes).toBe(0);
+    expect(standIn.stats().framesByToken[TOKEN]).toBe(held.framesIn);
+    expect(events).toContainEqual(expect.objectContaining({ kind: 'spool_recovered', serve: 'GREEN', socket, skipped_bytes: 0 }));
+    expect(JSON.stringify(events)).not.toContain(TOKEN);
+  });
+
   it('refuses bad options when created, before anything starts', () => {
     expect(() => createCollector({ serveDbDir: tmp, format: { linePrefix: '%Z ' } })).toThrow(FormatError);
     expect(() => createCollector({ serveDbDir: tmp, sink: { concurrency: 0 } })).toThrow(SinkOptionsError);

@@ -126,6 +126,14 @@ describe('daemon configuration', () => {
     expect(USAGE).toMatch(new RegExp(`\\n  ${EXIT.config} bad configuration`));
   });
 
+  it('parses the spool flags, and refuses its knobs without a directory', () => {
+    expect(parse(['--spool-dir', '/var/spool/plc', '--spool-cap', '2GiB', '--spool-sync', '250ms']).tunables).toEqual(
+      expect.objectContaining({ spoolDir: '/var/spool/plc', spoolCapBytes: 2 * 1024 ** 3, spoolSyncMs: 250 }),
+    );
+    expect(errorOf(() => parse(['--spool-cap', '16MiB']))).toBe('--spool-cap and --spool-sync need --spool-dir');
+    expect(errorOf(() => parse(['--spool-dir', '/s', '--spool-cap', '1KiB']))).toBe('--spool-cap "1KiB": must be between 1048576 and 1099511627776');
+  });
+
   it('parses sizes and durations', () => {
     expect(parseSize('--x', '64KiB', 0, 1e12)).toBe(65536);
     expect(parseSize('--x', '1MB', 0, 1e12)).toBe(1e6);

@@ -11,6 +11,7 @@ import { COLLECTOR_DEFAULTS } from '../options';
 import { DEFAULT_SERVE_DB_OPTIONS } from '../servedb/options';
 import { defaultSinkOptions } from '../sink/options';
 import { DEFAULT_SOURCE_OPTIONS } from '../source/options';
+import { defaultSpoolOptions } from '../spool/options';
 
 export type LogFormat = 'logfmt' | 'json';
 
@@ -51,6 +52,9 @@ export interface Tunables {
   readonly shutdownTimeoutMs?: number;
   readonly socketMode?: number; // file mode of every serve's socket
   readonly socketGroup?: number; // group id of every serve's socket
+  readonly spoolDir?: string; // on-disk spool for what logplex cannot take now; off when unset
+  readonly spoolCapBytes?: number; // all serves' spool files together
+  readonly spoolSyncMs?: number; // longest an appended batch waits for fdatasync
 }
 
 export class ConfigError extends Error {
@@ -90,6 +94,9 @@ const FLAGS = {
   'socket-group': { type: 'string' },
   'metrics-listen': { type: 'string' },
   'metrics-process': { type: 'boolean' },
+  'spool-dir': { type: 'string' },
+  'spool-cap': { type: 'string' },
+  'spool-sync': { type: 'string' },
 } as const;
 
 /** Our own log's threshold: events below it are not printed. */
@@ -110,7 +117,7 @@ export const EXIT = {
 const ms = (n: number): string =>
   n % 3_600_000 === 0 ? `${n / 3_600_000}h` : n % 60_000 === 0 ? `${n / 60_000}m` : n % 1000 === 0 ? `${n / 1000}s` : `${n}ms`;
 const bytes = (n: number): string =>
-  n % (1 << 20) === 0 ? `${n / (1 << 20)}MiB` : n % 1024 === 0 ? `${n / 1024}KiB` : String(n);
+  n % (1 << 30) === 0 ? `${n / (1 << 30)}GiB` : n % (1 << 20) === 0 ? `${n / (1 << 20)}MiB` : n % 1024 === 0 ? `${n / 1024}KiB` : String(n);
 
 /**
  * `--help`, with each flag's default read from the stage that owns it (so the text cannot drift
@@ -140,6 +147,9 @@ const HELP_ROWS: ReadonlyArray<readonly [string, string, string]> = [
   ['--gzip', 'gzip request bodies', defaultSinkOptions.gzip ? 'on' : 'off'],
   ['--post-deadline DUR', 'longest one post may take, answer included', ms(defaultSinkOptions.postDeadlineMs)],
   ['--stats-interval DUR', 'periodic stats line; 0 turns it off', ms(DEFAULT_STATS_INTERVAL_MS)],
+  ['--spool-dir DIR', 'spool batches logplex cannot take now to disk (0700), deliver them later, also after a restart', 'off'],
+  ['--spool-cap SIZE', "all serves' spool files together", bytes(defaultSpoolOptions.capBytes)],
+  ['--spool-sync DUR', 'fdatasync spool appends at most this often', ms(defaultSpoolOptions.syncIntervalMs)],
   ['--shutdown-timeout DUR', 'on SIGTERM, how long to deliver before giving up', ms(COLLECTOR_DEFAULTS.shutdownTimeoutMs)],
   ['--socket-mode MODE', 'octal mode of every socket file', `0${DEFAULT_SOURCE_OPTIONS.socketMode.toString(8)}`],
   ['--socket-group GROUP', 'group (name or gid) of every socket file', "the collector's"],
@@ -174,7 +184,7 @@ Exit status: ${EXIT.ok} clean stop, everything read was delivered (and --help, -
 export const USAGE = renderUsage();
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1000, kib: 1024, m: 1 << 20, mb: 1e6, mib: 1 << 20 };
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1000, kib: 1024, m: 1 << 20, mb: 1e6, mib: 1 << 20, g: 1 << 30, gb: 1e9, gib: 1 << 30 };
 
 /**
  * `250ms`, `10s`, `2m`, `1h`. The unit is required: `--flush-interval 5` meant 5 ms here and
@@ -283,7 +293,17 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
       if (gid === undefined) throw new ConfigError(`--socket-group ${JSON.stringify(t)}: no such group (expected a group name or id)`);
       return gid;
     }),
+    spoolDir: opt(values['spool-dir'], (t) => {
+      if (t.trim() === '') throw new ConfigError('--spool-dir: expected a directory path');
+      return t;
+    }),
+    // At least a few batches; at most what a disk beside a database should ever give to logs.
+    spoolCapBytes: opt(values['spool-cap'], (t) => parseSize('--spool-cap', t, 1024 * 1024, 1024 * 1024 ** 3)),
+    spoolSyncMs: opt(values['spool-sync'], (t) => parseDuration('--spool-sync', t, 1, 60_000)),
   };
+  if (tunables.spoolDir === undefined && (tunables.spoolCapBytes !== undefined || tunables.spoolSyncMs !== undefined)) {
+    throw new ConfigError('--spool-cap and --spool-sync need --spool-dir');
+  }
   return {
     help: values.help ?? false,
     version: values.version ?? false,

@@ -61,6 +61,7 @@ export function collectorOptions(config: DaemonConfig, serveDbDir: string): Coll
       gzip: t.gzip,
       postDeadlineMs: t.postDeadlineMs,
     },
+    spool: t.spoolDir === undefined ? undefined : { dir: t.spoolDir, capBytes: t.spoolCapBytes, syncIntervalMs: t.spoolSyncMs },
     shutdownTimeoutMs: t.shutdownTimeoutMs,
   };
 }
@@ -132,13 +133,16 @@ export async function startDaemon(config: DaemonConfig, serveDbDir: string): Pro
     }
   }
   const statsEvery = config.tunables.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS;
-  let latest = { recordsIn: 0, framesOut: 0, requestsOk: 0, requestsRetried: 0, requestsFailed: 0, dropped: 0, lost: 0, queuedBytes: 0, connections: 0 };
+  let latest = { recordsIn: 0, framesOut: 0, requestsOk: 0, requestsRetried: 0, requestsFailed: 0, dropped: 0, lost: 0, queuedBytes: 0, connections: 0, spoolBytes: 0, spoolBatches: 0, spoolOldestAgeMs: 0 };
+  const spooling = config.tunables.spoolDir !== undefined;
   const statsSub = collector.stats$.subscribe((s) => (latest = s));
   const statsLine = statsEvery > 0
     ? interval(statsEvery).subscribe(() => {
         const { recordsIn, framesOut, requestsOk, requestsRetried, requestsFailed, dropped, lost, queuedBytes, connections } = latest;
+        // The spool's gauges only with a spool: without one they would always read 0.
+        const spool = spooling ? { spool_bytes: latest.spoolBytes, spool_batches: latest.spoolBatches, spool_oldest_age_ms: latest.spoolOldestAgeMs } : {};
         log({ kind: 'stats', level: 'info', connections, records_in: recordsIn, frames_out: framesOut, requests_ok: requestsOk,
-          requests_retried: requestsRetried, requests_failed: requestsFailed, dropped, lost, queued_bytes: queuedBytes });
+          requests_retried: requestsRetried, requests_failed: requestsFailed, dropped, lost, queued_bytes: queuedBytes, ...spool });
       })
     : undefined;
 

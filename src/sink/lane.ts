@@ -25,18 +25,22 @@ import {
   startWith,
   Subject,
   take,
+  identity,
   tap,
   type GroupedObservable,
   type Observable,
+  type MonoTypeOperatorFunction,
   type Subscription,
 } from '../rx';
 import { sameDelivery, type Serve } from '../servedb/serve';
+import { toSpoolWhileBusy } from '../spool/drain';
 import type { SourcedRecord } from '../source/sourcedRecord';
 import { formBatch, NOTICE_ROOM_BYTES, type Batch, type BatchContext } from './batch';
-import { deliver, type DeliveryContext, type Health } from './deliver';
+import { deliver, type DeliveryContext, type Health, type Spill } from './deliver';
 import { fillBodies } from './fillBodies';
 import { LaneAccounts, serveFields } from './laneAccounts';
 import { gzipFast } from './post';
+import { spill, spooledOf, type Spooling } from './spooling';
 import type { StatsRecorder } from './stats';
 
 /** What every lane shares: the sink's options, client, body pool, formatter, log and stats. */
@@ -46,6 +50,7 @@ export interface LaneContext extends DeliveryContext, BatchContext {
   readonly publishSoon: () => void;
   /** The serve at this socket path as the serve set has it now; undefined when unknown. */
   readonly currentServe: (socketPath: string) => Serve | undefined;
+  readonly spooling: Spooling | undefined; // with --spool-dir: spooling.ts
 }
 
 export function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx: LaneContext): Observable<never> {
@@ -153,10 +158,34 @@ export function serveLane(serve$: GroupedObservable<string, SourcedRecord>, ctx:
     return { ...batch, body: gz, gzipped: true };
   };
 
+  // With a spool: while it holds anything of this serve, or memory is past the high-water mark,
+  // batches go to disk (gzipped) behind what is there; see spooling.ts.
+  const { spooling } = ctx;
+  const spool = spooling?.store.serve(socketPath);
+  const overHighWater = (): boolean => spooling !== undefined && accounts.queuedBytes > spooling.highWaterBytes;
+  const toDisk = (): boolean => spool !== undefined && (spool.pending > 0 || overHighWater());
+  const spoolWhileBusy: MonoTypeOperatorFunction<Batch> =
+    spool === undefined || spooling === undefined
+      ? identity
+      : toSpoolWhileBusy<Batch>({
+          spool,
+          overHighWater,
+          toSpooled: (batch) => of(spooledOf(batch, scheduler.now())),
+          onOutcome: (batch, outcome) => {
+            if (outcome !== 'spooled') return;
+            accounts.settled(batch); // on disk now: its bytes leave the ledger
+            health.settled(batch, true); // handed over: a notice in it counts as out of our hands
+            spooling.drainers.kick(spool);
+          },
+        });
+  const spillTo: Spill | undefined =
+    spool === undefined || spooling === undefined ? undefined : (batch) => spill(batch, spool, spooling, () => scheduler.now());
+
   const posted$ = merge(batches$, notices).pipe(
-    concatMap((batch) => (health.failing && batch.body.length >= NOTICE_ROOM_BYTES ? from(compact(batch)) : of(batch))),
+    concatMap((batch) => ((health.failing && batch.body.length >= NOTICE_ROOM_BYTES) || toDisk() ? from(compact(batch)) : of(batch))),
+    spoolWhileBusy,
     // mergeMap queues batches beyond `concurrency`; their bytes are still on the ledger.
-    mergeMap((batch) => deliver(batch, ctx, accounts, health), options.concurrency),
+    mergeMap((batch) => deliver(batch, ctx, accounts, health, spillTo), options.concurrency),
   );
 
   // What is still unannounced once every other post has settled (drops after the last batch

@@ -51,6 +51,11 @@ export class LaneAccounts {
     return this.#latest;
   }
 
+  /** Frame bytes on the ledger right now (the spool's high-water mark reads it). */
+  get queuedBytes(): number {
+    return this.#queue.queuedBytes;
+  }
+
   /** The serve's counters, its name taken from `serve` (the name follows the serve's records). */
   named(serve: Serve): MutableCounters {
     return this.#stats.forServe(serve.socketPath, serve.name);

@@ -23,6 +23,8 @@ import { sinkFormatter, type SinkFormatter } from './formatter';
 import { laneIdle, serveLane, type LaneContext } from './lane';
 import { resolveSinkOptions, type SinkOptionsInput } from './options';
 import { LogplexClient, type PostTransport } from './post';
+import type { SpoolStore } from '../spool/store';
+import { spoolDrainers, type Spooling } from './spooling';
 import { StatsRecorder, type SinkStats } from './stats';
 
 export { NOTICE_ROOM_BYTES } from './batch';
@@ -39,6 +41,7 @@ export interface LogplexSinkConfig extends SinkOptionsInput {
    * without it they go out as the serve's last record did.
    */
   readonly serveSet$?: Observable<ServeSet>;
+  readonly spool?: SpoolStore; // opened (and closed) by the caller; batches logplex cannot take go there (spooling.ts)
 }
 
 /**
@@ -104,7 +107,7 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
       byPath ??= new Map(serveSet.map((serve) => [serve.socketPath, serve]));
       return byPath.get(socketPath);
     };
-    const lane: LaneContext = {
+    const shared = {
       options,
       client,
       // Room for the L10 notices (two frames of a few hundred bytes) in front of a full batch; as
@@ -119,6 +122,17 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
       publishSoon,
       currentServe,
     };
+    // With a spool: one drainer per serve spool with batches in it, for the whole sink, starting
+    // with those an earlier run left (spooling.ts).
+    const store = config.spool;
+    const spooling: Spooling | undefined =
+      store === undefined ? undefined : { store, drainers: spoolDrainers(shared), highWaterBytes: store.options.highWaterBytes };
+    if (store !== undefined) {
+      stats.readSpool({ serve: (socketPath) => store.countsOf(socketPath), total: () => store.totals(), now: () => scheduler.now() });
+    }
+    const lane: LaneContext = { ...shared, spooling };
+    // Stopping leaves spooled batches (the one posting included) on disk for the next start.
+    const stopDraining = (): void => spooling?.drainers.stop();
     let settled = false;
 
     const subscription = record$
@@ -132,11 +146,13 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
       .subscribe({
         error: (err: unknown) => {
           settled = true;
+          stopDraining();
           void client.destroy();
           subscriber.error(err);
         },
         complete: () => {
           settled = true;
+          stopDraining();
           publishTimer?.unsubscribe(); // the last snapshot follows
           client.close().then(
             () => {
@@ -148,7 +164,10 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
         },
       });
 
+    for (const spool of store?.recovered() ?? []) spooling?.drainers.kick(spool);
+
     return () => {
+      stopDraining();
       subscription.unsubscribe();
       serveSetSubscription?.unsubscribe();
       publishTimer?.unsubscribe();

@@ -15,13 +15,34 @@ export interface SinkCounters {
   readonly queuedFrames: number; // log lines (frames, L10 notices not counted) held right now, as queuedBytes
 }
 
-export interface ServeStats extends SinkCounters {
+/** The on-disk spool (src/spool), when there is one: gauges, not counters. All 0 without a spool. */
+export interface SpoolGauges {
+  readonly spoolBytes: number; // segment files on disk
+  readonly spoolBatches: number; // batches waiting in it
+  readonly spoolOldestAgeMs: number; // age of the oldest of them (for the totals, the oldest of all); 0 when none
+}
+
+export interface ServeStats extends SinkCounters, SpoolGauges {
   readonly socketPath: string;
   readonly name: string | undefined;
 }
 
-export interface SinkStats extends SinkCounters {
+export interface SinkStats extends SinkCounters, SpoolGauges {
   readonly serves: readonly ServeStats[];
+}
+
+/** How the recorder reads the spool's gauges (the sink passes the store's). */
+export interface SpoolReader {
+  readonly serve: (socketPath: string) => { bytes: number; batches: number; oldestMs: number | undefined } | undefined;
+  readonly total: () => { bytes: number; batches: number; oldestMs: number | undefined };
+  readonly now: () => number;
+}
+
+const NO_SPOOL: SpoolGauges = { spoolBytes: 0, spoolBatches: 0, spoolOldestAgeMs: 0 };
+
+function gauges(counts: { bytes: number; batches: number; oldestMs: number | undefined } | undefined, now: number): SpoolGauges {
+  if (counts === undefined) return NO_SPOOL;
+  return { spoolBytes: counts.bytes, spoolBatches: counts.batches, spoolOldestAgeMs: counts.oldestMs === undefined ? 0 : Math.max(0, now - counts.oldestMs) };
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -66,6 +87,12 @@ export function zeroCounters(): MutableCounters {
 export class StatsRecorder {
   readonly #serves = new Map<string, { name: string | undefined; counters: MutableCounters; lanes: number }>();
   readonly #retired = zeroCounters();
+  #spool: SpoolReader | undefined;
+
+  /** Snapshots carry the spool's gauges from now on. */
+  readSpool(reader: SpoolReader): void {
+    this.#spool = reader;
+  }
 
   /** The counters of one serve, created on first sight; the name follows the serve's latest record. */
   forServe(socketPath: string, name: string | undefined): MutableCounters {
@@ -106,10 +133,12 @@ export class StatsRecorder {
   snapshot(): SinkStats {
     const totals = { ...this.#retired };
     const serves: ServeStats[] = [];
+    const spool = this.#spool;
+    const now = spool?.now() ?? 0;
     for (const [socketPath, { name, counters }] of this.#serves) {
       for (const key of COUNTER_KEYS) totals[key] += counters[key];
-      serves.push({ socketPath, name, ...counters });
+      serves.push({ socketPath, name, ...counters, ...gauges(spool?.serve(socketPath), now) });
     }
-    return { ...totals, serves };
+    return { ...totals, ...gauges(spool?.total(), now), serves };
   }
 }
