@@ -173,13 +173,7 @@ export class MarkerLedger {
         if (sentAt >= fromMs && seen[s] !== 0) latencies.push((receivedAt[s] as number) - sentAt);
       }
     }
-    const sorted = Float64Array.from(latencies).sort();
-    return {
-      count: sorted.length,
-      p50Ms: percentile(sorted, 50),
-      p99Ms: percentile(sorted, 99),
-      maxMs: sorted.length === 0 ? Number.NaN : (sorted[sorted.length - 1] as number),
-    };
+    return latencySummary(latencies);
   }
 
   summary(): LedgerSummary {
@@ -202,7 +196,6 @@ export class MarkerLedger {
         }
       }
     }
-    const sorted = Float64Array.from(latencies).sort();
     return {
       noted,
       received,
@@ -217,14 +210,20 @@ export class MarkerLedger {
       l10Lost: this.#l10Lost,
       firstNotedAt: this.#firstNotedAt,
       lastReceivedAt: this.#lastReceivedAt,
-      latency: {
-        count: sorted.length,
-        p50Ms: percentile(sorted, 50),
-        p99Ms: percentile(sorted, 99),
-        maxMs: sorted.length === 0 ? Number.NaN : (sorted[sorted.length - 1] as number),
-      },
+      latency: latencySummary(latencies),
     };
   }
+}
+
+/** p50, p99 and max of send-to-POST latencies (ms), in any order. */
+function latencySummary(latencies: readonly number[]): LatencySummary {
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    count: sorted.length,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    maxMs: sorted.length === 0 ? Number.NaN : (sorted[sorted.length - 1] as number),
+  };
 }
 
 /** End of the frame starting at `offset` (`<len> <msg>`); the stand-in has validated the body already. */
