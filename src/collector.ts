@@ -35,6 +35,10 @@ export type LifecycleEvent =
       readonly kind: 'stopped';
       readonly level: 'info';
       readonly delivered_all: boolean;
+      // With a spool: batches logplex did not take, kept on disk for the next start (not lost, so
+      // delivered_all can be true while they wait); absent without one.
+      readonly spooled_batches?: number;
+      readonly spooled_bytes?: number;
       readonly serve_db_closed: boolean; // false: a look at serves.new was still under way, and abandoned
       readonly duration_ms: number;
     }
@@ -216,10 +220,12 @@ export function createCollector(options: CollectorOptions): Collector {
       // All delivered: the sink finished in time, and nothing it read or owed logplex since the
       // stop began (records, or a notice of earlier losses) was dropped or given up.
       const deliveredAll = outcome === 'delivered' && undelivered(stats.value) === undeliveredBefore;
+      const atStop = stats.value;
       emit({
         kind: 'stopped',
         level: 'info',
         delivered_all: deliveredAll,
+        ...(spool === undefined ? {} : { spooled_batches: atStop.spoolBatches, spooled_bytes: atStop.spoolBytes }),
         serve_db_closed: closed,
         duration_ms: Date.now() - began,
       });

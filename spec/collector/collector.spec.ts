@@ -66,6 +66,7 @@ describe('createCollector (the library API)', () => {
     await collector.stop();
     await eventsDone; // every observable completes after stop()
     expect(events.at(-1)).toMatchObject({ kind: 'stopped', delivered_all: true });
+    expect(events.at(-1)).not.toHaveProperty('spooled_batches'); // no spool, nothing to say
   });
 
   it('with a spool, keeps what logplex refused through a stop and delivers it at the next start', async () => {
@@ -84,6 +85,8 @@ describe('createCollector (the library API)', () => {
     const held = await firstValueFrom(first.stats$.pipe(filter((s) => s.recordsIn === 50 && s.queuedBytes === 0 && s.spoolBatches > 0 && s.connections === 0)));
     expect(held).toMatchObject({ dropped: 0, lost: 0, framesOut: 0 });
     await first.stop();
+    // What waits on disk is said where the stop is: not lost, not delivered yet.
+    expect(events.find((e) => e.kind === 'stopped')).toMatchObject({ delivered_all: true, spooled_batches: held.spoolBatches, spooled_bytes: held.spoolBytes });
 
     await standIn.setMode({ kind: 'up' });
     const second = createCollector({ serveDbDir: tmp, logplexUrl: standIn.url, sink: { flushIntervalMs: 20 }, spool: { dir: spoolDir, minFreeBytes: 0, minFreeRatio: 0 } });
