@@ -1,19 +1,14 @@
 // The daemon as an operator runs it: a child process configured by environment and flags, a
 // real serve database directory, a real unix socket, and logplex played by the stand-in on
 // 127.0.0.1. Nothing here reaches inside the process.
-import { existsSync, lstatSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { runEmulator } from '../../src/tools/logfebeEmulator';
-import { startLogplexStandIn, type LogplexStandIn, type ReceivedBatch } from '../../src/tools/logplexStandIn';
+import { useDaemonBed } from '../support/daemonBed';
 import { DaemonProcess, markersIn } from '../support/daemonProcess';
 
 const TOKEN = 't.7c0ffee0-0000-4000-8000-000000000001';
-
-function writeServes(dir: string, serves: object[]): void {
-  writeFileSync(join(dir, 'serves.tmp'), JSON.stringify({ serves }));
-  renameSync(join(dir, 'serves.tmp'), join(dir, 'serves.new')); // atomically, as the spec asks
-}
 
 describe('pg-logplexcollector, start-up errors: one line naming what to fix, non-zero exit', () => {
   let tmp: string;
@@ -92,43 +87,24 @@ describe('pg-logplexcollector, start-up errors: one line naming what to fix, non
 });
 
 describe('pg-logplexcollector, running', () => {
-  let tmp: string;
-  let standIn: LogplexStandIn;
-  let received: ReceivedBatch[];
-  let daemon: DaemonProcess | undefined;
-
-  beforeEach(async () => {
-    tmp = mkdtempSync('/tmp/plc-d-');
-    standIn = await startLogplexStandIn();
-    received = [];
-    standIn.received$.subscribe((b) => received.push(b));
-  });
-  afterEach(async () => {
-    daemon?.kill('SIGKILL');
-    await daemon?.exited;
-    daemon = undefined;
-    await standIn.close();
-    rmSync(tmp, { recursive: true, force: true });
-  });
-
-  const start = (args: string[] = []) =>
-    (daemon = new DaemonProcess(['--stats-interval', '0', ...args], { SERVE_DB_DIR: tmp, LOGPLEX_URL: standIn.url }));
+  const bed = useDaemonBed('plc-d');
+  const start = (args: string[] = []) => bed.start(args);
 
   it('applies a serves.new, then posts records end to end with the serve token', async () => {
     const d = start();
     await d.waitFor('started');
-    const socket = join(tmp, 'pg.sock');
-    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket, name: 'BLUE' }]);
+    const socket = join(bed.dir, 'pg.sock');
+    bed.writeServes([{ i: 'db1', t: TOKEN, p: socket, name: 'BLUE' }]);
     await d.waitFor('listening', (l) => l.socket === socket);
     await d.waitFor('serves_accepted', (l) => l.reason !== 'start'); // logged once the files are settled
-    expect(existsSync(join(tmp, 'serves.loaded'))).toBe(true);
-    expect(existsSync(join(tmp, 'serves.new'))).toBe(false);
+    expect(existsSync(join(bed.dir, 'serves.loaded'))).toBe(true);
+    expect(existsSync(join(bed.dir, 'serves.new'))).toBe(false);
 
     const report = await runEmulator({ socketPath: socket, identity: 'db1', connections: 2, recordsPerConnection: 50 });
     expect(report.sent).toBe(100);
-    await waitUntil(() => markersIn(received).size === 100);
-    expect(new Set(received.map((b) => b.token))).toEqual(new Set([TOKEN]));
-    const frames = received.flatMap((b) => b.frames);
+    await waitUntil(() => markersIn(bed.received).size === 100);
+    expect(new Set(bed.received.map((b) => b.token))).toEqual(new Set([TOKEN]));
+    const frames = bed.received.flatMap((b) => b.frames);
     expect(frames.every((f) => f.appName === TOKEN && f.msg.startsWith('[BLUE] ['))).toBe(true);
     // The token is on the wire only: never in our own log.
     expect(d.lines.join('\n')).not.toContain(TOKEN);
@@ -139,9 +115,9 @@ describe('pg-logplexcollector, running', () => {
   });
 
   it('creates sockets with --socket-mode and --socket-group', async () => {
-    const socket = join(tmp, 'pg.sock');
+    const socket = join(bed.dir, 'pg.sock');
     const gid = process.getuid?.() === 0 ? 4242 : (process.getgid?.() ?? 0); // root may chown to any gid
-    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket }]);
+    bed.writeServes([{ i: 'db1', t: TOKEN, p: socket }]);
     const d = start(['--socket-mode', '0660', '--socket-group', String(gid)]);
     const listening = await d.waitFor('listening', (l) => l.socket === socket);
     expect(listening).toMatchObject({ mode: '0660', group: String(gid) });
@@ -149,48 +125,48 @@ describe('pg-logplexcollector, running', () => {
     expect(lstatSync(socket).gid).toBe(gid);
     const report = await runEmulator({ socketPath: socket, identity: 'db1', recordsPerConnection: 5 });
     expect(report.sent).toBe(5);
-    await waitUntil(() => markersIn(received).size === 5);
+    await waitUntil(() => markersIn(bed.received).size === 5);
   });
 
   it('refuses a bad serves.new with a readable last_error and keeps serving', async () => {
-    const socket = join(tmp, 'pg.sock');
+    const socket = join(bed.dir, 'pg.sock');
     const d = start();
     await d.waitFor('started');
-    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket }]);
+    bed.writeServes([{ i: 'db1', t: TOKEN, p: socket }]);
     await d.waitFor('listening');
-    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: 42 }]);
+    bed.writeServes([{ i: 'db1', t: TOKEN, p: 42 }]);
     const rejected = await d.waitFor('serves_rejected');
-    expect(readFileSync(join(tmp, 'last_error'), 'utf8')).toContain('serves[0].p');
+    expect(readFileSync(join(bed.dir, 'last_error'), 'utf8')).toContain('serves[0].p');
     expect(JSON.stringify(rejected)).not.toContain(TOKEN);
     const report = await runEmulator({ socketPath: socket, identity: 'db1', recordsPerConnection: 5 });
     expect(report.sent).toBe(5);
-    await waitUntil(() => markersIn(received).size === 5);
+    await waitUntil(() => markersIn(bed.received).size === 5);
   });
 
   it('delivers every record already read when SIGTERM arrives, then exits 0', async () => {
-    const socket = join(tmp, 'pg.sock');
-    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket }]);
+    const socket = join(bed.dir, 'pg.sock');
+    bed.writeServes([{ i: 'db1', t: TOKEN, p: socket }]);
     // A minute-long flush period: without the shutdown flush nothing below would be posted.
     const d = start(['--flush-interval', '60s']);
     await d.waitFor('listening');
     await runEmulator({ socketPath: socket, identity: 'db1', connections: 3, recordsPerConnection: 40 });
     await d.waitFor('disconnect', () => d.events('disconnect').reduce((n, l) => n + Number(l.records), 0) === 120);
-    expect(markersIn(received).size).toBeLessThan(120);
+    expect(markersIn(bed.received).size).toBeLessThan(120);
     d.kill('SIGTERM');
     expect(await d.exited).toEqual({ code: 0, signal: null });
-    expect(markersIn(received).size).toBe(120);
+    expect(markersIn(bed.received).size).toBe(120);
     expect(d.events('stopped')[0]).toMatchObject({ delivered_all: 'true' });
   });
 
   it('a shutdown timeout logs the lines each serve abandoned and exits 1', async () => {
-    const socket = join(tmp, 'pg.sock');
-    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket, name: 'BLUE' }]);
-    await standIn.setMode({ kind: 'hang' }); // logplex never answers
+    const socket = join(bed.dir, 'pg.sock');
+    bed.writeServes([{ i: 'db1', t: TOKEN, p: socket, name: 'BLUE' }]);
+    await bed.standIn.setMode({ kind: 'hang' }); // logplex never answers
     const d = start(['--shutdown-timeout', '300ms']);
     await d.waitFor('listening');
     await runEmulator({ socketPath: socket, identity: 'db1', recordsPerConnection: 40 });
     await d.waitFor('disconnect', (l) => l.records === '40');
-    await waitUntil(() => standIn.stats().hanging > 0); // the batch is posted, and held
+    await waitUntil(() => bed.standIn.stats().hanging > 0); // the batch is posted, and held
     d.kill('SIGTERM');
     expect(await d.exited).toEqual({ code: 1, signal: null });
     const timeout = d.events('shutdown_timeout')[0];
@@ -202,8 +178,8 @@ describe('pg-logplexcollector, running', () => {
   });
 
   it('prints no debug lines by default; --log-level debug shows them', async () => {
-    const socket = join(tmp, 'pg.sock');
-    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket }]);
+    const socket = join(bed.dir, 'pg.sock');
+    bed.writeServes([{ i: 'db1', t: TOKEN, p: socket }]);
     // A connection that closes before identifying is a debug-level `disconnect`.
     const knockAndLeave = () =>
       new Promise<void>((done, fail) => createConnection(socket).on('connect', function (this: Socket) { this.end(); }).on('close', () => done()).on('error', fail));
@@ -226,8 +202,8 @@ describe('pg-logplexcollector, running', () => {
   it('re-reads the serve database on SIGHUP (file events off, poll an hour away)', async () => {
     const d = start(['--no-watch', '--poll-interval', '60m']);
     await d.waitFor('started');
-    const socket = join(tmp, 'pg.sock');
-    writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket }]);
+    const socket = join(bed.dir, 'pg.sock');
+    bed.writeServes([{ i: 'db1', t: TOKEN, p: socket }]);
     await new Promise((r) => setTimeout(r, 500));
     expect(d.events('serves_accepted').filter((l) => l.reason !== 'start')).toEqual([]);
     d.kill('SIGHUP');

@@ -4,50 +4,28 @@
 // and the serve database still reads a new serves.new. Before, the flood took every descriptor:
 // libuv accepted and closed the other serve's connection without a word, its records were lost,
 // and serves.new could not be read (EMFILE).
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startLogplexStandIn, type LogplexStandIn } from '../../src/tools/logplexStandIn';
-import { DaemonProcess } from '../support/daemonProcess';
+import { useDaemonBed } from '../support/daemonBed';
 import { FakeBackend, record, waitFor } from '../source/support';
 
 const FLOODED = 't.f100d000-0000-4000-8000-000000000001';
 const QUIET = 't.f100d000-0000-4000-8000-000000000002';
 const LATER = 't.f100d000-0000-4000-8000-000000000003';
 
-function writeServes(dir: string, serves: object[]): void {
-  writeFileSync(join(dir, 'serves.tmp'), JSON.stringify({ serves }));
-  renameSync(join(dir, 'serves.tmp'), join(dir, 'serves.new'));
-}
-
 describe('the daemon near its open-file limit', () => {
-  let tmp: string;
-  let standIn: LogplexStandIn;
-  let daemon: DaemonProcess | undefined;
+  const bed = useDaemonBed('plc-fd');
   const backends: FakeBackend[] = [];
-  beforeEach(async () => {
-    tmp = mkdtempSync('/tmp/plc-fd-');
-    standIn = await startLogplexStandIn();
-  });
-  afterEach(async () => {
+  afterEach(() => {
     for (const b of backends.splice(0)) b.destroy();
-    daemon?.kill('SIGKILL');
-    await daemon?.exited;
-    daemon = undefined;
-    await standIn.close();
-    rmSync(tmp, { recursive: true, force: true });
   });
 
   it('logs the limit, refuses a flood past --max-connections, and keeps the other serve and the serve db working', async () => {
-    const d = (daemon = new DaemonProcess(
-      ['--stats-interval', '0', '--max-connections', '100', '--fd-reserve', '64', '--flush-interval', '20ms'],
-      { SERVE_DB_DIR: tmp, LOGPLEX_URL: standIn.url },
-      { openFiles: 200 },
-    ));
+    const d = bed.start(['--max-connections', '100', '--fd-reserve', '64', '--flush-interval', '20ms'], { openFiles: 200 });
     const started = await d.waitFor('started');
     expect(started).toMatchObject({ open_files_limit: '200', fd_reserve: '64' });
-    const flooded = join(tmp, 'flooded.sock');
-    const quiet = join(tmp, 'quiet.sock');
-    writeServes(tmp, [
+    const flooded = join(bed.dir, 'flooded.sock');
+    const quiet = join(bed.dir, 'quiet.sock');
+    bed.writeServes([
       { i: 'flooded', t: FLOODED, p: flooded, name: 'FLOODED' },
       { i: 'quiet', t: QUIET, p: quiet, name: 'QUIET' },
     ]);
@@ -69,11 +47,11 @@ describe('the daemon near its open-file limit', () => {
     const tenant = await FakeBackend.open(quiet, 'quiet');
     backends.push(tenant);
     await tenant.send(record(1, 1, 'one'), record(1, 2, 'two'), record(1, 3, 'three'));
-    await waitFor('the quiet serve\'s records', () => (standIn.stats().framesByToken[QUIET] ?? 0) >= 3, 20_000);
+    await waitFor('the quiet serve\'s records', () => (bed.standIn.stats().framesByToken[QUIET] ?? 0) >= 3, 20_000);
 
     // And the serve database still reads, applies and listens.
-    const later = join(tmp, 'later.sock');
-    writeServes(tmp, [
+    const later = join(bed.dir, 'later.sock');
+    bed.writeServes([
       { i: 'flooded', t: FLOODED, p: flooded, name: 'FLOODED' },
       { i: 'quiet', t: QUIET, p: quiet, name: 'QUIET' },
       { i: 'later', t: LATER, p: later, name: 'LATER' },

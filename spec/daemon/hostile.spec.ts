@@ -3,10 +3,11 @@
 // serves.new that cannot be read, a token typed into the wrong field. Each test was seen to
 // fail before the bound it proves.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { encodeIdentity, encodeVersion } from '../../src/protocol/encode';
+import { writeServes } from '../support/daemonBed';
 import { DaemonProcess } from '../support/daemonProcess';
 
 const TOKEN = 't.7c0ffee0-0000-4000-8000-000000000001';
@@ -14,11 +15,6 @@ const LOOKS_LIKE_A_TOKEN = 't.5ec7e7ab-1234-4000-8000-00000000beef';
 // Just under the 1 MiB record cap, so that it is read whole and compared; starts with a colour
 // change, a bell and a fake line break.
 const HUGE_IDENTITY = `evil\x1b[31m\x07\r\nlevel=error event=forged ${'y'.repeat((1 << 20) - 200)}`;
-
-const writeServes = (dir: string, serves: object[]): void => {
-  writeFileSync(join(dir, 'serves.tmp'), JSON.stringify({ serves }));
-  renameSync(join(dir, 'serves.tmp'), join(dir, 'serves.new'));
-};
 
 /** One connection that sends `bytes` and resolves when the daemon closes it (or it fails). */
 const connectOnce = (socket: string, bytes: Buffer): Promise<void> =>

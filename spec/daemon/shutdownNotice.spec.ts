@@ -3,44 +3,21 @@
 // loss must go out with the fixed token; when it cannot be delivered at all, the daemon must say
 // so (batch_lost, delivered_all=false, a non-zero exit). Black box: a child process, a real
 // serve database, a real socket, the stand-in as logplex on 127.0.0.1 knowing one token.
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runEmulator } from '../../src/tools/logfebeEmulator';
-import { startLogplexStandIn, type LogplexStandIn, type ReceivedBatch } from '../../src/tools/logplexStandIn';
-import { DaemonProcess } from '../support/daemonProcess';
+import type { DaemonProcess } from '../support/daemonProcess';
+import { useDaemonBed } from '../support/daemonBed';
 
 const GOOD = 't.600d0000-0000-4000-8000-000000000001';
 const BAD = 't.bad00000-0000-4000-8000-000000000002';
 
-function writeServes(dir: string, serves: object[]): void {
-  writeFileSync(join(dir, 'serves.tmp'), JSON.stringify({ serves }));
-  renameSync(join(dir, 'serves.tmp'), join(dir, 'serves.new'));
-}
-
 describe('pg-logplexcollector: the notice of losses at shutdown', () => {
-  let tmp: string;
-  let standIn: LogplexStandIn;
-  let received: ReceivedBatch[];
-  let daemon: DaemonProcess | undefined;
-
-  beforeEach(async () => {
-    tmp = mkdtempSync('/tmp/plc-n-');
-    standIn = await startLogplexStandIn({ tokens: [GOOD] });
-    received = [];
-    standIn.received$.subscribe((b) => received.push(b));
-  });
-  afterEach(async () => {
-    daemon?.kill('SIGKILL');
-    await daemon?.exited;
-    daemon = undefined;
-    await standIn.close();
-    rmSync(tmp, { recursive: true, force: true });
-  });
+  const bed = useDaemonBed('plc-n', { tokens: [GOOD] });
 
   /** A daemon serving `socket` with the BAD token, after two of its records were refused. */
   async function loseTwo(socket: string, args: readonly string[]): Promise<DaemonProcess> {
-    writeServes(tmp, [{ i: 'db1', t: BAD, p: socket, name: 'BLUE' }]);
-    const d = (daemon = new DaemonProcess(['--stats-interval', '0', ...args], { SERVE_DB_DIR: tmp, LOGPLEX_URL: standIn.url }));
+    bed.writeServes([{ i: 'db1', t: BAD, p: socket, name: 'BLUE' }]);
+    const d = bed.start(args);
     await d.waitFor('listening');
     await runEmulator({ socketPath: socket, identity: 'db1', connections: 1, recordsPerConnection: 2 });
     await d.waitFor('batch_lost', (l) => l.frames === '2' && l.status === '401');
@@ -48,26 +25,26 @@ describe('pg-logplexcollector: the notice of losses at shutdown', () => {
   }
 
   it('posts it with the fixed token, and exits 0', async () => {
-    const socket = join(tmp, 'pg.sock');
+    const socket = join(bed.dir, 'pg.sock');
     // Whether the notice goes out on its own once the token is fixed or with the last batch at
     // shutdown, it must go with the fixed token.
     const d = await loseTwo(socket, []);
-    writeServes(tmp, [{ i: 'db1', t: GOOD, p: socket, name: 'BLUE' }]);
+    bed.writeServes([{ i: 'db1', t: GOOD, p: socket, name: 'BLUE' }]);
     await d.waitFor('serves_accepted', () => d.events('serves_accepted').length >= 2);
     d.kill('SIGTERM');
     expect(await d.exited).toEqual({ code: 0, signal: null });
-    const notices = received.flatMap((b) => b.frames.map((f) => [b.token, f.appName, f.msg]));
+    const notices = bed.received.flatMap((b) => b.frames.map((f) => [b.token, f.appName, f.msg]));
     expect(notices).toEqual([[GOOD, GOOD, expect.stringMatching(/^Error L10 \(output buffer overflow\): 2 messages lost since /)]]);
     expect(d.events('stopped')).toEqual([expect.objectContaining({ delivered_all: 'true' })]);
     expect(d.lines.join('\n')).not.toContain(GOOD);
   });
 
   it('counts it lost when it cannot be delivered, and says so in delivered_all and the exit status', async () => {
-    const socket = join(tmp, 'pg.sock');
+    const socket = join(bed.dir, 'pg.sock');
     const d = await loseTwo(socket, []);
     d.kill('SIGTERM');
     expect(await d.exited).toEqual({ code: 1, signal: null });
-    expect(received).toEqual([]);
+    expect(bed.received).toEqual([]);
     expect(d.events('batch_lost').map((l) => [l.frames, l.status])).toEqual([
       ['2', '401'],
       ['1', '401'],

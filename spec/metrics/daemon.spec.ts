@@ -1,13 +1,11 @@
 // --metrics-listen on the real command: the endpoint comes up before the serve database, its
 // counters agree with the daemon's own stats line, and it never keeps the process from exiting.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { runEmulator } from '../../src/tools/logfebeEmulator';
-import { startLogplexStandIn, type LogplexStandIn } from '../../src/tools/logplexStandIn';
-import { DaemonProcess } from '../support/daemonProcess';
+import { useDaemonBed } from '../support/daemonBed';
 import { parsePrometheusText, sumOf } from '../support/promText';
 
 const TOKEN = 't.5ca1ab1e-0000-4000-8000-00000000d43e';
@@ -24,30 +22,12 @@ const httpGet = (url: string): Promise<{ status: number; body: string }> =>
   });
 
 describe('pg-logplexcollector --metrics-listen', () => {
-  let tmp: string;
-  let standIn: LogplexStandIn;
-  let daemon: DaemonProcess | undefined;
-
-  beforeEach(async () => {
-    tmp = mkdtempSync('/tmp/plc-md-');
-    standIn = await startLogplexStandIn();
-  });
-  afterEach(async () => {
-    daemon?.kill('SIGKILL');
-    await daemon?.exited;
-    daemon = undefined;
-    await standIn.close();
-    rmSync(tmp, { recursive: true, force: true });
-  });
+  const bed = useDaemonBed('plc-md');
 
   it('serves metrics that match the stats line, /readyz 200 once listening, and exits 0 on SIGTERM', async () => {
-    const socket = join(tmp, 'pg.sock');
-    writeFileSync(join(tmp, 'serves.tmp'), JSON.stringify({ serves: [{ i: 'db1', t: TOKEN, p: socket, name: 'BLUE' }] }));
-    renameSync(join(tmp, 'serves.tmp'), join(tmp, 'serves.new'));
-    const d = (daemon = new DaemonProcess(['--metrics-listen', '127.0.0.1:0', '--stats-interval', '100ms'], {
-      SERVE_DB_DIR: tmp,
-      LOGPLEX_URL: standIn.url,
-    }));
+    const socket = join(bed.dir, 'pg.sock');
+    bed.writeServes([{ i: 'db1', t: TOKEN, p: socket, name: 'BLUE' }]);
+    const d = bed.start(['--metrics-listen', '127.0.0.1:0', '--stats-interval', '100ms']);
     const { address } = await d.waitFor('metrics_listening');
     await d.waitFor('listening');
     expect(await httpGet(`http://${address}/readyz`)).toEqual({ status: 200, body: 'ready\n' });
@@ -60,7 +40,7 @@ describe('pg-logplexcollector --metrics-listen', () => {
     expect(sumOf(families, `${P}posts_total`, { status: '2xx' })).toBe(Number(line.requests_ok));
     expect(sumOf(families, `${P}dropped_total`)).toBe(Number(line.dropped));
     expect(sumOf(families, `${P}lost_total`)).toBe(Number(line.lost));
-    expect(standIn.stats().frames).toBe(Number(line.frames_out));
+    expect(bed.standIn.stats().frames).toBe(Number(line.frames_out));
 
     d.kill('SIGTERM');
     expect(await d.exited).toEqual({ code: 0, signal: null });
@@ -81,7 +61,7 @@ describe('pg-logplexcollector --metrics-listen', () => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     try {
       const port = (taken.address() as { port: number }).port;
-      const d = (daemon = new DaemonProcess(['--metrics-listen', `127.0.0.1:${port}`], { SERVE_DB_DIR: tmp }));
+      const d = bed.start(['--metrics-listen', `127.0.0.1:${port}`]);
       expect((await d.exited).code).toBe(1);
       expect(d.lines.filter((l) => l !== '' && !l.includes('level='))).toEqual([
         expect.stringMatching(new RegExp(`^pg-logplexcollector: cannot listen for metrics on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`)),

@@ -1,7 +1,7 @@
 // The metrics endpoint as Prometheus sees it: scraped over real HTTP, parsed by a strict
 // text-format parser (spec/support/promText.ts), and checked against the collector's own stats
 // after real records went through real sockets to the logplex stand-in.
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { get, request } from 'node:http';
 import { join } from 'node:path';
 import { filter, firstValueFrom } from 'rxjs';
@@ -10,6 +10,7 @@ import { serveMetrics, type MetricsServer } from '../../src/metrics';
 import { runEmulator } from '../../src/tools/logfebeEmulator';
 import { startLogplexStandIn, type LogplexStandIn } from '../../src/tools/logplexStandIn';
 import { FakeBackend } from '../source/support';
+import { writeServes } from '../support/daemonBed';
 import { parsePrometheusText, sumOf, type MetricFamily } from '../support/promText';
 
 const TOKEN_BLUE = 't.5ca1ab1e-0000-4000-8000-00000000b1ue';
@@ -33,11 +34,6 @@ async function waitUntil(what: string, cond: () => boolean | Promise<boolean>, t
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-function writeServes(dir: string, serves: object[]): void {
-  writeFileSync(join(dir, 'serves.tmp'), JSON.stringify({ serves }));
-  renameSync(join(dir, 'serves.tmp'), join(dir, 'serves.new'));
 }
 
 describe('metrics and health over HTTP', () => {
