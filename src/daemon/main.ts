@@ -9,7 +9,6 @@ import type { DaemonEvent } from './events';
 import { createLogger } from './log';
 import { EXIT_GRACE_MS } from './options';
 import { packageVersion } from './version';
-import { skipHttp2ForUndici } from '../sink/undiciPool';
 
 const PROG = 'pg-logplexcollector';
 const EXIT_CONFIG = EXIT.config;
@@ -68,7 +67,6 @@ export function collectorOptions(config: DaemonConfig, serveDbDir: string): Coll
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
-  skipHttp2ForUndici(); // the process is ours: -4.8 MB from the first post on (undiciPool.ts)
   let config: DaemonConfig;
   try {
     config = parseConfig(argv, process.env);

@@ -171,7 +171,6 @@ export class LogplexClient implements PostTransport {
       const { Pool } = undiciPool();
       pool = new Pool(origin, {
         connect: { timeout: this.#options.connectTimeoutMs },
-        allowH2: false, // logplex's input is HTTP/1.1; and the command loads undici without HTTP/2 (undiciPool.ts)
         headersTimeout: this.#options.headersTimeoutMs,
         bodyTimeout: this.#options.bodyTimeoutMs,
         keepAliveTimeout: this.#options.keepAliveTimeoutMs,
