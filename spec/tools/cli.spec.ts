@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { promisify } from 'node:util';
 import { runEmulatorCli } from '../../src/tools/emulatorMain';
 import { runStandInCli } from '../../src/tools/standInMain';
 import { FIXTURE_DIR, fixtureRecords } from '../support/fixtures';
@@ -172,6 +173,18 @@ describe('logfebe-emulator CLI', () => {
       expect(report.encodedBytes).toBeGreaterThan(0);
       expect(report.bytes).toBeGreaterThan(report.encodedBytes); // plus V and I per connection
       expect(await drain.received(report.bytes)).toBe(report.bytes);
+    } finally {
+      await drain.close();
+    }
+  });
+
+  it('runs many backends without node warning of a listener leak (each listens for the stop)', async () => {
+    const socketPath = join(dir, 's.sock');
+    const drain = await drainingServer(socketPath);
+    try {
+      const bin = join(__dirname, '../../bin/logfebe-emulator.js');
+      const { stderr } = await promisify(execFile)(process.execPath, [bin, '--socket', socketPath, '--connections', '12', '--records', '3']);
+      expect(stderr).not.toContain('MaxListenersExceededWarning');
     } finally {
       await drain.close();
     }

@@ -2,6 +2,7 @@
 // own unix-socket connection sending V, I, then one write per record, as pg_logfebe does one
 // send() per record. Its point is to measure what the database would feel: how long a backend was
 // blocked because the collector was not reading.
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -439,6 +440,8 @@ export function prepareEmulator(options: Partial<EmulatorOptions> & Pick<Emulato
     encodedBytes,
     prepareMs,
     run: async () => {
+      // Every backend listens for the same stop: past 10 of them node warned of a listener leak.
+      if (o.signal !== undefined) setMaxListeners(getMaxListeners(o.signal) + o.connections, o.signal);
       const started = performance.now();
       const backends = await Promise.all(prepared.map((p) => p.run()));
       const elapsedMs = performance.now() - started;
