@@ -5,14 +5,7 @@ import { chmodSync, existsSync, lstatSync, readdirSync, readlinkSync, rmSync, st
 import { Server } from 'node:net';
 import { basename } from 'node:path';
 import { lookupGroupId } from '../../src/source/group';
-import { FakeBackend, Harness, makeServe, record, tempDir, waitFor } from './support';
-
-/** A group other than our own where we may chown to it (root may use any id), else our own. */
-const otherGid = (): number => {
-  if (process.getuid?.() === 0) return 4242; // root can chown to any gid, listed in /etc/group or not
-  const mine = process.getgid?.() ?? 0;
-  return process.getgroups?.().find((g) => g !== mine) ?? mine;
-};
+import { FakeBackend, Harness, makeServe, otherGid, record, tempDir, waitFor } from './support';
 
 describe('socket mode and group', () => {
   let tmp: ReturnType<typeof tempDir>;

@@ -20,6 +20,13 @@ export function tempDir(): { dir: string; path: (name: string) => string; remove
   return { dir, path: (name) => join(dir, name), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** A group other than our own where we may chown to it (root may use any id), else our own. */
+export const otherGid = (): number => {
+  if (process.getuid?.() === 0) return 4242; // root can chown to any gid, listed in /etc/group or not
+  const mine = process.getgid?.() ?? 0;
+  return process.getgroups?.().find((g) => g !== mine) ?? mine;
+};
+
 export function makeServe(socketPath: string, identity: string, token = 'token-1', name: string | undefined = 'BLUE'): Serve {
   return { identity, socketPath, name, target: { url: 'https://logplex.example.com/logs', user: 'token', token: new Secret(token) } };
 }

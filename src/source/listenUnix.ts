@@ -1,12 +1,13 @@
 // One listening unix socket as an Observable of accepted connections. Subscribing creates the
 // socket file; unsubscribing closes the listener and removes the file. The connections it
 // emitted belong to the subscriber: closing the listener does not touch them.
-import { lstatSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import { lstatSync, unlinkSync, type Stats } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { Observable } from '../rx';
 import type { Budget } from '../budget';
-import { privateBind, type PrivateBind } from './privateBind';
+import { socketBind, type SocketBind } from './socketBind';
+import { directoryStats } from './socketDirectory';
 import { immediateGate, type Gate } from './sliceGate';
 
 /** sun_path is 108 bytes on Linux including its NUL; Node silently truncates longer paths. */
@@ -77,20 +78,17 @@ const ownSockets = new Map<string, string>();
 
 /** `dev:ino/name` of the socket at `path`, following symlinks in its directory; undefined if there is no directory. */
 function placeOf(path: string): string | undefined {
-  try {
-    const directory = statSync(dirname(path));
-    return `${directory.dev}:${directory.ino}/${basename(path)}`;
-  } catch {
-    return undefined;
-  }
+  const directory = directoryStats(dirname(path)); // once per synchronous run (socketDirectory.ts)
+  return directory === undefined ? undefined : `${directory.dev}:${directory.ino}/${basename(path)}`;
 }
 
 /** The file at `path`, or undefined when there is none. */
 function statOrNothing(path: string): Stats | undefined {
   try {
-    return lstatSync(path);
+    // Not thrown for ENOENT, the usual answer for a new serve: an exception cost ~5 µs of its stack trace.
+    return lstatSync(path, { throwIfNoEntry: false });
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return undefined;
+    if (errnoCode(error) === 'ENOTDIR') return undefined;
     throw error;
   }
 }
@@ -119,7 +117,7 @@ function probeSocket(path: string, done: (live: boolean, error?: Error) => void)
  */
 export function listenUnix(socketPath: string, options: ListenUnixOptions): Observable<Socket> {
   return new Observable<Socket>((subscriber) => {
-    let bind: PrivateBind | undefined; // the private directory the socket is bound in (privateBind.ts)
+    let bind: SocketBind | undefined; // where the socket is bound, in place or in a private directory (socketBind.ts)
     // The teardown below runs on error too: it closes the server, then disposes of `bind`.
     const fail = (code: ListenErrorCode, message: string): void =>
       subscriber.error(new ListenError(code, socketPath, `${socketPath}: ${message}`));
@@ -141,7 +139,7 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
     // Made when our turn comes, not at subscribe: 10,000 serves queued at the gate hold no server.
     let serverRef: Server | undefined;
 
-    const createListener = (placed: PrivateBind): Server => {
+    const createListener = (placed: SocketBind): Server => {
       const server = createServer();
       serverRef = server;
       // Node closes a connection past maxConnections itself and says so with 'drop' (Node >= 18.6).
@@ -189,8 +187,10 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
       return server;
     };
 
-    // Bound in a private directory, given its mode and group there, then linked into place: a
-    // path someone else can swap is never chmodded (privateBind.ts).
+    // Bound in place where nobody else can swap the path and nobody could connect before the mode
+    // is given who could not after; elsewhere bound in a private directory, given its mode and
+    // group there, then linked into place: a path someone else can swap is never chmodded
+    // (socketBind.ts).
     const listen = (): void => {
       if (subscriber.closed || heldByOwnServe()) return;
       if (descriptors !== undefined) {
@@ -203,7 +203,7 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
         heldDescriptors = 1;
       }
       try {
-        bind = privateBind(socketPath);
+        bind = socketBind(socketPath, options.mode, options.gid);
       } catch (error) {
         const code = errnoCode(error);
         if (code === 'ENOENT' || code === 'ENOTDIR') fail('LISTEN_NO_DIRECTORY', `directory ${dirname(socketPath)} does not exist`);
@@ -222,6 +222,7 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
       claimed = placeOf(socketPath);
       if (claimed !== undefined) ownSockets.set(claimed, socketPath);
       createListener(bind).listen({ path: bind.bindPath, backlog: options.backlog });
+      bind.bound();
     };
 
     const begin = (): void => {
@@ -274,7 +275,8 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
       // close() stops accepting at once (the fd is closed synchronously); the connections already
       // handed out stay open, which is what lets a stopped serve drain them.
       try {
-        // Bound but not yet placed: the file is in the private directory, which dispose() removes.
+        // Bound but not yet placed: libuv's close unlinks the bound path (in place: our socket, which
+        // nobody else can swap there; else: in the private directory, which dispose() removes).
         if (serverRef?.listening === true) serverRef.close();
         if (created !== undefined) removeIfSame(socketPath, created);
       } catch {
@@ -292,9 +294,5 @@ function removeIfSame(path: string, expected: FileId): void {
 }
 
 function directoryExists(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
+  return directoryStats(path)?.isDirectory() === true;
 }

@@ -9,7 +9,7 @@ export interface SourceOptions {
    */
   readonly maxMessageBytes: number;
   /**
-   * Mode of each listening socket file, set before the file appears at its path (privateBind.ts).
+   * Mode of each listening socket file, set before anyone it keeps out could connect (socketBind.ts).
    * connect() on a unix socket needs write permission on its file, nothing else. The default
    * 0777 is PostgreSQL's own default for its sockets (unix_socket_permissions) and what this
    * collector always used: PostgreSQL usually runs as another user than the collector, and the

@@ -23,40 +23,18 @@
 // someone else. Where only we (or root) can rename entries of the parent, as in a RuntimeDirectory
 // of our own or a sticky /tmp, the directory's own path is as safe, and the descriptor is closed
 // once the socket is in place.
-import { chmodSync, chownSync, closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, mkdtempSync, openSync, rmdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
+//
+// socketBind.ts takes this route wherever binding in place (bindInPlace.ts) is not as safe.
+import { chmodSync, chownSync, closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, mkdtempSync, openSync, rmdirSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-
-/** Where a private bind puts the socket; errors carry an errno `code` and a message for the operator. */
-export interface PrivateBind {
-  /** The path to bind(): inside the private directory. */
-  readonly bindPath: string;
-  /**
-   * Gives the bound socket `mode` (and `gid` when set) inside the private directory, then links it
-   * at `target`. Returns the file's stats (mode, gid, inode: the link at `target` is the same file).
-   * Throws with code `EEXIST` when something appeared at `target` meanwhile.
-   */
-  place(target: string, mode: number, gid: number | undefined): Stats;
-  /** Removes the private name and directory and closes the handle; after the server closed. Idempotent. */
-  dispose(): void;
-  /** Whether a descriptor stays open until dispose() (see above); otherwise it is closed by place(). */
-  readonly holdsDirectory: boolean;
-}
-
-/** Only we (or root) can rename or remove entries of `dir`: then its entries' paths cannot be swapped. */
-function onlyWeRename(dir: string): boolean {
-  const st = statSync(dir);
-  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-  if (uid === undefined || (st.uid !== uid && st.uid !== 0)) return false;
-  const othersWrite = (st.mode & 0o022) !== 0;
-  const sticky = (st.mode & 0o1000) !== 0; // others may write, but not rename what is ours
-  return !othersWrite || sticky;
-}
+import type { SocketBind } from './socketBind';
+import { onlyWeRename } from './socketDirectory';
 
 const PROC_FD = '/proc/self/fd';
 const MAX_BIND_PATH_BYTES = 107; // sun_path less its NUL, as MAX_UNIX_SOCKET_PATH_BYTES in listenUnix.ts
 
 /** A private directory beside `target` (same file system, so link() works), held open. */
-export function privateBind(target: string): PrivateBind {
+export function privateBind(target: string): SocketBind {
   // A leading dot keeps it out of `ls` and out of anyone's glob for *.sock; ".plc-" says whose it is.
   const dir = mkdtempSync(join(dirname(target), `.plc-${basename(target).slice(0, 8)}-`));
   let fd: number | undefined;
@@ -113,7 +91,9 @@ export function privateBind(target: string): PrivateBind {
   };
 
   return {
+    route: 'private_directory',
     bindPath: inside,
+    bound: () => undefined,
     place(placeAt, mode, gid) {
       // chmod/chown by path, but the path resolves inside our 0700 directory through our own
       // descriptor: nobody else can put a symlink there.

@@ -1,0 +1,61 @@
+// Where a socket is bound before it gets its mode and group, chosen per socket:
+//
+// - in place (bindInPlace.ts): at its own path, then chmod/chown there. Only where nobody else can
+//   swap the path (only we or root can rename entries of its directory) and where the socket as
+//   bind() makes it lets no one connect whom the wanted mode and group would not let in.
+// - in a private directory (privateBind.ts): everywhere else. Bound in a fresh 0700 directory
+//   beside the target, given its mode and group there, then linked into place.
+//
+// What bind() gives a socket (its BindWindow) is not guessed from the umask: a default ACL on the
+// directory replaces the umask, and a setgid directory gives its own group. It is measured: the
+// first socket of a directory in each synchronous run goes the private way, and its mode and group
+// right after bind() (before our chmod, inside the private directory, which inherits the parent's
+// default ACL and setgid group as the socket would) decide for the rest of the run.
+//
+// 10,000 serves in a 0700 directory of ours on this machine's ext4, applied: 2.9-3.2 s before
+// (every socket the private way), see README's Benchmarks for the figure now.
+import { lstatSync, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
+import { bindGivesNoMore, bindInPlace } from './bindInPlace';
+import { privateBind } from './privateBind';
+import { bindWindowOf, noteBindWindow, onlyWeRename } from './socketDirectory';
+
+/** Where a socket is bound, and how it is then given its mode and group; errors carry an errno `code`. */
+export interface SocketBind {
+  readonly route: 'in_place' | 'private_directory';
+  /** The path to bind(). */
+  readonly bindPath: string;
+  /** Called once server.listen() returned: bind() has happened, or failed (its error comes later). */
+  bound(): void;
+  /**
+   * Gives the bound socket `mode` (and `gid` when set) and makes it appear at `target`, if it is
+   * not there yet. Returns the file's stats (mode, gid, inode: the file at `target`). Throws with
+   * code `EEXIST` when something other than our socket is (or appeared) at `target`.
+   */
+  place(target: string, mode: number, gid: number | undefined): Stats;
+  /** Removes what the bind left besides the socket at `target`; after the server closed. Idempotent. */
+  dispose(): void;
+  /** Whether a descriptor stays open until dispose() (privateBind.ts). */
+  readonly holdsDirectory: boolean;
+}
+
+/** The way to bind a socket for `target` that will get `mode` and `gid` (may throw like privateBind). */
+export function socketBind(target: string, mode: number, gid: number | undefined): SocketBind {
+  const dir = dirname(target);
+  if (!onlyWeRename(dir)) return privateBind(target);
+  const window = bindWindowOf(dir);
+  if (window !== undefined) return bindGivesNoMore(window, mode, gid) ? bindInPlace(target, window) : privateBind(target);
+  const measuring = privateBind(target);
+  return {
+    ...measuring,
+    bound() {
+      let socket: Stats;
+      try {
+        socket = lstatSync(measuring.bindPath);
+      } catch {
+        return; // bind() failed: nothing to learn
+      }
+      if (socket.isSocket()) noteBindWindow(dir, { mode: socket.mode & 0o7777, gid: socket.gid });
+    },
+  };
+}
