@@ -126,6 +126,11 @@ async function openLocked(options: ServeDbOptions, lock: ServeDbLock): Promise<S
       // The spec's order: apply, then copy. Should the copy fail, serves.new is put back, and the
       // next look accepts it again (unchanged, so nothing is re-applied) and retries the copy.
       if (decision.changed) {
+        // Parsing and checking a large serves.new, then starting on its serves, are two long
+        // stretches of work: the event loop reads every tenant's socket between them. For 10,000
+        // serves both together held it 50-60 ms (bench:serves), past the 50 ms a backend may wait.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (closing) return [];
         current = decision.serveSet;
         serveSet.next(current);
       }
