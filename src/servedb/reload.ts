@@ -44,7 +44,15 @@ export type ReloadOutcome =
 /** One step: the outcome of a read given the set in force. */
 export function decide(current: ServeSet, read: ServesRead, options: ParseServesOptions): ReloadOutcome {
   if (read.kind === 'absent') return { kind: 'absent' };
-  const parsed = parseServes(read.text, options);
+  return decideParsed(current, read.text, parseServes(read.text, options));
+}
+
+/**
+ * The same step once the text is parsed: decide() is parseServes() then this. serveDb.ts runs
+ * them as two tasks, the event loop turning in between, so that a large serves.new does not hold
+ * every tenant's socket unread through both.
+ */
+export function decideParsed(current: ServeSet, text: string, parsed: ReturnType<typeof parseServes>): ReloadOutcome {
   if (E.isLeft(parsed)) return { kind: 'rejected', invalid: parsed.left, error: describeInvalid(parsed.left) };
   const changed = !sameServeSet(current, parsed.right);
   // An unchanged set keeps the object already in force, so subscribers comparing by reference
@@ -54,7 +62,7 @@ export function decide(current: ServeSet, read: ServesRead, options: ParseServes
     serveSet: changed ? parsed.right : current,
     changed,
     diff: diffServeSets(current, parsed.right),
-    text: read.text,
+    text,
     warnings: serveSetWarnings(current, parsed.right),
   };
 }

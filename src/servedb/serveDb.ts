@@ -12,7 +12,7 @@ import { describeFsError, errnoCode, ServeDbError } from './errors';
 import type { ServeDbEvent, ServesErrorEvent } from './events';
 import { lockServeDb, type ServeDbLock } from './lock';
 import { resolveServeDbOptions, type ServeDbOptions, type ServeDbOptionsInput } from './options';
-import { decide, type ReloadOutcome } from './reload';
+import { decideParsed, type ReloadOutcome } from './reload';
 import type { ServeSet } from './serve';
 import {
   acceptServes,
@@ -118,19 +118,23 @@ async function openLocked(options: ServeDbOptions, lock: ServeDbLock): Promise<S
       return [failure('read', `cannot read ${newFile} (${describeFsError(err)})`)];
     }
     if (file.kind === 'absent') return []; // the common case: looking is idempotent
-    const decision: ReloadOutcome =
-      file.kind === 'new'
-        ? decide(current, { kind: 'new', text: file.text }, parseOptions)
-        : { kind: 'rejected', invalid: { problems: [file.problem] }, error: file.problem };
+    // Parsing a large serves.new, comparing it with the set in force, and starting on its serves
+    // are each long stretches of work: the event loop turns between them, reading every tenant's
+    // socket. For 10,000 serves all three in one task held it 48-60 ms (bench:serves), past the
+    // 50 ms a backend may wait. The pass still finishes once begun (close() waits for it).
+    let decision: ReloadOutcome;
+    if (file.kind === 'new') {
+      const parsed = parseServes(file.text, parseOptions);
+      await turn();
+      decision = decideParsed(current, file.text, parsed);
+    } else {
+      decision = { kind: 'rejected', invalid: { problems: [file.problem] }, error: file.problem };
+    }
     if (decision.kind === 'accepted') {
       // The spec's order: apply, then copy. Should the copy fail, serves.new is put back, and the
       // next look accepts it again (unchanged, so nothing is re-applied) and retries the copy.
       if (decision.changed) {
-        // Parsing and checking a large serves.new, then starting on its serves, are two long
-        // stretches of work: the event loop reads every tenant's socket between them. For 10,000
-        // serves both together held it 50-60 ms (bench:serves), past the 50 ms a backend may wait.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        if (closing) return [];
+        await turn();
         current = decision.serveSet;
         serveSet.next(current);
       }
@@ -223,6 +227,9 @@ async function openLocked(options: ServeDbOptions, lock: ServeDbLock): Promise<S
       })()),
   };
 }
+
+/** Resolves once the event loop has turned: I/O (every tenant's socket) is served first. */
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 async function checkDirectory(dir: string): Promise<void> {
   let stats;
