@@ -52,7 +52,6 @@ export function bindGivesNoMore(window: BindWindow, mode: number, gid: number | 
 /** A socket bound at `target` itself, to be given `mode` and `gid` there; `window` is what bind() gives it. */
 export function bindInPlace(target: string, window: BindWindow): SocketBind {
   return {
-    route: 'in_place',
     bindPath: target,
     holdsDirectory: false,
     bound: () => undefined,

@@ -91,7 +91,6 @@ export function privateBind(target: string): SocketBind {
   };
 
   return {
-    route: 'private_directory',
     bindPath: inside,
     bound: () => undefined,
     place(placeAt, mode, gid) {

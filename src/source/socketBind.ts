@@ -22,7 +22,6 @@ import { bindWindowOf, noteBindWindow, onlyWeRename } from './socketDirectory';
 
 /** Where a socket is bound, and how it is then given its mode and group; errors carry an errno `code`. */
 export interface SocketBind {
-  readonly route: 'in_place' | 'private_directory';
   /** The path to bind(). */
   readonly bindPath: string;
   /** Called once server.listen() returned: bind() has happened, or failed (its error comes later). */
