@@ -14,6 +14,7 @@ import {
   type TakenServes,
 } from '../../src/servedb/store';
 import { makeTempDir, removeTempDir, writeAtomically } from './support';
+import { withUmask } from '../support/umask';
 
 let dir: string;
 beforeEach(async () => {
@@ -113,12 +114,7 @@ it('after a crash, puts a taken serves.new back, unless a newer one was written 
 
 it('durable writes replace the file with exactly the mode asked, and leave no temporary file behind, even when they fail', async () => {
   await writeFile(path.join(dir, 'serves.loaded'), 'old');
-  const umask = process.umask(0o077);
-  try {
-    await writeFileDurably(dir, 'serves.loaded', 'new', 0o640);
-  } finally {
-    process.umask(umask);
-  }
+  await withUmask(0o077, () => writeFileDurably(dir, 'serves.loaded', 'new', 0o640));
   expect(await read('serves.loaded')).toBe('new');
   expect((await stat(path.join(dir, 'serves.loaded'))).mode & 0o777).toBe(0o640);
   await expect(writeFileDurably(path.join(dir, 'missing'), 'serves.loaded', 'x', 0o600)).rejects.toMatchObject({ code: 'ENOENT' });

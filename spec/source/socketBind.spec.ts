@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { bindGivesNoMore } from '../../src/source/bindInPlace';
 import type { Serve } from '../../src/servedb/serve';
 import { Harness, makeServe, otherGid, tempDir } from './support';
+import { withUmask } from '../support/umask';
 
 /** What a bind looked like at the moment it happened. */
 interface Bound {
@@ -63,13 +64,8 @@ describe('socketBind: in place or in a private directory', () => {
 
   /** Applies `serves` in one synchronous run (no slices), with `umask` in force meanwhile. */
   async function applyWithUmask(umask: number, options: ConstructorParameters<typeof Harness>[0]): Promise<void> {
-    harness = new Harness({ listenSliceMs: 0, ...options });
-    const previous = process.umask(umask);
-    try {
-      await harness.apply(serves);
-    } finally {
-      process.umask(previous);
-    }
+    const h = (harness = new Harness({ listenSliceMs: 0, ...options }));
+    await withUmask(umask, () => h.apply(serves));
   }
 
   it('binds in place where only we can rename, and the socket never grants more than its final mode', async () => {

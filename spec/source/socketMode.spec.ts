@@ -6,6 +6,7 @@ import { Server } from 'node:net';
 import { basename } from 'node:path';
 import { lookupGroupId } from '../../src/source/group';
 import { FakeBackend, Harness, makeServe, otherGid, record, tempDir, waitFor } from './support';
+import { withUmask } from '../support/umask';
 
 describe('socket mode and group', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -23,14 +24,9 @@ describe('socket mode and group', () => {
 
   it('gives the socket the mode and group asked for, whatever the umask, and PostgreSQL can still connect', async () => {
     const gid = otherGid();
-    harness = new Harness({ socketMode: 0o660, socketGroup: gid });
+    const h = (harness = new Harness({ socketMode: 0o660, socketGroup: gid }));
     const serve = makeServe(tmp.path('a.sock'), 'db');
-    const umask = process.umask(0o077);
-    try {
-      await harness.apply([serve]);
-    } finally {
-      process.umask(umask);
-    }
+    await withUmask(0o077, () => h.apply([serve]));
     const stat = lstatSync(serve.socketPath);
     expect(stat.isSocket()).toBe(true);
     expect(stat.mode & 0o7777).toBe(0o660);

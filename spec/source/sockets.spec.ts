@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:net';
 import { firstValueFrom, take } from 'rxjs';
 import { listenUnix, MAX_UNIX_SOCKET_PATH_BYTES } from '../../src/source/listenUnix';
 import { FakeBackend, Harness, makeServe, record, tempDir, waitFor } from './support';
+import { withUmask } from '../support/umask';
 
 /** A socket file nobody listens on, as a crashed previous run leaves it. */
 function staleSocket(path: string): void {
@@ -34,12 +35,7 @@ describe('socket files', () => {
 
   it('makes the socket world-writable whatever the umask, and removes it when unsubscribed', async () => {
     const serve = makeServe(tmp.path('a.sock'), 'db');
-    const umask = process.umask(0o077);
-    try {
-      await harness.apply([serve]);
-    } finally {
-      process.umask(umask);
-    }
+    await withUmask(0o077, () => harness.apply([serve]));
     const stat = lstatSync(serve.socketPath);
     expect(stat.isSocket()).toBe(true);
     expect(stat.mode & 0o777).toBe(0o777);
