@@ -3,7 +3,7 @@
 // serves.new that cannot be read, a token typed into the wrong field. Each test was seen to
 // fail before the bound it proves.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { encodeIdentity, encodeVersion } from '../../src/protocol/encode';
@@ -15,6 +15,9 @@ const LOOKS_LIKE_A_TOKEN = 't.5ec7e7ab-1234-4000-8000-00000000beef';
 // Just under the 1 MiB record cap, so that it is read whole and compared; starts with a colour
 // change, a bell and a fake line break.
 const HUGE_IDENTITY = `evil\x1b[31m\x07\r\nlevel=error event=forged ${'y'.repeat((1 << 20) - 200)}`;
+
+/** The daemon has made its socket (what `test -S` says, without a process per look). */
+const isSocket = (path: string): boolean => statSync(path, { throwIfNoEntry: false })?.isSocket() === true;
 
 /** One connection that sends `bytes` and resolves when the daemon closes it (or it fails). */
 const connectOnce = (socket: string, bytes: Buffer): Promise<void> =>
@@ -105,14 +108,7 @@ describe('pg-logplexcollector under hostile peers', () => {
   it('SIGTERM ends it in time while nobody reads its stderr during a storm', async () => {
     writeServes(tmp, [{ i: 'db1', t: TOKEN, p: socket, name: 'BLUE' }]);
     const d = start(['--shutdown-timeout', '1s'], { unreadStderr: true });
-    await waitUntil(() => {
-      try {
-        execFileSync('test', ['-S', socket]);
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    await waitUntil(() => isSocket(socket));
     // Connections that identify log two lines each (connect, disconnect): more than the pipe holds.
     await storm(400, 10, () => connectOnce(socket, hello('db1')));
     await storm(30, 10, () => connectOnce(socket, hello(HUGE_IDENTITY)));
@@ -127,14 +123,7 @@ describe('pg-logplexcollector under hostile peers', () => {
     const identity = `db-${'1'.repeat(190)}`; // long (under the 200-character cut): fewer connections fill the queue
     writeServes(tmp, [{ i: identity, t: TOKEN, p: socket, name: 'BLUE' }]);
     const d = start([], { unreadStderr: true });
-    await waitUntil(() => {
-      try {
-        execFileSync('test', ['-S', socket]);
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    await waitUntil(() => isSocket(socket));
     // Each identifies, so each logs connect and disconnect (~420 bytes each, never folded):
     // ~3.4 MB, more than the queue (1 MiB) and the kernel (Node's stdio "pipes" are socket
     // pairs, which held another ~400 KB here) take together.
