@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './harness/daemon';
 import { runLoad } from './harness/load';
-import { COLLECTOR_BUFFER_CAP, COLLECTOR_FLUSH_MS, SOAK_DEFAULTS } from './harness/options';
+import { COLLECTOR_FLAGS, recordsPerConnectionFor, SOAK_DEFAULTS } from './harness/options';
 import { rssSlopeMbPerMin } from './harness/procStats';
 
 function minutesArg(argv: readonly string[]): number {
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const minutes = minutesArg(process.argv.slice(2));
   const { rate, connections, sampleEveryS, flatSlopeMbPerMin } = SOAK_DEFAULTS;
   const warmUpS = Math.min(SOAK_DEFAULTS.warmUpS, (minutes * 60) / 3); // short runs still keep most samples after warm-up
-  const recordsPerConnection = Math.round((rate * minutes * 60) / connections);
+  const recordsPerConnection = recordsPerConnectionFor(rate, minutes * 60, connections);
   const started = new Date();
   process.stdout.write(`soak: ${rate} rec/s over ${connections} connections for ${minutes} min, RSS every ${sampleEveryS} s, warm-up ${warmUpS} s\n`);
   const r = await runLoad({
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     connectionsPerServe: connections,
     recordsPerConnection,
     rate,
-    collectorFlags: ['--flush-interval', `${COLLECTOR_FLUSH_MS}ms`, '--buffer-cap', COLLECTOR_BUFFER_CAP],
+    collectorFlags: [...COLLECTOR_FLAGS],
     rssSampleMs: sampleEveryS * 1000,
     // Paced at 5k/s, the emulator keeps up building records as it goes; 3M records encoded ahead
     // would be gigabytes and half a minute for nothing.

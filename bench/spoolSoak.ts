@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { repoRoot } from './harness/daemon';
 import { nowMs } from './harness/ledger';
 import { runLoad } from './harness/load';
-import { COLLECTOR_BUFFER_CAP, COLLECTOR_FLUSH_MS, SOAK_DEFAULTS } from './harness/options';
+import { COLLECTOR_FLAGS, recordsPerConnectionFor, SOAK_DEFAULTS } from './harness/options';
 import { rssSlopeMbPerMin } from './harness/procStats';
 
 function numberArg(argv: readonly string[], flag: string, fallback: number): number {
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const downMin = numberArg(argv, '--down', 2);
   const { rate, connections, sampleEveryS, flatSlopeMbPerMin } = SOAK_DEFAULTS;
   const warmUpS = Math.min(SOAK_DEFAULTS.warmUpS, (minutes * 60) / 3);
-  const recordsPerConnection = Math.round((rate * minutes * 60) / connections);
+  const recordsPerConnection = recordsPerConnectionFor(rate, minutes * 60, connections);
   const spoolDir = mkdtempSync(join(tmpdir(), 'plc-spool-soak-'));
   const started = new Date();
   // Per cycle: the spool's size at the end of the outage, and just before the next one.
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
       connectionsPerServe: connections,
       recordsPerConnection,
       rate,
-      collectorFlags: ['--flush-interval', `${COLLECTOR_FLUSH_MS}ms`, '--buffer-cap', COLLECTOR_BUFFER_CAP, '--spool-dir', spoolDir],
+      collectorFlags: [...COLLECTOR_FLAGS, '--spool-dir', spoolDir],
       rssSampleMs: sampleEveryS * 1000,
       preEncode: false,
       during: async (ctx) => {

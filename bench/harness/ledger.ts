@@ -141,38 +141,43 @@ export class MarkerLedger {
     else (this.#receivedAt[backend] as Float64Array)[seq] = at;
   }
 
-  /** Noted but never received, as [backend, seq] pairs. */
-  *missingRecords(): Generator<readonly [number, number]> {
+  /**
+   * Every record slot, noted or not: its backend and seq, when it was noted (0: never), whether
+   * it arrived, and when (meaningful only if it did). What the questions below walk.
+   */
+  #each(visit: (backend: number, seq: number, sentAt: number, seen: boolean, receivedAt: number) => void): void {
     for (let b = 0; b < this.backends; b++) {
       const sent = this.#sentAt[b] as Float64Array;
       const seen = this.#seen[b] as Uint8Array;
-      for (let s = 1; s < sent.length; s++) if (sent[s] !== 0 && seen[s] === 0) yield [b, s];
+      const receivedAt = this.#receivedAt[b] as Float64Array;
+      for (let s = 1; s < sent.length; s++) visit(b, s, sent[s] as number, seen[s] !== 0, receivedAt[s] as number);
     }
+  }
+
+  /** Noted but never received, as [backend, seq] pairs. */
+  missingRecords(): Array<readonly [number, number]> {
+    const missing: Array<readonly [number, number]> = [];
+    this.#each((b, s, sentAt, seen) => {
+      if (sentAt !== 0 && !seen) missing.push([b, s]);
+    });
+    return missing;
   }
 
   /** Records noted (sent, or tried) before `beforeMs` (nowMs()) and never received. */
   missingSentBefore(beforeMs: number): number {
     let n = 0;
-    for (let b = 0; b < this.backends; b++) {
-      const sent = this.#sentAt[b] as Float64Array;
-      const seen = this.#seen[b] as Uint8Array;
-      for (let s = 1; s < sent.length; s++) if (sent[s] !== 0 && (sent[s] as number) < beforeMs && seen[s] === 0) n++;
-    }
+    this.#each((_b, _s, sentAt, seen) => {
+      if (sentAt !== 0 && sentAt < beforeMs && !seen) n++;
+    });
     return n;
   }
 
   /** Latency of the records sent at or after `fromMs` (nowMs()): live lines once a backlog is gone. */
   latencySentFrom(fromMs: number): LatencySummary {
     const latencies: number[] = [];
-    for (let b = 0; b < this.backends; b++) {
-      const sent = this.#sentAt[b] as Float64Array;
-      const seen = this.#seen[b] as Uint8Array;
-      const receivedAt = this.#receivedAt[b] as Float64Array;
-      for (let s = 1; s < sent.length; s++) {
-        const sentAt = sent[s] as number;
-        if (sentAt >= fromMs && seen[s] !== 0) latencies.push((receivedAt[s] as number) - sentAt);
-      }
-    }
+    this.#each((_b, _s, sentAt, seen, receivedAt) => {
+      if (sentAt >= fromMs && seen) latencies.push(receivedAt - sentAt);
+    });
     return latencySummary(latencies);
   }
 
@@ -181,21 +186,15 @@ export class MarkerLedger {
     let received = 0;
     let unknown = this.#outOfRange;
     const latencies: number[] = [];
-    for (let b = 0; b < this.backends; b++) {
-      const sent = this.#sentAt[b] as Float64Array;
-      const seen = this.#seen[b] as Uint8Array;
-      const receivedAt = this.#receivedAt[b] as Float64Array;
-      for (let s = 1; s < sent.length; s++) {
-        const sentAt = sent[s] as number;
-        if (sentAt !== 0) noted++;
-        if (seen[s] === 0) continue;
-        if (sentAt === 0) unknown++; // arrived, but never sent: a harness bug
-        else {
-          received++;
-          latencies.push((receivedAt[s] as number) - sentAt);
-        }
+    this.#each((_b, _s, sentAt, seen, receivedAt) => {
+      if (sentAt !== 0) noted++;
+      if (!seen) return;
+      if (sentAt === 0) unknown++; // arrived, but never sent: a harness bug
+      else {
+        received++;
+        latencies.push(receivedAt - sentAt);
       }
-    }
+    });
     return {
       noted,
       received,

@@ -34,6 +34,11 @@ export const HARNESS_DEFAULTS: HarnessOptions = {
 export const COLLECTOR_FLUSH_MS = 250;
 export const COLLECTOR_BUFFER_CAP = '32MiB';
 export const COLLECTOR_BUFFER_CAP_BYTES = 32 * 1024 * 1024;
+/** Those flags as the daemon's command line takes them. */
+export const COLLECTOR_FLAGS: readonly string[] = ['--flush-interval', `${COLLECTOR_FLUSH_MS}ms`, '--buffer-cap', COLLECTOR_BUFFER_CAP];
+
+/** Records each connection sends so that `connections` together send `rate` a second for `seconds`. */
+export const recordsPerConnectionFor = (rate: number, seconds: number, connections: number): number => Math.round((rate * seconds) / connections);
 
 export const TARGETS = {
   throughputRecordsPerSecond: 100_000,

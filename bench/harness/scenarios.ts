@@ -1,6 +1,6 @@
 // The scenarios of issue #7: each is a load shape, what is done to the stand-in meanwhile, and
 // the targets its figures are held against.
-import { COLLECTOR_BUFFER_CAP, COLLECTOR_BUFFER_CAP_BYTES, COLLECTOR_FLUSH_MS, HARNESS_DEFAULTS, TARGETS, type HarnessOptions, type ScenarioSizes } from './options';
+import { COLLECTOR_BUFFER_CAP_BYTES, COLLECTOR_FLAGS, HARNESS_DEFAULTS, recordsPerConnectionFor, TARGETS, type HarnessOptions, type ScenarioSizes } from './options';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,8 +23,6 @@ export interface ScenarioResult {
   readonly figures: Readonly<Record<string, unknown>>;
   readonly load: LoadResult;
 }
-
-const BASE_FLAGS = ['--flush-interval', `${COLLECTOR_FLUSH_MS}ms`, '--buffer-cap', COLLECTOR_BUFFER_CAP];
 
 const atMost = (figure: string, value: number, max: number): TargetCheck => ({ figure, value, target: `<= ${max}`, pass: value <= max });
 const below = (figure: string, value: number, max: number): TargetCheck => ({ figure, value, target: `< ${max}`, pass: value < max });
@@ -104,7 +102,7 @@ const exactlyOnce = (r: LoadResult): TargetCheck[] => [
 
 export async function throughput(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
   const { connections, recordsPerConnection, rate } = sizes.throughput;
-  const r = await runLoad({ serves: 1, connectionsPerServe: connections, recordsPerConnection, rate, collectorFlags: BASE_FLAGS }, harness);
+  const r = await runLoad({ serves: 1, connectionsPerServe: connections, recordsPerConnection, rate, collectorFlags: COLLECTOR_FLAGS }, harness);
   const targets = [
     ...exactlyOnce(r),
     atLeast('records_per_s', Math.round(r.deliveredRecordsPerSecond), TARGETS.throughputRecordsPerSecond),
@@ -118,8 +116,8 @@ export async function throughput(sizes: ScenarioSizes, harness: HarnessOptions =
 
 export async function latency(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
   const { connections, rate, seconds } = sizes.latency;
-  const recordsPerConnection = Math.round((rate * seconds) / connections);
-  const r = await runLoad({ serves: 1, connectionsPerServe: connections, recordsPerConnection, rate, collectorFlags: BASE_FLAGS }, harness);
+  const recordsPerConnection = recordsPerConnectionFor(rate, seconds, connections);
+  const r = await runLoad({ serves: 1, connectionsPerServe: connections, recordsPerConnection, rate, collectorFlags: COLLECTOR_FLAGS }, harness);
   const targets = [...exactlyOnce(r), below('p99_ms', round(r.ledger.latency.p99Ms), TARGETS.latencyP99Ms)];
   const detail = `${rate} rec/s for ${seconds} s: p50 ${round(r.ledger.latency.p50Ms)} ms, p99 ${round(r.ledger.latency.p99Ms)} ms, max ${round(r.ledger.latency.maxMs)} ms`;
   return result('latency', r, targets, {}, detail);
@@ -127,7 +125,7 @@ export async function latency(sizes: ScenarioSizes, harness: HarnessOptions = HA
 
 export async function tenants(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
   const { serves, connectionsPerServe, recordsPerConnection } = sizes.tenants;
-  const r = await runLoad({ serves, connectionsPerServe, recordsPerConnection, rate: undefined, collectorFlags: BASE_FLAGS }, harness);
+  const r = await runLoad({ serves, connectionsPerServe, recordsPerConnection, rate: undefined, collectorFlags: COLLECTOR_FLAGS }, harness);
   const tokens = Object.keys(r.standIn.framesByToken).length;
   const targets = [...exactlyOnce(r), equal('misrouted', r.ledger.misrouted, 0), equal('tokens_seen', tokens, serves)];
   const detail = `${serves} serves × ${connectionsPerServe} conns × ${recordsPerConnection}: ${r.ledger.received}/${r.ledger.noted} delivered, ${tokens} tokens, ${Math.round(r.deliveredRecordsPerSecond)} rec/s`;
@@ -136,7 +134,7 @@ export async function tenants(sizes: ScenarioSizes, harness: HarnessOptions = HA
 
 export async function outage(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
   const { connections, rate, beforeS, downS, afterS } = sizes.outage;
-  const recordsPerConnection = Math.round((rate * (beforeS + downS + afterS)) / connections);
+  const recordsPerConnection = recordsPerConnectionFor(rate, beforeS + downS + afterS, connections);
   let upAt = Number.NaN;
   let resumedAt = Number.NaN; // first body after the stand-in came back
   const r = await runLoad({
@@ -144,7 +142,7 @@ export async function outage(sizes: ScenarioSizes, harness: HarnessOptions = HAR
     connectionsPerServe: connections,
     recordsPerConnection,
     rate,
-    collectorFlags: BASE_FLAGS,
+    collectorFlags: COLLECTOR_FLAGS,
     during: async (ctx) => {
       ctx.onBody((_, at) => {
         if (at >= upAt && Number.isNaN(resumedAt)) resumedAt = at;
@@ -181,13 +179,13 @@ export async function outage(sizes: ScenarioSizes, harness: HarnessOptions = HAR
 
 export async function flaky(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
   const { connections, rate, seconds, failProbability } = sizes.flaky;
-  const recordsPerConnection = Math.round((rate * seconds) / connections);
+  const recordsPerConnection = recordsPerConnectionFor(rate, seconds, connections);
   const r = await runLoad({
     serves: 1,
     connectionsPerServe: connections,
     recordsPerConnection,
     rate,
-    collectorFlags: BASE_FLAGS,
+    collectorFlags: COLLECTOR_FLAGS,
     initialMode: { kind: 'fail', status: 503, probability: failProbability },
   }, harness);
   const answered503 = r.standIn.statuses[503] ?? 0;
@@ -205,7 +203,7 @@ export async function flaky(sizes: ScenarioSizes, harness: HarnessOptions = HARN
 function realPattern(name: 'real8' | 'real100' | 'real8max' | 'real100max') {
   return async (sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> => {
     const { connections, recordsPerConnection, rate } = sizes[name];
-    const r = await runLoad({ serves: 1, connectionsPerServe: connections, recordsPerConnection, rate, collectorFlags: BASE_FLAGS }, harness);
+    const r = await runLoad({ serves: 1, connectionsPerServe: connections, recordsPerConnection, rate, collectorFlags: COLLECTOR_FLAGS }, harness);
     const targets = [
       ...exactlyOnce(r),
       atMost('max_blocked_ms', round(r.emulator.maxBlockedMs), TARGETS.realMaxBlockedMs),
@@ -228,7 +226,7 @@ async function spoolOutage(
   harness: HarnessOptions,
 ): Promise<{ r: LoadResult; upAt: number; drainedAt: number; spoolDir: string; maxSpoolMb: number }> {
   const { connections, rate, beforeS, downS, afterS } = shape;
-  const recordsPerConnection = Math.round((rate * (beforeS + downS + afterS)) / connections);
+  const recordsPerConnection = recordsPerConnectionFor(rate, beforeS + downS + afterS, connections);
   const spoolDir = mkdtempSync(join(tmpdir(), `plc-bench-${name}-`));
   let upAt = Number.NaN;
   let drainedAt = Number.NaN; // first stats line after `up` with an empty spool
@@ -239,7 +237,7 @@ async function spoolOutage(
       connectionsPerServe: connections,
       recordsPerConnection,
       rate,
-      collectorFlags: [...BASE_FLAGS, '--spool-dir', spoolDir, ...extraFlags],
+      collectorFlags: [...COLLECTOR_FLAGS, '--spool-dir', spoolDir, ...extraFlags],
       during: async (ctx) => {
         const watch = setInterval(() => {
           const s = ctx.daemon.latestStats;
@@ -319,9 +317,9 @@ export async function spoolFull(sizes: ScenarioSizes, harness: HarnessOptions = 
  */
 export async function crash(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
   const { connections, rate, beforeS, downS, afterS, killAtS, restartAtS } = sizes.crash;
-  const recordsPerConnection = Math.round((rate * (beforeS + downS + afterS)) / connections);
+  const recordsPerConnection = recordsPerConnectionFor(rate, beforeS + downS + afterS, connections);
   const spoolDir = mkdtempSync(join(tmpdir(), 'plc-bench-crash-'));
-  const flags = [...BASE_FLAGS, '--spool-dir', spoolDir];
+  const flags = [...COLLECTOR_FLAGS, '--spool-dir', spoolDir];
   let killedAt = Number.NaN;
   let upAt = Number.NaN;
   let recovered: Readonly<Record<string, unknown>> | undefined;
