@@ -1,6 +1,6 @@
 // The parts of rxjs the collector uses, each from its own module. `require('rxjs')` loads all of
-// rxjs (223 modules: ajax, every operator and observable creator): +10.6 MB RSS over bare node on
-// Node 20.20 / rxjs 7.8.2, against +5.6 MB for rxjs/internal/Observable alone. rxjs 7.8 exports
+// rxjs (223 modules: ajax, every operator and observable creator), about twice the memory of the
+// modules below (docs/benchmarks.md, *Memory*). rxjs 7.8 exports
 // `rxjs/internal/*` (package.json "exports"), with types under dist/types ("typesVersions").
 // Import rxjs from here, never from 'rxjs', or the whole package comes back.
 export { Observable } from 'rxjs/internal/Observable';

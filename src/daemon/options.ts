@@ -1,8 +1,8 @@
 // Bounds of our own log (stderr) and of the way out, in one place. Any local user can connect to a serve's socket
 // and choose what we print (an identity, a version string, bytes that fail to decode), and can
-// do it a hundred times a second: before these bounds, 100 connections with a 1 MiB identity
-// wrote 210 MB to stderr (each line carried the identity twice), and with stderr on a pipe
-// nobody read the daemon grew past 330 MB and ignored SIGTERM.
+// do it a hundred times a second: unbounded, a storm of 1 MiB identities wrote hundreds of MB to
+// stderr and, with stderr on a pipe nobody read, held the daemon past SIGTERM (docs/benchmarks.md,
+// *Hostile peers*).
 
 export interface LogOptions {
   readonly maxFieldChars: number; // longest value printed; longer ones are cut and say their length
@@ -18,7 +18,7 @@ export const LOG_DEFAULTS: LogOptions = {
   maxFieldChars: 200,
   // 20 problems of ~100 characters each (values in them are quoted to 8 characters).
   maxErrorChars: 4000,
-  // The ask: one line per serve and reason per 10 s during a storm.
+  // A storm shows as one line per serve and reason per 10 s: seen at once, never a flood.
   repeatWindowMs: 10_000,
   // 10,000 serves each with a storm of two kinds of error; a key is ~200 bytes: ~4 MB at most.
   maxRepeatKeys: 20_000,

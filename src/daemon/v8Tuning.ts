@@ -14,9 +14,8 @@
 // steady load the collector leaves almost nothing alive across a scavenge (records are written
 // straight into request bodies), but the start of a load (new connections, code being optimised)
 // survives enough to double it to the maximum within a second, and it rarely shrinks back while
-// busy: 32 MB of the daemon's RSS, for a heap that holds about 10 MB. `npm run bench`, interleaved
-// throughput runs: 4 MiB semi-spaces 7.3-7.8 µs a record, 100-102 MB peak RSS; 2 MiB 7.2-8.2 µs
-// (more scavenges), 94-99 MB; 1 MiB cost ~1 µs more; uncapped (16 MiB) 124-130 MB.
+// busy: 32 MB of the daemon's RSS, for a heap that holds about 10 MB. 4 MiB costs no CPU per record
+// and saves ~25 MB of peak RSS against uncapped (docs/benchmarks.md, *Memory*).
 //
 // `--max-semi-space-size` would say this, but V8 reads it only when the isolate is created, and an
 // npm-installed command cannot portably carry node flags (`env -S` is not in busybox). V8 reads

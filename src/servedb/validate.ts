@@ -4,7 +4,7 @@
 // token or URL credentials: values under `t` and `url` are described by type only, no part of a
 // bad URL is repeated, and JSON syntax errors are located without quoting the text. Any other
 // value is quoted by its first QUOTED_CHARS characters at most (`"t.5ec7e7…(38 chars)"`): a
-// token typed into `p` by mistake must not reach last_error, our log or a start-up error.
+// token typed into `p` in error must not reach last_error, our log or a start-up error.
 //
 // Decisions beyond the spec, each for the operator's sake:
 // - An empty identity (`"i": ""`) is allowed: it is logfebe.identity's default, so a cluster

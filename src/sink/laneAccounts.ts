@@ -83,7 +83,7 @@ export class LaneAccounts {
         this.#onPending();
       } else {
         // A drop spell forms and settles no batch: without this the stats froze at the count
-        // the spell started with (issue #13: dropped=439 shown while 19,549 more were dropped).
+        // the spell started with, while thousands more were dropped.
         this.#publishSoon();
       }
       return false;

@@ -93,7 +93,7 @@ export const defaultSinkOptions: SinkOptions = {
   bodyTimeoutMs: 30_000,
   // The timeouts above bound gaps, not totals: a logplex that answers 200 with Content-Length:
   // 1000 and sends a byte every 5 s never trips them, and held all 4 posting slots of a serve
-  // with nothing delivered and nothing logged (issue #14). A healthy post of a full 1 MiB body
+  // with nothing delivered and nothing logged. A healthy post of a full 1 MiB body
   // takes well under a second; a minute is a hung peer by any measure, and short enough that a
   // serve's buffer (two minutes of a busy serve) is not full before the retry.
   postDeadlineMs: 60_000,

@@ -1,9 +1,7 @@
 // undici's Pool without the rest of undici. The package root (index.js) eagerly loads fetch,
 // WebSocket, EventSource, the cache stores, the mocks and every interceptor: ~110 modules that
-// the collector never uses. Measured on Node 20.20 / undici 7.30.2 (VmRSS, 3 runs each):
-// `require('undici')` costs +20 MB over bare node, this deep path +11 MB; the idle daemon went
-// from ~67.8 MB to ~60.1 MB, its peak under a 5k records/s load from ~109.7 to ~104.0 MB, and
-// its peak during an outage (logplex refusing connections) from ~90.4 to ~75.9 MB.
+// the collector never uses: the root costs about twice the memory of this deep path
+// (docs/benchmarks.md, *Memory*).
 //
 // Robustness: undici has no "exports" map, so deep paths resolve; lib/dispatcher/pool.js,
 // lib/dispatcher/dispatcher.js and lib/api/index.js exist from 7.0.0 to 7.30.2 (package.json
@@ -13,7 +11,7 @@
 // arrangement, we fall back to the package root: more memory, same behaviour.
 //
 // Loaded on the first post, not at start: a collector with nothing to send yet (an idle daemon)
-// does not hold undici's +11 MB (issue #16: the idle target is 50 MB). Loading it takes a few
+// does not hold undici's memory at all. Loading it takes a few
 // milliseconds, once, in the first flush.
 import type { Pool as UndiciPool } from 'undici';
 

@@ -1,9 +1,9 @@
 // Starting a serve is synchronous work on the event loop: its pipeline (a few KB that all
 // survive, so the young-generation GC copies them twice), then lstat the path, stat its
 // directory, socket() + bind() (bind creates the socket's inode: 0.1–1 ms on a loaded ext4),
-// lstat + chmod once listening. A serve set of 10,000 new serves did all of it in one go: the
-// loop was held 2–11 s on the 2-core bench machine, so every other tenant's socket went unread
-// and its backends blocked in send(). A gate runs such jobs in slices of at most `sliceMs`, and
+// lstat + chmod once listening. Done in one go, 10,000 new serves held the loop for seconds
+// (docs/benchmarks.md, *Large serve sets*), so every other tenant's socket went unread and its
+// backends blocked in send(). A gate runs such jobs in slices of at most `sliceMs`, and
 // gives the loop back between slices (setImmediate: after the pending I/O is handled).
 //
 // Jobs are kept in a Set, so that one withdrawn before its turn (a serve stopped by a reload, or

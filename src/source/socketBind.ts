@@ -12,8 +12,7 @@
 // right after bind() (before our chmod, inside the private directory, which inherits the parent's
 // default ACL and setgid group as the socket would) decide for the rest of the run.
 //
-// 10,000 serves in a 0700 directory of ours on this machine's ext4, applied: 2.9-3.2 s before
-// (every socket the private way), see README's Benchmarks for the figure now.
+// Binding in place is what lets a large serve set start fast (docs/benchmarks.md, *Large serve sets*).
 import { lstatSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { bindGivesNoMore, bindInPlace } from './bindInPlace';

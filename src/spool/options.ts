@@ -19,7 +19,7 @@ export const defaultSpoolOptions: Omit<SpoolOptions, 'dir'> = {
   // A day of a busy serve's gzipped logs (the bench: ~6:1 at level 1) is a few hundred MB; 1 GiB
   // holds that and is small beside a database's disk.
   capBytes: 1024 * 1024 * 1024,
-  // As the issue asks and as syslog-ng's reliable buffer does: one fdatasync a second per serve
+  // As syslog-ng's reliable buffer does: one fdatasync a second per serve
   // writing costs nothing measurable, and bounds what power loss takes to the last second.
   // A crash of the process alone (kill -9) loses nothing written: the page cache keeps it.
   syncIntervalMs: 1000,
