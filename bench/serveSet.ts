@@ -31,7 +31,7 @@ interface Args {
  * where the systemd unit (RuntimeDirectory) and PostgreSQL (/var/run/postgresql) keep sockets;
  * else the temp directory. How long 10,000 bind()s take depends on the file system: on an ext4
  * without a journal (this project's CI machine's /tmp), on what was deleted there in the last
- * minutes (README, *Benchmarks*), so the line says which one it was.
+ * minutes (docs/benchmarks.md, *Large serve sets*), so the line says which one it was.
  */
 function defaultSocketDir(): string {
   try {
