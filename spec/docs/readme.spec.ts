@@ -109,6 +109,23 @@ describe('README.md', () => {
     expect(parsed).toMatchObject({ _tag: 'Right' });
   });
 
+  it('names every event our log can print', () => {
+    const declaring = [
+      ...['source', 'servedb', 'sink', 'spool', 'daemon'].map((stage) => `src/${stage}/events.ts`),
+      'src/collector.ts',
+      'src/daemon/log.ts',
+    ];
+    const kinds = new Set(
+      declaring.flatMap((file) =>
+        [...readFileSync(join(ROOT, file), 'utf8').matchAll(/kind: ('[a-z_]+'(?: \| '[a-z_]+')*)/g)].flatMap((m) =>
+          [...(m[1] ?? '').matchAll(/'([a-z_]+)'/g)].map((k) => k[1] ?? ''),
+        ),
+      ),
+    );
+    expect(kinds.size).toBeGreaterThanOrEqual(30);
+    expect([...kinds].filter((kind) => !README.includes(`\`${kind}\``) && !README.includes(`event=${kind} `)).sort()).toEqual([]);
+  });
+
   describe('the flags table', () => {
     const begin = README.indexOf('<!-- flags:begin -->');
     const end = README.indexOf('<!-- flags:end -->');
