@@ -3,7 +3,7 @@
 // serve database example is accepted, and its flags table names every flag --help names with
 // its environment variable. The docs and source comments say what and why, never when or who.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ts from 'typescript';
@@ -153,6 +153,15 @@ describe('README.md', () => {
         expect({ flag, env }).toEqual({ flag, env: expected });
       }
     });
+  });
+});
+
+describe('docs/architecture.md', () => {
+  it('names tests that exist: the invariants it lists are pinned by real specs', () => {
+    const page = readFileSync(join(ROOT, 'docs/architecture.md'), 'utf8');
+    const named = [...new Set([...page.matchAll(/`((?:spec|marbles)\/[\w/.-]+\.ts)`/g)].map((m) => m[1] ?? ''))];
+    expect(named.length).toBeGreaterThanOrEqual(10);
+    expect(named.filter((file) => !existsSync(join(ROOT, file)))).toEqual([]);
   });
 });
 
