@@ -27,7 +27,7 @@
 // socketBind.ts takes this route wherever binding in place (bindInPlace.ts) is not as safe.
 import { chmodSync, chownSync, closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, mkdtempSync, openSync, rmdirSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { SocketBind } from './socketBind';
+import type { SocketBind } from './binding';
 import { onlyWeRename } from './socketDirectory';
 
 const PROC_FD = '/proc/self/fd';
