@@ -105,7 +105,8 @@ const undelivered = (s: CollectorStats): number => s.dropped + s.lost;
 export function createCollector(options: CollectorOptions): Collector {
   // Resolve every stage's options now, so a bad option fails here, before anything starts.
   const logplexUrl = typeof options.logplexUrl === 'string' ? new URL(options.logplexUrl) : options.logplexUrl;
-  const serveDbOptions = resolveServeDbOptions({ ...options.serveDb, dir: options.serveDbDir, logplexUrl });
+  // Errors about the directory name the option the embedder set, unless told otherwise (the daemon).
+  const serveDbOptions = resolveServeDbOptions({ dirSetting: 'serveDbDir', ...options.serveDb, dir: options.serveDbDir, logplexUrl });
   const sourceOptions = resolveSourceOptions(options.source);
   const formatter = sinkFormatter(resolveFormatOptions(options.format));
   const sinkOptions = resolveSinkOptions(options.sink);

@@ -1,10 +1,12 @@
 // What start() and stop() promise an embedder: start() resolves once every serve of the first
 // set listens or has failed with its reason; stats$ replays the last counters after stop().
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { filter, firstValueFrom, toArray } from 'rxjs';
-import { createCollector, type Collector, type CollectorEvent, type CollectorStats } from '../../src';
+import { createCollector, ServeDbError, type Collector, type CollectorEvent, type CollectorStats } from '../../src';
+import { collectorOptions } from '../../src/daemon/main';
+import { parseConfig } from '../../src/daemon/config';
 
 const TOKEN = 't.5ca1ab1e-0000-4000-8000-00000000f1f0';
 
@@ -90,5 +92,43 @@ describe('the collector lifecycle', () => {
     await collector.stop();
     const after: CollectorStats[] = await firstValueFrom(collector.stats$.pipe(toArray()));
     expect(after).toEqual([expect.objectContaining({ recordsIn: 0, connections: 0, queuedBytes: 0 })]);
+  });
+
+  it("says what to fix in the caller's words: serveDbDir to an embedder, SERVE_DB_DIR to the daemon", async () => {
+    const missing = join(tmp, 'nope');
+    const embedded = await createCollector({ serveDbDir: missing, logplexUrl: 'http://127.0.0.1:9/logs' }).start().catch((e: unknown) => e);
+    expect(embedded).toBeInstanceOf(ServeDbError);
+    expect((embedded as Error).message).toBe(`serve database ${missing} does not exist: create it (mkdir -p ${missing}) or point serveDbDir at the right directory`);
+    const daemon = createCollector(collectorOptions(parseConfig([], { SERVE_DB_DIR: missing }), missing));
+    const fromDaemon = await daemon.start().catch((e: unknown) => e);
+    expect((fromDaemon as Error).message).toContain('point SERVE_DB_DIR (--serve-db-dir) at the right directory');
+  });
+
+  it('says serves_accepted before the listening it causes: at start from serves.loaded, and on reload', async () => {
+    const first = join(tmp, 'first.sock');
+    const second = join(tmp, 'second.sock');
+    writeFileSync(join(tmp, 'serves.loaded'), JSON.stringify({ serves: [{ i: 'a', t: TOKEN, p: first }] }));
+    const collector = createCollector({ serveDbDir: tmp, logplexUrl: 'http://127.0.0.1:9/logs', serveDb: { watchEvents: false } });
+    running = collector;
+    const events: CollectorEvent[] = [];
+    collector.event$.subscribe((e) => events.push(e));
+    await collector.start();
+    writeFileSync(join(tmp, 'next.json'), JSON.stringify({ serves: [{ i: 'a', t: TOKEN, p: first }, { i: 'b', t: TOKEN, p: second }] }));
+    renameSync(join(tmp, 'next.json'), join(tmp, 'serves.new'));
+    collector.reload();
+    await firstValueFrom(collector.event$.pipe(filter((e) => e.kind === 'listening' && e.socket === second)));
+    const story = events
+      .filter((e) => e.kind === 'serves_accepted' || e.kind === 'listening' || e.kind === 'started')
+      .map((e) => (e.kind === 'serves_accepted' ? `accepted ${e.file} ${e.reason}` : e.kind === 'listening' ? `listening ${e.socket}` : e.kind));
+    expect(story).toEqual([`accepted serves.loaded start`, `listening ${first}`, 'started', `accepted serves.new rescan`, `listening ${second}`]);
+  });
+
+  it('answers a reload that finds no serves.new with serves_unchanged', async () => {
+    const collector = createCollector({ serveDbDir: tmp, logplexUrl: 'http://127.0.0.1:9/logs', serveDb: { watchEvents: false } });
+    running = collector;
+    await collector.start();
+    const answer = firstValueFrom(collector.event$.pipe(filter((e) => e.kind.startsWith('serves_'))));
+    collector.reload();
+    expect(await answer).toMatchObject({ kind: 'serves_unchanged', level: 'info', serves: 0, reason: 'rescan' });
   });
 });

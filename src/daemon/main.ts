@@ -41,7 +41,7 @@ export function collectorOptions(config: DaemonConfig, serveDbDir: string): Coll
   return {
     serveDbDir,
     logplexUrl: config.logplexUrl,
-    serveDb: { pollIntervalMs: t.pollIntervalMs, watchEvents: t.watchEvents },
+    serveDb: { pollIntervalMs: t.pollIntervalMs, watchEvents: t.watchEvents, dirSetting: 'SERVE_DB_DIR (--serve-db-dir)' },
     source: {
       maxMessageBytes: t.maxRecordBytes,
       maxPartialBytes: t.maxPartialBytes,
