@@ -19,17 +19,17 @@ import { dirname } from 'node:path';
 import { bindGivesNoMore, bindInPlace } from './bindInPlace';
 import { privateBind } from './privateBind';
 import type { SocketBind } from './binding';
-import { bindWindowOf, noteBindWindow, onlyWeRename } from './socketDirectory';
+import type { SocketDirectories } from './socketDirectory';
 
 export type { SocketBind } from './binding';
 
 /** The way to bind a socket for `target` that will get `mode` and `gid` (may throw like privateBind). */
-export function socketBind(target: string, mode: number, gid: number | undefined): SocketBind {
+export function socketBind(target: string, mode: number, gid: number | undefined, directories: SocketDirectories): SocketBind {
   const dir = dirname(target);
-  if (!onlyWeRename(dir)) return privateBind(target);
-  const window = bindWindowOf(dir);
-  if (window !== undefined) return bindGivesNoMore(window, mode, gid) ? bindInPlace(target, window) : privateBind(target);
-  const measuring = privateBind(target);
+  if (!directories.onlyWeRename(dir)) return privateBind(target, directories);
+  const window = directories.bindWindowOf(dir);
+  if (window !== undefined) return bindGivesNoMore(window, mode, gid) ? bindInPlace(target, window) : privateBind(target, directories);
+  const measuring = privateBind(target, directories);
   return {
     ...measuring,
     bound() {
@@ -39,7 +39,7 @@ export function socketBind(target: string, mode: number, gid: number | undefined
       } catch {
         return; // bind() failed: nothing to learn
       }
-      if (socket.isSocket()) noteBindWindow(dir, { mode: socket.mode & 0o7777, gid: socket.gid });
+      if (socket.isSocket()) directories.noteBindWindow(dir, { mode: socket.mode & 0o7777, gid: socket.gid });
     },
   };
 }
