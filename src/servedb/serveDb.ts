@@ -25,10 +25,11 @@ export interface ServeDb {
    */
   readonly serveSet$: Observable<ServeSet>;
   /**
-   * One event per serves.new accepted or rejected, per warning about an accepted one, and per
-   * failure. Replays the latest event to a new subscriber, so the outcome of the start-up look at
-   * serves.new (done before openServeDb resolves) is not lost, after what start-up itself found
-   * (a stale lock taken over). Completes on close().
+   * One event per serves file accepted (serves.loaded at start-up, each serves.new) or rejected,
+   * per warning about an accepted one, per rescan that found no serves.new, and per failure.
+   * Every subscriber first gets all of start-up's events, in order (a stale lock taken over, the
+   * serves.loaded started from, the start-up look at serves.new, all done before openServeDb
+   * resolves), then the latest later one, then what follows. Completes on close().
    */
   readonly outcome$: Observable<ServeDbEvent>;
   /** Look at serves.new now (SIGHUP). Coalesced with any look already under way. */
