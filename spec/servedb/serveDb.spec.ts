@@ -135,7 +135,7 @@ describe('accept', () => {
     db.rescan();
     await waitFor(() => events.length === 3, 5000, 'the third accept');
     expect(events[2]).toMatchObject({ kind: 'serves_accepted', changed: true, serves: 1, added: 0, removed: 1, updated: 1 });
-    expect(sets).toHaveLength(2);
+    await waitFor(() => sets.length === 2, 5000, 'the set to be applied (it follows the accept)');
     expect(sets[1]?.[0]?.target.token.reveal()).toBe('t.other');
   });
 });
