@@ -8,8 +8,6 @@
 // never asserted: machines differ.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { from } from 'rxjs';
-import { decodeLogfebe } from '../src/protocol/decodeLogfebe';
 import { LogfebeDecoder } from '../src/protocol/decoder';
 import { encodeIdentity, encodeVersion } from '../src/protocol/encode';
 
@@ -96,14 +94,6 @@ function main(): void {
       const decoder = new LogfebeDecoder();
       for (const chunk of chunks) for (const m of decoder.push(chunk)) if (m.type === 'L') sink += m.record.Pid;
       decoder.end();
-      return { records: longRecords, bytes: long.length };
-    }),
-    measure('operator, long connection in 64 KiB reads', () => {
-      from(chunks)
-        .pipe(decodeLogfebe())
-        .subscribe((m) => {
-          if (m.type === 'L') sink += m.record.Pid;
-        });
       return { records: longRecords, bytes: long.length };
     }),
     measure('baseline: JSON.parse of the same records as JSON lines', () => {

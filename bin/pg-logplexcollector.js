@@ -5,4 +5,8 @@
 // First, before any module loads: the whole process is ours (unlike the library's), so tune V8
 // for the collector's load (see src/daemon/v8Tuning.ts).
 require('../dist/daemon/v8Tuning.js').tuneV8ForDaemon();
-require('../dist/daemon/main.js').main(process.argv.slice(2));
+// The demo (and the test doubles it runs) is loaded from here, only for --demo: it is no part of
+// the daemon's own modules.
+require('../dist/daemon/main.js').main(process.argv.slice(2), {
+  loadDemo: async () => require('../dist/demo/demo.js').runDemo,
+});

@@ -5,8 +5,9 @@
 //   serveDb.serveSet$ ─takeUntil(stop)─ socketSource ─ record$ ─ logplexSink ─ stats$
 //          │                               │                         │
 //          └──── outcome events ───────────┴──── events ─────────────┴──→ event$
-import { BehaviorSubject, Observable, Subject, Subscription, takeUntil, tap } from './rx';
+import { BehaviorSubject, Observable, ReplaySubject, Subject, Subscription, takeUntil, tap } from './rx';
 import type { EventBase } from './events';
+import { FirstServeSet } from './firstServeSet';
 import { resolveFormatOptions } from './format/options';
 import { COLLECTOR_DEFAULTS, type CollectorOptions } from './options';
 import { openServeDb, type ServeDb, type ServeDbEvent } from './servedb';
@@ -71,11 +72,20 @@ export interface Collector {
   readonly record$: Observable<SourcedRecord>;
   /** Connects, disconnects, reloads, rejects, drops, post failures, lifecycle (hot). */
   readonly event$: Observable<CollectorEvent>;
-  /** Latest counters; replays the current value to each subscriber. */
+  /**
+   * Latest counters; replays the current value to each subscriber, also after stop() (then the
+   * counters at the stop, and completion).
+   */
   readonly stats$: Observable<CollectorStats>;
   /** The serve set in force (replays the current one); empty before start(). */
   readonly serveSet$: Observable<ServeSet>;
-  /** Opens the serve database and starts listening. Rejects (e.g. ServeDbError) when it cannot. */
+  /**
+   * Opens the serve database (its serves.loaded, then any serves.new) and starts listening.
+   * Resolves once every serve of that first set listens (its socket file is there and accepts
+   * connections) or has failed with its reason (a `listen_error` event: it is retried every
+   * `source.listenRetryMs`), and `started` has been emitted; or early, when stop() is called
+   * meanwhile. Rejects (e.g. ServeDbError) when the serve database cannot be opened.
+   */
   start(): Promise<void>;
   /** Re-reads the serve database now (what SIGHUP does). */
   reload(): void;
@@ -95,7 +105,8 @@ const undelivered = (s: CollectorStats): number => s.dropped + s.lost;
 export function createCollector(options: CollectorOptions): Collector {
   // Resolve every stage's options now, so a bad option fails here, before anything starts.
   const logplexUrl = typeof options.logplexUrl === 'string' ? new URL(options.logplexUrl) : options.logplexUrl;
-  const serveDbOptions = resolveServeDbOptions({ ...options.serveDb, dir: options.serveDbDir, logplexUrl });
+  // Errors about the directory name the option the embedder set, unless told otherwise (the daemon).
+  const serveDbOptions = resolveServeDbOptions({ dirSetting: 'serveDbDir', ...options.serveDb, dir: options.serveDbDir, logplexUrl });
   const sourceOptions = resolveSourceOptions(options.source);
   const formatter = sinkFormatter(resolveFormatOptions(options.format));
   const sinkOptions = resolveSinkOptions(options.sink);
@@ -104,12 +115,22 @@ export function createCollector(options: CollectorOptions): Collector {
 
   const events = new Subject<CollectorEvent>();
   const records = new Subject<SourcedRecord>();
-  const stats = new BehaviorSubject<CollectorStats>(emptyStats());
+  // A ReplaySubject, not a BehaviorSubject: it replays the last counters after stop() completed
+  // it too, which is when an embedder most wants them. `latest` is what the collector reads.
+  let latest = emptyStats();
+  const stats = new ReplaySubject<CollectorStats>(1);
+  stats.next(latest);
+  const publishStats = (s: CollectorStats): void => {
+    latest = s;
+    stats.next(s);
+  };
   const serveSets = new BehaviorSubject<ServeSet>([]);
   const emit = (event: CollectorEvent): void => events.next(event);
 
+  const firstSet = new FirstServeSet();
   let connections = 0;
   const onSourceEvent = (event: SourceEvent): void => {
+    firstSet.sourceEvent(event);
     if (event.kind === 'connect') connections += 1;
     const ended = event.kind === 'disconnect' || event.kind === 'identity_mismatch' || event.kind === 'protocol_error';
     if (ended && event.identified) connections -= 1; // only those that had logged `connect`
@@ -145,7 +166,10 @@ export function createCollector(options: CollectorOptions): Collector {
     }
     subscriptions.add(db.outcome$.subscribe(emit));
     const serveSet$ = db.serveSet$.pipe(
-      tap((set) => serveSets.next(set)),
+      tap((set) => {
+        firstSet.serveSet(set);
+        serveSets.next(set);
+      }),
       takeUntil(stopListening), // completing it is how the source stops listening and drains
     );
     // The sink is record$'s only subscriber, so no share(): it was one more Subject per record.
@@ -160,13 +184,16 @@ export function createCollector(options: CollectorOptions): Collector {
         // serveSets, not serveSet$: it still holds the set while the sink flushes at shutdown, so
         // the last L10 notices go out with the serve's current token.
         logplexSink(record$, { ...sinkOptions, format: formatter, events: (e: SinkEvent) => emit(e), serveSet$: serveSets, spool }).subscribe({
-          next: (s) => stats.next({ ...s, connections }),
+          next: (s) => publishStats({ ...s, connections }),
           error: reject,
           complete: resolve,
         }),
       );
     });
     delivered.catch(() => undefined); // observed by stop(); never an unhandled rejection
+    // stop() abandons the wait; a sink that ended early (it failed) ends it too: stop() reports.
+    await Promise.race([firstSet.answered, delivered.catch(() => undefined)]);
+    if (stopping !== undefined) return;
     emit({
       kind: 'started',
       level: 'info',
@@ -181,7 +208,8 @@ export function createCollector(options: CollectorOptions): Collector {
     stopping ??= (async () => {
       const began = Date.now();
       emit({ kind: 'stopping', level: 'info', timeout_ms: shutdownTimeoutMs });
-      const undeliveredBefore = undelivered(stats.value);
+      const undeliveredBefore = undelivered(latest);
+      firstSet.abandon(); // a start() waiting for its sockets returns now
       stopListening.next();
       // Stop looking at serves.new now, beside delivery: a look under way finishes first, and one
       // that never does (serves.new on a hung file system) must not hold the stop past its timeout.
@@ -200,7 +228,7 @@ export function createCollector(options: CollectorOptions): Collector {
         'timeout' as const,
       ).catch(() => 'failed' as const);
       if (outcome === 'timeout') {
-        const left = stats.value;
+        const left = latest;
         emit({
           kind: 'shutdown_timeout',
           level: 'error',
@@ -219,8 +247,8 @@ export function createCollector(options: CollectorOptions): Collector {
       const closed = await within(Math.max(0, began + shutdownTimeoutMs - Date.now()), serveDbClosed, false);
       // All delivered: the sink finished in time, and nothing it read or owed logplex since the
       // stop began (records, or a notice of earlier losses) was dropped or given up.
-      const deliveredAll = outcome === 'delivered' && undelivered(stats.value) === undeliveredBefore;
-      const atStop = stats.value;
+      const deliveredAll = outcome === 'delivered' && undelivered(latest) === undeliveredBefore;
+      const atStop = latest;
       emit({
         kind: 'stopped',
         level: 'info',

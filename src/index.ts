@@ -12,7 +12,7 @@ export * as format from './format';
 export * as sink from './sink';
 export * as spool from './spool';
 
-export { ProtocolError, decodeLogfebe, type LogRecord, type LogfebeMessage, type RecordMessage } from './protocol';
+export { ProtocolError, LogfebeDecoder, type LogRecord, type LogfebeMessage, type RecordMessage } from './protocol';
 export { ServeDbError, openServeDb, type Serve, type ServeSet } from './servedb';
 export { socketSource, type SourcedRecord } from './source';
 export { createFormatter } from './format';

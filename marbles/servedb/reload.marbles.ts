@@ -1,97 +1,176 @@
-// reload(): a sequence of what was read from serves.new becomes outcomes and serve sets.
-// Outcomes are projected to plain summaries before comparing: a Secret keeps its value in a
-// private field, which deep equality cannot see.
+// reloadPass(): the one look at serves.new the daemon runs, on file operations that take the
+// time the diagram gives them (cold observables standing in for store.ts). What it says, when the
+// set is applied, and when the directory is consistent again (completion). Events are projected
+// to short summaries: a Secret keeps its value in a private field, which deep equality cannot see.
+import { type Observable, Observable as RxObservable, of, throwError } from 'rxjs';
 import { map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import * as E from 'fp-ts/Either';
-import { appliedServeSets, parseServes, reload, type ReloadOutcome, type ServeSet, type ServesRead } from '../../src/servedb';
+import { parseServes, type ServeDbEvent, type ServeSet } from '../../src/servedb';
+import { reloadPass, type ServesFiles } from '../../src/servedb/reload';
+import type { TakenServes } from '../../src/servedb/store';
+import type { LookReason } from '../../src/servedb/watch';
 
+const dir = '/db';
 const logplexUrl = new URL('https://logplex.example.com/logs');
-const options = { logplexUrl };
-
-const file = (serves: ReadonlyArray<Record<string, string>>): ServesRead => ({ kind: 'new', text: JSON.stringify({ serves }) });
 const blue = { i: 'id-1', t: 't.one', p: '/run/1.sock', name: 'BLUE' };
 const green = { i: 'id-2', t: 't.two', p: '/run/2.sock' };
-const greenNewToken = { ...green, t: 't.two-rotated' };
+const text = (serves: ReadonlyArray<Record<string, string>>): string => JSON.stringify({ serves });
+const taken = (serves: ReadonlyArray<Record<string, string>>): TakenServes => ({ kind: 'new', taken: '/db/.taken', text: text(serves) });
 
-const reads: Record<string, ServesRead> = {
-  a: file([blue, green]),
-  r: file([green, blue]), // same serves, another order: the same set
-  n: { kind: 'absent' },
-  x: { kind: 'new', text: '{"serves": [' },
-  d: file([blue, blue]), // duplicate socket path
-  t: file([blue, greenNewToken]), // a rotated token is a change
-  e: file([]),
-};
-
-/** What a reader of the diagram checks: kind, changed, the serves (with tokens), the error. */
-function summary(outcome: ReloadOutcome): string {
-  switch (outcome.kind) {
-    case 'absent':
-      return 'absent';
-    case 'accepted':
-      return `${outcome.changed ? 'changed' : 'same'} ${describeSet(outcome.serveSet)}`;
-    case 'rejected':
-      return `rejected ${outcome.error}`;
+function summary(event: ServeDbEvent): string {
+  switch (event.kind) {
+    case 'serves_accepted':
+      return `accepted ${event.file} changed=${event.changed} serves=${event.serves} +${event.added} -${event.removed} ~${event.updated} ${event.reason}`;
+    case 'serves_unchanged':
+      return `unchanged serves=${event.serves} ${event.reason}`;
+    case 'serves_rejected':
+      return `rejected ${event.error} serves=${event.serves}`;
+    case 'serves_warning':
+      return `warning ${event.warning.slice(0, 20)}`;
+    case 'serves_error':
+      return `error ${event.during} ${event.error}`;
+    default:
+      return event.kind;
   }
 }
 
-function describeSet(set: ServeSet): string {
-  return `[${set.map((s) => `${s.identity}@${s.socketPath}:${s.target.token.reveal()}`).join(' ')}]`;
-}
-
-const A = '[id-1@/run/1.sock:t.one id-2@/run/2.sock:t.two]';
-const T = '[id-1@/run/1.sock:t.one id-2@/run/2.sock:t.two-rotated]';
+const describeSet = (set: ServeSet): string => `[${set.map((s) => `${s.identity}:${s.target.token.reveal()}`).join(' ')}]`;
 
 let scheduler: TestScheduler;
 beforeEach(() => {
   scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 });
 
-describe('reload', () => {
-  it('turns reads into outcomes, keeping the set in force across rejects', () => {
+/** The pass's events and its applies (`apply [...]`), in the order they happen. */
+function pass(reason: LookReason, files: Partial<ServesFiles>, current: ServeSet = []): Observable<string> {
+  return new RxObservable<string>((subscriber) => {
+    let inForce = current;
+    const all: ServesFiles = {
+      take: () => of({ kind: 'absent' }),
+      accept: () => of(undefined),
+      reject: () => of(undefined),
+      restore: () => of(undefined),
+      turn: () => of(undefined),
+      ...files,
+    };
+    return reloadPass(reason, {
+      dir,
+      files: all,
+      parseOptions: { logplexUrl },
+      current: () => inForce,
+      apply: (set) => {
+        inForce = set;
+        subscriber.next(`apply ${describeSet(set)}`);
+      },
+    })
+      .pipe(map(summary))
+      .subscribe(subscriber);
+  });
+}
+
+describe('reloadPass', () => {
+  it('says serves_accepted before applying the set (so before any listening), then copies it to serves.loaded', () => {
     scheduler.run(({ cold, expectObservable }) => {
-      const read$ = cold('-a-n-r-x-d-t-e-|', reads);
-      expectObservable(read$.pipe(reload([], options), map(summary))).toBe('-A-N-R-X-D-T-E-|', {
-        A: `changed ${A}`,
-        N: 'absent',
-        R: `same ${A}`,
-        X: 'rejected serves.new is not valid JSON at line 1, column 13: Unexpected end of JSON input',
-        D: 'rejected serves[1].p: "/run/1.s…(11 chars)" is also used by serves[0]',
-        T: `changed ${T}`,
-        E: 'changed []',
+      const files: Partial<ServesFiles> = {
+        take: () => cold('-(t|)', { t: taken([blue, green]) }),
+        turn: () => cold('-(x|)', { x: undefined }),
+        accept: () => cold('---(x|)', { x: undefined }),
+      };
+      // take (1) · turn after parsing (1) · accepted · turn (1) · apply · copy (3) · done
+      expectObservable(pass('file', files)).toBe('--ap--|', {
+        a: 'accepted serves.new changed=true serves=2 +2 -0 ~0 file',
+        p: 'apply [id-1:t.one id-2:t.two]',
       });
     });
   });
 
-  it('emits a serve set only when the content changed: duplicates suppressed, rejects emit none', () => {
+  it('applies nothing for a serves.new that says what is served already, and still copies it', () => {
+    const inForce = parseServes(text([blue]), { logplexUrl });
+    if (E.isLeft(inForce)) throw new Error('fixture must be valid');
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const copy = cold('--x|', { x: undefined });
+      const files: Partial<ServesFiles> = { take: () => cold('-(t|)', { t: taken([blue]) }), accept: () => copy };
+      expectObservable(pass('poll', files, inForce.right)).toBe('-a--|', { a: 'accepted serves.new changed=false serves=1 +0 -0 ~0 poll' });
+      expectSubscriptions(copy.subscriptions).toBe('-^--!');
+    });
+  });
+
+  it('a failed copy puts serves.new back and says so after the accept; the set stays applied', () => {
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const restore = cold('-x|', { x: undefined });
+      const files: Partial<ServesFiles> = {
+        take: () => cold('-(t|)', { t: taken([blue]) }),
+        accept: () => cold('---#', undefined, Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })),
+        restore: () => restore,
+      };
+      expectObservable(pass('file', files)).toBe('-(ap)-(e|)', {
+        a: 'accepted serves.new changed=true serves=1 +1 -0 ~0 file',
+        p: 'apply [id-1:t.one]',
+        e: 'error accept applied /db/serves.new but could not write serves.loaded (ENOSPC: no space left on device); will retry',
+      });
+      expectSubscriptions(restore.subscriptions).toBe('----^-!');
+    });
+  });
+
+  it('rejects after moving the file aside, keeping the set in force', () => {
     scheduler.run(({ cold, expectObservable }) => {
-      const read$ = cold('-a-r-x-a-n-t-t-e-|', reads);
-      expectObservable(read$.pipe(reload([], options), appliedServeSets(), map(describeSet))).toBe(
-        '-A---------T---E-|',
-        { A, T, E: '[]' },
+      const files: Partial<ServesFiles> = {
+        take: () => cold('-(t|)', { t: taken([blue, blue]) }),
+        reject: () => cold('--x|', { x: undefined }),
+      };
+      expectObservable(pass('file', files, [])).toBe('----(r|)', {
+        r: 'rejected serves[1].p: "/run/1.sock" is also used by serves[0] serves=0',
+      });
+    });
+  });
+
+  it('answers a rescan that finds no serves.new with serves_unchanged; a poll or file event says nothing', () => {
+    scheduler.run(({ cold, expectObservable }) => {
+      const absent: Partial<ServesFiles> = { take: () => cold('--(a|)', { a: { kind: 'absent' } }) };
+      expectObservable(pass('rescan', absent)).toBe('--(u|)', { u: 'unchanged serves=0 rescan' });
+      expectObservable(pass('poll', absent)).toBe('--|');
+      expectObservable(pass('file', absent)).toBe('--|');
+    });
+  });
+
+  it('reports a serves.new it cannot read, and ends the pass', () => {
+    scheduler.run(({ cold, expectObservable }) => {
+      const files: Partial<ServesFiles> = { take: () => cold('-#', undefined, Object.assign(new Error('EACCES: permission denied, rename'), { code: 'EACCES' })) };
+      expectObservable(pass('poll', files)).toBe('-(e|)', { e: 'error read cannot read /db/serves.new (EACCES: permission denied)' });
+    });
+  });
+
+  it('rejects a serves.new it will not read (a FIFO, too large) without parsing it', () => {
+    scheduler.run(({ cold, expectObservable }) => {
+      const files: Partial<ServesFiles> = {
+        take: () => cold('-(u|)', { u: { kind: 'unusable', taken: '/db/.taken', problem: 'serves.new is a FIFO (named pipe), not a regular file' } }),
+      };
+      expectObservable(pass('file', files)).toBe('-(r|)', { r: 'rejected serves.new is a FIFO (named pipe), not a regular file serves=0' });
+    });
+  });
+
+  it('refuses `t` serves without LOGPLEX_URL', () => {
+    scheduler.run(({ cold, expectObservable }) => {
+      const run = new RxObservable<string>((subscriber) =>
+        reloadPass('file', {
+          dir,
+          files: { take: () => cold('-(t|)', { t: taken([blue]) }), accept: () => of(undefined), reject: () => of(undefined), restore: () => of(undefined), turn: () => of(undefined) },
+          parseOptions: { logplexUrl: undefined },
+          current: () => [],
+          apply: () => undefined,
+        })
+          .pipe(map(summary))
+          .subscribe(subscriber),
       );
+      expectObservable(run).toBe('-(r|)', { r: 'rejected serves[0].t: a token needs LOGPLEX_URL to be set (or give this serve a "url" instead) serves=0' });
     });
   });
 
-  it('starts from the set it is given: re-reading serves.loaded`s content is no change', () => {
-    const loaded = parseServes(reads.a?.kind === 'new' ? reads.a.text : '', options);
-    if (E.isLeft(loaded)) throw new Error('fixture must be valid');
+  it('stops at the error of a step it does not expect to fail', () => {
     scheduler.run(({ cold, expectObservable }) => {
-      const read$ = cold('-a-r-t-|', reads);
-      expectObservable(read$.pipe(reload(loaded.right, options), appliedServeSets(), map(describeSet))).toBe('-----T-|', { T });
-    });
-  });
-
-  it('refuses `t` serves without LOGPLEX_URL, and keeps the set in force', () => {
-    scheduler.run(({ cold, expectObservable }) => {
-      const read$ = cold('-a-|', reads);
-      expectObservable(read$.pipe(reload([], { logplexUrl: undefined }), map(summary))).toBe('-X-|', {
-        X: [
-          'rejected serves[0].t: a token needs LOGPLEX_URL to be set (or give this serve a "url" instead)',
-          'serves[1].t: a token needs LOGPLEX_URL to be set (or give this serve a "url" instead)',
-        ].join('\n'),
-      });
+      const files: Partial<ServesFiles> = { take: () => cold('-(t|)', { t: taken([blue]) }), turn: () => throwError(() => new Error('bug')) };
+      expectObservable(pass('file', files)).toBe('-#', undefined, new Error('bug'));
     });
   });
 });

@@ -47,7 +47,7 @@ describe('createCollector (the library API)', () => {
     renameSync(join(tmp, 'tmp.json'), join(tmp, 'serves.new'));
     await firstValueFrom(collector.serveSet$.pipe(filter((set) => set.length === 1)));
     await firstValueFrom(collector.event$.pipe(filter((e) => e.kind === 'listening')));
-    // Applied first, then copied durably to serves.loaded; the event follows the copy.
+    // Said first, then applied, then copied durably to serves.loaded.
     await waitUntil(() => events.some((e) => e.kind === 'serves_accepted'));
 
     const report = await runEmulator({ socketPath: socket, identity: 'app', connections: 2, recordsPerConnection: 25 });

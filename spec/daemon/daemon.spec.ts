@@ -96,8 +96,8 @@ describe('pg-logplexcollector, running', () => {
     const socket = join(bed.dir, 'pg.sock');
     bed.writeServes([{ i: 'db1', t: TOKEN, p: socket, name: 'BLUE' }]);
     await d.waitFor('listening', (l) => l.socket === socket);
-    await d.waitFor('serves_accepted', (l) => l.reason !== 'start'); // logged once the files are settled
-    expect(existsSync(join(bed.dir, 'serves.loaded'))).toBe(true);
+    await d.waitFor('serves_accepted', (l) => l.reason !== 'start'); // logged before its serves listen; the copy follows
+    await waitUntil(() => existsSync(join(bed.dir, 'serves.loaded')));
     expect(existsSync(join(bed.dir, 'serves.new'))).toBe(false);
 
     const report = await runEmulator({ socketPath: socket, identity: 'db1', connections: 2, recordsPerConnection: 50 });

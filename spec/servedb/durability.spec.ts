@@ -56,6 +56,9 @@ it('replaces serves.loaded atomically while a reader reads it in a tight loop', 
       await waitFor(() => events.length === round + 1, 5000, `accept of round ${round}`);
       expect(events[round]).toMatchObject({ kind: 'serves_accepted', changed: true, serves: SERVES });
     }
+    // serves_accepted is said before the set is applied and copied: the last copy follows it.
+    const loadedRound = async (): Promise<number> => (JSON.parse(await readFile(path.join(dir, 'serves.loaded'), 'utf8')) as { round: number }).round;
+    await waitFor(async () => (await loadedRound()) === ROUNDS, 5000, 'the last copy to serves.loaded');
   } finally {
     stop = true;
     await reader;

@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { firstValueFrom } from 'rxjs';
 import { openServeDb, type ServeDb, type ServeDbEvent } from '../../src/servedb';
-import { collectEvents, existsIn, LOGPLEX_URL, makeTempDir, openWithoutEvents, removeTempDir, servesText, socketPath, TOKEN, waitFor, writeAtomically } from './support';
+import { acceptSettled, collectEvents, existsIn, LOGPLEX_URL, makeTempDir, openWithoutEvents, removeTempDir, servesText, socketPath, TOKEN, waitFor, writeAtomically } from './support';
 
 let dir: string;
 const opened: ServeDb[] = [];
@@ -56,6 +56,7 @@ describe('the last serves.new written wins', () => {
 
     db.rescan();
     await waitFor(() => ofKind(events, 'serves_accepted').length > 0, 5000, 'the valid file to be accepted');
+    await acceptSettled(dir, valid);
     expect(await read('serves.loaded')).toBe(valid);
     expect((await firstValueFrom(db.serveSet$)).map((s) => s.identity)).toEqual(['a']);
   });

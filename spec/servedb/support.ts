@@ -1,6 +1,6 @@
 // Helpers for the serve database specs: a real temporary directory per test, serves files
 // written the way the spec asks operators to (atomically, by rename), and waiting on events.
-import { access, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openServeDb, type ServeDb, type ServeDbEvent } from '../../src/servedb';
@@ -70,4 +70,15 @@ export function existsIn(dir: string, name: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/**
+ * Resolves once `text` is serves.loaded and serves.new is gone: serves_accepted is said before
+ * the set is applied and copied, so a test that checks the files waits for them too.
+ */
+export async function acceptSettled(dir: string, text: string): Promise<void> {
+  const loaded = (): Promise<string | undefined> => readFile(path.join(dir, 'serves.loaded'), 'utf8').catch(() => undefined);
+  // The taken file is removed last (store.ts acceptServes): once it is gone, so are serves.rej and last_error.
+  const taken = async (): Promise<boolean> => (await readdir(dir)).some((name) => name.startsWith('.serves.new.'));
+  await waitFor(async () => (await loaded()) === text && !(await existsIn(dir, 'serves.new')) && !(await taken()), 5000, 'serves.loaded to hold the accepted file');
 }

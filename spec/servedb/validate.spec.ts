@@ -109,7 +109,7 @@ describe('parseServes: refused files, by path and without secrets', () => {
       { i: 'a', t: TOKEN, p: '/a/b.sock' },
       { i: 'b', t: TOKEN, p: '/a/c.sock' },
       { i: 'c', t: TOKEN, p: '/a//b.sock' },
-    ]), ['serves[2].p: "/a//b.so…(10 chars)" is also used by serves[0]'], LOGPLEX_URL],
+    ]), ['serves[2].p: "/a//b.sock" is also used by serves[0]'], LOGPLEX_URL],
     ['a p too long for a socket', servesText([{ i: 'a', t: TOKEN, p: `/${'x'.repeat(120)}` }]), [
       'serves[0].p: is 121 bytes long, a unix socket path may have at most 107',
     ], LOGPLEX_URL],

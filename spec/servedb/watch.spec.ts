@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { EventEmitter } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { openServeDb, type ServeDb } from '../../src/servedb';
+import { asyncScheduler } from 'rxjs';
 import { watchServesNew, type DirWatcher, type LookReason } from '../../src/servedb/watch';
 import { collectEvents, LOGPLEX_URL, makeTempDir, removeTempDir, servesText, socketPath, TOKEN, waitFor, writeAtomically } from './support';
 
@@ -63,7 +64,7 @@ describe('watching serves.new', () => {
 
 describe('watchServesNew', () => {
   async function watchLooks(): Promise<LookReason[]> {
-    const watch = watchServesNew({ dir, pollIntervalMs: 60_000, watchEvents: true, settleMs: 100, readyTimeoutMs: 10_000, onWatchError: () => undefined });
+    const watch = watchServesNew({ dir, pollIntervalMs: 60_000, watchEvents: true, settleMs: 100, readyTimeoutMs: 10_000, scheduler: asyncScheduler, onWatchError: () => undefined });
     const looks: LookReason[] = [];
     const subscription = watch.look$.subscribe((reason) => looks.push(reason));
     cleanups.push(async () => {
@@ -107,7 +108,7 @@ describe('a watcher that never gets ready', () => {
     const errors: string[] = [];
     const started = Date.now();
     const watch = watchServesNew({
-      dir, pollIntervalMs: 60_000, watchEvents: true, settleMs: 0, readyTimeoutMs: 150,
+      dir, pollIntervalMs: 60_000, watchEvents: true, settleMs: 0, readyTimeoutMs: 150, scheduler: asyncScheduler,
       onWatchError: (err) => errors.push(err.message),
       startWatcher: () => new StuckWatcher(),
     });
@@ -121,7 +122,7 @@ describe('a watcher that never gets ready', () => {
     const stuck = new StuckWatcher();
     stuck.on('error', () => undefined); // chokidar's own listener reports it; here nothing does
     const watch = watchServesNew({
-      dir, pollIntervalMs: 60_000, watchEvents: true, settleMs: 0, readyTimeoutMs: 60_000,
+      dir, pollIntervalMs: 60_000, watchEvents: true, settleMs: 0, readyTimeoutMs: 60_000, scheduler: asyncScheduler,
       onWatchError: () => undefined,
       startWatcher: () => stuck,
     });

@@ -5,12 +5,13 @@
 import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
 import { Server } from 'node:net';
 import { privateBind } from '../../src/source/privateBind';
+import { SocketDirectories } from '../../src/source/socketDirectory';
 import { tempDir } from './support';
 
 const openDescriptors = (): number => readdirSync('/proc/self/fd').length;
 
 async function listenPrivately(target: string): Promise<{ server: Server; holds: boolean; dispose: () => void }> {
-  const bind = privateBind(target);
+  const bind = privateBind(target, new SocketDirectories());
   const server = new Server();
   await new Promise<void>((done) => server.listen(bind.bindPath, done));
   bind.place(target, 0o777, undefined);

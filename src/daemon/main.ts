@@ -41,7 +41,7 @@ export function collectorOptions(config: DaemonConfig, serveDbDir: string): Coll
   return {
     serveDbDir,
     logplexUrl: config.logplexUrl,
-    serveDb: { pollIntervalMs: t.pollIntervalMs, watchEvents: t.watchEvents },
+    serveDb: { pollIntervalMs: t.pollIntervalMs, watchEvents: t.watchEvents, dirSetting: 'SERVE_DB_DIR (--serve-db-dir)' },
     source: {
       maxMessageBytes: t.maxRecordBytes,
       maxPartialBytes: t.maxPartialBytes,
@@ -66,7 +66,15 @@ export function collectorOptions(config: DaemonConfig, serveDbDir: string): Coll
   };
 }
 
-export async function main(argv: readonly string[]): Promise<void> {
+/**
+ * What the command runs besides the daemon, handed in by its entry point (bin/) and loaded only
+ * when asked for: the demo and its test doubles are no part of the daemon's modules.
+ */
+export interface MainExtras {
+  readonly loadDemo?: () => Promise<(config: DaemonConfig) => Promise<void>>;
+}
+
+export async function main(argv: readonly string[], extras: MainExtras = {}): Promise<void> {
   let config: DaemonConfig;
   try {
     config = parseConfig(argv, process.env);
@@ -82,7 +90,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   if (config.demo) {
-    const { runDemo } = await import('../demo/demo');
+    if (extras.loadDemo === undefined) fatal(EXIT_CONFIG, '--demo is run by the pg-logplexcollector command (bin/pg-logplexcollector.js)');
+    const runDemo = await extras.loadDemo();
     return runDemo(config);
   }
   if (config.serveDbDir === undefined) {

@@ -129,6 +129,7 @@ export function collectorMetrics(
         break;
       }
       case 'serves_accepted':
+        if (event.file === 'serves.loaded') break; // the set start-up began from: `started` dates it
         reloads += 1;
         lastAcceptedSeconds = Date.now() / 1000;
         break;

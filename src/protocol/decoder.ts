@@ -1,5 +1,6 @@
-// The synchronous heart of decodeLogfebe: chunks in, typed messages out, ProtocolError thrown on
-// the first violation. Kept free of RxJS so the benchmark and any non-Rx caller can drive it.
+// The protocol decoder the source runs on every connection (source/connection.ts): chunks in,
+// typed messages out, ProtocolError thrown on the first violation. Free of RxJS: one call per
+// read, no operator in between; marbles/protocol/ diagrams its timing through a test wrapper.
 import { severityOf } from './elevel';
 import { ProtocolError, plural } from './errors';
 import { FrameReader, TYPE_I, TYPE_L, TYPE_V } from './deframe';
@@ -36,7 +37,7 @@ export class LogfebeDecoder {
    * A violation throws ProtocolError, and the connection is then beyond repair: every later call
    * throws the same error. Records that the same chunk completed before the violation are still
    * worth delivering, so when there are any they are returned and the error waits for the next
-   * call; `violation` tells the caller at once (decodeLogfebe emits them, then errors).
+   * call; `violation` tells the caller at once (the connection forwards them, then closes).
    */
   push(chunk: Buffer): LogfebeMessage[] {
     if (this.failure !== undefined) throw this.failure;

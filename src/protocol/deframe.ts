@@ -3,9 +3,7 @@
 // only a frame spread over several chunks is copied, piece by piece as it arrives, into one
 // buffer, so framing stays linear however the stream is cut (one byte per chunk included), and
 // what all readers hold for unfinished frames is bounded by the Budget they share.
-import { concat, concatMap, concatWith, defer, EMPTY, throwError, type OperatorFunction } from '../rx';
 import { ProtocolError, describeByte } from './errors';
-import { resolveProtocolOptions, type ProtocolOptions } from './options';
 import { Budget } from '../budget';
 
 export const TYPE_V = 0x56;
@@ -230,38 +228,4 @@ export class FrameReader {
       );
     }
   }
-}
-
-/**
- * Socket chunks to whole frames, checking type bytes, lengths and the size cap but not message
- * order (decodeLogfebe does). Each subscription frames its own stream. A violation errors after
- * the frames its chunk completed before it; a stream that ends inside a frame errors with
- * LOGFEBE_TRUNCATED_MESSAGE.
- */
-export function deframe(options?: Partial<ProtocolOptions>): OperatorFunction<Buffer, Frame> {
-  const { maxMessageBytes } = resolveProtocolOptions(options);
-  return (chunk$) =>
-    defer(() => {
-      const reader = new FrameReader(maxMessageBytes);
-      return chunk$.pipe(
-        concatMap((chunk) => {
-          const frames: Frame[] = [];
-          try {
-            reader.push(chunk, (type, buf, start, end) => {
-              frames.push({ type: frameTypeName(type), payload: buf.subarray(start, end) });
-            });
-          } catch (error) {
-            // Frames before the violation in the same chunk still go out, then the error.
-            return concat(frames, throwError(() => error));
-          }
-          return frames;
-        }),
-        concatWith(
-          defer(() => {
-            reader.end();
-            return EMPTY;
-          }),
-        ),
-      );
-    });
 }

@@ -13,7 +13,6 @@ export { ProtocolError, type ProtocolErrorCode } from './errors';
 export { DEFAULT_PROTOCOL_OPTIONS, resolveProtocolOptions, type ProtocolOptions } from './options';
 export { parseVersion, majorVersionOf } from './version';
 export { severityOf, WARNING_CLIENT_ONLY_SINCE } from './elevel';
-export { deframe, FrameReader, type Frame, type FrameType } from './deframe';
+export { FrameReader, type Frame, type FrameType } from './deframe';
 export { LogfebeDecoder } from './decoder';
-export { decodeLogfebe } from './decodeLogfebe';
 export { encodeIdentity, encodeRaw, encodeRecord, encodeVersion } from './encode';

@@ -4,17 +4,31 @@
 import type { EventBase } from '../events';
 import type { LookReason } from './watch';
 
-/** A serves.new was valid and is now in force (and copied to serves.loaded). */
+/**
+ * A serves file was valid and its set is now in force: a serves.new (said before its serves
+ * start listening; copied to serves.loaded right after, see serves_error during=accept), or at
+ * start-up the serves.loaded the collector starts from.
+ */
 export interface ServesAcceptedEvent extends EventBase {
   readonly kind: 'serves_accepted';
   readonly level: 'info';
   readonly dir: string; // the serve database directory
+  readonly file: 'serves.new' | 'serves.loaded'; // which file the set came from
   readonly serves: number; // serves in force now
   readonly added: number; // socket paths new in this set
   readonly removed: number; // socket paths no longer served
   readonly updated: number; // same socket path, different identity, label, endpoint or token
   readonly changed: boolean; // false when serves.new said what was already served
   readonly reason: LookReason; // what made us look
+}
+
+/** A rescan (SIGHUP) found no serves.new: the set in force stays as it is. */
+export interface ServesUnchangedEvent extends EventBase {
+  readonly kind: 'serves_unchanged';
+  readonly level: 'info';
+  readonly dir: string;
+  readonly serves: number; // serves in force, unchanged
+  readonly reason: LookReason;
 }
 
 /** A serves.new was invalid: renamed to serves.rej, `error` written to last_error. */
@@ -53,4 +67,4 @@ export interface ServesErrorEvent extends EventBase {
   readonly error: string; // one line: what failed, on which file, and why
 }
 
-export type ServeDbEvent = ServesAcceptedEvent | ServesRejectedEvent | ServesWarningEvent | ServesErrorEvent | StaleLockEvent;
+export type ServeDbEvent = ServesAcceptedEvent | ServesUnchangedEvent | ServesRejectedEvent | ServesWarningEvent | ServesErrorEvent | StaleLockEvent;

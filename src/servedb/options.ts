@@ -1,4 +1,5 @@
 // Every tunable of the serve database, with its default, in one place.
+import { asyncScheduler, type SchedulerLike } from '../rx';
 
 export interface ServeDbOptions {
   /** SERVE_DB_DIR: the directory holding serves.new, serves.loaded, serves.rej and last_error. */
@@ -28,6 +29,13 @@ export interface ServeDbOptions {
    * ready (inotify limits, odd file systems) must not keep the collector from starting.
    */
   readonly watchReadyTimeoutMs: number;
+  /** Keeps the poll, settle and ready-timeout timers: virtual time in tests. */
+  readonly scheduler: SchedulerLike;
+  /**
+   * How errors name the setting that chose `dir`, so that they say what to change: the daemon
+   * says SERVE_DB_DIR, the library `serveDbDir` (createCollector), openServeDb's caller `dir`.
+   */
+  readonly dirSetting: string;
 }
 
 export const DEFAULT_SERVE_DB_OPTIONS = {
@@ -35,6 +43,7 @@ export const DEFAULT_SERVE_DB_OPTIONS = {
   watchEvents: true,
   settleMs: 100,
   watchReadyTimeoutMs: 10_000,
+  dirSetting: 'the dir option',
 } as const satisfies Partial<ServeDbOptions>;
 
 /** What a caller must say (dir, logplexUrl); everything else has a default. */
@@ -50,6 +59,8 @@ export function resolveServeDbOptions(options: ServeDbOptionsInput): ServeDbOpti
     watchEvents: options.watchEvents ?? DEFAULT_SERVE_DB_OPTIONS.watchEvents,
     settleMs: options.settleMs ?? DEFAULT_SERVE_DB_OPTIONS.settleMs,
     watchReadyTimeoutMs: options.watchReadyTimeoutMs ?? DEFAULT_SERVE_DB_OPTIONS.watchReadyTimeoutMs,
+    scheduler: options.scheduler ?? asyncScheduler,
+    dirSetting: options.dirSetting ?? DEFAULT_SERVE_DB_OPTIONS.dirSetting,
   };
   if (!Number.isFinite(resolved.watchReadyTimeoutMs) || resolved.watchReadyTimeoutMs <= 0) {
     throw new RangeError(`watchReadyTimeoutMs must be positive, got ${resolved.watchReadyTimeoutMs}`);

@@ -1,21 +1,27 @@
-// The pure heart of reloading: what was read from serves.new, and the serve set in force, decide
-// what happens. No I/O and no clock, so marble tests can check it against a diagram
-// (marbles/servedb/reload.marbles.ts).
+// One look at serves.new, as the daemon runs it: take the file, decide against the set in force,
+// say what was decided, apply it, then leave the directory consistent. Deciding is pure (decide);
+// the file operations are injected (ServesFiles: store.ts on the real directory in serveDb.ts,
+// cold observables in marbles/servedb/reload.marbles.ts), so the order of what is said, applied
+// and written is checked against a diagram on the very code the daemon runs.
 //
-// `decide` is one step; `reload` folds it over a stream of reads. serveDb.ts runs `decide` inside
-// its serialized pass rather than piping through `reload`, because the step's consequences on
-// disk (serves.loaded written, serves.new renamed) must finish before the next read.
-import type { Observable, OperatorFunction } from '../rx';
-import { filter, map, scan } from '../rx';
+// The order, and why:
+// - `serves_accepted` (and its warnings) first, then the set is applied, then copied to
+//   serves.loaded. Applying starts listening at once, and a log that says `listening` before
+//   the accept that caused it reads backwards. The copy comes after the apply (docs/serve-db.md);
+//   should it fail, serves.new is put back, `serves_error during=accept` says so, and the next
+//   look accepts it again (unchanged, so nothing is re-applied) and retries the copy.
+// - A rescan (SIGHUP) that finds no serves.new says `serves_unchanged`: an operator who asked
+//   gets an answer. A poll or file event that finds none says nothing (looking is idempotent).
+import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
+import { catchError, concat, concatMap, defer, EMPTY, ignoreElements, map, type Observable, of, tap } from '../rx';
+import { describeFsError } from './errors';
+import type { ServeDbEvent, ServesErrorEvent } from './events';
 import { sameServeSet, serveSetChanges, type ServeChange, type ServeSet } from './serve';
+import { SERVES_LOADED, SERVES_NEW, type TakenServes } from './store';
 import { describeInvalid, parseServes, type ParseServesOptions, type ServesInvalid } from './validate';
 import { serveSetWarnings } from './warnings';
-
-/** What one look at the directory found. */
-export type ServesRead =
-  | { readonly kind: 'absent' } // no serves.new: nothing to do (looking again is harmless)
-  | { readonly kind: 'new'; readonly text: string }; // serves.new's content
+import type { LookReason } from './watch';
 
 /** How the serve set changed, by socket path. */
 export interface ServeSetDiff {
@@ -26,7 +32,6 @@ export interface ServeSetDiff {
 }
 
 export type ReloadOutcome =
-  | { readonly kind: 'absent' }
   | {
       readonly kind: 'accepted';
       readonly serveSet: ServeSet; // the set now in force
@@ -41,18 +46,12 @@ export type ReloadOutcome =
       readonly error: string; // the problems one per line, as written to last_error
     };
 
-/** One step: the outcome of a read given the set in force. */
-export function decide(current: ServeSet, read: ServesRead, options: ParseServesOptions): ReloadOutcome {
-  if (read.kind === 'absent') return { kind: 'absent' };
-  return decideParsed(current, read.text, parseServes(read.text, options));
-}
-
 /**
- * The same step once the text is parsed: decide() is parseServes() then this. serveDb.ts runs
- * them as two tasks, the event loop turning in between, so that a large serves.new does not hold
- * every tenant's socket unread through both.
+ * What a parsed serves.new means given the set in force. Parsing is a separate step (the pass
+ * lets the event loop turn in between), so that a large serves.new does not hold every tenant's
+ * socket unread through both.
  */
-export function decideParsed(current: ServeSet, text: string, parsed: ReturnType<typeof parseServes>): ReloadOutcome {
+export function decide(current: ServeSet, text: string, parsed: ReturnType<typeof parseServes>): ReloadOutcome {
   if (E.isLeft(parsed)) return { kind: 'rejected', invalid: parsed.left, error: describeInvalid(parsed.left) };
   const changed = !sameServeSet(current, parsed.right);
   // An unchanged set keeps the object already in force, so subscribers comparing by reference
@@ -67,40 +66,105 @@ export function decideParsed(current: ServeSet, text: string, parsed: ReturnType
   };
 }
 
-/** The set in force after an outcome. */
-export function serveSetAfter(current: ServeSet, outcome: ReloadOutcome): ServeSet {
-  return outcome.kind === 'accepted' ? outcome.serveSet : current;
-}
-
-/** Reads to outcomes, keeping the set in force from `initial` on. */
-export function reload(initial: ServeSet, options: ParseServesOptions): OperatorFunction<ServesRead, ReloadOutcome> {
-  return (read$: Observable<ServesRead>) =>
-    read$.pipe(
-      scan(
-        (state: { current: ServeSet; outcome: ReloadOutcome | undefined }, read: ServesRead) => {
-          const outcome = decide(state.current, read, options);
-          return { current: serveSetAfter(state.current, outcome), outcome };
-        },
-        { current: initial, outcome: undefined },
-      ),
-      map((state) => state.outcome),
-      filter((outcome): outcome is ReloadOutcome => outcome !== undefined),
-    );
-}
-
-/** The serve sets to apply: one per accepted outcome that changed something. */
-export function appliedServeSets(): OperatorFunction<ReloadOutcome, ServeSet> {
-  return (outcome$) =>
-    outcome$.pipe(
-      filter((o): o is Extract<ReloadOutcome, { kind: 'accepted' }> => o.kind === 'accepted' && o.changed),
-      map((o) => o.serveSet),
-    );
-}
-
 export function diffServeSets(before: ServeSet, after: ServeSet): ServeSetDiff {
   const changes = serveSetChanges(before, after);
   const count = (kind: ServeChange['kind']): number => changes.filter((c) => c.kind === kind).length;
   const added = count('start');
   const updated = count('update');
   return { added, removed: count('stop'), updated, unchanged: after.length - added - updated };
+}
+
+/** The serve database's files, as a pass uses them (store.ts; each errors with the fs error). */
+export interface ServesFiles {
+  /** Takes serves.new (renamed to a private name) and reads it. */
+  take(): Observable<TakenServes>;
+  /** Copies `text` to serves.loaded durably, then removes serves.rej, last_error and `taken`. */
+  accept(text: string, taken: string): Observable<void>;
+  /** Writes last_error, then moves `taken` to serves.rej. */
+  reject(error: string, taken: string): Observable<void>;
+  /** Puts `taken` back as serves.new (unless a newer one is there). */
+  restore(taken: string): Observable<void>;
+  /** Lets the event loop turn (every tenant's socket is read) between long stretches of work. */
+  turn(): Observable<void>;
+}
+
+export interface ReloadPassContext {
+  readonly dir: string;
+  readonly files: ServesFiles;
+  readonly parseOptions: ParseServesOptions;
+  readonly current: () => ServeSet; // the set in force
+  readonly apply: (set: ServeSet) => void; // puts a changed set in force
+}
+
+/** One look: what it says, in order; completes once the directory is consistent again. */
+export function reloadPass(reason: LookReason, context: ReloadPassContext): Observable<ServeDbEvent> {
+  const { dir, files } = context;
+  const newFile = path.join(dir, SERVES_NEW);
+  const failure = (during: ServesErrorEvent['during'], error: string): ServesErrorEvent => ({ kind: 'serves_error', level: 'error', dir, during, error });
+
+  const rejectFile = (problems: readonly string[], error: string, taken: string): Observable<ServeDbEvent> =>
+    concat(
+      files.reject(error, taken).pipe(ignoreElements()),
+      of<ServeDbEvent>({ kind: 'serves_rejected', level: 'error', dir, problems: problems.length, error, serves: context.current().length, reason }),
+    ).pipe(
+      catchError((err: unknown) =>
+        restoreThen(failure('reject', `rejected ${newFile} but could not move it aside (${describeFsError(err)}); will retry`), taken),
+      ),
+    );
+
+  const restoreThen = (event: ServeDbEvent, taken: string): Observable<ServeDbEvent> =>
+    concat(files.restore(taken).pipe(ignoreElements(), catchError(() => EMPTY)), of(event)); // reported by `event` either way
+
+  const acceptFile = (decision: Extract<ReloadOutcome, { kind: 'accepted' }>, taken: string): Observable<ServeDbEvent> => {
+    const serves = decision.changed ? decision.serveSet.length : context.current().length;
+    const accepted: ServeDbEvent = {
+      kind: 'serves_accepted',
+      level: 'info',
+      dir,
+      file: 'serves.new',
+      serves,
+      added: decision.diff.added,
+      removed: decision.diff.removed,
+      updated: decision.diff.updated,
+      changed: decision.changed,
+      reason,
+    };
+    const warnings = decision.changed ? decision.warnings : []; // said once, when it took effect
+    const applied = decision.changed ? files.turn().pipe(tap(() => context.apply(decision.serveSet)), ignoreElements()) : EMPTY;
+    const copied = files.accept(decision.text, taken).pipe(
+      ignoreElements(),
+      catchError((err: unknown) =>
+        restoreThen(failure('accept', `applied ${newFile} but could not write ${SERVES_LOADED} (${describeFsError(err)}); will retry`), taken),
+      ),
+    );
+    return concat(
+      of(accepted, ...warnings.map((warning): ServeDbEvent => ({ kind: 'serves_warning', level: 'warn', dir, warning }))),
+      applied,
+      copied,
+    );
+  };
+
+  const decideFile = (file: Exclude<TakenServes, { kind: 'absent' }>): Observable<ServeDbEvent> => {
+    if (file.kind === 'unusable') return rejectFile([file.problem], file.problem, file.taken);
+    const parsed = parseServes(file.text, context.parseOptions);
+    return files.turn().pipe(
+      concatMap(() => {
+        const decision = decide(context.current(), file.text, parsed);
+        return decision.kind === 'accepted'
+          ? acceptFile(decision, file.taken)
+          : rejectFile(decision.invalid.problems, decision.error, file.taken);
+      }),
+    );
+  };
+
+  return defer(() => files.take()).pipe(
+    map((file): TakenServes | { readonly kind: 'unreadable'; readonly error: unknown } => file),
+    catchError((error: unknown) => of({ kind: 'unreadable' as const, error })),
+    concatMap((file): Observable<ServeDbEvent> => {
+      if (file.kind === 'unreadable') return of(failure('read', `cannot read ${newFile} (${describeFsError(file.error)})`));
+      if (file.kind !== 'absent') return decideFile(file);
+      if (reason !== 'rescan') return EMPTY; // the common case: looking is idempotent
+      return of({ kind: 'serves_unchanged', level: 'info', dir, serves: context.current().length, reason });
+    }),
+  );
 }

@@ -6,27 +6,17 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
-import { BehaviorSubject, catchError, concat, defer, finalize, from, mergeMap, type Observable, of, ReplaySubject, startWith } from '../rx';
+import { BehaviorSubject, catchError, concat, defer, EMPTY, finalize, from, type Observable, of, ReplaySubject, startWith } from '../rx';
 import { coalescePasses } from './coalesce';
 import { describeFsError, errnoCode, ServeDbError } from './errors';
-import type { ServeDbEvent, ServesErrorEvent } from './events';
+import type { ServeDbEvent } from './events';
 import { lockServeDb, type ServeDbLock } from './lock';
 import { resolveServeDbOptions, type ServeDbOptions, type ServeDbOptionsInput } from './options';
-import { decideParsed, type ReloadOutcome } from './reload';
+import { diffServeSets, reloadPass, type ReloadPassContext, type ServesFiles } from './reload';
 import type { ServeSet } from './serve';
-import {
-  acceptServes,
-  readServesLoaded,
-  recoverAfterCrash,
-  rejectServes,
-  restoreServesNew,
-  SERVES_LOADED,
-  SERVES_NEW,
-  takeServesNew,
-  type TakenServes,
-} from './store';
+import { acceptServes, readServesLoaded, recoverAfterCrash, rejectServes, restoreServesNew, SERVES_LOADED, SERVES_NEW, takeServesNew } from './store';
 import { parseServes } from './validate';
-import { watchServesNew, type LookReason } from './watch';
+import { keepRescan, watchServesNew, type LookReason } from './watch';
 
 export interface ServeDb {
   /**
@@ -35,10 +25,11 @@ export interface ServeDb {
    */
   readonly serveSet$: Observable<ServeSet>;
   /**
-   * One event per serves.new accepted or rejected, per warning about an accepted one, and per
-   * failure. Replays the latest event to a new subscriber, so the outcome of the start-up look at
-   * serves.new (done before openServeDb resolves) is not lost, after what start-up itself found
-   * (a stale lock taken over). Completes on close().
+   * One event per serves file accepted (serves.loaded at start-up, each serves.new) or rejected,
+   * per warning about an accepted one, per rescan that found no serves.new, and per failure.
+   * Every subscriber first gets all of start-up's events, in order (a stale lock taken over, the
+   * serves.loaded started from, the start-up look at serves.new, all done before openServeDb
+   * resolves), then the latest later one, then what follows. Completes on close().
    */
   readonly outcome$: Observable<ServeDbEvent>;
   /** Look at serves.new now (SIGHUP). Coalesced with any look already under way. */
@@ -55,7 +46,7 @@ export interface ServeDb {
 export async function openServeDb(input: ServeDbOptionsInput): Promise<ServeDb> {
   const options = resolveServeDbOptions(input);
   const dir = options.dir;
-  await checkDirectory(dir);
+  await checkDirectory(dir, options.dirSetting);
   const lock = await lockServeDb(dir); // before anything reads or writes: one collector per directory
   try {
     return await openLocked(options, lock);
@@ -67,7 +58,7 @@ export async function openServeDb(input: ServeDbOptionsInput): Promise<ServeDb> 
 
 async function openLocked(options: ServeDbOptions, lock: ServeDbLock): Promise<ServeDb> {
   const dir = options.dir;
-  const initial = await loadServesLoaded(dir, options.logplexUrl);
+  const loaded = await loadServesLoaded(dir, options.logplexUrl);
   try {
     await recoverAfterCrash(dir);
   } catch (err) {
@@ -76,25 +67,16 @@ async function openLocked(options: ServeDbOptions, lock: ServeDbLock): Promise<S
     });
   }
 
-  const serveSet = new BehaviorSubject<ServeSet>(initial);
-  const outcome = new ReplaySubject<ServeDbEvent>(1);
-  // What start-up itself found, told to every subscriber before the replayed outcome.
-  const startupNotices: ServeDbEvent[] =
-    lock.staleTakenOver === undefined
-      ? []
-      : [{ kind: 'serve_db_lock_taken_over', level: 'warn', dir, stale_pid: lock.staleTakenOver }];
-  const parseOptions = { logplexUrl: options.logplexUrl, fileName: SERVES_NEW };
-  let current = initial;
+  const serveSet = new BehaviorSubject<ServeSet>(loaded ?? []);
+  // What start-up found, in order (a stale lock taken over, the serves.loaded started from, the
+  // start-up look at serves.new), told to every subscriber; then what later looks say, of which
+  // a late subscriber gets the latest.
+  const startup: ServeDbEvent[] = [];
+  if (lock.staleTakenOver !== undefined) startup.push({ kind: 'serve_db_lock_taken_over', level: 'warn', dir, stale_pid: lock.staleTakenOver });
+  if (loaded !== undefined) startup.push(loadedAccepted(dir, loaded));
+  const later = new ReplaySubject<ServeDbEvent>(1);
+  let startingUp = true;
   let closing = false;
-
-  const failure = (during: ServesErrorEvent['during'], error: string, level: 'warn' | 'error' = 'error'): ServesErrorEvent => ({
-    kind: 'serves_error',
-    level,
-    dir,
-    during,
-    error,
-  });
-  const newFile = path.join(dir, SERVES_NEW);
 
   const watcher = watchServesNew({
     dir,
@@ -102,96 +84,37 @@ async function openLocked(options: ServeDbOptions, lock: ServeDbLock): Promise<S
     watchEvents: options.watchEvents,
     settleMs: options.settleMs,
     readyTimeoutMs: options.watchReadyTimeoutMs,
+    scheduler: options.scheduler,
     onWatchError: (err) =>
-      outcome.next(
-        failure('watch', `file events for ${dir} failed (${err.message}); still looking every ${options.pollIntervalMs} ms`, 'warn'),
-      ),
+      later.next({
+        kind: 'serves_error',
+        level: 'warn',
+        dir,
+        during: 'watch',
+        error: `file events for ${dir} failed (${err.message}); still looking every ${options.pollIntervalMs} ms`,
+      }),
   });
 
-  /** One look: take serves.new, decide, apply, and leave the directory consistent. */
-  const runPass = async (reason: LookReason): Promise<ServeDbEvent[]> => {
-    if (closing) return [];
-    let file: TakenServes;
-    try {
-      file = await takeServesNew(dir);
-    } catch (err) {
-      return [failure('read', `cannot read ${newFile} (${describeFsError(err)})`)];
-    }
-    if (file.kind === 'absent') return []; // the common case: looking is idempotent
-    // Parsing a large serves.new, comparing it with the set in force, and starting on its serves
-    // are each long stretches of work: the event loop turns between them, reading every tenant's
-    // socket. For 10,000 serves all three in one task held it 48-60 ms (bench:serves), past the
-    // 50 ms a backend may wait. The pass still finishes once begun (close() waits for it).
-    let decision: ReloadOutcome;
-    if (file.kind === 'new') {
-      const parsed = parseServes(file.text, parseOptions);
-      await turn();
-      decision = decideParsed(current, file.text, parsed);
-    } else {
-      decision = { kind: 'rejected', invalid: { problems: [file.problem] }, error: file.problem };
-    }
-    if (decision.kind === 'accepted') {
-      // The spec's order: apply, then copy. Should the copy fail, serves.new is put back, and the
-      // next look accepts it again (unchanged, so nothing is re-applied) and retries the copy.
-      if (decision.changed) {
-        await turn();
-        current = decision.serveSet;
-        serveSet.next(current);
-      }
-      try {
-        await acceptServes(dir, decision.text, file.taken);
-      } catch (err) {
-        await restoreServesNew(dir, file.taken).catch(() => undefined); // reported below either way
-        return [
-          failure('accept', `applied ${newFile} but could not write ${SERVES_LOADED} (${describeFsError(err)}); will retry`),
-        ];
-      }
-      const warnings = decision.changed ? decision.warnings : []; // said once, when it took effect
-      return [
-        {
-          kind: 'serves_accepted',
-          level: 'info',
-          dir,
-          serves: current.length,
-          added: decision.diff.added,
-          removed: decision.diff.removed,
-          updated: decision.diff.updated,
-          changed: decision.changed,
-          reason,
-        },
-        ...warnings.map((warning): ServeDbEvent => ({ kind: 'serves_warning', level: 'warn', dir, warning })),
-      ];
-    }
-    if (decision.kind === 'rejected') {
-      try {
-        await rejectServes(dir, decision.error, file.taken);
-      } catch (err) {
-        await restoreServesNew(dir, file.taken).catch(() => undefined);
-        return [failure('reject', `rejected ${newFile} but could not move it aside (${describeFsError(err)}); will retry`)];
-      }
-      return [
-        {
-          kind: 'serves_rejected',
-          level: 'error',
-          dir,
-          problems: decision.invalid.problems.length,
-          error: decision.error,
-          serves: current.length,
-          reason,
-        },
-      ];
-    }
-    return [];
+  const context: ReloadPassContext = {
+    dir,
+    files: directoryFiles(dir),
+    parseOptions: { logplexUrl: options.logplexUrl, fileName: SERVES_NEW },
+    current: () => serveSet.value,
+    apply: (set) => serveSet.next(set),
   };
-
+  const newFile = path.join(dir, SERVES_NEW);
   const pass = (reason: LookReason): Observable<ServeDbEvent> =>
-    defer(() => runPass(reason)).pipe(
-      mergeMap((events) => from(events)),
-      // runPass reports what it expects; anything else must not end the stream of looks.
-      catchError((err: unknown) => of(failure('pass', `looking at ${newFile} failed: ${describeFsError(err)}`))),
+    defer(() => (closing ? EMPTY : reloadPass(reason, context))).pipe(
+      // reloadPass reports what it expects; anything else must not end the stream of looks.
+      catchError((err: unknown) =>
+        of<ServeDbEvent>({ kind: 'serves_error', level: 'error', dir, during: 'pass', error: `looking at ${newFile} failed: ${describeFsError(err)}` }),
+      ),
       // The first pass to finish is the start-up look (it starts first, and passes never
       // overlap); openServeDb resolves after it. Later calls resolve nothing new.
-      finalize(() => startupLookDone()),
+      finalize(() => {
+        startingUp = false;
+        startupLookDone();
+      }),
     );
 
   let startupLookDone: () => void = () => undefined;
@@ -203,10 +126,10 @@ async function openLocked(options: ServeDbOptions, lock: ServeDbLock): Promise<S
   watcher.look$
     .pipe(
       startWith<LookReason>('start'),
-      coalescePasses((reason) => pass(reason)),
+      coalescePasses(pass, keepRescan),
     )
     .subscribe({
-      next: (event) => outcome.next(event),
+      next: (event) => (startingUp ? startup.push(event) : later.next(event)),
       complete: () => passesDone(),
     });
   await started;
@@ -214,7 +137,7 @@ async function openLocked(options: ServeDbOptions, lock: ServeDbLock): Promise<S
   let closed: Promise<void> | undefined;
   return {
     serveSet$: serveSet.asObservable(),
-    outcome$: concat(from(startupNotices), outcome),
+    outcome$: concat(from(startup), later),
     rescan: () => watcher.rescan(),
     close: () =>
       (closed ??= (async () => {
@@ -222,31 +145,49 @@ async function openLocked(options: ServeDbOptions, lock: ServeDbLock): Promise<S
         await watcher.close(); // ends look$; the pass under way (if any) still finishes
         await stopped;
         serveSet.complete();
-        outcome.complete();
+        later.complete();
         await lock.release();
       })()),
+  };
+}
+
+/** The set start-up found in serves.loaded, said as what it is: the set in force from now on. */
+function loadedAccepted(dir: string, loaded: ServeSet): ServeDbEvent {
+  const diff = diffServeSets([], loaded);
+  return { kind: 'serves_accepted', level: 'info', dir, file: SERVES_LOADED, serves: loaded.length, added: diff.added, removed: 0, updated: 0, changed: true, reason: 'start' };
+}
+
+/** The pass's file operations on the real directory (store.ts). */
+function directoryFiles(dir: string): ServesFiles {
+  return {
+    take: () => defer(() => takeServesNew(dir)),
+    accept: (text, taken) => defer(() => acceptServes(dir, text, taken)),
+    reject: (error, taken) => defer(() => rejectServes(dir, error, taken)),
+    restore: (taken) => defer(() => restoreServesNew(dir, taken)),
+    turn: () => defer(turn),
   };
 }
 
 /** Resolves once the event loop has turned: I/O (every tenant's socket) is served first. */
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-async function checkDirectory(dir: string): Promise<void> {
+/** `setting`: how the caller named the directory (SERVE_DB_DIR, serveDbDir), for the way out. */
+async function checkDirectory(dir: string, setting: string): Promise<void> {
   let stats;
   try {
     stats = await stat(dir);
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT') {
-      throw new ServeDbError('SERVEDB_MISSING_DIR', `serve database ${dir} does not exist: create it (mkdir -p ${dir}) or point SERVE_DB_DIR at the right directory`, { cause: err });
+      throw new ServeDbError('SERVEDB_MISSING_DIR', `serve database ${dir} does not exist: create it (mkdir -p ${dir}) or point ${setting} at the right directory`, { cause: err });
     }
     if (code === 'ENOTDIR') {
-      throw new ServeDbError('SERVEDB_NOT_A_DIR', `serve database ${dir}: part of the path is a file, not a directory; point SERVE_DB_DIR at a directory`, { cause: err });
+      throw new ServeDbError('SERVEDB_NOT_A_DIR', `serve database ${dir}: part of the path is a file, not a directory; point ${setting} at a directory`, { cause: err });
     }
     throw new ServeDbError('SERVEDB_UNREADABLE', `cannot open serve database ${dir} (${describeFsError(err)}): check its permissions`, { cause: err });
   }
   if (!stats.isDirectory()) {
-    throw new ServeDbError('SERVEDB_NOT_A_DIR', `serve database ${dir} is not a directory: point SERVE_DB_DIR at a directory`);
+    throw new ServeDbError('SERVEDB_NOT_A_DIR', `serve database ${dir} is not a directory: point ${setting} at a directory`);
   }
   try {
     // The collector renames and writes files here; better to say so now than at the first reload.
@@ -256,8 +197,8 @@ async function checkDirectory(dir: string): Promise<void> {
   }
 }
 
-/** The set to start from: serves.loaded, or empty for a fresh database. */
-async function loadServesLoaded(dir: string, logplexUrl: URL | undefined): Promise<ServeSet> {
+/** The set to start from: serves.loaded's, or undefined for a fresh database (none yet). */
+async function loadServesLoaded(dir: string, logplexUrl: URL | undefined): Promise<ServeSet | undefined> {
   const file = path.join(dir, SERVES_LOADED);
   let text: string | undefined;
   try {
@@ -265,7 +206,7 @@ async function loadServesLoaded(dir: string, logplexUrl: URL | undefined): Promi
   } catch (err) {
     throw new ServeDbError('SERVEDB_UNREADABLE', `cannot read ${file} (${describeFsError(err)}): check its permissions`, { cause: err });
   }
-  if (text === undefined) return [];
+  if (text === undefined) return undefined;
   const parsed = parseServes(text, { logplexUrl, fileName: SERVES_LOADED });
   if (E.isRight(parsed)) return parsed.right;
   const { problems } = parsed.left;

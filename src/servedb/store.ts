@@ -7,6 +7,7 @@
 // is a new file, left alone for the next pass: the last file written always wins. (Reading in
 // place and renaming serves.new to serves.rej afterwards lost a valid file written 100-120 ms
 // after an invalid one in 6 of 56 trials: the rename took the newer file.)
+import { randomInt } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, link, lstat, open, readdir, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -26,13 +27,17 @@ export const SECRET_FILE_MODE = 0o600;
  */
 export const MAX_SERVES_FILE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * The number that makes a private name unique within this process: random rather than a module
+ * counter, which two collectors in one process (each with its own directory) would share.
+ */
+const privateSuffix = (): number => randomInt(0, 2 ** 47);
+
 /** What taking serves.new found. `taken` is its private name until accepted or rejected. */
 export type TakenServes =
   | { readonly kind: 'absent' }
   | { readonly kind: 'new'; readonly taken: string; readonly text: string }
   | { readonly kind: 'unusable'; readonly taken: string; readonly problem: string }; // reject unread
-
-let takeSequence = 0;
 
 /**
  * Renames serves.new to a private name and reads it. Never opens anything but a regular file, and
@@ -40,7 +45,7 @@ let takeSequence = 0;
  * open(). On a read failure the file is put back (see restoreServesNew) and the error thrown.
  */
 export async function takeServesNew(dir: string): Promise<TakenServes> {
-  const taken = path.join(dir, `.${SERVES_NEW}.${process.pid}.${takeSequence++}.taken`);
+  const taken = path.join(dir, `.${SERVES_NEW}.${process.pid}.${privateSuffix()}.taken`);
   try {
     await rename(path.join(dir, SERVES_NEW), taken);
   } catch (err) {
@@ -182,8 +187,6 @@ async function keepPrivate(file: string): Promise<void> {
   if (stats.isFile() && (stats.mode & 0o077) !== 0) await chmod(file, SECRET_FILE_MODE);
 }
 
-let tempSequence = 0;
-
 /**
  * Replaces `name` so that a reader (or a crash) sees the old content or the new, never a mix:
  * write a temporary file in the same directory, fsync it, rename it over `name`, fsync the
@@ -191,7 +194,7 @@ let tempSequence = 0;
  */
 export async function writeFileDurably(dir: string, name: string, text: string, mode: number): Promise<void> {
   const target = path.join(dir, name);
-  const temp = path.join(dir, `.${name}.${process.pid}.${tempSequence++}.tmp`);
+  const temp = path.join(dir, `.${name}.${process.pid}.${privateSuffix()}.tmp`);
   try {
     const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
     try {

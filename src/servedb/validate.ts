@@ -48,12 +48,24 @@ const QUOTED_CHARS = 8;
  * into another field as well).
  */
 export function quoteRejected(value: string, secrets: readonly string[] = []): string {
-  if (secrets.some((secret) => secret !== '' && (value.includes(secret) || secret.includes(value)))) {
+  if (overlapsSecret(value, secrets)) {
     return `a value of ${value.length} characters like its "t" or "url"`;
   }
   if (value.length <= QUOTED_CHARS) return quoteVisibly(value);
   return `${quoteVisibly(value.slice(0, QUOTED_CHARS)).slice(0, -1)}…(${value.length} chars)"`;
 }
+
+/**
+ * An absolute socket path as problems quote it: whole, since a path is not a secret and a cut one
+ * does not tell the operator which entry to fix (a token typed into `p` is no absolute path: it
+ * is refused as relative, and quoted cut). Still never one overlapping the serve's `t` or `url`.
+ */
+function quotePath(socketPath: string, secrets: readonly string[]): string {
+  return overlapsSecret(socketPath, secrets) ? quoteRejected(socketPath, secrets) : quoteVisibly(socketPath);
+}
+
+const overlapsSecret = (value: string, secrets: readonly string[]): boolean =>
+  secrets.some((secret) => secret !== '' && (value.includes(secret) || secret.includes(value)));
 
 export function parseServes(text: string, options: ParseServesOptions): E.Either<ServesInvalid, ServeSet> {
   const fileName = options.fileName ?? 'serves.new';
@@ -100,7 +112,7 @@ export function parseServes(text: string, options: ParseServesOptions): E.Either
       // Compared resolved so that `/run//a.sock` and `/run/a.sock` count as the same socket.
       const key = path.resolve(raw.p);
       const earlier = firstUse.get(key);
-      if (earlier !== undefined) serveProblems.push(`${where}.p: ${quoteRejected(raw.p, secrets)} is also used by serves[${earlier}]`);
+      if (earlier !== undefined) serveProblems.push(`${where}.p: ${quotePath(raw.p, secrets)} is also used by serves[${earlier}]`);
       else firstUse.set(key, index);
     }
     if (serveProblems.length > 0 || target === undefined) {

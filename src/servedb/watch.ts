@@ -2,9 +2,11 @@
 // events are lost: network file systems, editors replacing files) and rescan() (SIGHUP).
 // A look is only a hint to read the directory; looking when nothing changed is harmless, so
 // triggers are never deduplicated here, only coalesced by the pass that consumes them.
+// Every timer (poll, settle, the watcher's ready timeout) runs on the injected scheduler, so
+// their timing is a marble diagram (marbles/servedb/looks.marbles.ts).
 import * as path from 'node:path';
 import { watch } from 'chokidar';
-import { debounceTime, interval, map, merge, Observable, Subject, takeUntil } from '../rx';
+import { debounceTime, interval, map, merge, Observable, type SchedulerLike, Subject, takeUntil, timer } from '../rx';
 import { SERVES_NEW } from './store';
 
 /** Why a look was asked for; carried into events to make a log line explainable. */
@@ -17,6 +19,7 @@ export interface WatchOptions {
   readonly settleMs: number;
   readonly readyTimeoutMs: number; // `ready` resolves by then at the latest (after onWatchError)
   readonly onWatchError: (err: Error) => void; // file events broke; the poll carries on
+  readonly scheduler: SchedulerLike; // keeps every timer here
   /** Makes the directory watcher: chokidar (the default), or a stand-in that tests control. */
   readonly startWatcher?: (options: WatchOptions, fileEvent$: Subject<void>) => DirWatcher;
 }
@@ -40,29 +43,45 @@ export interface ServesWatch {
   close(): Promise<void>;
 }
 
+/**
+ * The looks asked for, by reason: a file event once no other came for `settleMs` (an editor's
+ * burst is one look), a poll every `pollIntervalMs` from subscription on, a rescan at once.
+ */
+export function lookReasons(
+  fileEvent$: Observable<void>,
+  rescan$: Observable<LookReason>,
+  timing: Pick<WatchOptions, 'pollIntervalMs' | 'settleMs' | 'scheduler'>,
+): Observable<LookReason> {
+  const settled$ = timing.settleMs > 0 ? fileEvent$.pipe(debounceTime(timing.settleMs, timing.scheduler)) : fileEvent$;
+  const file$ = settled$.pipe(map((): LookReason => 'file'));
+  const poll$ = interval(timing.pollIntervalMs, timing.scheduler).pipe(map((): LookReason => 'poll'));
+  return merge(file$, poll$, rescan$);
+}
+
+/**
+ * Which reason the one pass after the current stands for (coalescePasses' `keep`): a rescan
+ * waiting outranks a later poll or file event, so that the pass a SIGHUP asked for answers it.
+ */
+export const keepRescan = (waiting: LookReason, next: LookReason): LookReason => (waiting === 'rescan' ? waiting : next);
+
 export function watchServesNew(options: WatchOptions): ServesWatch {
   const closed$ = new Subject<void>();
   const rescan$ = new Subject<LookReason>();
   const fileEvent$ = new Subject<void>();
   const watcher = options.watchEvents ? (options.startWatcher ?? startWatcher)(options, fileEvent$) : undefined;
+  const look$ = lookReasons(fileEvent$, rescan$, options).pipe(takeUntil(closed$));
 
-  const file$ = (options.settleMs > 0 ? fileEvent$.pipe(debounceTime(options.settleMs)) : fileEvent$).pipe(
-    map((): LookReason => 'file'),
-  );
-  const poll$ = interval(options.pollIntervalMs).pipe(map((): LookReason => 'poll'));
-  const look$ = merge(file$, poll$, rescan$).pipe(takeUntil(closed$));
-
-  let readyTimer: NodeJS.Timeout | undefined;
+  let readyTimer: { unsubscribe(): void } | undefined;
   const ready =
     watcher === undefined
       ? Promise.resolve()
       : new Promise<void>((resolve) => {
-          const timer = (readyTimer = setTimeout(() => {
+          const late = (readyTimer = timer(options.readyTimeoutMs, options.scheduler).subscribe(() => {
             options.onWatchError(new Error(`not ready after ${options.readyTimeoutMs} ms`));
             resolve();
-          }, options.readyTimeoutMs));
+          }));
           const done = (): void => {
-            clearTimeout(timer);
+            late.unsubscribe();
             resolve();
           };
           watcher.once('ready', done);
@@ -74,7 +93,7 @@ export function watchServesNew(options: WatchOptions): ServesWatch {
     ready,
     rescan: () => rescan$.next('rescan'),
     close: async () => {
-      clearTimeout(readyTimer); // closed before ready: no late warning, nothing keeping the process up
+      readyTimer?.unsubscribe(); // closed before ready: no late warning, nothing keeping the process up
       closed$.next();
       closed$.complete();
       rescan$.complete();

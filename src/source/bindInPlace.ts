@@ -26,7 +26,7 @@
 // path, which (above) holds our socket until then.
 import { chmodSync, chownSync, closeSync, constants, existsSync, fstatSync, lstatSync, openSync, type Stats } from 'node:fs';
 import type { BindWindow } from './socketDirectory';
-import type { SocketBind } from './socketBind';
+import type { SocketBind } from './binding';
 
 /** Linux's O_PATH (the same number on x86-64 and arm64); node does not export it. */
 const O_PATH = 0o10000000;

@@ -7,7 +7,7 @@ import { basename, dirname } from 'node:path';
 import { Observable } from '../rx';
 import type { Budget } from '../budget';
 import { socketBind, type SocketBind } from './socketBind';
-import { directoryStats } from './socketDirectory';
+import { SocketDirectories } from './socketDirectory';
 import { immediateGate, type Gate } from './sliceGate';
 
 /** sun_path is 108 bytes on Linux including its NUL; Node silently truncates longer paths. */
@@ -44,6 +44,7 @@ export interface ListenUnixOptions {
   readonly descriptors?: Budget; // shared by listeners and connections; a socket past it is closed (listener: fails)
   readonly onRefused?: (reason: RefusalReason) => void; // a connection closed at accept, and why
   readonly gate?: Gate; // when to do the synchronous work of creating the socket; at once when absent
+  readonly directories?: SocketDirectories; // the source's, shared by its listeners (socketDirectory.ts); a fresh one when absent
 }
 
 /** Why a connection was closed as soon as it was accepted. */
@@ -69,16 +70,13 @@ const reasonOf = (error: unknown): string => {
   return typeof message === 'string' ? message : String(error);
 };
 
-// The sockets this process listens on (or is binding), by where they really are: their
-// directory's device and inode, and their name; so two paths to one socket (a symlinked
-// directory, a bind mount) are known to be one. Value: the path the owning serve was given.
-// Without it, the second serve probed the first's socket, found it live and logged LISTEN_IN_USE
-// "another process" every ten minutes, forever.
-const ownSockets = new Map<string, string>();
+// The sockets a source listens on are known by place (SocketDirectories.ownSockets): without
+// that, a second serve on another path to the same socket probed the first's socket, found it
+// live and logged LISTEN_IN_USE "another process" every ten minutes, forever.
 
 /** `dev:ino/name` of the socket at `path`, following symlinks in its directory; undefined if there is no directory. */
-function placeOf(path: string): string | undefined {
-  const directory = directoryStats(dirname(path)); // once per synchronous run (socketDirectory.ts)
+function placeOf(path: string, directories: SocketDirectories): string | undefined {
+  const directory = directories.directoryStats(dirname(path)); // once per synchronous run (socketDirectory.ts)
   return directory === undefined ? undefined : `${directory.dev}:${directory.ino}/${basename(path)}`;
 }
 
@@ -116,6 +114,8 @@ function probeSocket(path: string, done: (live: boolean, error?: Error) => void)
  * the Observable never completes by itself.
  */
 export function listenUnix(socketPath: string, options: ListenUnixOptions): Observable<Socket> {
+  const directories = options.directories ?? new SocketDirectories();
+  const ownSockets = directories.ownSockets;
   return new Observable<Socket>((subscriber) => {
     let bind: SocketBind | undefined; // where the socket is bound, in place or in a private directory (socketBind.ts)
     // The teardown below runs on error too: it closes the server, then disposes of `bind`.
@@ -126,7 +126,7 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
     let claimed: string | undefined; // our key in ownSockets while we listen (or bind)
     /** Fails and returns true when another of our serves holds this socket (under another path). */
     const heldByOwnServe = (): boolean => {
-      const place = placeOf(socketPath);
+      const place = placeOf(socketPath, directories);
       const holder = place === undefined ? undefined : ownSockets.get(place);
       if (holder === undefined) return false;
       fail('LISTEN_OWN_SERVE', `this process already listens on this socket, for the serve at ${holder} (the same socket under another path)`);
@@ -163,7 +163,7 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
         }
         const code = errnoCode(error);
         // libuv reports a missing directory on bind() as EACCES, so look before blaming permissions.
-        if (code === 'ENOENT' || code === 'ENOTDIR' || !directoryExists(dirname(socketPath))) {
+        if (code === 'ENOENT' || code === 'ENOTDIR' || !directoryExists(dirname(socketPath), directories)) {
           fail('LISTEN_NO_DIRECTORY', `directory ${dirname(socketPath)} does not exist`);
         } else if (code === 'EADDRINUSE') {
           fail('LISTEN_IN_USE', 'another process created a socket here meanwhile');
@@ -203,7 +203,7 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
         heldDescriptors = 1;
       }
       try {
-        bind = socketBind(socketPath, options.mode, options.gid);
+        bind = socketBind(socketPath, options.mode, options.gid, directories);
       } catch (error) {
         const code = errnoCode(error);
         if (code === 'ENOENT' || code === 'ENOTDIR') fail('LISTEN_NO_DIRECTORY', `directory ${dirname(socketPath)} does not exist`);
@@ -219,7 +219,7 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
         }
         heldDescriptors += 1;
       }
-      claimed = placeOf(socketPath);
+      claimed = placeOf(socketPath, directories);
       if (claimed !== undefined) ownSockets.set(claimed, socketPath);
       createListener(bind).listen({ path: bind.bindPath, backlog: options.backlog });
       bind.bound();
@@ -243,7 +243,7 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
       }
       if (subscriber.closed || heldByOwnServe()) {
         // failed above; or ours already (probing it would hand our own serve a stray connection)
-      } else if (existing === undefined && !directoryExists(dirname(socketPath))) {
+      } else if (existing === undefined && !directoryExists(dirname(socketPath), directories)) {
         fail('LISTEN_NO_DIRECTORY', `directory ${dirname(socketPath)} does not exist`);
       } else if (existing === undefined) {
         listen();
@@ -293,6 +293,6 @@ function removeIfSame(path: string, expected: FileId): void {
   if (now !== undefined && now.dev === expected.dev && now.ino === expected.ino) unlinkSync(path);
 }
 
-function directoryExists(path: string): boolean {
-  return directoryStats(path)?.isDirectory() === true;
+function directoryExists(path: string, directories: SocketDirectories): boolean {
+  return directories.directoryStats(path)?.isDirectory() === true;
 }

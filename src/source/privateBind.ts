@@ -27,14 +27,14 @@
 // socketBind.ts takes this route wherever binding in place (bindInPlace.ts) is not as safe.
 import { chmodSync, chownSync, closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, mkdtempSync, openSync, rmdirSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { SocketBind } from './socketBind';
-import { onlyWeRename } from './socketDirectory';
+import type { SocketBind } from './binding';
+import type { SocketDirectories } from './socketDirectory';
 
 const PROC_FD = '/proc/self/fd';
 const MAX_BIND_PATH_BYTES = 107; // sun_path less its NUL, as MAX_UNIX_SOCKET_PATH_BYTES in listenUnix.ts
 
 /** A private directory beside `target` (same file system, so link() works), held open. */
-export function privateBind(target: string): SocketBind {
+export function privateBind(target: string, directories: SocketDirectories): SocketBind {
   // A leading dot keeps it out of `ls` and out of anyone's glob for *.sock; ".plc-" says whose it is.
   const dir = mkdtempSync(join(dirname(target), `.plc-${basename(target).slice(0, 8)}-`));
   let fd: number | undefined;
@@ -58,7 +58,7 @@ export function privateBind(target: string): SocketBind {
   // Through the held descriptor when /proc is there: short (sun_path is 108 bytes, and the private
   // directory's name would add ~20) and immune to renames of the directory.
   const byPath = join(dir, 's');
-  const release = Buffer.byteLength(byPath) <= MAX_BIND_PATH_BYTES && onlyWeRename(dirname(target));
+  const release = Buffer.byteLength(byPath) <= MAX_BIND_PATH_BYTES && directories.onlyWeRename(dirname(target));
   const inside = release || !existsSync(`${PROC_FD}/${held}`) ? byPath : `${PROC_FD}/${held}/s`;
   if (Buffer.byteLength(inside) > MAX_BIND_PATH_BYTES) {
     // Only without /proc: node would truncate the path silently rather than fail.

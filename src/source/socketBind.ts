@@ -17,33 +17,18 @@ import { lstatSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { bindGivesNoMore, bindInPlace } from './bindInPlace';
 import { privateBind } from './privateBind';
-import { bindWindowOf, noteBindWindow, onlyWeRename } from './socketDirectory';
+import type { SocketBind } from './binding';
+import type { SocketDirectories } from './socketDirectory';
 
-/** Where a socket is bound, and how it is then given its mode and group; errors carry an errno `code`. */
-export interface SocketBind {
-  /** The path to bind(). */
-  readonly bindPath: string;
-  /** Called once server.listen() returned: bind() has happened, or failed (its error comes later). */
-  bound(): void;
-  /**
-   * Gives the bound socket `mode` (and `gid` when set) and makes it appear at `target`, if it is
-   * not there yet. Returns the file's stats (mode, gid, inode: the file at `target`). Throws with
-   * code `EEXIST` when something other than our socket is (or appeared) at `target`.
-   */
-  place(target: string, mode: number, gid: number | undefined): Stats;
-  /** Removes what the bind left besides the socket at `target`; after the server closed. Idempotent. */
-  dispose(): void;
-  /** Whether a descriptor stays open until dispose() (privateBind.ts). */
-  readonly holdsDirectory: boolean;
-}
+export type { SocketBind } from './binding';
 
 /** The way to bind a socket for `target` that will get `mode` and `gid` (may throw like privateBind). */
-export function socketBind(target: string, mode: number, gid: number | undefined): SocketBind {
+export function socketBind(target: string, mode: number, gid: number | undefined, directories: SocketDirectories): SocketBind {
   const dir = dirname(target);
-  if (!onlyWeRename(dir)) return privateBind(target);
-  const window = bindWindowOf(dir);
-  if (window !== undefined) return bindGivesNoMore(window, mode, gid) ? bindInPlace(target, window) : privateBind(target);
-  const measuring = privateBind(target);
+  if (!directories.onlyWeRename(dir)) return privateBind(target, directories);
+  const window = directories.bindWindowOf(dir);
+  if (window !== undefined) return bindGivesNoMore(window, mode, gid) ? bindInPlace(target, window) : privateBind(target, directories);
+  const measuring = privateBind(target, directories);
   return {
     ...measuring,
     bound() {
@@ -53,7 +38,7 @@ export function socketBind(target: string, mode: number, gid: number | undefined
       } catch {
         return; // bind() failed: nothing to learn
       }
-      if (socket.isSocket()) noteBindWindow(dir, { mode: socket.mode & 0o7777, gid: socket.gid });
+      if (socket.isSocket()) directories.noteBindWindow(dir, { mode: socket.mode & 0o7777, gid: socket.gid });
     },
   };
 }

@@ -11,6 +11,7 @@ import { immediateGate, sliceGate, type Gate } from './sliceGate';
 import { ListenError, listenUnix } from './listenUnix';
 import { resolveSourceOptions, type SourceOptions } from './options';
 import { rebindOnServeSet } from './rebindOnServeSet';
+import { SocketDirectories } from './socketDirectory';
 import { RefusalReport } from './refusals';
 import type { SourcedRecord } from './sourcedRecord';
 
@@ -54,9 +55,12 @@ export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSou
   return new Observable<SourcedRecord>((subscriber) => {
     // One gate per subscription, for starting and stopping serves and creating their sockets.
     const gate = resolved.listenSliceMs > 0 ? sliceGate(resolved.listenSliceMs) : immediateGate;
+    // What its listeners know of their directories, and which sockets they hold: this source's
+    // alone, so that two collectors in one process never share it.
+    const directories = new SocketDirectories();
     return serveSet$
       .pipe(
-        rebindOnServeSet((serve$, socketPath) => serveRecords(serve$, socketPath, resolved, connectionOptions, descriptors, gate), gate),
+        rebindOnServeSet((serve$, socketPath) => serveRecords(serve$, socketPath, resolved, connectionOptions, descriptors, gate, directories), gate),
       )
       .subscribe(subscriber);
   });
@@ -88,6 +92,7 @@ function serveRecords(
   connectionOptions: ConnectionOptions,
   descriptors: Budget,
   gate: Gate,
+  directories: SocketDirectories,
 ): Observable<SourcedRecord> {
   const { events } = connectionOptions;
   return new Observable<SourcedRecord>((subscriber) => {
@@ -175,6 +180,7 @@ function serveRecords(
         gid: options.socketGroup,
         backlog: options.listenBacklog,
         gate,
+        directories,
         onListening: (file) => {
           listening = true;
           failure = undefined;

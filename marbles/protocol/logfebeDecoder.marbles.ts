@@ -1,7 +1,8 @@
-// decodeLogfebe's timing: each message comes out at the chunk that completes it, errors at the
-// chunk that shows the violation, and completion passes through.
+// LogfebeDecoder's timing, pushed chunk by chunk as the source pushes socket reads: each message
+// comes out at the chunk that completes it, errors at the chunk that shows the violation, and
+// completion passes through.
 import { TestScheduler } from 'rxjs/testing';
-import { decodeLogfebe } from '../../src/protocol/decodeLogfebe';
+import { decodedByLogfebeDecoder as decodeLogfebe } from './asOperator';
 import { encodeIdentity, encodeRaw, encodeRecord, encodeVersion } from '../../src/protocol/encode';
 import type { ProtocolErrorCode } from '../../src/protocol/errors';
 import type { LogfebeMessage, LogRecord } from '../../src/protocol/messages';
@@ -32,7 +33,7 @@ const out: Record<string, LogfebeMessage> = {
 
 const unknownTypeError = protocolError('LOGFEBE_UNKNOWN_TYPE', "message type 'X' (0x58) is not V, I or L");
 
-describe('decodeLogfebe (marbles)', () => {
+describe('LogfebeDecoder (marbles)', () => {
   let testScheduler: TestScheduler;
   beforeEach(() => {
     testScheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));

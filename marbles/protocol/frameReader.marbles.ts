@@ -1,7 +1,9 @@
-// deframe's timing: whole frames at the chunk that completes them; type, length and cap refused
-// at the header; message order left to decodeLogfebe.
+// FrameReader's timing, the framing under every connection's decoder: whole frames at the chunk
+// that completes them; type, length and cap refused at the header; message order left to the
+// decoder.
 import { TestScheduler } from 'rxjs/testing';
-import { deframe, frameTypeName, type Frame } from '../../src/protocol/deframe';
+import { frameTypeName, type Frame } from '../../src/protocol/deframe';
+import { framedByFrameReader as deframe } from './asOperator';
 import { encodeIdentity, encodeRaw, encodeRecord, encodeVersion } from '../../src/protocol/encode';
 import type { ProtocolErrorCode } from '../../src/protocol/errors';
 import { fullRecord } from '../../spec/protocol/streams';
@@ -17,7 +19,7 @@ const L = encodeRecord(fullRecord);
 const frame = (bytes: Buffer): Frame => ({ type: frameTypeName(bytes[0] ?? 0), payload: bytes.subarray(5) });
 const out = { v: frame(V), i: frame(I), l: frame(L) };
 
-describe('deframe (marbles)', () => {
+describe('FrameReader (marbles)', () => {
   let testScheduler: TestScheduler;
   beforeEach(() => {
     testScheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
