@@ -40,14 +40,10 @@ export interface ListenUnixOptions {
   readonly backlog?: number; // pending-connection queue; node's default (511) when absent
   readonly onListening?: (socket: Stats) => void; // the socket file exists (these are its stats) and accepts connections
   readonly onAcceptError?: (error: Error) => void; // e.g. EMFILE: the listener keeps going
-  readonly maxConnections?: number; // open connections accepted by this listener at most; newer ones are closed
-  readonly descriptors?: Budget; // shared by listeners and connections; a socket past it is closed (listener: fails)
-  readonly onRefused?: (reason: RefusalReason) => void; // a connection closed at accept, and why
+  readonly descriptors?: Budget; // shared by listeners and connections; a listener past it fails
+  readonly admit?: (socket: Socket) => boolean; // false: the connection was closed (admission.ts); all are kept when absent
   readonly gate?: Gate; // when to do the synchronous work of creating the socket; at once when absent
 }
-
-/** Why a connection was closed as soon as it was accepted. */
-export type RefusalReason = 'max_connections' | 'open_file_limit';
 
 /** Which file a path held: enough to tell ours from one put there later (a Stats holds 4 Dates). */
 interface FileId {
@@ -142,19 +138,9 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
     const createListener = (placed: SocketBind): Server => {
       const server = createServer();
       serverRef = server;
-      // Node closes a connection past maxConnections itself and says so with 'drop' (Node >= 18.6).
-      if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
-      server.on('drop', () => options.onRefused?.('max_connections'));
+      // Not server.maxConnections: node would close the newcomer, whoever holds the slots.
       server.on('connection', (socket: Socket) => {
-        if (descriptors !== undefined) {
-          if (!descriptors.take(1)) {
-            socket.destroy(); // its descriptor was needed for something else: posts, the serve db
-            options.onRefused?.('open_file_limit');
-            return;
-          }
-          socket.once('close', () => descriptors.give(1));
-        }
-        subscriber.next(socket);
+        if (options.admit === undefined || options.admit(socket)) subscriber.next(socket);
       });
       server.on('error', (error) => {
         if (created !== undefined) {
