@@ -6,9 +6,10 @@
 //   flood     1,100 silent connections to a tenant's socket (anyone may connect to a 0777 one),
 //             each re-opened when the daemon closes it, while the tenant's backends connect,
 //             log and disconnect: the share of the tenant's records lost
-//   fds       under `ulimit -n 256` and --fd-reserve 32, 400 idle connections to serve A; serve B,
+//   fds       under `ulimit -n 256` and --fd-reserve 32, 400 idle (identified) connections to serve A; serve B,
 //             holding none, connects ten times and writes one record each, as pg_logfebe does
-// Run: npm run bench:hostile [-- --only partials,trickle,lines,flood,fds]
+// Run: npm run bench:hostile [-- --only partials,trickle,lines,flood,fds] [--root DIR]
+// (--root: the checkout whose bin/ and built dist/ run, e.g. a worktree of the baseline commit)
 // Prints one line per scenario: idle RSS, peak RSS (VmHWM) and what the daemon said or delivered.
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -42,6 +43,11 @@ function connect(path: string): Promise<Socket> {
 const write = (socket: Socket, bytes: Buffer): Promise<void> =>
   new Promise((resolve) => socket.write(bytes, () => resolve())); // a write the daemon refused by closing is fine too
 
+const rootArg = (): string | undefined => {
+  const at = process.argv.indexOf('--root');
+  return at >= 0 ? process.argv[at + 1] : undefined;
+};
+
 const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const mb = (n: number | undefined): string => (n === undefined ? '?' : n.toFixed(1));
 
@@ -59,6 +65,7 @@ async function scenario(
 ): Promise<void> {
   const standIn = await startLogplexStandIn();
   const daemon = new DaemonChild({
+    root: rootArg(),
     logplexUrl: standIn.url,
     flags: ['--stats-interval', '0', ...(setup.flags ?? [])],
     keepEventKinds: KEPT,
@@ -176,12 +183,14 @@ const scenarios: Record<string, () => Promise<void>> = {
     ),
   fds: () =>
     scenario(
-      'fds: ulimit -n 256, --fd-reserve 32, 400 idle connections to serve A, serve B reconnecting',
+      'fds: ulimit -n 256, --fd-reserve 32, 400 idle identified connections to serve A, serve B reconnecting',
       async ({ socketPath, otherPath, delivered }) => {
+        // Idle backends that identified: only sharing descriptors fairly lets B in.
         const idle: Socket[] = [];
         for (let i = 0; i < 400; i++) {
           const s = createConnection(socketPath);
           s.on('error', () => undefined);
+          s.once('connect', () => s.write(handshake));
           idle.push(s);
         }
         await settle(1000);
