@@ -1,10 +1,16 @@
-// What hostile peers can make the daemon hold (issue 14, items 1 and 3), measured from outside
-// (/proc/<pid>/status) on the real daemon:
-//   partials  200 connections each sending V, I and all but 1 KiB of a 1 MiB record
+// What hostile peers can make the daemon hold, and cost its tenants, measured from outside
+// (/proc/<pid>/status, the stand-in's count of frames per token) on the real daemon:
+//   partials  200 connections each sending V, I and all but 1 KiB of a 1 MiB record (--partial-cap 64 MiB)
 //   trickle   one connection sending a 256 KiB record one byte per write
 //   lines     ten records of "a\n" x 524,000 (inside the 1 MiB record cap)
-// Run: npm run bench:hostile [-- --only partials,trickle,lines]
-// Prints one line per scenario: idle RSS, peak RSS (VmHWM) and what the daemon said.
+//   flood     1,100 silent connections to a tenant's socket (anyone may connect to a 0777 one),
+//             each re-opened when the daemon closes it, while the tenant's backends connect,
+//             log and disconnect: the share of the tenant's records lost
+//   fds       under `ulimit -n 256` and --fd-reserve 32, 400 idle (identified) connections to serve A; serve B,
+//             holding none, connects ten times and writes one record each, as pg_logfebe does
+// Run: npm run bench:hostile [-- --only partials,trickle,lines,flood,fds] [--root DIR]
+// (--root: the checkout whose bin/ and built dist/ run, e.g. a worktree of the baseline commit)
+// Prints one line per scenario: idle RSS, peak RSS (VmHWM) and what the daemon said or delivered.
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { encodeIdentity, encodeRecord, encodeVersion } from '../src/protocol/encode';
@@ -14,6 +20,7 @@ import { DaemonChild } from './harness/daemon';
 import { cpuSeconds, statusMb } from './harness/procStats';
 
 const TOKEN = 't.b0b0b0b0-0000-4000-8000-000000000001';
+const OTHER_TOKEN = 't.b0b0b0b0-0000-4000-8000-000000000002';
 const KEPT = new Set(['listening', 'protocol_error', 'connections_refused']);
 
 const record = (seq: number, message: string): LogRecord => ({
@@ -36,20 +43,49 @@ function connect(path: string): Promise<Socket> {
 const write = (socket: Socket, bytes: Buffer): Promise<void> =>
   new Promise((resolve) => socket.write(bytes, () => resolve())); // a write the daemon refused by closing is fine too
 
+const rootArg = (): string | undefined => {
+  const at = process.argv.indexOf('--root');
+  return at >= 0 ? process.argv[at + 1] : undefined;
+};
+
 const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const mb = (n: number | undefined): string => (n === undefined ? '?' : n.toFixed(1));
 
-async function scenario(name: string, drive: (socketPath: string, daemon: DaemonChild) => Promise<string>): Promise<void> {
+interface Bed {
+  readonly socketPath: string; // serve BENCH (identity bench, TOKEN)
+  readonly otherPath: string; // serve OTHER (identity other, OTHER_TOKEN)
+  readonly daemon: DaemonChild;
+  readonly delivered: (token: string) => number; // frames the stand-in accepted for the token
+}
+
+async function scenario(
+  name: string,
+  drive: (bed: Bed) => Promise<string>,
+  setup: { readonly flags?: readonly string[]; readonly openFiles?: number } = {},
+): Promise<void> {
   const standIn = await startLogplexStandIn();
-  const daemon = new DaemonChild({ logplexUrl: standIn.url, flags: ['--stats-interval', '0'], keepEventKinds: KEPT });
+  const daemon = new DaemonChild({
+    root: rootArg(),
+    logplexUrl: standIn.url,
+    flags: ['--stats-interval', '0', ...(setup.flags ?? [])],
+    keepEventKinds: KEPT,
+    openFiles: setup.openFiles,
+  });
   try {
     await daemon.waitFor('started', () => daemon.count('started') === 1, 10_000);
     const socketPath = join(daemon.dir, 'bench.sock');
-    await daemon.serve([{ identity: 'bench', token: TOKEN, socketPath, name: 'BENCH' }], 10_000);
+    const otherPath = join(daemon.dir, 'other.sock');
+    await daemon.serve(
+      [
+        { identity: 'bench', token: TOKEN, socketPath, name: 'BENCH' },
+        { identity: 'other', token: OTHER_TOKEN, socketPath: otherPath, name: 'OTHER' },
+      ],
+      10_000,
+    );
     await settle(500);
     const idle = statusMb(daemon.pid, 'VmRSS');
     const cpuBefore = cpuSeconds(daemon.pid);
-    const said = await drive(socketPath, daemon);
+    const said = await drive({ socketPath, otherPath, daemon, delivered: (token) => standIn.stats().framesByToken[token] ?? 0 });
     await settle(500);
     const peak = statusMb(daemon.pid, 'VmHWM');
     const cpu = cpuSeconds(daemon.pid) - cpuBefore;
@@ -62,7 +98,7 @@ async function scenario(name: string, drive: (socketPath: string, daemon: Daemon
 
 const scenarios: Record<string, () => Promise<void>> = {
   partials: () =>
-    scenario('partials: 200 connections x (1 MiB record - 1 KiB)', async (path, daemon) => {
+    scenario('partials: 200 connections x (1 MiB record - 1 KiB)', async ({ socketPath: path, daemon }) => {
       const huge = encodeRecord(record(1, 'x'.repeat(1024 * 1024 - 400)));
       const mostOf = Buffer.concat([handshake, huge.subarray(0, huge.length - 1024)]);
       const sockets: Socket[] = [];
@@ -78,7 +114,7 @@ const scenarios: Record<string, () => Promise<void>> = {
       return `${daemon.count('protocol_error')} closed with protocol_error (LOGFEBE_PARTIAL_LIMIT), ${open} left open`;
     }),
   trickle: () =>
-    scenario('trickle: a 256 KiB record one byte per write', async (path) => {
+    scenario('trickle: a 256 KiB record one byte per write', async ({ socketPath: path }) => {
       const rec = encodeRecord(record(1, 'y'.repeat(256 * 1024 - 400)));
       const s = await connect(path);
       await write(s, handshake);
@@ -87,7 +123,7 @@ const scenarios: Record<string, () => Promise<void>> = {
       return `${rec.length - 1} one-byte writes`;
     }),
   lines: () =>
-    scenario('lines: 10 records of "a\\n" x 524,000', async (path) => {
+    scenario('lines: 10 records of "a\\n" x 524,000', async ({ socketPath: path }) => {
       const s = await connect(path);
       await write(s, handshake);
       const statement = `statement: ${'a\n'.repeat(524_000)}`;
@@ -96,6 +132,89 @@ const scenarios: Record<string, () => Promise<void>> = {
       s.destroy();
       return '10 records sent';
     }),
+  flood: () =>
+    scenario(
+      'flood: 1,100 silent connections re-opened as they close, tenant backends logging meanwhile',
+      async ({ socketPath, daemon, delivered }) => {
+        let flooding = true;
+        let opened = 0;
+        const silent = (): void => {
+          if (!flooding) return;
+          opened++;
+          const s = createConnection(socketPath);
+          s.on('error', () => undefined);
+          s.on('close', () => setImmediate(silent)); // closed by the daemon (or refused): straight back
+        };
+        for (let i = 0; i < 1100; i++) silent();
+        await settle(2000); // the flood in place before the tenant logs
+        const before = delivered(TOKEN);
+        let sent = 0;
+        let seq = 0;
+        const until = performance.now() + 8000;
+        while (performance.now() < until) {
+          // Eight backends at a time, each connecting, logging five records and leaving.
+          await Promise.all(
+            Array.from({ length: 8 }, async () => {
+              let s: Socket;
+              try {
+                s = await connect(socketPath);
+              } catch {
+                sent += 5; // refused at connect: its records are lost
+                return;
+              }
+              s.on('error', () => undefined);
+              const records = Array.from({ length: 5 }, () => encodeRecord(record(++seq, `tenant line ${seq}`)));
+              sent += records.length;
+              await write(s, Buffer.concat([handshake, ...records]));
+              await settle(20);
+              s.end();
+            }),
+          );
+        }
+        const deadline = performance.now() + 10_000;
+        while (delivered(TOKEN) - before < sent && performance.now() < deadline) await settle(100);
+        flooding = false;
+        const got = delivered(TOKEN) - before;
+        const refused = daemon.events.filter((e) => e.event === 'connections_refused');
+        const reasons = [...new Set(refused.map((e) => String(e.reason)))].join(',') || 'none';
+        return `tenant lost ${(100 * (1 - got / sent)).toFixed(1)}% (${sent - got} of ${sent} records); ${opened} silent connections opened; connections_refused reasons: ${reasons}`;
+      },
+      { flags: ['--flush-interval', '100ms', '--handshake-timeout', '2s'] },
+    ),
+  fds: () =>
+    scenario(
+      'fds: ulimit -n 256, --fd-reserve 32, 400 idle identified connections to serve A, serve B reconnecting',
+      async ({ socketPath, otherPath, delivered }) => {
+        // Idle backends that identified: only sharing descriptors fairly lets B in.
+        const idle: Socket[] = [];
+        for (let i = 0; i < 400; i++) {
+          const s = createConnection(socketPath);
+          s.on('error', () => undefined);
+          s.once('connect', () => s.write(handshake));
+          idle.push(s);
+        }
+        await settle(1000);
+        let sentB = 0;
+        for (let seq = 1; seq <= 10; seq++) {
+          try {
+            const s = await connect(otherPath);
+            s.on('error', () => undefined);
+            await write(s, Buffer.concat([Buffer.concat([encodeVersion('PG-15.20/logfebe-1'), encodeIdentity('other')]), encodeRecord(record(seq, `B line ${seq}`))]));
+            sentB++;
+            await settle(50);
+            s.end();
+          } catch {
+            // refused at connect
+          }
+        }
+        const deadline = performance.now() + 10_000;
+        while (delivered(OTHER_TOKEN) < 10 && performance.now() < deadline) await settle(100);
+        const openA = idle.filter((s) => !s.destroyed && !s.readableEnded).length;
+        for (const s of idle) s.destroy();
+        return `serve B delivered ${delivered(OTHER_TOKEN)} of 10 records (${sentB} written); ${openA} of A's 400 connections still open`;
+      },
+      { flags: ['--flush-interval', '100ms', '--fd-reserve', '32'], openFiles: 256 },
+    ),
 };
 
 async function main(): Promise<void> {

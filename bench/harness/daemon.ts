@@ -47,6 +47,7 @@ export interface DaemonOptions {
   readonly nodeArgs?: readonly string[]; // e.g. ['--cpu-prof', '--cpu-prof-dir=…'] to profile the daemon
   readonly root?: string; // the checkout whose bin/ and dist/ run (a baseline's worktree); default ours
   readonly dir?: string; // an existing serve database (a restart after crash()); a new temporary one when absent
+  readonly openFiles?: number; // the daemon's open-file limit (soft and hard), set by the shell before node starts
 }
 
 // Events a run reads back: all of them but the per-connection ones, which number in the thousands.
@@ -79,7 +80,12 @@ export class DaemonChild {
 
   constructor(options: DaemonOptions) {
     this.dir = options.dir ?? mkdtempSync(join(tmpdir(), 'plc-bench-'));
-    this.#child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(options.root ?? repoRoot(), 'bin', 'pg-logplexcollector.js'), ...options.flags], {
+    const argv = [...(options.nodeArgs ?? []), join(options.root ?? repoRoot(), 'bin', 'pg-logplexcollector.js'), ...options.flags];
+    const [file, args] =
+      options.openFiles === undefined
+        ? [process.execPath, argv]
+        : ['/bin/sh', ['-c', `ulimit -n ${options.openFiles} && exec "$0" "$@"`, process.execPath, ...argv]];
+    this.#child = spawn(file, args, {
       env: { ...process.env, SERVE_DB_DIR: this.dir, LOGPLEX_URL: options.logplexUrl },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

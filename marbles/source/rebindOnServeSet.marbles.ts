@@ -1,10 +1,10 @@
 // Marble diagrams of rebindOnServeSet: which serve-set sequences start, update and stop which
 // per-path inner streams, and when the whole thing completes.
-import { Observable, concat, endWith, map, switchMap, timer } from 'rxjs';
+import { NEVER, Observable, concat, endWith, map, switchMap, timer } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { Secret } from '../../src/secret';
 import type { Serve, ServeSet } from '../../src/servedb/serve';
-import { rebindOnServeSet } from '../../src/source/rebindOnServeSet';
+import { APPLY_STEP, rebindOnServeSet } from '../../src/source/rebindOnServeSet';
 import { serveSetChanges } from '../../src/servedb/serve';
 
 function serve(socketPath: string, identity: string, token = 'tok', name: string | undefined = undefined): Serve {
@@ -133,11 +133,33 @@ describe('rebindOnServeSet', () => {
     });
   });
 
-  describe('with a gate that lets starts and updates wait (one frame here)', () => {
-    const oneFrameGate = (job: () => void): (() => void) => {
-      const action = scheduler.schedule(job, 1);
+  describe('with a gate that lets a serve set wait for its turn (one frame here)', () => {
+    // A job with more to do (it returns true) is called again a frame later.
+    const oneFrameGate = (job: () => boolean | void): (() => void) => {
+      let action = scheduler.schedule(function turn() {
+        if (job() === true) action = scheduler.schedule(turn, 1);
+      }, 1);
       return () => action.unsubscribe();
     };
+
+    it('applies a large set a few serves per turn, in order', () => {
+      const many: ServeSet = Array.from({ length: 5 * APPLY_STEP }, (_, n) => serve(`/run/${n}.sock`, `i${n}`));
+      const startedAt: number[] = [];
+      scheduler.run(({ cold, flush }) => {
+        cold('x', { x: many })
+          .pipe(rebindOnServeSet(counting(() => NEVER), oneFrameGate))
+          .subscribe();
+        scheduler.schedule(function probe() {
+          while (startedAt.length < started.length) startedAt.push(scheduler.now());
+          if (started.length < many.length) this.schedule(undefined, 1);
+        }, 1);
+        flush();
+      });
+      expect(started).toEqual(many.map((s) => s.socketPath));
+      const perTurn = [...new Set(startedAt)].map((t) => startedAt.filter((at) => at === t).length);
+      expect(perTurn.length).toBeGreaterThanOrEqual(5);
+      expect(Math.max(...perTurn)).toBeLessThanOrEqual(APPLY_STEP);
+    });
 
     it('starts a serve on its turn, with the serve of the latest set', () => {
       scheduler.run(({ cold, expectObservable }) => {
@@ -148,11 +170,11 @@ describe('rebindOnServeSet', () => {
       expect(started).toEqual([A]);
     });
 
-    it('never starts a serve removed before its turn, and stops a started one at once', () => {
+    it('never starts a serve removed before its turn, and stops a started one on its turn', () => {
       scheduler.run(({ cold, expectObservable }) => {
         const sets: Record<string, ServeSet> = { x: [serve(A, 'ia'), serve(B, 'ib')], y: [serve(B, 'ib')], z: [] };
         const result = cold('(xy)-z-|', sets).pipe(rebindOnServeSet(counting(labels), oneFrameGate));
-        expectObservable(result).toBe('-b---c-|', { b: `${B}=ib/tok`, c: `${B}!` });
+        expectObservable(result).toBe('-b----c|', { b: `${B}=ib/tok`, c: `${B}!` });
       });
       expect(started).toEqual([B]);
     });

@@ -2,7 +2,7 @@
 // hold is bounded (a connection that would pass the bound is closed with LOGFEBE_PARTIAL_LIMIT);
 // a connection that does not complete V and I in time is closed (LOGFEBE_HANDSHAKE_TIMEOUT);
 // connections per serve are capped, and listeners and connections together leave the reserved
-// descriptors alone, each refusal said in one aggregated line.
+// descriptors alone, each refusal said in one aggregated line (who gives way: admission.spec.ts).
 import { encodeRecord, encodeVersion } from '../../src/protocol/encode';
 import { FakeBackend, Harness, handshake, makeServe, record, tempDir, waitFor } from './support';
 
@@ -113,7 +113,7 @@ describe('socketSource bounds on what peers make it hold', () => {
     await waitFor('the newcomer\'s record', () => harness!.recordsOf(9).length === 1);
   });
 
-  it('leaves the reserved descriptors alone: connections and listeners past them are refused and said', async () => {
+  it('leaves the reserved descriptors alone: a connection past them costs the serve holding the most, a listener fails', async () => {
     // 40 descriptors, 20 reserved: 20 for sockets, two of them the listeners.
     harness = new Harness({ openFileLimit: 40, reservedFileDescriptors: 20, connectionsRefusedReportMs: 60_000 });
     const a = makeServe(tmp.path('a.sock'), 'app', 'token-1', 'A');
@@ -123,10 +123,14 @@ describe('socketSource bounds on what peers make it hold', () => {
     for (let i = 0; i < 18; i++) held.push(await open(a.socketPath, 'app'));
     await waitFor('eighteen connected', () => harness!.eventsOf('connect').length === 18);
 
-    const refusedHere = await open(b.socketPath);
-    await refusedHere.closed;
-    await waitFor('the refusal said', () => harness!.eventsOf('connections_refused').length === 1);
-    expect(harness.eventsOf('connections_refused')[0]).toMatchObject({ serve: 'B', reason: 'open_file_limit', refused: 1, limit: 20 });
+    // B holds nothing: A, holding every descriptor, gives up its oldest connection for B's.
+    const first = await open(b.socketPath, 'other');
+    await held[0]!.closed;
+    await waitFor('the closing said', () => harness!.eventsOf('connections_refused').length === 1);
+    expect(harness.eventsOf('connections_refused')[0]).toMatchObject({ serve: 'A', reason: 'open_file_limit', refused: 1, limit: 20 });
+    await first.send(record(4, 1));
+    await waitFor('B\'s first record', () => harness!.recordsOf(4).length === 1);
+    held.shift();
 
     // A new serve cannot listen while the sockets hold every descriptor they may have ...
     const c = makeServe(tmp.path('c.sock'), 'third', 'token-3', 'C');
@@ -134,12 +138,13 @@ describe('socketSource bounds on what peers make it hold', () => {
     expect(harness.eventsOf('listen_error')).toEqual([
       expect.objectContaining({ serve: 'C', code: 'LISTEN_FILE_LIMIT', reason: expect.stringMatching(/hold the 20 the open-file limit leaves them/) }),
     ]);
-    // ... and gets them back when connections close: B is served again.
+    // ... while connections that close give theirs back, without costing anyone.
     await Promise.all(held.splice(0, 5).map((backend) => backend.close()));
-    await waitFor('five disconnects', () => harness!.eventsOf('disconnect').length === 5);
+    await waitFor('five more disconnects', () => harness!.eventsOf('disconnect').length === 6);
     const welcome = await open(b.socketPath, 'other');
     await welcome.send(record(5, 1));
     await waitFor('B\'s record', () => harness!.recordsOf(5).length === 1);
+    expect(harness.eventsOf('connections_refused')).toHaveLength(1);
   });
 });
 

@@ -119,19 +119,35 @@ export class Harness {
     });
   }
 
-  /** Applies a serve set and waits until every serve new in it is listening (or failed to). */
+  /**
+   * Applies a serve set and waits until every serve new in it is listening (or failed to), and
+   * every serve it removed stopped listening (serve sets are applied over turns of the event loop).
+   */
   async apply(serveSet: ServeSet): Promise<void> {
     const before = this.events.length;
     const starting = serveSet.filter((s) => !this.runningPaths.has(s.socketPath)).map((s) => s.socketPath);
-    this.runningPaths = new Set(serveSet.map((s) => s.socketPath));
+    const kept = new Set(serveSet.map((s) => s.socketPath));
+    const stopping = [...this.runningPaths].filter((path) => !kept.has(path) && this.isListening(path));
+    this.runningPaths = kept;
     this.serveSet$.next(serveSet);
     await waitFor('listeners to settle', () => {
       const settled = this.events
         .slice(before)
         .filter((e) => e.kind === 'listening' || e.kind === 'listen_error')
         .map((e) => e.socket);
-      return starting.every((path) => settled.includes(path));
+      return starting.every((path) => settled.includes(path)) && stopping.every((path) => !this.isListening(path));
     });
+  }
+
+  /** Whether the serve at `path` listens now, as its events say. */
+  isListening(path: string): boolean {
+    for (let at = this.events.length - 1; at >= 0; at--) {
+      const e = this.events[at]!;
+      if (e.socket !== path) continue;
+      if (e.kind === 'listening') return true;
+      if (e.kind === 'stopped_listening' || e.kind === 'listen_error') return false;
+    }
+    return false;
   }
 
   eventsOf<K extends SourceEvent['kind']>(kind: K): Extract<SourceEvent, { kind: K }>[] {

@@ -41,6 +41,7 @@ export interface Tunables {
   readonly maxPartialBytes?: number; // what all connections' unfinished messages may hold together
   readonly handshakeTimeoutMs?: number; // V and I must both arrive within this of connecting
   readonly maxConnectionsPerServe?: number; // open connections per serve; newer ones are closed
+  readonly maxUnidentifiedPerServe?: number; // connections per serve that have not identified; a newer one closes the oldest
   readonly reservedFileDescriptors?: number; // descriptors sockets leave for posts and the serve db
   readonly linePrefix?: string;
   readonly hostname?: string;
@@ -81,6 +82,7 @@ const FLAGS = {
   'partial-cap': { type: 'string' },
   'handshake-timeout': { type: 'string' },
   'max-connections': { type: 'string' },
+  'max-unidentified': { type: 'string' },
   'fd-reserve': { type: 'string' },
   'line-prefix': { type: 'string' },
   hostname: { type: 'string' },
@@ -138,7 +140,8 @@ const HELP_ROWS: ReadonlyArray<readonly [string, string, string]> = [
   ['--max-record-frames N', 'frames one record may become; the rest is cut with a marker', String(DEFAULT_FORMAT_OPTIONS.maxRecordFrames)],
   ['--partial-cap SIZE', "bytes all connections' unfinished records may hold", bytes(DEFAULT_SOURCE_OPTIONS.maxPartialBytes)],
   ['--handshake-timeout DUR', 'close a connection without V and I after this long', ms(DEFAULT_SOURCE_OPTIONS.handshakeTimeoutMs)],
-  ['--max-connections N', 'open connections per serve; newer ones are closed', String(DEFAULT_SOURCE_OPTIONS.maxConnectionsPerServe)],
+  ['--max-connections N', 'open connections per serve; newer ones are closed (unidentified ones first)', String(DEFAULT_SOURCE_OPTIONS.maxConnectionsPerServe)],
+  ['--max-unidentified N', 'connections per serve that have not sent V and I; a newer one closes the oldest', String(DEFAULT_SOURCE_OPTIONS.maxUnidentifiedPerServe)],
   ['--fd-reserve N', 'descriptors listeners and connections leave free, for posts and the serve database', String(DEFAULT_SOURCE_OPTIONS.reservedFileDescriptors)],
   ['--line-prefix TEMPLATE', 'log_line_prefix-style template', `'${DEFAULT_FORMAT_OPTIONS.linePrefix}'`],
   ['--hostname NAME', 'syslog HOSTNAME', DEFAULT_FORMAT_OPTIONS.hostname],
@@ -274,6 +277,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     maxPartialBytes: opt(values['partial-cap'], (t) => parseSize('--partial-cap', t, 4096, 16 * 1024 ** 3)),
     handshakeTimeoutMs: opt(values['handshake-timeout'], (t) => parseDuration('--handshake-timeout', t, 1, 3_600_000)),
     maxConnectionsPerServe: opt(values['max-connections'], (t) => parseCount('--max-connections', t, 1, 1_000_000)),
+    maxUnidentifiedPerServe: opt(values['max-unidentified'], (t) => parseCount('--max-unidentified', t, 1, 1_000_000)),
     reservedFileDescriptors: opt(values['fd-reserve'], (t) => parseCount('--fd-reserve', t, 0, 1_000_000)),
     linePrefix: values['line-prefix'],
     hostname: opt(values.hostname, (t) => {

@@ -47,6 +47,7 @@ export function collectorOptions(config: DaemonConfig, serveDbDir: string): Coll
       maxPartialBytes: t.maxPartialBytes,
       handshakeTimeoutMs: t.handshakeTimeoutMs,
       maxConnectionsPerServe: t.maxConnectionsPerServe,
+      maxUnidentifiedPerServe: t.maxUnidentifiedPerServe,
       reservedFileDescriptors: t.reservedFileDescriptors,
       socketMode: t.socketMode,
       socketGroup: t.socketGroup,

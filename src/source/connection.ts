@@ -38,7 +38,12 @@ export const identityMismatchReason = (got: string, expected: string): string =>
  * - It completes (never errors) when the connection ends for any reason. Unsubscribing destroys
  *   the socket at once.
  */
-export function readConnection(socket: Socket, serve$: Observable<Serve>, options: ConnectionOptions): Observable<SourcedRecord> {
+export function readConnection(
+  socket: Socket,
+  serve$: Observable<Serve>,
+  options: ConnectionOptions,
+  onIdentified: () => void = () => undefined, // its I matched: admission stops counting it as a stranger
+): Observable<SourcedRecord> {
   return new Observable<SourcedRecord>((subscriber) => {
     const acceptedAt = Date.now();
     const decoder = new LogfebeDecoder({ maxMessageBytes: options.maxMessageBytes }, options.partials);
@@ -108,6 +113,7 @@ export function readConnection(socket: Socket, serve$: Observable<Serve>, option
         } else {
           identity = message.identity;
           clearTimeout(handshakeTimer);
+          onIdentified();
           options.events({ kind: 'connect', level: 'info', ...where(), identity, server_version: version?.serverVersion ?? '' });
         }
       }

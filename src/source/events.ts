@@ -9,6 +9,7 @@
 // `protocol_error`, never a `connect`. One that closes before identifying logs a debug-level
 // `disconnect`.
 import type { EventBase } from '../events';
+import type { RefusalReason } from './admission';
 
 interface ServeFields {
   readonly serve: string | undefined; // the serve's name (undefined when it has none)
@@ -50,11 +51,15 @@ export interface AcceptErrorEvent extends EventBase, ServeFields {
   readonly reason: string; // e.g. EMFILE: the listener keeps going
 }
 
-/** Connections closed as soon as they were accepted: the first at once, then a count per interval. */
+/**
+ * Connections closed as soon as they were accepted, or closed to make room for a newer one (an
+ * unidentified one, or one of the serve holding the most when descriptors run out): the first
+ * at once, then a count per interval.
+ */
 export interface ConnectionsRefusedEvent extends EventBase, ServeFields {
   readonly kind: 'connections_refused';
   readonly level: 'warn';
-  readonly reason: 'max_connections' | 'open_file_limit'; // the serve's cap, or the descriptors sockets may use
+  readonly reason: RefusalReason; // the serve's cap, its cap of unidentified connections, or the descriptors sockets may use
   readonly refused: number; // connections closed since the last line for this serve and reason
   readonly limit: number; // the cap that was reached
 }

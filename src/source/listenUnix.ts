@@ -40,15 +40,11 @@ export interface ListenUnixOptions {
   readonly backlog?: number; // pending-connection queue; node's default (511) when absent
   readonly onListening?: (socket: Stats) => void; // the socket file exists (these are its stats) and accepts connections
   readonly onAcceptError?: (error: Error) => void; // e.g. EMFILE: the listener keeps going
-  readonly maxConnections?: number; // open connections accepted by this listener at most; newer ones are closed
-  readonly descriptors?: Budget; // shared by listeners and connections; a socket past it is closed (listener: fails)
-  readonly onRefused?: (reason: RefusalReason) => void; // a connection closed at accept, and why
+  readonly descriptors?: Budget; // shared by listeners and connections; a listener past it fails
+  readonly admit?: (socket: Socket) => boolean; // false: the connection was closed (admission.ts); all are kept when absent
   readonly gate?: Gate; // when to do the synchronous work of creating the socket; at once when absent
   readonly directories?: SocketDirectories; // the source's, shared by its listeners (socketDirectory.ts); a fresh one when absent
 }
-
-/** Why a connection was closed as soon as it was accepted. */
-export type RefusalReason = 'max_connections' | 'open_file_limit';
 
 /** Which file a path held: enough to tell ours from one put there later (a Stats holds 4 Dates). */
 interface FileId {
@@ -139,22 +135,27 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
     // Made when our turn comes, not at subscribe: 10,000 serves queued at the gate hold no server.
     let serverRef: Server | undefined;
 
+    /** Gives the bound socket its mode and group and puts it at its path: then it is listening. */
+    const placeSocket = (placed: SocketBind): void => {
+      if (subscriber.closed || created !== undefined) return; // torn down meanwhile, or placed already
+      let socketStats: Stats;
+      try {
+        socketStats = placed.place(socketPath, options.mode, options.gid);
+      } catch (error) {
+        if (errnoCode(error) === 'EEXIST') fail('LISTEN_IN_USE', 'something appeared at the path while the socket was being created');
+        else fail('LISTEN_FAILED', `cannot give the socket its mode and group: ${reasonOf(error)}`);
+        return;
+      }
+      created = idOf(socketStats);
+      options.onListening?.(socketStats);
+    };
+
     const createListener = (placed: SocketBind): Server => {
       const server = createServer();
       serverRef = server;
-      // Node closes a connection past maxConnections itself and says so with 'drop' (Node >= 18.6).
-      if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
-      server.on('drop', () => options.onRefused?.('max_connections'));
+      // Not server.maxConnections: node would close the newcomer, whoever holds the slots.
       server.on('connection', (socket: Socket) => {
-        if (descriptors !== undefined) {
-          if (!descriptors.take(1)) {
-            socket.destroy(); // its descriptor was needed for something else: posts, the serve db
-            options.onRefused?.('open_file_limit');
-            return;
-          }
-          socket.once('close', () => descriptors.give(1));
-        }
-        subscriber.next(socket);
+        if (options.admit === undefined || options.admit(socket)) subscriber.next(socket);
       });
       server.on('error', (error) => {
         if (created !== undefined) {
@@ -171,19 +172,7 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
           fail('LISTEN_FAILED', `cannot listen: ${reasonOf(error)}`);
         }
       });
-      server.on('listening', () => {
-        if (subscriber.closed) return; // torn down while the bind was being announced
-        let socketStats: Stats;
-        try {
-          socketStats = placed.place(socketPath, options.mode, options.gid);
-        } catch (error) {
-          if (errnoCode(error) === 'EEXIST') fail('LISTEN_IN_USE', 'something appeared at the path while the socket was being created');
-          else fail('LISTEN_FAILED', `cannot give the socket its mode and group: ${reasonOf(error)}`);
-          return;
-        }
-        created = idOf(socketStats);
-        options.onListening?.(socketStats);
-      });
+      server.on('listening', () => placeSocket(placed)); // done already when listen() bound at once
       return server;
     };
 
@@ -221,8 +210,13 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
       }
       claimed = placeOf(socketPath, directories);
       if (claimed !== undefined) ownSockets.set(claimed, socketPath);
-      createListener(bind).listen({ path: bind.bindPath, backlog: options.backlog });
+      const server = createListener(bind);
+      server.listen({ path: bind.bindPath, backlog: options.backlog });
       bind.bound();
+      // A unix socket is bound and listening when listen() returns (its 'listening' event only
+      // comes in a later tick): placing it now keeps that work inside the gate's slice, where
+      // after the tick it ran past the slice's clock and doubled how long each slice held the loop.
+      if (server.listening) placeSocket(bind);
     };
 
     const begin = (): void => {

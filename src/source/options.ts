@@ -72,6 +72,16 @@ export interface SourceOptions {
    */
   readonly maxConnectionsPerServe: number;
   /**
+   * Connections one serve may hold that have not sent V and I yet. Anyone who may connect to the
+   * socket can open connections that never identify; a newer one closes the oldest of them, and
+   * a serve at `maxConnectionsPerServe` closes its oldest unidentified connection for a newcomer,
+   * so they never keep PostgreSQL's backends out (`connections_refused`
+   * reason=unidentified_limit / max_connections). pg_logfebe sends V and I with its connect, so a
+   * real backend is unidentified only until its first read: the cap leaves room for a burst of
+   * backends connecting at once (a PostgreSQL restart) accepted before any of them is read.
+   */
+  readonly maxUnidentifiedPerServe: number;
+  /**
    * The process's open-file limit. Undefined: read from /proc/self/limits (the soft limit, which
    * Node raises to the hard one at start), unbounded where the system does not say. Resolved
    * options hold the value read.
@@ -80,9 +90,12 @@ export interface SourceOptions {
   /**
    * Descriptors listeners and PostgreSQL connections leave free, for what else needs them: posts
    * to logplex (up to `concurrency` per serve at once, pooled per origin), the serve database's
-   * reads, writes and watcher, stdio, Node's own. A connection that would take one of these is
-   * closed at once (`connections_refused` reason=open_file_limit); a listener that would, fails
-   * with LISTEN_FILE_LIMIT and is retried.
+   * reads, writes and watcher, stdio, Node's own. When a new connection would take one of these,
+   * the serve holding the most connections gives one up to a serve holding at least two fewer
+   * (its oldest unidentified, else its oldest), so a serve holding none always gets one;
+   * otherwise the newcomer (or the serve's own oldest unidentified) is closed
+   * (`connections_refused` reason=open_file_limit). A listener that would take one fails with
+   * LISTEN_FILE_LIMIT and is retried.
    */
   readonly reservedFileDescriptors: number;
   /** How often a serve that keeps refusing connections says so (the first refusal is logged at once). */
@@ -108,6 +121,7 @@ export const DEFAULT_SOURCE_OPTIONS: SourceOptions = {
   maxPartialBytes: 64 * 1024 * 1024,
   handshakeTimeoutMs: 10_000,
   maxConnectionsPerServe: 1000,
+  maxUnidentifiedPerServe: 128,
   openFileLimit: undefined,
   reservedFileDescriptors: 256,
   connectionsRefusedReportMs: 10_000,
@@ -133,6 +147,7 @@ export function resolveSourceOptions(options: Partial<SourceOptions> = {}): Sour
     maxPartialBytes: options.maxPartialBytes ?? Math.max(DEFAULT_SOURCE_OPTIONS.maxPartialBytes, maxMessageBytes + 1),
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_SOURCE_OPTIONS.handshakeTimeoutMs,
     maxConnectionsPerServe: options.maxConnectionsPerServe ?? DEFAULT_SOURCE_OPTIONS.maxConnectionsPerServe,
+    maxUnidentifiedPerServe: options.maxUnidentifiedPerServe ?? DEFAULT_SOURCE_OPTIONS.maxUnidentifiedPerServe,
     openFileLimit: options.openFileLimit ?? DEFAULT_SOURCE_OPTIONS.openFileLimit ?? readOpenFileLimit()?.soft,
     reservedFileDescriptors: options.reservedFileDescriptors ?? DEFAULT_SOURCE_OPTIONS.reservedFileDescriptors,
     connectionsRefusedReportMs: options.connectionsRefusedReportMs ?? DEFAULT_SOURCE_OPTIONS.connectionsRefusedReportMs,
@@ -156,7 +171,7 @@ export function resolveSourceOptions(options: Partial<SourceOptions> = {}): Sour
   if (!Number.isFinite(resolved.handshakeTimeoutMs) || resolved.handshakeTimeoutMs <= 0) {
     throw new RangeError(`handshakeTimeoutMs must be a number of milliseconds > 0, got ${resolved.handshakeTimeoutMs}`);
   }
-  for (const key of ['maxConnectionsPerServe', 'reservedFileDescriptors'] as const) {
+  for (const key of ['maxConnectionsPerServe', 'maxUnidentifiedPerServe', 'reservedFileDescriptors'] as const) {
     const value = resolved[key];
     if (!Number.isInteger(value) || value < (key === 'reservedFileDescriptors' ? 0 : 1)) {
       throw new RangeError(`${key} must be a whole number${key === 'reservedFileDescriptors' ? ' >= 0' : ' >= 1'}, got ${value}`);

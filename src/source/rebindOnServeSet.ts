@@ -10,7 +10,7 @@
 // BehaviorSubject and one Subscription (it was a group, a ReplaySubject, a duration subscription
 // and five operator subscribers: about half of the 17 KB of heap a serve cost at 10,000 serves).
 import { BehaviorSubject, Observable, type OperatorFunction, type Subscription } from '../rx';
-import { sameServe, serveSetChanges, type Serve, type ServeSet } from '../servedb/serve';
+import { sameServe, type Serve, type ServeSet } from '../servedb/serve';
 import { immediateGate, type Gate } from './sliceGate';
 
 /**
@@ -32,13 +32,14 @@ import { immediateGate, type Gate } from './sliceGate';
  * - A source error is forwarded at once, and unsubscribing (or an inner's error) tears every
  *   inner down immediately: that is the abrupt path.
  *
- * Work per serve set is one diff against the previous set (linear in the set's size, with no
- * subscription work) plus O(1) per serve that changed. Stops happen at once (a removed serve's
- * socket file is gone when the set has been pushed); starts and updates go through `gate`: at
- * once by default, while the socket source passes a slice gate, so that 10,000 new serves start
- * over many turns of the event loop rather than in one (sliceGate.ts). A start or update that
- * waited applies the path's serve as it is in the latest set (nothing, if it was removed
- * meanwhile). When the source completes, whatever still waits is dropped.
+ * A serve set is applied through `gate`, a few serves per call (APPLY_STEP): first the paths it
+ * no longer has are stopped, then the new ones started and the changed ones updated. At once by
+ * default; the socket source passes a slice gate, so that a set of 10,000 serves is compared,
+ * started and stopped over many turns of the event loop rather than in one (sliceGate.ts): the
+ * diff alone, done when the set arrived, held the loop a tenth of a second on a busy machine. A
+ * set that arrives while the previous one is being applied replaces it: the walk starts over
+ * against what is running, so only the latest set is ever applied. When the source completes,
+ * whatever was not applied is dropped and every serve stops at once.
  */
 export function rebindOnServeSet<T>(
   project: (serve$: Observable<Serve>, socketPath: string) => Observable<T>,
@@ -48,34 +49,12 @@ export function rebindOnServeSet<T>(
     new Observable<T>((subscriber) => {
       const serving = new Map<string, BehaviorSubject<Serve>>(); // path -> its current serve
       const inners = new Set<Subscription>(); // running inners, stopped ones still draining too
-      const pending = new Set<() => void>(); // withdraws the starts and updates waiting at the gate
-      let previous: ServeSet = [];
-      let wanted = new Map<string, Serve>(); // the latest set by path: what a waiting change applies
+      let walk: Walk | undefined; // the set being applied, and how far
+      let withdraw: (() => void) | undefined; // the walk's turn at the gate, while it has one
       let sourceDone = false;
 
       const completeIfDone = (): void => {
-        if (sourceDone && inners.size === 0 && pending.size === 0) subscriber.complete();
-      };
-
-      /** `apply` at the gate's pace, in order with the other starts and updates. */
-      const enqueue = (apply: () => void): void => {
-        let ran = false;
-        let withdraw: (() => void) | undefined; // unset while an immediate gate runs the job
-        withdraw = gate(() => {
-          ran = true;
-          if (withdraw !== undefined) pending.delete(withdraw);
-          if (!subscriber.closed) apply();
-        });
-        if (!ran) pending.add(withdraw);
-      };
-
-      /** Brings `socketPath` to what the latest set wants, once its turn at the gate came. */
-      const catchUp = (socketPath: string): void => {
-        const serve = wanted.get(socketPath);
-        if (serve === undefined) return; // removed while waiting: its stop already happened
-        const running = serving.get(socketPath);
-        if (running === undefined) start(socketPath, serve);
-        else if (!sameServe(running.value, serve)) running.next(serve);
+        if (sourceDone && inners.size === 0 && walk === undefined) subscriber.complete();
       };
 
       const start = (socketPath: string, serve: Serve): void => {
@@ -101,22 +80,76 @@ export function rebindOnServeSet<T>(
         serve$?.complete();
       };
 
+      /** Applies the next few serves of the walk; true while there is more to do. */
+      const step = (): boolean => {
+        const current = walk;
+        if (current === undefined || subscriber.closed) return false;
+        let budget = APPLY_STEP;
+        const { serveSet } = current;
+        while (budget > 0 && current.phase === 'index') {
+          const serve = serveSet[current.at++];
+          if (serve === undefined) {
+            current.phase = 'stop';
+            current.at = 0;
+            current.running = serving.keys(); // live: a path stopped meanwhile is skipped, never an error
+          } else {
+            current.wanted.set(serve.socketPath, serve);
+            budget -= 1 / COMPARISONS_PER_CHANGE;
+          }
+        }
+        while (budget > 0 && current.phase === 'stop' && walk === current) {
+          const next = current.running.next();
+          const socketPath = next.done === true ? undefined : next.value;
+          if (socketPath === undefined) {
+            current.phase = 'start';
+            current.at = 0;
+          } else if (!current.wanted.has(socketPath)) {
+            stop(socketPath);
+            budget -= 1;
+          } else {
+            budget -= 1 / COMPARISONS_PER_CHANGE;
+          }
+        }
+        while (budget > 0 && current.phase === 'start' && walk === current && !subscriber.closed) {
+          const serve = serveSet[current.at++];
+          if (serve === undefined) {
+            walk = undefined;
+            withdraw = undefined;
+            return false;
+          }
+          const running = serving.get(serve.socketPath);
+          if (running === undefined) {
+            start(serve.socketPath, serve);
+            budget -= 1;
+          } else if (!sameServe(running.value, serve)) {
+            running.next(serve);
+            budget -= 1;
+          } else {
+            budget -= 1 / COMPARISONS_PER_CHANGE;
+          }
+        }
+        return walk === current;
+      };
+
       const source = serveSet$.subscribe({
         next: (serveSet) => {
-          const changes = serveSetChanges(previous, serveSet);
-          previous = serveSet;
-          wanted = new Map(serveSet.map((serve) => [serve.socketPath, serve]));
-          for (const change of changes) {
-            if (subscriber.closed) return;
-            if (change.kind === 'stop') stop(change.socketPath);
-            else enqueue(() => catchUp(change.socketPath));
+          walk = { serveSet, phase: 'index', at: 0, wanted: new Map(), running: serving.keys() };
+          if (withdraw === undefined) {
+            let ran = false; // an immediate gate runs the whole walk inside gate()
+            const withdrawIt = gate(() => {
+              const more = step();
+              if (!more) ran = true;
+              return more;
+            });
+            if (!ran && walk !== undefined) withdraw = withdrawIt;
           }
         },
         error: (err: unknown) => subscriber.error(err),
         complete: () => {
           sourceDone = true;
-          for (const withdraw of pending) withdraw(); // never started, or stopping below anyway
-          pending.clear();
+          withdraw?.(); // never applied, or stopping below anyway
+          withdraw = undefined;
+          walk = undefined;
           for (const socketPath of [...serving.keys()]) stop(socketPath);
           completeIfDone();
         },
@@ -124,12 +157,27 @@ export function rebindOnServeSet<T>(
 
       return () => {
         source.unsubscribe();
-        for (const withdraw of pending) withdraw();
-        pending.clear();
+        withdraw?.();
+        withdraw = undefined;
+        walk = undefined;
         const running = [...inners];
         inners.clear();
         for (const inner of running) inner.unsubscribe();
         serving.clear();
       };
     });
+}
+
+/** Serves started, updated or stopped per call at the gate: each is a subscription, a bind to come. */
+export const APPLY_STEP = 16;
+// How many unchanged serves cost as much to look at as one change.
+const COMPARISONS_PER_CHANGE = 16;
+
+/** A serve set being applied: its paths indexed, then what runs and is not wanted stopped, then the rest started or updated. */
+interface Walk {
+  readonly serveSet: ServeSet;
+  phase: 'index' | 'stop' | 'start';
+  at: number; // the next serve to look at (index, start)
+  readonly wanted: Map<string, Serve>; // the set's serves by path, as far as indexed
+  running: Iterator<string>; // the running paths still to look at (stop)
 }

@@ -1,7 +1,8 @@
-// Connections closed at accept, counted per serve and reported in one line per reason and
-// interval: the first refusal at once (so a flood is seen when it starts), then what piled up,
-// once per interval while it goes on. A line per refusal would be a flood of our own.
-import type { RefusalReason } from './listenUnix';
+// Connections closed at accept, or closed to make room for a newer one (admission.ts), counted
+// per serve and reported in one line per reason and interval: the first at once (so a flood is
+// seen when it starts), then what piled up, once per interval while it goes on. A line per
+// connection would be a flood of our own.
+import type { RefusalReason } from './admission';
 
 export class RefusalReport {
   private readonly counts = new Map<RefusalReason, number>();

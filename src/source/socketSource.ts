@@ -3,6 +3,7 @@
 import type { Socket } from 'node:net';
 import { Observable, type Subscription } from '../rx';
 import { Budget } from '../budget';
+import { Admission } from './admission';
 import { ignoreEvents, type EventSink } from '../events';
 import type { Serve, ServeSet } from '../servedb/serve';
 import { readConnection, type ConnectionOptions } from './connection';
@@ -53,6 +54,8 @@ export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSou
   // Descriptors for listeners and connections: what the open-file limit leaves past the reserve.
   const descriptors = new Budget((resolved.openFileLimit ?? Infinity) - resolved.reservedFileDescriptors);
   return new Observable<SourcedRecord>((subscriber) => {
+    // Per subscription, like the gate: who holds which connections, and the descriptors' owners.
+    const admission = new Admission(descriptors, resolved);
     // One gate per subscription, for starting and stopping serves and creating their sockets.
     const gate = resolved.listenSliceMs > 0 ? sliceGate(resolved.listenSliceMs) : immediateGate;
     // What its listeners know of their directories, and which sockets they hold: this source's
@@ -60,7 +63,7 @@ export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSou
     const directories = new SocketDirectories();
     return serveSet$
       .pipe(
-        rebindOnServeSet((serve$, socketPath) => serveRecords(serve$, socketPath, resolved, connectionOptions, descriptors, gate, directories), gate),
+        rebindOnServeSet((serve$, socketPath) => serveRecords(serve$, socketPath, resolved, connectionOptions, admission, gate, directories), gate),
       )
       .subscribe(subscriber);
   });
@@ -90,7 +93,7 @@ function serveRecords(
   socketPath: string,
   options: SourceOptions,
   connectionOptions: ConnectionOptions,
-  descriptors: Budget,
+  admission: Admission,
   gate: Gate,
   directories: SocketDirectories,
 ): Observable<SourcedRecord> {
@@ -105,9 +108,15 @@ function serveRecords(
         ...where(),
         reason,
         refused,
-        limit: reason === 'max_connections' ? options.maxConnectionsPerServe : descriptors.limit,
+        limit:
+          reason === 'max_connections'
+            ? options.maxConnectionsPerServe
+            : reason === 'unidentified_limit'
+              ? options.maxUnidentifiedPerServe
+              : admission.descriptors.limit,
       }),
     );
+    const admitted = admission.serve((reason) => refusals.refused(reason));
     let listening = false;
     // The failure being retried: logged when it starts, when its code changes, and now and then.
     let failure: { code: string; attempts: number; loggedAt: number } | undefined;
@@ -161,7 +170,7 @@ function serveRecords(
     const accept = (socket: Socket): void => {
       let connection: Subscription | undefined;
       let ended = false; // completed during subscribe()
-      connection = readConnection(socket, serve$, connectionOptions).subscribe({
+      connection = readConnection(socket, serve$, connectionOptions, () => admitted.identified(socket)).subscribe({
         next: (record) => subscriber.next(record),
         error: (err: unknown) => subscriber.error(err),
         complete: () => {
@@ -188,9 +197,8 @@ function serveRecords(
           events({ kind: 'listening', level: 'info', ...where(), mode: (file.mode & 0o7777).toString(8).padStart(4, '0'), group: file.gid });
         },
         onAcceptError: (error) => events({ kind: 'accept_error', level: 'error', ...where(), reason: error.message }),
-        maxConnections: options.maxConnectionsPerServe,
-        descriptors,
-        onRefused: (reason) => refusals.refused(reason),
+        descriptors: admission.descriptors,
+        admit: (socket) => admitted.admit(socket),
       }).subscribe({
         next: accept,
         error: (error: unknown) => {
