@@ -10,7 +10,7 @@ export { ReplaySubject } from 'rxjs/internal/ReplaySubject';
 export { Subscription } from 'rxjs/internal/Subscription';
 export { asyncScheduler } from 'rxjs/internal/scheduler/async';
 export { firstValueFrom } from 'rxjs/internal/firstValueFrom';
-export type { MonoTypeOperatorFunction, OperatorFunction, SchedulerLike } from 'rxjs/internal/types';
+export type { MonoTypeOperatorFunction, OperatorFunction, SchedulerAction, SchedulerLike } from 'rxjs/internal/types';
 
 export { EMPTY } from 'rxjs/internal/observable/empty';
 export { concat } from 'rxjs/internal/observable/concat';

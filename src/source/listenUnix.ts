@@ -44,6 +44,7 @@ export interface ListenUnixOptions {
   readonly descriptors?: Budget; // shared by listeners and connections; a socket past it is closed (listener: fails)
   readonly onRefused?: (reason: RefusalReason) => void; // a connection closed at accept, and why
   readonly gate?: Gate; // when to do the synchronous work of creating the socket; at once when absent
+  readonly readHighWaterMark?: number; // of each accepted connection; node's default (16 KiB) when absent
 }
 
 /** Why a connection was closed as soon as it was accepted. */
@@ -140,7 +141,7 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
     let serverRef: Server | undefined;
 
     const createListener = (placed: SocketBind): Server => {
-      const server = createServer();
+      const server = options.readHighWaterMark === undefined ? createServer() : createServer({ highWaterMark: options.readHighWaterMark });
       serverRef = server;
       // Node closes a connection past maxConnections itself and says so with 'drop' (Node >= 18.6).
       if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
