@@ -166,23 +166,27 @@ export function readConnection(socket: Socket, serve$: Observable<Serve>, option
       return large;
     };
 
+    // Catching up, the socket flows: libuv reads on (up to 32 reads a turn of the loop) as long
+    // as there is data, each chunk handed over at once. Paused again with a high-water mark of 1,
+    // node keeps the next chunk and stops reading the socket until a tick takes it.
     const catchUp = (): void => {
       if (mode !== TICKED) return;
       mode = CATCHING_UP;
       ticks?.delete(reader);
-      socket.on('readable', onReadable);
+      socket.on('data', onCatchUpData);
+      socket.resume(); // a 'data' listener alone does not resume a socket paused by backToTicks
     };
 
     const backToTicks = (): void => {
       if (mode !== CATCHING_UP || draining || ticks === undefined) return;
       mode = TICKED;
-      socket.removeListener('readable', onReadable);
+      socket.removeListener('data', onCatchUpData);
+      socket.pause();
       ticks.add(reader);
     };
 
-    const onReadable = (): void => {
-      if (readHeld(scheduler.now())) return;
-      backToTicks();
+    const onCatchUpData = (chunk: Buffer): void => {
+      if (!onChunk(chunk, scheduler.now())) backToTicks();
     };
 
     const reader: TickReader = {
