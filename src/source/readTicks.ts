@@ -36,14 +36,14 @@ export class ReadTicks {
     const readers = this.#readers;
     const scheduler = this.#scheduler;
     const intervalMs = this.#intervalMs;
-    const stop = (): void => this.#stop();
-    // Rescheduled with the same delay, an async action keeps its one setInterval.
+    // Rescheduled with the same delay, an async action keeps its one setInterval. The last
+    // reader deleted during the tick has stopped it already (and rescheduling a stopped action
+    // does nothing), so it is always rescheduled here.
     this.#timer = scheduler.schedule(function (this: SchedulerAction<undefined>) {
       const now = scheduler.now();
       // A reader deleted during the tick (its connection ended) is skipped; one added is read.
       for (const each of readers) each.readTick(now);
-      if (readers.size === 0) stop();
-      else this.schedule(undefined, intervalMs);
+      this.schedule(undefined, intervalMs);
     }, intervalMs);
   }
 
