@@ -61,7 +61,7 @@ export const Subscription: typeof Rx.Subscription = SubscriptionImpl;
 export type Subscription = Rx.Subscription;
 export const asyncScheduler: typeof Rx.asyncScheduler = asyncSchedulerImpl;
 export const firstValueFrom: typeof Rx.firstValueFrom = firstValueFromImpl;
-export type { MonoTypeOperatorFunction, OperatorFunction, SchedulerLike } from 'rxjs';
+export type { MonoTypeOperatorFunction, OperatorFunction, SchedulerAction, SchedulerLike } from 'rxjs';
 
 export const EMPTY: typeof Rx.EMPTY = EMPTYImpl;
 export const concat: typeof Rx.concat = concatImpl;

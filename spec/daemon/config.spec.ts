@@ -33,13 +33,13 @@ describe('daemon configuration', () => {
     const c = parse([
       '--flush-interval', '100ms', '--concurrency', '8', '--buffer-cap', '16MiB', '--frame-cap', '2000',
       '--batch-frames', '5000', '--batch-size', '512KiB',
-      '--record-cap', '2MiB', '--max-record-frames', '500', '--partial-cap', '8MiB', '--handshake-timeout', '2s', '--max-connections', '50', '--max-unidentified', '20', '--fd-reserve', '100', '--line-prefix', '%m [%p] ', '--hostname', 'db1', '--poll-interval', '2s',
+      '--record-cap', '2MiB', '--max-record-frames', '500', '--partial-cap', '8MiB', '--handshake-timeout', '2s', '--read-interval', '5ms', '--max-connections', '50', '--max-unidentified', '20', '--fd-reserve', '100', '--line-prefix', '%m [%p] ', '--hostname', 'db1', '--poll-interval', '2s',
       '--gzip', '--stats-interval', '0', '--shutdown-timeout', '1m', '--log-format', 'json', '--no-watch',
       '--post-deadline', '90s',
     ]);
     expect(c.tunables).toEqual({
       flushIntervalMs: 100, concurrency: 8, maxBatchFrames: 5000, maxBatchBytes: 512 << 10, bufferCapBytes: 16 << 20, maxMessageBytes: 2000,
-      maxRecordBytes: 2 << 20, maxRecordFrames: 500, maxPartialBytes: 8 << 20, handshakeTimeoutMs: 2000, maxConnectionsPerServe: 50, maxUnidentifiedPerServe: 20, reservedFileDescriptors: 100, linePrefix: '%m [%p] ', hostname: 'db1', pollIntervalMs: 2000, watchEvents: false, gzip: true,
+      maxRecordBytes: 2 << 20, maxRecordFrames: 500, maxPartialBytes: 8 << 20, handshakeTimeoutMs: 2000, readIntervalMs: 5, maxConnectionsPerServe: 50, maxUnidentifiedPerServe: 20, reservedFileDescriptors: 100, linePrefix: '%m [%p] ', hostname: 'db1', pollIntervalMs: 2000, watchEvents: false, gzip: true,
       statsIntervalMs: 0, shutdownTimeoutMs: 60_000, postDeadlineMs: 90_000,
     });
     expect(c.logFormat).toBe('json');

@@ -67,7 +67,7 @@ function parentPids(): Map<number, number> {
   return out;
 }
 
-function descendantsOf(root: number): number[] {
+export function descendantsOf(root: number): number[] {
   const parents = parentPids();
   const found = [root];
   for (let grew = true; grew; ) {
@@ -166,6 +166,11 @@ export class Cluster {
       await new Promise((r) => setTimeout(r, 50));
     }
     this.#postmasterPid = undefined;
+  }
+
+  /** The postmaster's pid while the server runs. */
+  get postmasterPid(): number | undefined {
+    return this.#postmasterPid;
   }
 
   get running(): boolean {

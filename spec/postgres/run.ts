@@ -8,7 +8,8 @@
 // and queries from the shipped lines as from the csvlog.
 //
 // Exit status: 0 passed, 1 failed, 77 skipped (something missing: it says what and how to get it).
-// `--tps-runs N` adds N interleaved pairs of pgbench runs with and without shipping (issue #16).
+// `--tps-runs N` adds N interleaved rounds of pgbench runs: csvlog alone, a reader that only
+// discards (eager, and in ticks), and the collector reading as data arrives and in ticks.
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,7 +18,10 @@ import { startLogplexStandIn, type LogplexStandIn } from '../../src/tools/logple
 import { DaemonProcess } from '../support/daemonProcess';
 import { cpuSeconds } from '../../bench/harness/procStats';
 import { pgbadgerReport, type PgBadgerReport } from '../support/pgbadger';
-import { Cluster, pgbenchTps } from './cluster';
+import { Cluster, descendantsOf, pgbenchTps } from './cluster';
+import { SendWaitSampler, wakeUps } from './costs';
+import { DiscardReader, buildDiscardReader } from './discardReader';
+import { DEFAULT_SOURCE_OPTIONS } from '../../src/source/options';
 import { compare, expectedFrames } from './compare';
 import { parseCsvlog, parseStderrLog, type CsvlogRecord } from './csvlog';
 import { findPostgres, type PostgresTools } from './prerequisites';
@@ -46,11 +50,12 @@ const DAEMON_SHUTDOWN_TIMEOUT = '240s';
 interface RunOptions {
   readonly seconds: number; // pgbench duration
   readonly clients: number;
-  readonly tpsRuns: number; // interleaved pairs with/without shipping; 0: none
+  readonly tpsRuns: number; // interleaved rounds of every reader configuration; 0: none
+  readonly scale: number; // pgbench scale of the tps runs
   readonly keep: boolean; // leave the temporary directory for a look
 }
 
-const USAGE = `usage: npm run test:postgres -- [--seconds 10] [--clients 8] [--tps-runs N] [--keep]
+const USAGE = `usage: npm run test:postgres -- [--seconds 10] [--clients 8] [--tps-runs N] [--scale 16] [--keep]
 
 Runs the collector against a real PostgreSQL with pg_logfebe (see README). Exit status 0 passed,
 1 failed, 77 skipped (PostgreSQL, pg_logfebe or pgBadger missing: it says what and how to get it).
@@ -58,7 +63,9 @@ Overrides: PG_CONFIG (pg_config to use), PG_LOGFEBE_LIBDIR (directory holding pg
 PGBADGER (pgbadger to use).
   --seconds S    pgbench run length (default 10)
   --clients N    pgbench clients (default 8)
-  --tps-runs N   also N interleaved pairs of pgbench runs with and without the collector shipping
+  --tps-runs N   also N interleaved rounds of pgbench runs: csvlog alone; a C reader that only
+                 discards, eager and in ticks; the collector with --read-interval 0 and its default
+  --scale S      pgbench scale of the tps runs (default 16)
   --keep         keep the temporary directory (cluster, csvlog, shipped lines)`;
 
 function parseOptions(argv: string[]): RunOptions | undefined {
@@ -69,6 +76,7 @@ function parseOptions(argv: string[]): RunOptions | undefined {
       seconds: { type: 'string' },
       clients: { type: 'string' },
       'tps-runs': { type: 'string' },
+      scale: { type: 'string' },
       keep: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -83,6 +91,7 @@ function parseOptions(argv: string[]): RunOptions | undefined {
     seconds: int('seconds', values.seconds, 10, 1),
     clients: int('clients', values.clients, 8, 1),
     tpsRuns: int('tps-runs', values['tps-runs'], 0, 0),
+    scale: int('scale', values.scale, 16, 1),
     keep: values.keep === true,
   };
 }
@@ -106,7 +115,7 @@ class Collector {
     this.socketPath = join(dir, 'sock', 'e2e.sock');
   }
 
-  static async start(root: string, phase: string): Promise<Collector> {
+  static async start(root: string, phase: string, flags: readonly string[] = []): Promise<Collector> {
     const dir = join(root, phase);
     mkdirSync(join(dir, 'servedb'), { recursive: true });
     // The server runs as `postgres`: it must reach the socket, so its directory is world-searchable.
@@ -114,7 +123,7 @@ class Collector {
     chmodSync(join(dir, 'sock'), 0o755);
     chmodSync(dir, 0o755);
     const standIn = await startLogplexStandIn({ tokens: [TOKEN] });
-    const daemon = new DaemonProcess(['--shutdown-timeout', DAEMON_SHUTDOWN_TIMEOUT, '--stats-interval', '0'], {
+    const daemon = new DaemonProcess(['--shutdown-timeout', DAEMON_SHUTDOWN_TIMEOUT, '--stats-interval', '0', ...flags], {
       SERVE_DB_DIR: join(dir, 'servedb'),
       LOGPLEX_URL: standIn.url,
     });
@@ -309,15 +318,56 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 };
 
+/** One way of reading pg_logfebe's socket (or none), and what it cost in one pgbench run. */
+interface Reader {
+  readonly name: string;
+  readonly socket: string; // logfebe.unix_socket; '' for csvlog alone
+  readonly pid?: number; // the reading process, whose CPU and wake-ups are counted
+  readonly shipped?: () => number; // lines it delivered so far (the collectors)
+}
+interface RunCost {
+  readonly tps: number;
+  readonly cpuS: number; // the reader's CPU over the run
+  readonly wakeUpsPerS: number;
+  readonly lines: number; // lines shipped during the run (collectors)
+  readonly sendWaitShare: number; // of the backends' wchan samples
+}
+
+const DISCARD_TICK_MS = DEFAULT_SOURCE_OPTIONS.readIntervalMs;
+
 /**
- * pgbench with and without shipping, interleaved so that the machine's drift falls on both. One
- * cluster throughout: "without" is pg_logfebe with logfebe.unix_socket unset (its hook returns at
- * once), so the csvlog alone; "with" points it at a running collector. Changed by reload.
+ * pgbench on csvlog alone, with a reader that only discards (eager, and in ticks of the
+ * collector's default read interval), and with the collector reading as data arrives and in
+ * ticks, interleaved (each round starts one further along) so the machine's drift falls on all.
+ * One cluster throughout, switched by reload: csvlog alone is pg_logfebe with
+ * logfebe.unix_socket unset (its hook returns at once).
  */
 async function tpsComparison(root: string, cluster: Cluster, options: RunOptions, failures: string[]): Promise<void> {
-  const collector = await Collector.start(root, 'tps');
-  onInterrupt.add(() => collector.abandon());
+  const eager = await Collector.start(root, 'tps-eager', ['--read-interval', '0']);
+  onInterrupt.add(() => eager.abandon());
+  const ticked = await Collector.start(root, 'tps-ticks');
+  onInterrupt.add(() => ticked.abandon());
+  const discards: DiscardReader[] = [];
   try {
+    const binary = await buildDiscardReader(root, DEADLINES.serverCommandMs);
+    mkdirSync(join(root, 'discard'), { mode: 0o755 });
+    chmodSync(join(root, 'discard'), 0o755);
+    const discardEager = await DiscardReader.start(binary, join(root, 'discard', 'eager.sock'), 0);
+    const discardTicks = await DiscardReader.start(binary, join(root, 'discard', 'ticks.sock'), DISCARD_TICK_MS);
+    discards.push(discardEager, discardTicks);
+    for (const d of discards) onInterrupt.add(() => d.stop());
+    const readers: Reader[] = [
+      { name: 'csvlog alone', socket: '' },
+      { name: 'discard, eager', socket: join(root, 'discard', 'eager.sock'), pid: discardEager.pid },
+      { name: `discard, ${DISCARD_TICK_MS} ms ticks`, socket: join(root, 'discard', 'ticks.sock'), pid: discardTicks.pid },
+      { name: 'collector, --read-interval 0', socket: eager.socketPath, pid: eager.daemon.child.pid, shipped: () => eager.standIn.stats().frames },
+      {
+        name: `collector, default (${DEFAULT_SOURCE_OPTIONS.readIntervalMs} ms)`,
+        socket: ticked.socketPath,
+        pid: ticked.daemon.child.pid,
+        shipped: () => ticked.standIn.stats().frames,
+      },
+    ];
     await cluster.start(DEADLINES.serverCommandMs);
     const point = async (socket: string): Promise<void> => {
       await cluster.query(`ALTER SYSTEM SET logfebe.unix_socket = '${socket}'`, DEADLINES.psqlMs);
@@ -328,43 +378,84 @@ async function tpsComparison(root: string, cluster: Cluster, options: RunOptions
         if (Date.now() > deadline) throw new Error(`logfebe.unix_socket did not become ${JSON.stringify(socket)} after a reload`);
       }
     };
-    const tps: Record<'with' | 'without', number[]> = { with: [], without: [] };
-    for (let i = 0; i < options.tpsRuns; i++) {
-      for (const mode of i % 2 === 0 ? (['with', 'without'] as const) : (['without', 'with'] as const)) {
-        await point(mode === 'with' ? collector.socketPath : '');
-        // What the collector and the stand-in took of the machine meanwhile: on a small machine
-        // their CPU is CPU the server does not get, whatever pg_logfebe itself costs.
-        const daemonCpu = cpuSeconds(collector.daemon.child.pid as number);
-        const ownCpu = process.cpuUsage();
+    await point('');
+    const init = performance.now();
+    await cluster.pgbench(['-i', '-s', String(options.scale), '-q'], 'e2e-tps-init', DEADLINES.serverCommandMs);
+    say(`tps runs: pgbench -i -s ${options.scale} in ${elapsed(init)}; ${readers.length} configurations × ${options.tpsRuns} rounds of ${options.seconds} s, load ${loadAverage()}`);
+    const costs = new Map<string, RunCost[]>(readers.map((r) => [r.name, []]));
+    for (let round = 0; round < options.tpsRuns; round++) {
+      for (let k = 0; k < readers.length; k++) {
+        const reader = readers[(round + k) % readers.length] as Reader;
+        await point(reader.socket);
+        const postmaster = cluster.postmasterPid as number;
+        const sampler = new SendWaitSampler(() => descendantsOf(postmaster).filter((pid) => pid !== postmaster));
+        const before = { cpu: reader.pid === undefined ? 0 : cpuSeconds(reader.pid), wake: reader.pid === undefined ? 0 : wakeUps(reader.pid), lines: reader.shipped?.() ?? 0 };
+        const started = performance.now();
         const run = await cluster.pgbench(
           ['-c', String(options.clients), '-j', String(Math.min(options.clients, 2)), '-T', String(options.seconds)],
-          `e2e-tps-${mode}`,
+          `e2e-tps-${round}-${k}`,
           options.seconds * 1000 + DEADLINES.serverCommandMs,
         );
-        const own = process.cpuUsage(ownCpu);
-        tps[mode].push(pgbenchTps(run.stdout));
+        sampler.stop();
+        // A collector posts what it read up to a flush later: count its lines once they stop coming.
+        if (reader.shipped !== undefined) await settled(reader.shipped);
+        const seconds = (performance.now() - started) / 1000;
+        const cost: RunCost = {
+          tps: pgbenchTps(run.stdout),
+          cpuS: reader.pid === undefined ? 0 : cpuSeconds(reader.pid) - before.cpu,
+          wakeUpsPerS: reader.pid === undefined ? 0 : (wakeUps(reader.pid) - before.wake) / seconds,
+          lines: (reader.shipped?.() ?? 0) - before.lines,
+          sendWaitShare: sampler.share,
+        };
+        costs.get(reader.name)?.push(cost);
         say(
-          `  run ${i + 1} ${mode.padEnd(7)} the collector: ${tps[mode].at(-1)?.toFixed(1)} tps; CPU meanwhile: ` +
-            `daemon ${(cpuSeconds(collector.daemon.child.pid as number) - daemonCpu).toFixed(1)} s, ` +
-            `stand-in (this process) ${((own.user + own.system) / 1e6).toFixed(1)} s`,
+          `  round ${round + 1} ${reader.name.padEnd(30)} ${cost.tps.toFixed(1)} tps; reader CPU ${cost.cpuS.toFixed(2)} s, ` +
+            `${Math.round(cost.wakeUpsPerS)} wake-ups/s${reader.shipped === undefined ? '' : `, ${cost.lines} lines shipped, ${((cost.cpuS * 1e6) / Math.max(1, cost.lines)).toFixed(2)} µs CPU/line`}; ` +
+            `backends in send(): ${(cost.sendWaitShare * 100).toFixed(2)}% of ${sampler.samples} samples; load ${loadAverage()}`,
         );
       }
     }
     await cluster.stop(DEADLINES.serverCommandMs);
-    const stopped = await collector.stop();
-    if (stopped.code !== 0 || !stopped.deliveredAll) failures.push(`tps runs: daemon exit ${stopped.code}, delivered_all ${stopped.deliveredAll}`);
-    const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(', ');
-    say(
-      `pgbench tps, ${options.tpsRuns} interleaved runs each (${options.clients} clients, ${options.seconds} s, log_statement = all): ` +
-        `csvlog alone ${fmt(tps.without)} (median ${median(tps.without).toFixed(1)}); ` +
-        `csvlog + collector shipping ${fmt(tps.with)} (median ${median(tps.with).toFixed(1)}); ` +
-        `ratio of medians ${(median(tps.with) / median(tps.without)).toFixed(3)}; ` +
-        `${collector.standIn.stats().frames} frames shipped`,
-    );
+    for (const collector of [eager, ticked]) {
+      const stopped = await collector.stop();
+      if (stopped.code !== 0 || !stopped.deliveredAll) failures.push(`tps runs: daemon exit ${stopped.code}, delivered_all ${stopped.deliveredAll}`);
+    }
+    const alone = median((costs.get('csvlog alone') ?? []).map((c) => c.tps));
+    say(`pgbench tps, ${options.tpsRuns} interleaved rounds (${options.clients} clients, -j ${Math.min(options.clients, 2)}, scale ${options.scale}, ${options.seconds} s, log_statement = all), medians:`);
+    say('  | what reads pg_logfebe\'s socket | tps (median) | ÷ csvlog alone | reader CPU/run | CPU/line shipped | wake-ups/s | backends\' samples in send() |');
+    say('  |---|---|---|---|---|---|---|');
+    for (const reader of readers) {
+      const runs = costs.get(reader.name) ?? [];
+      const tps = median(runs.map((c) => c.tps));
+      const perLine = reader.shipped === undefined ? '' : `${median(runs.map((c) => (c.cpuS * 1e6) / Math.max(1, c.lines))).toFixed(2)} µs`;
+      const own = reader.pid === undefined;
+      say(
+        `  | ${reader.name} | ${tps.toFixed(1)} (${runs.map((c) => c.tps.toFixed(0)).join(', ')}) | ${(tps / alone).toFixed(3)} | ` +
+          `${own ? '' : `${median(runs.map((c) => c.cpuS)).toFixed(2)} s`} | ${perLine} | ${own ? '' : Math.round(median(runs.map((c) => c.wakeUpsPerS)))} | ` +
+          `${(median(runs.map((c) => c.sendWaitShare)) * 100).toFixed(2)}% |`,
+      );
+    }
   } catch (e) {
     cluster.abandon();
-    collector.abandon();
+    eager.abandon();
+    ticked.abandon();
     throw e;
+  } finally {
+    for (const d of discards) d.stop();
+  }
+}
+
+/** The machine's 1, 5 and 15 minute load averages. */
+const loadAverage = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+/** Waits until `count()` has not moved for a second (what a collector still had to post is in). */
+async function settled(count: () => number): Promise<void> {
+  let last = count();
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const now = count();
+    if (now === last) return;
+    last = now;
   }
 }
 

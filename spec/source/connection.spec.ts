@@ -21,7 +21,14 @@ describe('socketSource connections', () => {
     tmp.remove();
   });
 
-  it('delivers the records of a real capture, in order, tagged with the serve, at any chunk boundary', async () => {
+  it.each([
+    ['in ticks (the default)', undefined],
+    ['as data arrives (readIntervalMs 0)', 0],
+  ])('delivers the records of a real capture, in order, tagged with the serve, at any chunk boundary, read %s', async (_, readIntervalMs) => {
+    if (readIntervalMs !== undefined) {
+      harness.unsubscribe();
+      harness = new Harness({ readIntervalMs });
+    }
     const fixture = loadFixture('13-unique-violation');
     const serve = makeServe(tmp.path('a.sock'), 'test identity');
     await harness.apply([serve]);

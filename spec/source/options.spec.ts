@@ -10,7 +10,9 @@ describe('resolveSourceOptions bounds', () => {
       maxConnectionsPerServe: 1000,
       reservedFileDescriptors: 256,
       connectionsRefusedReportMs: 10_000,
+      readIntervalMs: 10,
     });
+    expect(resolveSourceOptions({ openFileLimit: 1024, readIntervalMs: 0 }).readIntervalMs).toBe(0); // read as data arrives
     expect(DEFAULT_SOURCE_OPTIONS.openFileLimit).toBeUndefined(); // read from the process
   });
 
@@ -26,6 +28,8 @@ describe('resolveSourceOptions bounds', () => {
     [{ maxConnectionsPerServe: 0 }, /maxConnectionsPerServe/],
     [{ reservedFileDescriptors: -1 }, /reservedFileDescriptors/],
     [{ connectionsRefusedReportMs: 0 }, /connectionsRefusedReportMs/],
+    [{ readIntervalMs: -1 }, /readIntervalMs \(--read-interval\) must be a number of milliseconds from 0 to 1000, got -1/],
+    [{ readIntervalMs: 1001 }, /readIntervalMs/],
   ])('refuses %j', (options, message) => {
     expect(() => resolveSourceOptions(options)).toThrow(message);
   });

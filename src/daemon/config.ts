@@ -10,7 +10,7 @@ import { DEFAULT_FORMAT_OPTIONS } from '../format/options';
 import { COLLECTOR_DEFAULTS } from '../options';
 import { DEFAULT_SERVE_DB_OPTIONS } from '../servedb/options';
 import { defaultSinkOptions } from '../sink/options';
-import { DEFAULT_SOURCE_OPTIONS } from '../source/options';
+import { DEFAULT_SOURCE_OPTIONS, MAX_READ_INTERVAL_MS } from '../source/options';
 import { defaultSpoolOptions } from '../spool/options';
 
 export type LogFormat = 'logfmt' | 'json';
@@ -40,6 +40,7 @@ export interface Tunables {
   readonly maxRecordFrames?: number; // frames one record may become; past it a marker ends it
   readonly maxPartialBytes?: number; // what all connections' unfinished messages may hold together
   readonly handshakeTimeoutMs?: number; // V and I must both arrive within this of connecting
+  readonly readIntervalMs?: number; // each connection read once per this; 0: as data arrives
   readonly maxConnectionsPerServe?: number; // open connections per serve; newer ones are closed
   readonly maxUnidentifiedPerServe?: number; // connections per serve that have not identified; a newer one closes the oldest
   readonly reservedFileDescriptors?: number; // descriptors sockets leave for posts and the serve db
@@ -81,6 +82,7 @@ const FLAGS = {
   'max-record-frames': { type: 'string' },
   'partial-cap': { type: 'string' },
   'handshake-timeout': { type: 'string' },
+  'read-interval': { type: 'string' },
   'max-connections': { type: 'string' },
   'max-unidentified': { type: 'string' },
   'fd-reserve': { type: 'string' },
@@ -140,6 +142,7 @@ const HELP_ROWS: ReadonlyArray<readonly [string, string, string]> = [
   ['--max-record-frames N', 'frames one record may become; the rest is cut with a marker', String(DEFAULT_FORMAT_OPTIONS.maxRecordFrames)],
   ['--partial-cap SIZE', "bytes all connections' unfinished records may hold", bytes(DEFAULT_SOURCE_OPTIONS.maxPartialBytes)],
   ['--handshake-timeout DUR', 'close a connection without V and I after this long', ms(DEFAULT_SOURCE_OPTIONS.handshakeTimeoutMs)],
+  ['--read-interval DUR', 'read each connection once per this (0: as data arrives)', ms(DEFAULT_SOURCE_OPTIONS.readIntervalMs)],
   ['--max-connections N', 'open connections per serve; newer ones are closed (unidentified ones first)', String(DEFAULT_SOURCE_OPTIONS.maxConnectionsPerServe)],
   ['--max-unidentified N', 'connections per serve that have not sent V and I; a newer one closes the oldest', String(DEFAULT_SOURCE_OPTIONS.maxUnidentifiedPerServe)],
   ['--fd-reserve N', 'descriptors listeners and connections leave free, for posts and the serve database', String(DEFAULT_SOURCE_OPTIONS.reservedFileDescriptors)],
@@ -276,6 +279,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     // At least one record at the record cap (checked against it by the source's options).
     maxPartialBytes: opt(values['partial-cap'], (t) => parseSize('--partial-cap', t, 4096, 16 * 1024 ** 3)),
     handshakeTimeoutMs: opt(values['handshake-timeout'], (t) => parseDuration('--handshake-timeout', t, 1, 3_600_000)),
+    readIntervalMs: opt(values['read-interval'], (t) => parseDuration('--read-interval', t, 0, MAX_READ_INTERVAL_MS)),
     maxConnectionsPerServe: opt(values['max-connections'], (t) => parseCount('--max-connections', t, 1, 1_000_000)),
     maxUnidentifiedPerServe: opt(values['max-unidentified'], (t) => parseCount('--max-unidentified', t, 1, 1_000_000)),
     reservedFileDescriptors: opt(values['fd-reserve'], (t) => parseCount('--fd-reserve', t, 0, 1_000_000)),

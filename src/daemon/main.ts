@@ -46,6 +46,7 @@ export function collectorOptions(config: DaemonConfig, serveDbDir: string): Coll
       maxMessageBytes: t.maxRecordBytes,
       maxPartialBytes: t.maxPartialBytes,
       handshakeTimeoutMs: t.handshakeTimeoutMs,
+      readIntervalMs: t.readIntervalMs,
       maxConnectionsPerServe: t.maxConnectionsPerServe,
       maxUnidentifiedPerServe: t.maxUnidentifiedPerServe,
       reservedFileDescriptors: t.reservedFileDescriptors,

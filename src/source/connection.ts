@@ -1,18 +1,21 @@
 // One accepted connection from a PostgreSQL process, as the records it sends, each tagged with
 // the serve as it is when the record is read.
 import type { Socket } from 'node:net';
-import { Observable } from '../rx';
+import { asyncScheduler, Observable, type SchedulerAction, type SchedulerLike, type Subscription } from '../rx';
 import type { EventSink } from '../events';
 import type { Budget } from '../budget';
 import { LogfebeDecoder, ProtocolError, type VersionMessage } from '../protocol';
 import type { Serve } from '../servedb/serve';
 import type { SourceEvent } from './events';
 import type { SourceOptions } from './options';
+import type { ReadTicks, TickReader } from './readTicks';
 import type { SourcedRecord } from './sourcedRecord';
 
 export type ConnectionOptions = Pick<SourceOptions, 'maxMessageBytes' | 'drainIdleMs' | 'drainTimeoutMs' | 'handshakeTimeoutMs'> & {
   readonly events: EventSink<SourceEvent>;
   readonly partials?: Budget; // bytes of unfinished messages, shared by every connection of the source; unbounded when absent
+  readonly scheduler?: SchedulerLike; // the handshake and drain timers, and the read time of records; asyncScheduler when absent
+  readonly ticks?: ReadTicks; // read once per tick of these; as each chunk arrives when absent
 };
 
 /** The words of `identity_mismatch`, as the serve-db spec writes them. */
@@ -20,11 +23,37 @@ export const identityMismatchReason = (got: string, expected: string): string =>
   `got identity "${got}", socket expects "${expected}"`;
 
 /**
+ * A read this large means the backend's kernel queue is filling: the socket is then read as soon
+ * as it is readable until a read comes back smaller. A unix stream socket queues what the sender's
+ * SO_SNDBUF allows (net.core.wmem_default, 212,992 bytes on Linux), each send() counted with its
+ * overhead: it took 167 sends of 300 or of 600 bytes, 278 of 100 bytes, 93 of 1,000, 233,152
+ * bytes in sends of 64 KiB, before send() would block. pg_logfebe writes a record with one
+ * send(). A read of a quarter of that (40 records, or 48 KiB) leaves the backend at least three
+ * more such intervals before it could wait; below it, the socket waits for the next tick.
+ */
+export const CATCH_UP_RECORDS = 40;
+export const CATCH_UP_BYTES = 48 * 1024;
+
+// How the socket is read: as each chunk arrives (no ticks, or a socket node buffers more than a
+// chunk for), once per tick, or as it arrives until a read comes back small (and for good while
+// draining: the connection is about to close, what it holds goes out now).
+const FLOWING = 0;
+const TICKED = 1;
+const CATCHING_UP = 2;
+type ReadMode = typeof FLOWING | typeof TICKED | typeof CATCHING_UP;
+
+/**
  * Reads `socket` until it closes, emitting its records. `serve$` must replay the current serve
  * synchronously on subscribe (rebindOnServeSet's does), then emit each change:
  *
- * - The socket is read continuously from the first moment and never paused, whatever downstream
- *   does: a PostgreSQL backend blocks inside its logging call when its socket buffer fills.
+ * - No backend waits for us: with `ticks`, the socket (accepted with a readable high-water mark
+ *   of 1, so node holds at most one chunk and stops reading the socket until it is taken) is
+ *   read once per tick; a read of CATCH_UP_RECORDS or CATCH_UP_BYTES (its kernel queue is
+ *   filling) has it read as soon as it is readable until a read comes back smaller. Without
+ *   ticks it is read as each chunk arrives. Never paused otherwise, whatever downstream does: a
+ *   PostgreSQL backend blocks inside its logging call when its socket buffer fills.
+ * - Every record a read completes is decoded in one pass and emitted, in order, before the next
+ *   read; `receivedAt` is the time of the read (of the tick).
  * - V, then I: the identity must equal the serve's. On a mismatch, or any protocol violation, one
  *   event is logged and the socket destroyed; only records after a matched I are ever emitted.
  *   Both must have arrived within `handshakeTimeoutMs` of the accept (LOGFEBE_HANDSHAKE_TIMEOUT).
@@ -32,11 +61,12 @@ export const identityMismatchReason = (got: string, expected: string): string =>
  *   would pass it is closed (LOGFEBE_PARTIAL_LIMIT) and gives back what it held.
  * - A serve change applies from the next record read. If its identity changed, the connection
  *   (which identified as the old one) is closed like a mismatch.
- * - When `serve$` completes (serve removed, or shutdown) the connection drains: it keeps reading
- *   until it has been idle `drainIdleMs` (at most `drainTimeoutMs`), so records already in the
- *   kernel buffer are forwarded, then it is destroyed and the Observable completes.
+ * - When `serve$` completes (serve removed, or shutdown) the connection drains: it reads as data
+ *   arrives until it has been idle `drainIdleMs` (at most `drainTimeoutMs`), so records already
+ *   in the kernel buffer are forwarded, then it is destroyed and the Observable completes.
  * - It completes (never errors) when the connection ends for any reason. Unsubscribing destroys
  *   the socket at once.
+ * - Every timer runs on `scheduler`.
  */
 export function readConnection(
   socket: Socket,
@@ -45,7 +75,9 @@ export function readConnection(
   onIdentified: () => void = () => undefined, // its I matched: admission stops counting it as a stranger
 ): Observable<SourcedRecord> {
   return new Observable<SourcedRecord>((subscriber) => {
-    const acceptedAt = Date.now();
+    const scheduler = options.scheduler ?? asyncScheduler;
+    const ticks = options.ticks;
+    const acceptedAt = scheduler.now();
     const decoder = new LogfebeDecoder({ maxMessageBytes: options.maxMessageBytes }, options.partials);
     let serve: Serve | undefined; // the current one
     let version: VersionMessage | undefined;
@@ -53,20 +85,24 @@ export function readConnection(
     let records = 0;
     let bytes = 0;
     let ended = false; // the one terminal event has been logged
-    let idleTimer: NodeJS.Timeout | undefined; // set while draining
-    let drainTimer: NodeJS.Timeout | undefined;
-    let handshakeTimer: NodeJS.Timeout | undefined; // set until I matched
+    let draining = false;
+    let lastReadAt = 0; // scheduler time of the last chunk, while draining
+    let drainTimers: Subscription | undefined; // set while draining
+    let handshakeTimer: Subscription | undefined; // set until I matched
+    // Paused with a larger high-water mark, node reads on until that much waits (a wake-up per
+    // send again) and each tick takes one chunk: ticks only for sockets that hold one chunk.
+    let mode: ReadMode = ticks !== undefined && socket.readableHighWaterMark <= 1 ? TICKED : FLOWING;
 
-    const totals = () => ({ records, bytes, duration_ms: Date.now() - acceptedAt, identified: identity !== undefined });
+    const totals = () => ({ records, bytes, duration_ms: scheduler.now() - acceptedAt, identified: identity !== undefined });
     const where = () => ({ serve: serve?.name, socket: serve?.socketPath ?? '' });
 
     /** Destroys the socket, logs `event`, completes. Later calls do nothing. */
     const end = (event: SourceEvent | undefined): void => {
       if (ended) return;
       ended = true;
-      clearTimeout(idleTimer);
-      clearTimeout(drainTimer);
-      clearTimeout(handshakeTimer);
+      ticks?.delete(reader);
+      drainTimers?.unsubscribe();
+      handshakeTimer?.unsubscribe();
       socket.destroy();
       decoder.discard(); // an unfinished message's bytes go back to the shared budget
       if (event !== undefined) options.events(event);
@@ -89,30 +125,33 @@ export function readConnection(
       end({ kind: 'protocol_error', level: 'warn', ...where(), identity, code, reason, ...totals() });
     };
 
-    const onData = (chunk: Buffer): void => {
-      if (ended || serve === undefined) return;
+    /** Decodes and forwards one chunk; true when it was large enough to catch up. */
+    const onChunk = (chunk: Buffer, receivedAt: number): boolean => {
+      if (ended || serve === undefined) return false;
       bytes += chunk.length;
-      if (idleTimer !== undefined) idleTimer.refresh(); // still draining something
+      if (draining) lastReadAt = receivedAt;
       let messages;
       try {
         messages = decoder.push(chunk);
       } catch (error) {
-        return protocolError(error);
+        protocolError(error);
+        return false;
       }
-      const receivedAt = Date.now();
       for (const message of messages) {
         // `ended` can flip inside the loop: a mismatch, or downstream unsubscribing from next().
-        if (ended) return;
+        if (ended) return false;
         if (message.type === 'L') {
           records++;
           subscriber.next({ serve, message, receivedAt });
         } else if (message.type === 'V') {
           version = message;
         } else if (message.identity !== serve.identity) {
-          return mismatch(message.identity, serve.identity);
+          mismatch(message.identity, serve.identity);
+          return false;
         } else {
           identity = message.identity;
-          clearTimeout(handshakeTimer);
+          handshakeTimer?.unsubscribe();
+          handshakeTimer = undefined;
           onIdentified();
           options.events({ kind: 'connect', level: 'info', ...where(), identity, server_version: version?.serverVersion ?? '' });
         }
@@ -120,6 +159,46 @@ export function readConnection(
       // A violation after good records in the same read: those records were forwarded above,
       // and the connection closes now rather than at its next read.
       if (decoder.violation !== undefined) protocolError(decoder.violation);
+      return messages.length >= CATCH_UP_RECORDS || chunk.length >= CATCH_UP_BYTES;
+    };
+
+    const onData = (chunk: Buffer): void => void onChunk(chunk, scheduler.now());
+
+    /** Takes what node holds (one chunk, with a high-water mark of 1); true if any was large. */
+    const readHeld = (now: number): boolean => {
+      let large = false;
+      let chunk: Buffer | null;
+      while (!ended && (chunk = socket.read() as Buffer | null) !== null) large = onChunk(chunk, now) || large;
+      return large;
+    };
+
+    // Catching up, the socket flows: libuv reads on (up to 32 reads a turn of the loop) as long
+    // as there is data, each chunk handed over at once. Paused again with a high-water mark of 1,
+    // node keeps the next chunk and stops reading the socket until a tick takes it.
+    const catchUp = (): void => {
+      if (mode !== TICKED) return;
+      mode = CATCHING_UP;
+      ticks?.delete(reader);
+      socket.on('data', onCatchUpData);
+      socket.resume(); // a 'data' listener alone does not resume a socket paused by backToTicks
+    };
+
+    const backToTicks = (): void => {
+      if (mode !== CATCHING_UP || draining || ticks === undefined) return;
+      mode = TICKED;
+      socket.removeListener('data', onCatchUpData);
+      socket.pause();
+      ticks.add(reader);
+    };
+
+    const onCatchUpData = (chunk: Buffer): void => {
+      if (!onChunk(chunk, scheduler.now())) backToTicks();
+    };
+
+    const reader: TickReader = {
+      readTick: (now) => {
+        if (readHeld(now)) catchUp();
+      },
     };
 
     const onEnd = (): void => {
@@ -133,11 +212,19 @@ export function readConnection(
 
     const drain = (): void => {
       if (ended) return;
-      idleTimer = setTimeout(() => disconnect('serve stopped; connection drained'), options.drainIdleMs);
-      drainTimer = setTimeout(() => disconnect('serve stopped; drain timed out'), options.drainTimeoutMs);
+      draining = true;
+      catchUp();
+      const startedAt = scheduler.now();
+      lastReadAt = startedAt;
+      drainTimers = scheduler.schedule(function checkIdle(this: SchedulerAction<undefined>) {
+        const quiet = scheduler.now() - lastReadAt;
+        if (quiet >= options.drainIdleMs) disconnect('serve stopped; connection drained');
+        else this.schedule(undefined, options.drainIdleMs - quiet);
+      }, options.drainIdleMs);
+      drainTimers.add(scheduler.schedule(() => disconnect('serve stopped; drain timed out'), options.drainTimeoutMs));
     };
 
-    handshakeTimer = setTimeout(() => {
+    handshakeTimer = scheduler.schedule(() => {
       const got = version === undefined ? 'nothing complete' : 'V only';
       protocolError(
         new ProtocolError('LOGFEBE_HANDSHAKE_TIMEOUT', `no V and I within ${options.handshakeTimeoutMs} ms of connecting (got ${got}, ${bytes} bytes)`),
@@ -145,7 +232,8 @@ export function readConnection(
     }, options.handshakeTimeoutMs);
 
     // Listeners first, so not a byte is missed; 'data' puts the socket in flowing mode for good.
-    socket.on('data', onData);
+    if (mode === FLOWING) socket.on('data', onData);
+    else ticks?.add(reader);
     socket.on('end', onEnd);
     socket.on('error', (error) => disconnect(`socket error: ${error.message}`));
     socket.on('close', () => disconnect('closed'));
@@ -160,7 +248,8 @@ export function readConnection(
     if (serve === undefined && !ended) {
       // Contract breach by the caller: say so loudly instead of reading records with no serve.
       serveSubscription.unsubscribe();
-      clearTimeout(handshakeTimer);
+      ticks?.delete(reader);
+      handshakeTimer.unsubscribe();
       socket.destroy();
       subscriber.error(new Error('readConnection: serve$ did not replay the current serve on subscribe'));
     }

@@ -44,6 +44,7 @@ export interface ListenUnixOptions {
   readonly admit?: (socket: Socket) => boolean; // false: the connection was closed (admission.ts); all are kept when absent
   readonly gate?: Gate; // when to do the synchronous work of creating the socket; at once when absent
   readonly directories?: SocketDirectories; // the source's, shared by its listeners (socketDirectory.ts); a fresh one when absent
+  readonly readHighWaterMark?: number; // of each accepted connection; node's default (16 KiB) when absent
 }
 
 /** Which file a path held: enough to tell ours from one put there later (a Stats holds 4 Dates). */
@@ -151,7 +152,7 @@ export function listenUnix(socketPath: string, options: ListenUnixOptions): Obse
     };
 
     const createListener = (placed: SocketBind): Server => {
-      const server = createServer();
+      const server = options.readHighWaterMark === undefined ? createServer() : createServer({ highWaterMark: options.readHighWaterMark });
       serverRef = server;
       // Not server.maxConnections: node would close the newcomer, whoever holds the slots.
       server.on('connection', (socket: Socket) => {

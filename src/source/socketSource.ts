@@ -1,7 +1,7 @@
 // The source stage: from the serve sets the serve database accepts, to every record PostgreSQL
 // sends on any serve's socket, tagged with that serve.
 import type { Socket } from 'node:net';
-import { Observable, type Subscription } from '../rx';
+import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from '../rx';
 import { Budget } from '../budget';
 import { Admission } from './admission';
 import { ignoreEvents, type EventSink } from '../events';
@@ -11,6 +11,7 @@ import type { SourceEvent } from './events';
 import { immediateGate, sliceGate, type Gate } from './sliceGate';
 import { ListenError, listenUnix } from './listenUnix';
 import { resolveSourceOptions, type SourceOptions } from './options';
+import { ReadTicks } from './readTicks';
 import { rebindOnServeSet } from './rebindOnServeSet';
 import { SocketDirectories } from './socketDirectory';
 import { RefusalReport } from './refusals';
@@ -18,6 +19,7 @@ import type { SourcedRecord } from './sourcedRecord';
 
 export type SocketSourceOptions = Partial<SourceOptions> & {
   readonly events?: EventSink<SourceEvent>; // where listen/connect/disconnect/... are reported
+  readonly scheduler?: SchedulerLike; // read ticks, handshake and drain timers; asyncScheduler when absent
 };
 
 /**
@@ -50,7 +52,8 @@ export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSou
   const resolved = resolveSourceOptions(options);
   const events = options.events ?? ignoreEvents;
   // One budget for every connection of every serve: a bound on the daemon, not per tenant.
-  const connectionOptions: ConnectionOptions = { ...resolved, events, partials: new Budget(resolved.maxPartialBytes) };
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const connectionOptions: ConnectionOptions = { ...resolved, events, scheduler, partials: new Budget(resolved.maxPartialBytes) };
   // Descriptors for listeners and connections: what the open-file limit leaves past the reserve.
   const descriptors = new Budget((resolved.openFileLimit ?? Infinity) - resolved.reservedFileDescriptors);
   return new Observable<SourcedRecord>((subscriber) => {
@@ -61,9 +64,12 @@ export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSou
     // What its listeners know of their directories, and which sockets they hold: this source's
     // alone, so that two collectors in one process never share it.
     const directories = new SocketDirectories();
+    // And one timer reading every connection of every serve.
+    const ticks = resolved.readIntervalMs > 0 ? new ReadTicks(resolved.readIntervalMs, scheduler) : undefined;
+    const connections: ConnectionOptions = { ...connectionOptions, ticks };
     return serveSet$
       .pipe(
-        rebindOnServeSet((serve$, socketPath) => serveRecords(serve$, socketPath, resolved, connectionOptions, admission, gate, directories), gate),
+        rebindOnServeSet((serve$, socketPath) => serveRecords(serve$, socketPath, resolved, connections, admission, gate, directories), gate),
       )
       .subscribe(subscriber);
   });
@@ -190,6 +196,8 @@ function serveRecords(
         backlog: options.listenBacklog,
         gate,
         directories,
+        // Node then holds at most one chunk, and reads the socket again only once it is taken.
+        readHighWaterMark: connectionOptions.ticks === undefined ? undefined : 1,
         onListening: (file) => {
           listening = true;
           failure = undefined;
