@@ -74,6 +74,8 @@ describe('socketSource admission', () => {
     const b = makeServe(tmp.path('b.sock'), 'other', 'token-2', 'B');
     await harness.apply([a, b]);
     const tenantA = [await open(a.socketPath, 'app'), await open(a.socketPath, 'app')];
+    // Identified before the flood: read in ticks, a backend is a stranger until its V and I are read.
+    await waitFor("A's backends identified", () => harness!.eventsOf('connect').length === 2);
     const flood = await silentFlood(a.socketPath, 40);
     await waitFor('A holding every descriptor', () => flood.filter((f) => !f.isClosed).length === 20);
 
