@@ -119,6 +119,9 @@ export function createCollector(options: CollectorOptions): Collector {
   let serveDb: ServeDb | undefined;
   let opening: Promise<ServeDb> | undefined; // set by start() before its first await
   let spool: SpoolStore | undefined;
+  // Set by start() before it awaits the store: stop() waits for it and closes what it opened,
+  // even when the store finishes opening after the stop began.
+  let spoolOpening: Promise<SpoolStore | undefined> | undefined;
   const stopListening = new Subject<void>();
   const subscriptions = new Subscription();
   let delivered: Promise<void> = Promise.resolve();
@@ -133,15 +136,15 @@ export function createCollector(options: CollectorOptions): Collector {
     if (stopping !== undefined) return;
     serveDb = db;
     if (spoolOptions !== undefined) {
-      try {
-        spool = await SpoolStore.open(spoolOptions, emit);
-      } catch (err) {
+      spoolOpening = SpoolStore.open(spoolOptions, emit).catch((err: unknown) => {
         // A spool that cannot be opened (its directory unwritable, say) must not keep logs from
         // flowing: without it, the collector works as it did before it had one.
         const code = typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : 'UNKNOWN';
         emit({ kind: 'spool_failed', level: 'error', op: 'open', code, retry_in_ms: 0 });
-      }
-      if (stopping !== undefined) return; // stop() came meanwhile: it closes the spool
+        return undefined;
+      });
+      spool = await spoolOpening;
+      if (stopping !== undefined) return; // stop() came meanwhile: it closes the spool (spoolOpening)
     }
     subscriptions.add(db.outcome$.subscribe(emit));
     const serveSet$ = db.serveSet$.pipe(
@@ -215,7 +218,12 @@ export function createCollector(options: CollectorOptions): Collector {
       }
       subscriptions.unsubscribe(); // aborts whatever is still in flight after a timeout
       // Synced: what is in it is delivered by the next start. Bounded like the rest of the stop.
-      await within(Math.max(0, began + shutdownTimeoutMs - Date.now()), spool?.close() ?? Promise.resolve(), undefined);
+      // A store still opening when the stop began is awaited here and closed like an open one.
+      const closeSpool = async (): Promise<void> => {
+        const store = spool ?? (await spoolOpening);
+        await store?.close();
+      };
+      await within(Math.max(0, began + shutdownTimeoutMs - Date.now()), closeSpool(), undefined);
       const closed = await within(Math.max(0, began + shutdownTimeoutMs - Date.now()), serveDbClosed, false);
       // All delivered: the sink finished in time, and nothing it read or owed logplex since the
       // stop began (records, or a notice of earlier losses) was dropped or given up.
