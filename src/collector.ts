@@ -34,7 +34,10 @@ export type LifecycleEvent =
   | {
       readonly kind: 'stopped';
       readonly level: 'info';
+      // Everything read was delivered (or waits in the spool), apart from lines tenants' logplex
+      // refused: those are the tenant's to fix (a revoked token), not a failure of the collector.
       readonly delivered_all: boolean;
+      readonly refused_lines?: number; // lines tenants' logplex refused over the run (401/403/404/422; per serve in the stats); absent when none
       // With a spool: batches logplex did not take, kept on disk for the next start (not lost, so
       // delivered_all can be true while they wait); absent without one.
       readonly spooled_batches?: number;
@@ -89,8 +92,11 @@ export interface Collector {
 
 const emptyStats = (): CollectorStats => ({ ...zeroCounters(), spoolBytes: 0, spoolBatches: 0, spoolOldestAgeMs: 0, serves: [], connections: 0 });
 
-/** Frames that will never reach logplex: dropped at a buffer cap, or in batches given up. */
-const undelivered = (s: CollectorStats): number => s.dropped + s.lost;
+/**
+ * Frames that will never reach logplex through a fault of ours or of logplex: dropped at a buffer
+ * cap, or in batches given up, except those a tenant's logplex refused (its token, its app).
+ */
+const undelivered = (s: CollectorStats): number => s.dropped + s.lost - s.refused;
 
 export function createCollector(options: CollectorOptions): Collector {
   // Resolve every stage's options now, so a bad option fails here, before anything starts.
@@ -233,6 +239,7 @@ export function createCollector(options: CollectorOptions): Collector {
         kind: 'stopped',
         level: 'info',
         delivered_all: deliveredAll,
+        ...(atStop.refused === 0 ? {} : { refused_lines: atStop.refused }),
         ...(spool === undefined ? {} : { spooled_batches: atStop.spoolBatches, spooled_bytes: atStop.spoolBytes }),
         serve_db_closed: closed,
         duration_ms: Date.now() - began,
