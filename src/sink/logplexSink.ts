@@ -74,9 +74,9 @@ export interface LogplexSinkConfig extends SinkOptionsInput {
 export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexSinkConfig): Observable<SinkStats> {
   return new Observable<SinkStats>((subscriber) => {
     const options = resolveSinkOptions(config);
-    const client: PostTransport = config.transport ?? new LogplexClient(options);
-    const stats = new StatsRecorder();
     const scheduler = config.scheduler ?? asyncScheduler;
+    const client: PostTransport = config.transport ?? new LogplexClient(options, scheduler);
+    const stats = new StatsRecorder();
     const snapshot = (): void => subscriber.next(stats.snapshot());
     // At most one snapshot per statsIntervalMs: the first of a burst at once, then one at the end
     // of the interval if anything asked meanwhile (see the option for why).
