@@ -35,7 +35,10 @@ export type LifecycleEvent =
   | {
       readonly kind: 'stopped';
       readonly level: 'info';
+      // Everything read was delivered (or waits in the spool), apart from lines tenants' logplex
+      // refused: those are the tenant's to fix (a revoked token), not a failure of the collector.
       readonly delivered_all: boolean;
+      readonly refused_lines?: number; // lines tenants' logplex refused over the run (401/403/404/422; per serve in the stats); absent when none
       // With a spool: batches logplex did not take, kept on disk for the next start (not lost, so
       // delivered_all can be true while they wait); absent without one.
       readonly spooled_batches?: number;
@@ -99,8 +102,11 @@ export interface Collector {
 
 const emptyStats = (): CollectorStats => ({ ...zeroCounters(), spoolBytes: 0, spoolBatches: 0, spoolOldestAgeMs: 0, serves: [], connections: 0 });
 
-/** Frames that will never reach logplex: dropped at a buffer cap, or in batches given up. */
-const undelivered = (s: CollectorStats): number => s.dropped + s.lost;
+/**
+ * Frames that will never reach logplex through a fault of ours or of logplex: dropped at a buffer
+ * cap, or in batches given up, except those a tenant's logplex refused (its token, its app).
+ */
+const undelivered = (s: CollectorStats): number => s.dropped + s.lost - s.refused;
 
 export function createCollector(options: CollectorOptions): Collector {
   // Resolve every stage's options now, so a bad option fails here, before anything starts.
@@ -140,6 +146,9 @@ export function createCollector(options: CollectorOptions): Collector {
   let serveDb: ServeDb | undefined;
   let opening: Promise<ServeDb> | undefined; // set by start() before its first await
   let spool: SpoolStore | undefined;
+  // Set by start() before it awaits the store: stop() waits for it and closes what it opened,
+  // even when the store finishes opening after the stop began.
+  let spoolOpening: Promise<SpoolStore | undefined> | undefined;
   const stopListening = new Subject<void>();
   const subscriptions = new Subscription();
   let delivered: Promise<void> = Promise.resolve();
@@ -154,15 +163,15 @@ export function createCollector(options: CollectorOptions): Collector {
     if (stopping !== undefined) return;
     serveDb = db;
     if (spoolOptions !== undefined) {
-      try {
-        spool = await SpoolStore.open(spoolOptions, emit);
-      } catch (err) {
+      spoolOpening = SpoolStore.open(spoolOptions, emit).catch((err: unknown) => {
         // A spool that cannot be opened (its directory unwritable, say) must not keep logs from
         // flowing: without it, the collector works as it did before it had one.
         const code = typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : 'UNKNOWN';
         emit({ kind: 'spool_failed', level: 'error', op: 'open', code, retry_in_ms: 0 });
-      }
-      if (stopping !== undefined) return; // stop() came meanwhile: it closes the spool
+        return undefined;
+      });
+      spool = await spoolOpening;
+      if (stopping !== undefined) return; // stop() came meanwhile: it closes the spool (spoolOpening)
     }
     subscriptions.add(db.outcome$.subscribe(emit));
     const serveSet$ = db.serveSet$.pipe(
@@ -243,7 +252,12 @@ export function createCollector(options: CollectorOptions): Collector {
       }
       subscriptions.unsubscribe(); // aborts whatever is still in flight after a timeout
       // Synced: what is in it is delivered by the next start. Bounded like the rest of the stop.
-      await within(Math.max(0, began + shutdownTimeoutMs - Date.now()), spool?.close() ?? Promise.resolve(), undefined);
+      // A store still opening when the stop began is awaited here and closed like an open one.
+      const closeSpool = async (): Promise<void> => {
+        const store = spool ?? (await spoolOpening);
+        await store?.close();
+      };
+      await within(Math.max(0, began + shutdownTimeoutMs - Date.now()), closeSpool(), undefined);
       const closed = await within(Math.max(0, began + shutdownTimeoutMs - Date.now()), serveDbClosed, false);
       // All delivered: the sink finished in time, and nothing it read or owed logplex since the
       // stop began (records, or a notice of earlier losses) was dropped or given up.
@@ -253,6 +267,7 @@ export function createCollector(options: CollectorOptions): Collector {
         kind: 'stopped',
         level: 'info',
         delivered_all: deliveredAll,
+        ...(atStop.refused === 0 ? {} : { refused_lines: atStop.refused }),
         ...(spool === undefined ? {} : { spooled_batches: atStop.spoolBatches, spooled_bytes: atStop.spoolBytes }),
         serve_db_closed: closed,
         duration_ms: Date.now() - began,

@@ -3,10 +3,14 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { filter, firstValueFrom } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom } from 'rxjs';
 import { createCollector, ServeDbError, type Collector, type CollectorEvent, type CollectorStats, type SourcedRecord } from '../../src';
 import { FormatError } from '../../src/format';
 import { SinkOptionsError } from '../../src/sink';
+import { Secret } from '../../src/secret';
+import type { SpooledBatch } from '../../src/spool/format';
+import { resolveSpoolOptions } from '../../src/spool/options';
+import { SpoolStore } from '../../src/spool/store';
 import { runEmulator } from '../../src/tools/logfebeEmulator';
 import { startLogplexStandIn, type LogplexStandIn } from '../../src/tools/logplexStandIn';
 
@@ -165,6 +169,41 @@ Promise.all([c.start(), c.stop()]).then(() => process.stdout.write(kinds.join(',
     expect(out.split(',')).toEqual(['stopping', 'stopped']);
   });
 
+  it('stop() while the spool is still opening closes the store once it has opened', async () => {
+    // A spool left by an earlier run: opening it reads it back, and says so (spool_recovered)
+    // before the store is open, which is when this stop comes.
+    const spoolDir = join(tmp, 'spool');
+    const spoolOptions = resolveSpoolOptions({ dir: spoolDir, minFreeBytes: 0, minFreeRatio: 0 });
+    const earlier = await SpoolStore.open(spoolOptions, () => undefined);
+    await lastValueFrom(earlier.serve('/run/earlier.sock').append(aSpooledBatch('/run/earlier.sock')));
+    await earlier.close();
+
+    const opened: SpoolStore[] = [];
+    const realOpen = SpoolStore.open.bind(SpoolStore);
+    const open = jest.spyOn(SpoolStore, 'open').mockImplementation(async (...args) => {
+      const store = await realOpen(...args);
+      opened.push(store);
+      return store;
+    });
+    const close = jest.spyOn(SpoolStore.prototype, 'close');
+    try {
+      const collector = createCollector({ serveDbDir: tmp, logplexUrl: standIn.url, spool: { dir: spoolDir, minFreeBytes: 0, minFreeRatio: 0 } });
+      let stopped: Promise<void> | undefined;
+      collector.event$.subscribe((e) => {
+        if (e.kind === 'spool_recovered') stopped ??= collector.stop();
+      });
+      await collector.start();
+      await waitUntil(() => stopped !== undefined);
+      await stopped;
+      expect(opened).toHaveLength(1);
+      // Before, stop() found no store yet, and the one that opened afterwards kept its sync timer.
+      expect(close.mock.contexts).toContain(opened[0]);
+    } finally {
+      open.mockRestore();
+      close.mockRestore();
+    }
+  });
+
   it('is importable by package name, as embedders do (built dist/)', () => {
     const root = resolve(__dirname, '../..');
     const out = execFileSync(process.execPath, ['-e', "process.stdout.write(typeof require('pg-logplexcollector').createCollector)"], {
@@ -180,4 +219,18 @@ async function waitUntil(cond: () => boolean, timeoutMs = 10_000): Promise<void>
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** A batch as an earlier run left it in the spool. */
+function aSpooledBatch(socketPath: string): SpooledBatch {
+  return {
+    serve: { socketPath, identity: 'i', name: 'EARLIER', target: { url: 'http://127.0.0.1:1/logs', user: 'token', token: new Secret('t.earlier') } },
+    body: Buffer.from('5 hello'),
+    gzipped: false,
+    frameCount: 1,
+    logFrames: 1,
+    dropCount: 0,
+    lostCount: 0,
+    createdAtMs: Date.now(),
+  };
 }

@@ -261,6 +261,26 @@ describe('logplexSink: failures', () => {
     ]);
   });
 
+  it("counts lines the tenant's logplex refuses (401, 403, 404, 422) as refused, per serve, besides lost; a 400 is not", async () => {
+    const brokenAuth = `Basic ${Buffer.from('token:t.broken').toString('base64')}`;
+    const s = await server((req) => (req.headers.authorization === brokenAuth ? 400 : 401));
+    const refused = makeServe(s.url, { socketPath: '/run/refused.sock', name: 'REVOKED', token: 't.revoked' });
+    const broken = makeServe(s.url, { socketPath: '/run/broken.sock', name: 'BROKEN', token: 't.broken' });
+    const input = new Subject<SourcedRecord>();
+    let latest: SinkStats | undefined;
+    const done = lastValueFrom(logplexSink(input, { ...FAST, format: stubFormatter, laneIdleMs: 60_000 }).pipe(tap((st) => (latest = st))));
+    for (const t of lines(3)) input.next(makeRecord(refused, t));
+    input.next(makeRecord(broken, 'bad request'));
+    await waitFor(() => latest?.lost === 4, 3000, 'both batches given up');
+    const byName = (name: string) => latest!.serves.find((x) => x.name === name);
+    expect(byName('REVOKED')).toMatchObject({ lost: 3, refused: 3 });
+    expect(byName('BROKEN')).toMatchObject({ lost: 1, refused: 0 }); // our request was wrong: ours to fix
+    input.complete();
+    const stats = await done;
+    // Each serve's last notice of its loss is answered as its lines were: REVOKED's refused too.
+    expect(stats).toMatchObject({ lost: 6, refused: 4 });
+  });
+
   it('times out a logplex that never answers, and retries the same body', async () => {
     const s = await server((_req, i) => (i === 0 ? 'hang' : 204));
     const serve = makeServe(s.url);

@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lastValueFrom, Subject, tap } from 'rxjs';
-import { logplexSink, type LogplexSinkConfig, type SinkEvent, type SinkStats } from '../../src/sink';
+import { logplexSink, type LogplexSinkConfig, type PostFailedEvent, type SinkEvent, type SinkStats } from '../../src/sink';
 import type { SourcedRecord } from '../../src/source/sourcedRecord';
 import type { SpoolEvent } from '../../src/spool/events';
 import { resolveSpoolOptions, type SpoolOptionsInput } from '../../src/spool/options';
@@ -143,5 +143,81 @@ describe('logplexSink with a spool', () => {
     expect(announced).toBe(stats.dropped);
     // Every line delivered, dropped or lost (FAST gives up in-memory retries within a second or two).
     expect(stats.framesOut - l10.length + stats.dropped + stats.lost).toBe(2000);
+  });
+
+  it('a stop during a drain lets the post in flight finish and marks it delivered: the next start does not post it again', async () => {
+    let up = false;
+    let release: (status: number) => void = () => undefined;
+    const held = new Promise<number>((resolve) => (release = resolve));
+    let holding = -1; // the index of the request held open
+    const s = await startServer((_req, i) => {
+      if (!up) return 503;
+      if (holding < 0) {
+        holding = i;
+        return { later: held };
+      }
+      return 204;
+    });
+    servers.push(s);
+    const serve = makeServe(s.url);
+    const first = await openStore();
+    const r1 = run(first, { maxBatchFrames: 1 });
+    for (const [i, t] of texts(3).entries()) r1.input.next(makeRecord(serve, t, i + 1));
+    await waitFor(() => r1.latest?.recordsIn === 3 && r1.latest.queuedBytes === 0 && r1.latest.spoolBatches === 3, 10_000, 'three batches on disk');
+    up = true;
+    await waitFor(() => holding >= 0 && s.received.length > holding, 10_000, "the drain's post to be in flight");
+    r1.input.complete(); // the stop (SIGTERM) comes while it is in flight
+    release(204);
+    const stats = await r1.done;
+    expect(stats).toMatchObject({ framesOut: 1, lost: 0 });
+    await first.close();
+    stores.splice(stores.indexOf(first), 1);
+
+    const events: SpoolEvent[] = [];
+    const second = await openStore({}, events);
+    // The batch answered 204 during the stop is marked delivered: only the two behind it wait.
+    expect(events).toContainEqual(expect.objectContaining({ kind: 'spool_recovered', batches: 2, frames: 2 }));
+    const r2 = run(second);
+    await waitFor(() => r2.latest?.spoolBatches === 0 && r2.latest.framesOut === 2, 10_000, 'the rest delivered');
+    r2.input.complete();
+    await r2.done;
+    const delivered = s.received.slice(holding).flatMap((req) => req.frames.map(msgOf));
+    expect(delivered).toEqual(texts(3)); // each once, in order
+  });
+
+  it('keeps its stats moving while batches wait in the spool: the oldest batch ages, failed posts count', async () => {
+    const s = await startServer(() => 503);
+    servers.push(s);
+    const serve = makeServe(s.url);
+    const store = await openStore();
+    const r = run(store);
+    r.input.next(makeRecord(serve, 'waits', 1));
+    await waitFor(() => r.latest?.recordsIn === 1 && r.latest.queuedBytes === 0 && r.latest.spoolBatches === 1, 10_000, 'the batch on disk');
+    const then = r.latest!;
+    // No record comes, no batch forms or settles: the snapshots must still follow the spool.
+    await waitFor(
+      () => r.latest!.spoolOldestAgeMs > then.spoolOldestAgeMs + 100 && r.latest!.requestsRetried > then.requestsRetried + 2,
+      10_000,
+      'the stats to move',
+    );
+    expect(r.latest!.serves[0]).toMatchObject({ spoolBatches: 1, spoolOldestAgeMs: expect.any(Number) });
+    r.input.complete();
+    await r.done;
+  });
+
+  it('logs one post_failed for the try that sent a batch to the spool, saying when it is tried again', async () => {
+    const s = await startServer(() => 503);
+    servers.push(s);
+    const serve = makeServe(s.url);
+    const store = await openStore();
+    const r = run(store);
+    r.input.next(makeRecord(serve, 'fails', 1));
+    const failed = (): PostFailedEvent[] => r.events.filter((e): e is PostFailedEvent => e.kind === 'post_failed');
+    await waitFor(() => failed().some((e) => e.attempt >= 3), 10_000, 'three tries');
+    const firsts = failed().filter((e) => e.attempt === 1);
+    expect(firsts).toEqual([expect.objectContaining({ will_retry: true, retry_in_ms: expect.any(Number) })]);
+    expect(failed().map((e) => e.attempt).slice(0, 3)).toEqual([1, 2, 3]); // the drain goes on from the first try
+    r.input.complete();
+    await r.done;
   });
 });

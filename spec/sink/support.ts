@@ -19,8 +19,11 @@ export interface Received {
   readonly frames: string[]; // syslog messages, length prefixes removed
 }
 
-/** Decide the answer to a request: a status (with headers), or 'hang' to never answer. */
-export type Responder = (req: Received, index: number) => number | { status: number; headers: Record<string, string> } | 'hang';
+/** Decide the answer to a request: a status (with headers), 'hang' to never answer, or a status to answer once `later` resolves. */
+export type Responder = (
+  req: Received,
+  index: number,
+) => number | { status: number; headers: Record<string, string> } | 'hang' | { later: Promise<number> };
 
 export interface TestServer {
   readonly port: number;
@@ -71,6 +74,12 @@ export function startServer(respond: Responder = () => 204, port = 0): Promise<T
       arrivedAt.push(performance.now());
       const answer = respond(rec, index);
       if (answer === 'hang') return;
+      if (typeof answer === 'object' && 'later' in answer) {
+        void answer.later.then((status) => {
+          if (!res.destroyed) res.writeHead(status).end();
+        });
+        return;
+      }
       const { status, headers } = typeof answer === 'number' ? { status: answer, headers: {} } : answer;
       res.writeHead(status, { 'content-type': 'text/plain', ...headers });
       res.end(status >= 300 ? 'nope\n' : undefined);

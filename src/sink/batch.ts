@@ -1,6 +1,6 @@
 // A closed body becomes a batch: the L10 frames for whatever was dropped or lost since the last
 // batch are written into the room kept free in front of its records (fillBodies.ts), and what
-// the batch carries is noted for the accounts (laneAccounts.ts) and the POST (post.ts).
+// the batch carries is noted for its outbox (outbox.ts) and the POST (post.ts).
 import type { EventSink } from '../events';
 import type { Serve } from '../servedb/serve';
 import type { SourcedRecord } from '../source/sourcedRecord';
@@ -8,7 +8,8 @@ import type { BodyPool } from './bodyPool';
 import type { SinkEvent } from './events';
 import type { FilledBody } from './fillBodies';
 import type { SinkFormatter } from './formatter';
-import { serveFields, type Announced, type LaneAccounts } from './laneAccounts';
+import { serveFields } from './attempts';
+import type { Announced } from './ledger';
 import type { OutgoingBatch } from './post';
 
 /** Bytes a body keeps free in front of its records for the L10 notices that open it. */
@@ -30,6 +31,14 @@ export interface Batch extends OutgoingBatch {
   readonly announced: Announced;
 }
 
+/** Where a batch being formed takes the counts it announces (a serve's outbox). */
+export interface NoticeLedger {
+  /** The counts to announce, now the batch's (given back if it is lost). */
+  takeUnannounced(): Announced;
+  /** The L10 frames announcing them: a few hundred bytes, on the ledger even over the cap. */
+  reserveNotices(noticeBytes: number): void;
+}
+
 export interface BatchContext {
   readonly format: SinkFormatter;
   readonly emit: EventSink<SinkEvent>;
@@ -45,7 +54,7 @@ export function formBatch(
   serve: Serve,
   filled: FilledBody<SourcedRecord> | undefined,
   at: Date,
-  accounts: LaneAccounts,
+  accounts: NoticeLedger,
   ctx: BatchContext,
 ): Batch {
   const { format, emit } = ctx;

@@ -54,3 +54,16 @@ export class RetryGiveUpError extends Error {
     super(`gave up after ${attempts} attempt(s) (${reason}): ${lastError instanceof Error ? lastError.message : String(lastError)}`);
   }
 }
+
+/**
+ * Statuses by which a tenant's logplex refuses its lines for a reason of the tenant's own (a
+ * revoked token 401, a forbidden or deleted app 403/404, an app that refuses the input 422):
+ * counted as `refused`, and no failure of the collector's.
+ */
+const TENANT_REFUSALS = new Set([401, 403, 404, 422]);
+
+/** True when `err` (what a post ended with) is logplex refusing the tenant's lines: see TENANT_REFUSALS. */
+export function refusedByTenant(err: unknown): boolean {
+  const last = err instanceof RetryGiveUpError ? err.lastError : err;
+  return last instanceof PostError && last.status !== undefined && TENANT_REFUSALS.has(last.status);
+}

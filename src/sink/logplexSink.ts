@@ -1,33 +1,43 @@
 // The delivery stage: SourcedRecords in, POSTs to logplex out, per serve (keyed by socket path):
 //
-//   records ─ fillBodies (format into the open body, admit to the ledger) ─ + L10 notices ─ (gzip while failing) ─ mergeMap(post+retry, concurrency)
+//   records ─ lane (lane.ts: fillBodies, then batches with their L10 notices) ─ outbox (outbox.ts)
 //
 // The formatter writes each record straight into the serve's open request body (fillBodies.ts):
 // no Buffer per record, and each byte is written once, from the record's string into the body.
 //
-// Input is never paused: the only answer to a full buffer is to drop (serveQueue.ts). Every byte
-// between admission and the end of its post (open batch, batches queued inside mergeMap, posts in
-// flight or backing off) is on the serve's ledger, so memory per serve is bounded by the cap.
+// Input is never paused: the only answer to a full buffer is to drop (ledger.ts). Every byte
+// between admission and the end of its post is on the serve's ledger, so memory per serve is
+// bounded by the cap. What becomes of a formed batch (posted, retried, spooled, drained, lost)
+// is decided by its serve's outbox alone.
 //
-// This file is the stage: one lane per serve, retired when idle, and the HTTP client closed at
-// the end. A lane (lane.ts) forms batches (batch.ts) and posts them (deliver.ts); its ledger and
-// counters are kept in one place (laneAccounts.ts).
-import { asyncScheduler, groupBy, mergeMap, Observable, type SchedulerLike, type Subscription } from '../rx';
+// This file is the stage: a lane and an outbox per serve, kept in Maps by socket path (each
+// record costs two lookups, whatever the number of serves: groupBy + mergeMap kept every lane's
+// subscriptions in arrays searched linearly as lanes ended), the stats snapshots, and the HTTP
+// client closed at the end.
+import { asyncScheduler, from, Observable, type SchedulerLike, type Subscription } from '../rx';
 import { ignoreEvents, type EventSink } from '../events';
 import type { Serve, ServeSet } from '../servedb/serve';
 import type { SourcedRecord } from '../source/sourcedRecord';
+import type { ServeSpool, SpoolCounts } from '../spool/store';
 import { NOTICE_ROOM_BYTES } from './batch';
 import { BodyPool } from './bodyPool';
 import type { SinkEvent } from './events';
 import { sinkFormatter, type SinkFormatter } from './formatter';
-import { laneIdle, serveLane, type LaneContext } from './lane';
+import { Lane } from './lane';
 import { resolveSinkOptions, type SinkOptionsInput } from './options';
-import { LogplexClient, type PostTransport } from './post';
-import type { SpoolStore } from '../spool/store';
-import { spoolDrainers, type Spooling } from './spooling';
+import { Outbox, type OutboxContext, type OutboxState, type SpoolAccess } from './outbox';
+import { gzipFast, LogplexClient, type PostTransport } from './post';
 import { StatsRecorder, type SinkStats } from './stats';
 
 export { NOTICE_ROOM_BYTES } from './batch';
+
+/** What the sink needs of a spool store (SpoolStore is one): its serves' spools, what an earlier run left, and its gauges. */
+export interface SinkSpool extends SpoolAccess {
+  /** Spools found at start-up with batches to deliver. */
+  recovered(): readonly ServeSpool[];
+  countsOf(socketPath: string): SpoolCounts | undefined;
+  totals(): SpoolCounts;
+}
 
 export interface LogplexSinkConfig extends SinkOptionsInput {
   readonly format?: SinkFormatter; // sinkFormatter() (src/format with its defaults) when absent
@@ -35,23 +45,28 @@ export interface LogplexSinkConfig extends SinkOptionsInput {
   readonly scheduler?: SchedulerLike; // batch and retry timers, and "now" for L10 times
   readonly random?: () => number; // retry jitter
   readonly transport?: PostTransport; // a LogplexClient with these options when absent (tests answer on a virtual clock)
+  readonly deflate?: (body: Buffer) => Observable<Buffer>; // how held batches are gzipped: gzipFast, off the event loop, when absent (tests deflate on a virtual clock)
   /**
    * The serve set in force (the collector's). L10 notices that no record carries go out with a
    * serve's delivery as it is here, so a token fixed after the last record applies to them;
    * without it they go out as the serve's last record did.
    */
   readonly serveSet$?: Observable<ServeSet>;
-  readonly spool?: SpoolStore; // opened (and closed) by the caller; batches logplex cannot take go there (spooling.ts)
+  readonly spool?: SinkSpool; // a SpoolStore, opened (and closed) by the caller; batches logplex cannot take go there (outbox.ts)
+  /** Told of every outbox's change of state (outbox.ts); for tests and diagnostics. */
+  readonly outboxState?: (socketPath: string, state: OutboxState) => void;
 }
 
 /**
  * Deliver `record$` to logplex. Subscribing starts it; the result emits a stats snapshot when a
  * batch is formed or settled and when drops start (at most one per statsIntervalMs: the first at
- * once, the rest coalesced to the end of the interval), and a last one just before it completes.
+ * once, the rest coalesced to the end of the interval), while a spool holds batches at least
+ * once per max(statsIntervalMs, flushIntervalMs), and a last one just before it completes.
  *
  * - Graceful stop: complete `record$`. Open batches are flushed, posts in flight and their retries
- *   run to the end, pending drop counts go out in a final L10 batch, connections are closed, then
- *   the result completes.
+ *   run to the end, pending drop counts go out in a final L10 batch, a spool's drain lets its post
+ *   in flight finish (and marks it delivered) but takes no further batch, connections are closed,
+ *   then the result completes.
  * - Abort (e.g. a shutdown timeout): unsubscribe. Requests in flight are aborted and every undici
  *   dispatcher is destroyed; what was queued is not delivered.
  * - An error from `record$` aborts the same way and is passed on.
@@ -59,9 +74,9 @@ export interface LogplexSinkConfig extends SinkOptionsInput {
 export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexSinkConfig): Observable<SinkStats> {
   return new Observable<SinkStats>((subscriber) => {
     const options = resolveSinkOptions(config);
-    const client: PostTransport = config.transport ?? new LogplexClient(options);
-    const stats = new StatsRecorder();
     const scheduler = config.scheduler ?? asyncScheduler;
+    const client: PostTransport = config.transport ?? new LogplexClient(options, scheduler);
+    const stats = new StatsRecorder();
     const snapshot = (): void => subscriber.next(stats.snapshot());
     // At most one snapshot per statsIntervalMs: the first of a burst at once, then one at the end
     // of the interval if anything asked meanwhile (see the option for why).
@@ -96,6 +111,24 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
         publish();
       }, options.flushIntervalMs);
     };
+    // While the spool holds batches, time alone moves its gauges (the oldest batch's age): a
+    // snapshot at least this often keeps the stats line and metrics moving though nothing is
+    // formed or settled.
+    const store = config.spool;
+    const gaugeEveryMs = Math.max(options.statsIntervalMs, options.flushIntervalMs);
+    let gaugeTimer: Subscription | undefined;
+    const refreshGauges = (): void => {
+      gaugeTimer = undefined;
+      if (store === undefined || store.totals().batches === 0) return;
+      publish();
+      gaugeTimer = scheduler.schedule(refreshGauges, gaugeEveryMs);
+    };
+    const watchSpool = (): void => {
+      gaugeTimer ??= scheduler.schedule(refreshGauges, gaugeEveryMs);
+    };
+    if (store !== undefined) {
+      stats.readSpool({ serve: (socketPath) => store.countsOf(socketPath), total: () => store.totals(), now: () => scheduler.now() });
+    }
     // Looked up only when a notice goes out alone (rare): the map is built then, once per serve set.
     let serveSet: ServeSet = [];
     let byPath: Map<string, Serve> | undefined;
@@ -107,7 +140,42 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
       byPath ??= new Map(serveSet.map((serve) => [serve.socketPath, serve]));
       return byPath.get(socketPath);
     };
-    const shared = {
+
+    const outboxes = new Map<string, Outbox>(); // the open outbox of each serve
+    const live = new Set<Outbox>(); // every outbox not closed yet, closing ones the Map forgot included
+    const lanes = new Map<string, Lane>(); // the open lane of each serve
+    let inputDone = false;
+    let settled = false; // completed or failed: nothing to destroy at teardown
+
+    const abortAll = (): void => {
+      for (const lane of lanes.values()) lane.abort();
+      lanes.clear();
+      for (const outbox of live) outbox.abort();
+      live.clear();
+      outboxes.clear();
+    };
+    const fail = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      abortAll();
+      void client.destroy();
+      subscriber.error(err);
+    };
+    const completeIfDone = (): void => {
+      if (!inputDone || live.size > 0 || settled) return;
+      settled = true;
+      publishTimer?.unsubscribe(); // the last snapshot follows
+      gaugeTimer?.unsubscribe();
+      client.close().then(
+        () => {
+          publishNow();
+          subscriber.complete();
+        },
+        (err: unknown) => subscriber.error(err),
+      );
+    };
+
+    const ctx: OutboxContext = {
       options,
       client,
       // Room for the L10 notices (two frames of a few hundred bytes) in front of a full batch; as
@@ -117,62 +185,75 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
       emit: config.events ?? ignoreEvents,
       scheduler,
       random: config.random ?? Math.random,
+      deflate: config.deflate ?? ((body) => from(gzipFast(body))),
       stats,
       publish,
       publishSoon,
       currentServe,
+      spool: store,
+      stateChanged: (outbox, state) => {
+        if (state === 'spooling' || state === 'draining') watchSpool();
+        config.outboxState?.(outbox.socketPath, state);
+      },
+      ended: (outbox, error) => {
+        live.delete(outbox);
+        if (outboxes.get(outbox.socketPath) === outbox) outboxes.delete(outbox.socketPath);
+        if (error !== undefined) fail(error);
+        else completeIfDone();
+      },
     };
-    // With a spool: one drainer per serve spool with batches in it, for the whole sink, starting
-    // with those an earlier run left (spooling.ts).
-    const store = config.spool;
-    const spooling: Spooling | undefined =
-      store === undefined ? undefined : { store, drainers: spoolDrainers(shared), highWaterBytes: store.options.highWaterBytes };
-    if (store !== undefined) {
-      stats.readSpool({ serve: (socketPath) => store.countsOf(socketPath), total: () => store.totals(), now: () => scheduler.now() });
+
+    /** The serve's open outbox; a new one when it has none, or its last is closing. */
+    const outboxOf = (socketPath: string): Outbox => {
+      const open = outboxes.get(socketPath);
+      if (open?.open === true) return open;
+      const outbox = new Outbox(socketPath, ctx);
+      outboxes.set(socketPath, outbox);
+      live.add(outbox);
+      return outbox;
+    };
+    const laneEnded = (lane: Lane): void => {
+      if (lanes.get(lane.outbox.socketPath) === lane) lanes.delete(lane.outbox.socketPath);
+    };
+
+    const subscription = record$.subscribe({
+      next: (rec) => {
+        const socketPath = rec.serve.socketPath;
+        let lane = lanes.get(socketPath);
+        if (lane === undefined || !lane.outbox.open) {
+          lane = new Lane(outboxOf(socketPath), ctx, laneEnded);
+          lanes.set(socketPath, lane);
+        }
+        lane.push(rec);
+      },
+      error: fail,
+      complete: () => {
+        inputDone = true;
+        // Every open body flushed into a last batch, then every outbox closes: what is in memory
+        // settles, drains finish only their post in flight (the rest of a spool waits on disk).
+        for (const lane of [...lanes.values()]) lane.end();
+        for (const outbox of [...live]) outbox.close();
+        completeIfDone();
+      },
+    });
+
+    // What an earlier run left in the spool is drained whether or not its serve sends a record.
+    for (const spool of store?.recovered() ?? []) {
+      if (settled || inputDone) break;
+      outboxOf(spool.socketPath).kickDrain();
     }
-    const lane: LaneContext = { ...shared, spooling };
-    // Stopping leaves spooled batches (the one posting included) on disk for the next start.
-    const stopDraining = (): void => spooling?.drainers.stop();
-    let settled = false;
-
-    const subscription = record$
-      .pipe(
-        // A serve idle for laneIdleMs is retired: its group completes, which flushes and finishes
-        // its lane; a later record opens a new one.
-        groupBy((rec) => rec.serve.socketPath, { duration: (serve$) => laneIdle(serve$.key, lane) }),
-        // One lane per serve, all running at once: a slow serve never holds up another.
-        mergeMap((serve$) => serveLane(serve$, lane)),
-      )
-      .subscribe({
-        error: (err: unknown) => {
-          settled = true;
-          stopDraining();
-          void client.destroy();
-          subscriber.error(err);
-        },
-        complete: () => {
-          settled = true;
-          stopDraining();
-          publishTimer?.unsubscribe(); // the last snapshot follows
-          client.close().then(
-            () => {
-              publishNow();
-              subscriber.complete();
-            },
-            (err: unknown) => subscriber.error(err),
-          );
-        },
-      });
-
-    for (const spool of store?.recovered() ?? []) spooling?.drainers.kick(spool);
 
     return () => {
-      stopDraining();
       subscription.unsubscribe();
       serveSetSubscription?.unsubscribe();
       publishTimer?.unsubscribe();
       throttle?.unsubscribe();
-      if (!settled) void client.destroy();
+      gaugeTimer?.unsubscribe();
+      if (!settled) {
+        settled = true;
+        abortAll();
+        void client.destroy();
+      }
     };
   });
 }

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { asyncScheduler, type SchedulerLike } from '../rx';
 import { undiciPool, type Pool } from './undiciPool'; // not 'undici': see undiciPool.ts (memory)
 import type { Serve } from '../servedb/serve';
 import { isTransientStatus, PostError } from './errors';
@@ -159,10 +160,12 @@ export interface PostTransport {
 export class LogplexClient implements PostTransport {
   readonly #pools = new Map<string, Pool>();
   readonly #options: ClientOptions;
+  readonly #scheduler: SchedulerLike; // the post deadline, and "now" for Retry-After dates
   #closed = false;
 
-  constructor(options: ClientOptions) {
+  constructor(options: ClientOptions, scheduler: SchedulerLike = asyncScheduler) {
     this.#options = options;
+    this.#scheduler = scheduler;
   }
 
   #pool(origin: string): Pool {
@@ -192,7 +195,7 @@ export class LogplexClient implements PostTransport {
     const control = new AbortController();
     const onAbort = (): void => control.abort(ABORTED);
     signal?.addEventListener('abort', onAbort, { once: true });
-    const deadline = setTimeout(() => control.abort(this.#deadlineError()), this.#options.postDeadlineMs);
+    const deadline = this.#scheduler.schedule(() => control.abort(this.#deadlineError()), this.#options.postDeadlineMs);
     let statusCode: number;
     let retryAfter: string | string[] | undefined;
     try {
@@ -213,14 +216,14 @@ export class LogplexClient implements PostTransport {
     } catch (err) {
       throw classifyRequestError(err, signal?.aborted === true);
     } finally {
-      clearTimeout(deadline);
+      deadline.unsubscribe();
       signal?.removeEventListener('abort', onAbort);
     }
     if (statusCode < 200 || statusCode >= 300) {
       throw new PostError('LOGPLEX_HTTP_STATUS', `logplex answered ${statusCode}`, {
         status: statusCode,
         transient: isTransientStatus(statusCode),
-        retryAfterMs: parseRetryAfter(retryAfter, Date.now()),
+        retryAfterMs: parseRetryAfter(retryAfter, this.#scheduler.now()),
       });
     }
     return { status: statusCode, bytes: post.body.length };

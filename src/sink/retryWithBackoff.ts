@@ -20,6 +20,8 @@ export interface RetryOptions {
   readonly onFailure?: (failure: AttemptFailure) => void;
   /** How long the server asked us to wait after this error (Retry-After), if it did. */
   readonly hintOf?: (error: unknown) => number | undefined;
+  /** Tries already made elsewhere (a batch that failed once before it was spooled): attempts are numbered, and backed off, from there. */
+  readonly triesBefore?: number;
 }
 
 /**
@@ -41,7 +43,7 @@ export function retryWithBackoff<T>(policy: RetryPolicy, options: RetryOptions):
       return source.pipe(
         retry({
           delay: (error: unknown, retryNumber: number) => {
-            const attempt = retryNumber; // the attempt that just failed
+            const attempt = retryNumber + (options.triesBefore ?? 0); // the attempt that just failed
             const giveUp = (reason: RetryGiveUpError['reason']) => {
               options.onFailure?.({ error, attempt, willRetry: false, delayMs: undefined });
               return throwError(() => new RetryGiveUpError(reason, attempt, error));
@@ -50,7 +52,7 @@ export function retryWithBackoff<T>(policy: RetryPolicy, options: RetryOptions):
             if (attempt >= policy.maxAttempts) return giveUp('max_attempts');
             // The server's hint lengthens a wait (never shortens it), up to maxRetryAfterMs.
             const hint = options.hintOf?.(error);
-            const backoff = backoffDelay(retryNumber, policy, random);
+            const backoff = backoffDelay(attempt, policy, random);
             const delayMs = hint === undefined ? backoff : Math.max(backoff, Math.min(hint, policy.maxRetryAfterMs));
             // Not worth waiting for a try that the age limit would forbid anyway.
             if (scheduler.now() + delayMs - startedAt > policy.maxAgeMs) return giveUp('max_age');

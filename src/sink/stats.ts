@@ -11,6 +11,7 @@ export interface SinkCounters {
   readonly requestsFailed: number; // batches given up (permanent error, attempts or age exhausted)
   readonly dropped: number; // frames refused at the buffer cap
   readonly lost: number; // frames in batches given up
+  readonly refused: number; // of `lost`, frames the tenant's logplex refused (401/403/404/422: the tenant's to fix)
   readonly queuedBytes: number; // frame bytes held right now: open batch, waiting, in flight
   readonly queuedFrames: number; // log lines (frames, L10 notices not counted) held right now, as queuedBytes
 }
@@ -58,6 +59,7 @@ const COUNTER_KEYS: readonly (keyof SinkCounters)[] = [
   'requestsFailed',
   'dropped',
   'lost',
+  'refused',
   'queuedBytes',
   'queuedFrames',
 ];
@@ -73,19 +75,21 @@ export function zeroCounters(): MutableCounters {
     requestsFailed: 0,
     dropped: 0,
     lost: 0,
+    refused: 0,
     queuedBytes: 0,
     queuedFrames: 0,
   };
 }
 
 /**
- * Owns the per-serve counters; the sink mutates them in place, readers get snapshots. A serve's
- * entry lives while a lane of it does (lanes are counted in and out: a retired lane may still be
- * finishing posts when the serve's next record opens a new one); when the last one ends, its
- * counts move to `retired`, so the totals never go down and the map holds only live serves.
+ * Owns the per-serve counters; the serves' outboxes mutate them in place, readers get snapshots.
+ * A serve's entry lives while an outbox of it does (counted in and out: a retired outbox may
+ * still be finishing posts when the serve's next record opens a new one); when the last one
+ * ends, its counts move to `retired`, so the totals never go down and the map holds only live
+ * serves.
  */
 export class StatsRecorder {
-  readonly #serves = new Map<string, { name: string | undefined; counters: MutableCounters; lanes: number }>();
+  readonly #serves = new Map<string, { name: string | undefined; counters: MutableCounters; outboxes: number }>();
   readonly #retired = zeroCounters();
   #spool: SpoolReader | undefined;
 
@@ -106,26 +110,26 @@ export class StatsRecorder {
     return this.#entry(socketPath).counters;
   }
 
-  #entry(socketPath: string): { name: string | undefined; counters: MutableCounters; lanes: number } {
+  #entry(socketPath: string): { name: string | undefined; counters: MutableCounters; outboxes: number } {
     let entry = this.#serves.get(socketPath);
     if (entry === undefined) {
-      entry = { name: undefined, counters: zeroCounters(), lanes: 0 };
+      entry = { name: undefined, counters: zeroCounters(), outboxes: 0 };
       this.#serves.set(socketPath, entry);
     }
     return entry;
   }
 
-  /** A lane of this serve starts. */
-  laneOpened(socketPath: string): void {
-    this.#entry(socketPath).lanes += 1;
+  /** An outbox of this serve starts. */
+  opened(socketPath: string): void {
+    this.#entry(socketPath).outboxes += 1;
   }
 
-  /** A lane of this serve has ended; with the last one, the serve's counts join the retired totals. */
-  laneClosed(socketPath: string): void {
+  /** An outbox of this serve has ended; with the last one, the serve's counts join the retired totals. */
+  closed(socketPath: string): void {
     const entry = this.#serves.get(socketPath);
     if (entry === undefined) return;
-    entry.lanes -= 1;
-    if (entry.lanes > 0) return;
+    entry.outboxes -= 1;
+    if (entry.outboxes > 0) return;
     for (const key of COUNTER_KEYS) this.#retired[key] += entry.counters[key];
     this.#serves.delete(socketPath);
   }

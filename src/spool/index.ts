@@ -2,5 +2,5 @@
 export { SpoolStore, type ServeSpool, type SpoolEntry, type SpoolCounts, type AppendOutcome } from './store';
 export { defaultSpoolOptions, resolveSpoolOptions, SpoolOptionsError, type SpoolOptions, type SpoolOptionsInput } from './options';
 export { encodeRecord, scanSegment, type SpooledBatch, type SegmentScan } from './format';
-export { drainSpool, SpoolDrainers, toSpoolWhileBusy, type ToSpoolConfig } from './drain';
+export { drainSpool, type DrainOutcome } from './drain';
 export type { SpoolEvent, SpoolRecoveredEvent, SpoolDamagedEvent, SpoolFailedEvent, SpoolFullEvent } from './events';

@@ -1,7 +1,8 @@
-// One serve's buffer and its drop policy (log-shuttle's batcher.go). The buffer is not a data
-// structure of its own: frames live in the open batch, in mergeMap's queue of batches waiting
-// for a post slot, and in posts in flight or between retries. This ledger counts all of those
-// bytes, so admission here is what bounds every one of them.
+// One serve's byte ledger and its drop policy (log-shuttle's batcher.go), kept by the serve's
+// outbox (outbox.ts). The buffer is not a data structure of its own: frames live in the open
+// batch, in the outbox's queue of batches waiting for a post slot, and in posts in flight or
+// between retries. This ledger counts all of those bytes, so admission here is what bounds every
+// one of them.
 //
 // Policy: input is never paused. A record whose frames would push the ledger past the cap is
 // dropped whole (we keep older logs and lose newer ones, as log-shuttle does), its frames are
@@ -14,7 +15,7 @@ export interface Unannounced {
   readonly since: Date;
 }
 
-export class ServeQueue {
+export class Ledger {
   #queuedBytes = 0;
   #dropped: PendingCount | undefined; // mutated in place while a run of drops lasts
   #lost: PendingCount | undefined;
@@ -68,7 +69,7 @@ export class ServeQueue {
   }
 
   /** Hand the pending counts to the batch being formed, which will announce them. */
-  takeUnannounced(): { dropped: Unannounced | undefined; lost: Unannounced | undefined } {
+  takeUnannounced(): Announced {
     const taken = { dropped: this.#dropped, lost: this.#lost };
     this.#dropped = undefined;
     this.#lost = undefined;
@@ -76,7 +77,7 @@ export class ServeQueue {
   }
 
   /** The batch that carried the announcement was itself lost: announce those counts again later. */
-  restore(taken: { dropped: Unannounced | undefined; lost: Unannounced | undefined }): void {
+  restore(taken: Announced): void {
     if (taken.dropped !== undefined) this.#dropped = merge(this.#dropped, taken.dropped);
     if (taken.lost !== undefined) this.#lost = merge(this.#lost, taken.lost);
   }
@@ -86,13 +87,19 @@ export class ServeQueue {
   }
 }
 
-/** An Unannounced while the queue owns it. */
+/** The counts one batch announces (and gives back if it is lost). */
+export interface Announced {
+  readonly dropped: Unannounced | undefined;
+  readonly lost: Unannounced | undefined;
+}
+
+/** An Unannounced while the ledger owns it. */
 interface PendingCount {
   count: number;
   since: Date;
 }
 
-/** Always a fresh object: the queue may mutate what it holds, never what it was handed or gave away. */
+/** Always a fresh object: the ledger may mutate what it holds, never what it was handed or gave away. */
 function merge(a: Unannounced | undefined, b: Unannounced): PendingCount {
   if (a === undefined) return { count: b.count, since: b.since };
   return { count: a.count + b.count, since: a.since <= b.since ? a.since : b.since };
