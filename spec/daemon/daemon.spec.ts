@@ -6,6 +6,7 @@ import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { runEmulator } from '../../src/tools/logfebeEmulator';
 import { useDaemonBed } from '../support/daemonBed';
+import { waitUntil } from '../support/waitUntil';
 import { DaemonProcess, markersIn } from '../support/daemonProcess';
 
 const TOKEN = 't.7c0ffee0-0000-4000-8000-000000000001';
@@ -213,10 +214,3 @@ describe('pg-logplexcollector, running', () => {
   });
 });
 
-async function waitUntil(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

@@ -4,10 +4,12 @@
 // says so (batch_lost, refused_lines) and still exits 0: a revoked token is the tenant's to fix,
 // not a failure of the collector. Black box: a child process, a real
 // serve database, a real socket, the stand-in as logplex on 127.0.0.1 knowing one token.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runEmulator } from '../../src/tools/logfebeEmulator';
 import type { DaemonProcess } from '../support/daemonProcess';
 import { useDaemonBed } from '../support/daemonBed';
+import { waitUntil } from '../support/waitUntil';
 
 const GOOD = 't.600d0000-0000-4000-8000-000000000001';
 const BAD = 't.bad00000-0000-4000-8000-000000000002';
@@ -32,6 +34,8 @@ describe('pg-logplexcollector: the notice of losses at shutdown', () => {
     const d = await loseTwo(socket, []);
     bed.writeServes([{ i: 'db1', t: GOOD, p: socket, name: 'BLUE' }]);
     await d.waitFor('serves_accepted', () => d.events('serves_accepted').length >= 2);
+    // serves_accepted comes before the set is applied; serves.loaded is written after it.
+    await waitUntil(() => readFileSync(join(bed.dir, 'serves.loaded'), 'utf8').includes(GOOD));
     d.kill('SIGTERM');
     expect(await d.exited).toEqual({ code: 0, signal: null });
     const notices = bed.received.flatMap((b) => b.frames.map((f) => [b.token, f.appName, f.msg]));
