@@ -6,6 +6,7 @@
 //          │                               │                         │
 //          └──── outcome events ───────────┴──── events ─────────────┴──→ event$
 import { BehaviorSubject, Observable, Subject, Subscription, takeUntil, tap } from './rx';
+import { packageVersion } from './daemon/version';
 import type { EventBase } from './events';
 import { resolveFormatOptions } from './format/options';
 import { COLLECTOR_DEFAULTS, type CollectorOptions } from './options';
@@ -25,6 +26,7 @@ export type LifecycleEvent =
   | {
       readonly kind: 'started';
       readonly level: 'info';
+      readonly version: string; // this package's version, so that a log says which build wrote it
       readonly serves: number;
       readonly serve_db: string;
       readonly open_files_limit: number | undefined; // the process's (soft) open-file limit; undefined when unknown
@@ -170,6 +172,7 @@ export function createCollector(options: CollectorOptions): Collector {
     emit({
       kind: 'started',
       level: 'info',
+      version: packageVersion(),
       serves: serveSets.value.length,
       serve_db: serveDbOptions.dir,
       open_files_limit: sourceOptions.openFileLimit,
