@@ -65,7 +65,6 @@ export function collectorMetrics(collector: Collector, input: Input = {}): Colle
     readiness: () => readiness.readiness(),
     isListening: (socket) => readiness.isListening(socket),
     version: packageVersion(),
-    nowSeconds: () => Date.now() / 1000,
     renders: () => share.renders,
   });
   const render = async (): Promise<Rendered> => {

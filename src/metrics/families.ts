@@ -14,7 +14,6 @@ export interface FamilySources {
   readonly readiness: () => Readiness;
   readonly isListening: (socket: string) => boolean;
   readonly version: string;
-  readonly nowSeconds: () => number;
   readonly renders: () => number;
 }
 
@@ -45,11 +44,8 @@ function perServeBy(tally: CollectorTally, name: string, help: string, label: st
 
 export function collectorFamilies(src: FamilySources): Family[] {
   const { tally } = src;
-  const spool = (): { bytes: number; batches: number; ageMs: number } => ({
-    bytes: tally.latest?.spoolBytes ?? 0,
-    batches: tally.latest?.spoolBatches ?? 0,
-    ageMs: tally.latest?.spoolOldestAgeMs ?? 0,
-  });
+  const spool = (): { bytes: number; batches: number } => ({ bytes: tally.latest?.spoolBytes ?? 0, batches: tally.latest?.spoolBatches ?? 0 });
+  const ageSeconds = (atMs: number): number => (atMs === 0 ? 0 : Math.max(0, tally.now() - atMs) / 1000);
   return [
     family('build_info', 'gauge', 'Always 1; the labels say which build runs: the package version and the Node.js version.', () => [
       [renderLabels([['version', src.version], ['node_version', process.version]]), 1],
@@ -62,11 +58,11 @@ export function collectorFamilies(src: FamilySources): Family[] {
       one(tally.acceptedAtSeconds),
     ),
     family('servedb_set_age_seconds', 'gauge', 'Seconds since the serve set in force was accepted; absent while none is.', () =>
-      tally.acceptedAtSeconds > 0 ? one(Math.max(0, src.nowSeconds() - tally.acceptedAtSeconds)) : [],
+      tally.acceptedAtSeconds > 0 ? one(Math.max(0, tally.now() / 1000 - tally.acceptedAtSeconds)) : [],
     ),
     family('spool_bytes', 'gauge', 'Bytes of the on-disk spool (segment files); 0 without a spool.', () => one(spool().bytes)),
     family('spool_batches', 'gauge', 'Batches waiting in the spool for logplex.', () => one(spool().batches)),
-    family('spool_oldest_batch_age_seconds', 'gauge', 'Age of the oldest batch waiting in the spool; 0 when none waits.', () => one(spool().ageMs / 1000)),
+    family('spool_oldest_batch_age_seconds', 'gauge', 'Age of the oldest batch waiting in the spool; 0 when none waits.', () => one(ageSeconds(tally.spoolOldestAtMs))),
     family('spool_full', 'gauge', '1 while the spool takes no more batches (its cap, the free-space floor, or a disk error pause); batches then wait in memory.', () =>
       one(tally.spoolFull),
     ),
@@ -108,7 +104,7 @@ export function collectorFamilies(src: FamilySources): Family[] {
       for (const s of tally.serves()) if (s.spoolBytes > 0 || s.spoolBatches > 0) yield [s.labels, s.spoolBatches];
     }),
     family('serve_spool_oldest_batch_age_seconds', 'gauge', "Age of a serve's oldest spooled batch, for serves that have something spooled.", function* () {
-      for (const s of tally.serves()) if (s.spoolBytes > 0 || s.spoolBatches > 0) yield [s.labels, s.spoolOldestAgeMs / 1000];
+      for (const s of tally.serves()) if (s.spoolBytes > 0 || s.spoolBatches > 0) yield [s.labels, ageSeconds(s.spoolOldestAtMs)];
     }),
   ];
 }

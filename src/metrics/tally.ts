@@ -61,7 +61,7 @@ export class ServeTally {
   queuedBytes = 0;
   spoolBytes = 0;
   spoolBatches = 0;
-  spoolOldestAgeMs = 0;
+  spoolOldestAtMs = 0; // when its oldest spooled batch was made (the age is read at render); 0: none
   readonly refused = new Map<string, number>(); // by REFUSAL_REASONS
   readonly protocolErrors = new Map<string, number>(); // by PROTOCOL_ERROR_CODES
   readonly postsFailed = new Map<string, number>(); // by postStatusLabel
@@ -81,6 +81,10 @@ export class ServeTally {
     ]);
   }
 }
+
+// A snapshot comes only when a batch is formed or settled: while batches just wait in the spool
+// (logplex down, nothing new) none comes, so the age is kept as a time and read at render.
+const oldestAt = (batches: number, ageMs: number, now: number): number => (batches > 0 ? now - ageMs : 0);
 
 /** The counters a snapshot carries per serve, as last seen (they restart at 0 with a new lane). */
 interface Seen {
@@ -102,7 +106,10 @@ export class CollectorTally {
   acceptedAtSeconds = 0; // when the set in force was accepted; 0: never
   spoolBatchesLost = 0; // pending batches given up as damaged
   spoolFull = 0; // 1 while the spool takes no batches (cap, free-space floor or error pause)
+  spoolOldestAtMs = 0; // when the oldest spooled batch of all was made; 0: none waits
   readonly spoolFailures = new Map<string, number>(); // by SPOOL_OPS
+
+  constructor(readonly now: () => number = Date.now) {}
 
   /** The serves in force, in the set's order, to render: a copy, so a render sees one list. */
   serves(): ServeTally[] {
@@ -131,6 +138,8 @@ export class CollectorTally {
   // a snapshot has no lane any more (retired after going quiet): its next lane counts from zero.
   onStats(stats: CollectorStats): void {
     this.latest = stats;
+    const now = this.now();
+    this.spoolOldestAtMs = oldestAt(stats.spoolBatches, stats.spoolOldestAgeMs, now);
     const generation = ++this.#generation;
     for (const s of stats.serves) {
       let seen = this.#seen.get(s.socketPath);
@@ -149,7 +158,7 @@ export class CollectorTally {
         tally.queuedBytes = s.queuedBytes;
         tally.spoolBytes = s.spoolBytes;
         tally.spoolBatches = s.spoolBatches;
-        tally.spoolOldestAgeMs = s.spoolOldestAgeMs;
+        tally.spoolOldestAtMs = oldestAt(s.spoolBatches, s.spoolOldestAgeMs, now);
       }
       seen.recordsIn = s.recordsIn;
       seen.framesOut = s.framesOut;
@@ -167,7 +176,7 @@ export class CollectorTally {
           tally.queuedBytes = 0;
           tally.spoolBytes = 0;
           tally.spoolBatches = 0;
-          tally.spoolOldestAgeMs = 0;
+          tally.spoolOldestAtMs = 0;
         }
       }
     }
@@ -177,7 +186,7 @@ export class CollectorTally {
     switch (event.kind) {
       case 'serves_accepted':
         this.serveSetAccepts += 1;
-        if (event.changed || this.acceptedAtSeconds === 0) this.acceptedAtSeconds = Date.now() / 1000;
+        if (event.changed || this.acceptedAtSeconds === 0) this.acceptedAtSeconds = this.now() / 1000;
         return;
       case 'serves_rejected':
         this.serveSetRejects += 1;
