@@ -42,10 +42,10 @@ export interface CollectorMetrics {
 type Input = Partial<Pick<MetricsOptions, 'processMetrics' | 'postLatencyBuckets' | 'scrapeCacheMs'>>;
 
 /**
- * Metrics of `collector`. Call before `collector.start()`: events are hot, and the ones this
+ * Metrics of `collector` (`scrapeConnections`: what the endpoint serving them holds open). Call before `collector.start()`: events are hot, and the ones this
  * counts (listening, serves_accepted, ...) would be missed.
  */
-export function collectorMetrics(collector: Collector, input: Input = {}): CollectorMetrics {
+export function collectorMetrics(collector: Collector, input: Input = {}, scrapeConnections: () => number = () => 0): CollectorMetrics {
   const options = { ...DEFAULT_METRICS_OPTIONS, ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) };
   const registry = new Registry();
   const readiness = new ReadinessTracker();
@@ -66,6 +66,7 @@ export function collectorMetrics(collector: Collector, input: Input = {}): Colle
     isListening: (socket) => readiness.isListening(socket),
     version: packageVersion(),
     renders: () => share.renders,
+    scrapeConnections,
   });
   const render = async (): Promise<Rendered> => {
     const chunks = await renderFamilies(families);

@@ -15,6 +15,7 @@ export interface FamilySources {
   readonly isListening: (socket: string) => boolean;
   readonly version: string;
   readonly renders: () => number;
+  readonly scrapeConnections: () => number;
 }
 
 const family = (name: string, type: FamilyType, help: string, series: () => Iterable<Series>): Family => ({
@@ -70,6 +71,7 @@ export function collectorFamilies(src: FamilySources): Family[] {
     family('spool_failures_total', 'counter', 'Disk operations of the spool that failed, by op (open, append, read, ack, sync, other).', function* () {
       for (const [op, n] of tally.spoolFailures) yield [renderLabels([['op', op]]), n];
     }),
+    family('metrics_connections', 'gauge', 'Connections open to this metrics endpoint (scrapers and probes), this one included.', () => one(src.scrapeConnections())),
     family('metrics_renders_total', 'counter', 'Renders of this exposition; scrapes that overlap one, or come within the cache interval, share it.', () => one(src.renders())),
 
     perServe(tally, 'serve_listening', 'gauge', '1 when the serve is listening on its socket, 0 when it is not (yet).', (s) => (src.isListening(s.socket) ? 1 : 0)),

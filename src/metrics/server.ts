@@ -80,8 +80,8 @@ function handler(metrics: CollectorMetrics, slots: ConnectionSlots, options: Met
  */
 export async function serveMetrics(collector: Collector, input: MetricsOptionsInput): Promise<MetricsServer> {
   const options = resolveMetricsOptions(input);
-  const metrics = collectorMetrics(collector, options);
   const slots = new ConnectionSlots(options.maxConnections);
+  const metrics = collectorMetrics(collector, options, () => slots.size);
   const server: Server = createServer(
     {
       headersTimeout: options.headersTimeoutMs,
