@@ -202,6 +202,7 @@ describe('metrics and health over HTTP', () => {
     expect(sumOf(first, `${P}spool_bytes`)).toBeGreaterThan(0);
     expect(sumOf(first, `${P}serve_spool_batches`, { serve: 'BLUE', socket: blue })).toBe(stats.spoolBatches);
     expect(sumOf(first, `${P}serve_spool_bytes`, { serve: 'BLUE' })).toBeGreaterThan(0);
+    expect(sumOf(first, `${P}spool_batches_spooled_total`)).toBeGreaterThanOrEqual(stats.spoolBatches);
     const age = sumOf(first, `${P}spool_oldest_batch_age_seconds`);
     await waitUntil('the age to grow', async () => sumOf((await scrape(m)).families, `${P}spool_oldest_batch_age_seconds`) >= age + 0.2);
     expect(sumOf((await scrape(m)).families, `${P}serve_spool_oldest_batch_age_seconds`, { serve: 'BLUE' })).toBeGreaterThanOrEqual(age + 0.2);
@@ -212,6 +213,8 @@ describe('metrics and health over HTTP', () => {
     expect(sumOf(after, `${P}spool_batches`)).toBe(0);
     expect(sumOf(after, `${P}spool_oldest_batch_age_seconds`)).toBe(0);
     expect(after.get(`${P}serve_spool_batches`)?.samples).toEqual([]); // only serves with something spooled
+    expect(sumOf(after, `${P}spool_batches_drained_total`)).toBe(sumOf(after, `${P}spool_batches_spooled_total`));
+    expect(sumOf(after, `${P}spool_batches_lost_total`)).toBe(0);
   });
 
   it('counts failed posts by the status logplex answered, and the frames lost with them', async () => {

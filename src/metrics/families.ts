@@ -67,6 +67,10 @@ export function collectorFamilies(src: FamilySources): Family[] {
     family('spool_full', 'gauge', '1 while the spool takes no more batches (its cap, the free-space floor, or a disk error pause); batches then wait in memory.', () =>
       one(tally.spoolFull),
     ),
+    family('spool_batches_spooled_total', 'counter', 'Batches written to the spool (logplex did not take them in time).', () => one(tally.latest?.spoolBatchesSpooled ?? 0)),
+    family('spool_batches_drained_total', 'counter', 'Batches read back from the spool and taken off it: posted, or given up (then counted in lines_dropped_total).', () =>
+      one(tally.latest?.spoolBatchesDrained ?? 0),
+    ),
     family('spool_batches_lost_total', 'counter', 'Spooled batches given up because their segment turned out damaged when read back.', () => one(tally.spoolBatchesLost)),
     family('spool_failures_total', 'counter', 'Disk operations of the spool that failed, by op (open, append, read, ack, sync, other).', function* () {
       for (const [op, n] of tally.spoolFailures) yield [renderLabels([['op', op]]), n];
