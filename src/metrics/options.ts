@@ -33,7 +33,7 @@ export interface MetricsOptions {
   readonly headersTimeoutMs: number;
   /** ... and its whole request within this long (at least headersTimeoutMs). */
   readonly requestTimeoutMs: number;
-  /** A response not taken by the scraper within this long is cut off (a scraper that stopped reading). */
+  /** A connection on which nothing moves for this long is closed: a scraper that stopped reading, say. */
   readonly responseTimeoutMs: number;
 }
 
@@ -44,7 +44,7 @@ export const DEFAULT_METRICS_OPTIONS: Omit<MetricsOptions, 'listen'> = {
   scrapeCacheMs: 1_000, // well under any scrape interval: every scrape sees figures at most a second old
   headersTimeoutMs: 5_000, // a scrape's request is one small packet
   requestTimeoutMs: 10_000,
-  responseTimeoutMs: 30_000, // Prometheus gives up after its scrape_timeout (10 s by default) anyway
+  responseTimeoutMs: 30_000, // no byte taken for this long: Prometheus gave up after its scrape_timeout (10 s by default) anyway
 };
 
 export type MetricsOptionsInput = Pick<MetricsOptions, 'listen'> & Partial<Omit<MetricsOptions, 'listen'>>;

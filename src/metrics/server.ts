@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { Collector } from '../collector';
 import { collectorMetrics, type CollectorMetrics } from './collectorMetrics';
 import { ConnectionSlots } from './connectionSlots';
-import { resolveMetricsOptions, type MetricsOptions, type MetricsOptionsInput } from './options';
+import { resolveMetricsOptions, type MetricsOptionsInput } from './options';
 
 export interface MetricsServer extends CollectorMetrics {
   /** Where it listens, e.g. `127.0.0.1:9187` (the real port when asked for port 0). */
@@ -50,16 +50,11 @@ function sendChunks(res: ServerResponse, chunks: readonly Buffer[], from = 0): v
   res.end();
 }
 
-function handler(metrics: CollectorMetrics, slots: ConnectionSlots, options: MetricsOptions) {
+function handler(metrics: CollectorMetrics, slots: ConnectionSlots) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const socket = req.socket;
     slots.answering(socket, true);
-    // A scraper that stops reading would hold its socket and the response's buffers for ever.
-    const deadline = setTimeout(() => socket.destroy(), options.responseTimeoutMs);
-    res.once('close', () => {
-      clearTimeout(deadline);
-      slots.answering(socket, false);
-    });
+    res.once('close', () => slots.answering(socket, false));
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       return answer(res, 405, 'method not allowed\n');
@@ -102,8 +97,11 @@ export async function serveMetrics(collector: Collector, input: MetricsOptionsIn
       requestTimeout: options.requestTimeoutMs,
       connectionsCheckingInterval: Math.max(1, Math.min(MAX_CHECK_INTERVAL_MS, Math.floor(options.headersTimeoutMs / 2))),
     },
-    handler(metrics, slots, options),
+    handler(metrics, slots),
   );
+  // A socket on which nothing moves for this long is closed: above all a scraper that stopped
+  // reading, which would hold its socket and the response's buffers for ever.
+  server.timeout = options.responseTimeoutMs;
   server.on('connection', (socket) => slots.admit(socket));
   try {
     await new Promise<void>((resolve, reject) => {
