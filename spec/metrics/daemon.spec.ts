@@ -21,7 +21,7 @@ describe('pg-logplexcollector --metrics-listen', () => {
     const d = bed.start(['--metrics-listen', '127.0.0.1:0', '--stats-interval', '100ms']);
     const { address } = await d.waitFor('metrics_listening');
     await d.waitFor('listening');
-    expect(await httpGet(`http://${address}/readyz`)).toEqual({ status: 200, body: 'ready\n' });
+    expect(await httpGet(`http://${address}/readyz`)).toMatchObject({ status: 200, body: 'ready\n' });
 
     await runEmulator({ socketPath: socket, identity: 'db1', connections: 2, recordsPerConnection: 20 });
     const line = await d.waitFor('stats', (l) => l.records_in === '40' && l.queued_bytes === '0' && l.connections === '0');
