@@ -4,7 +4,7 @@
 // stats snapshots timed on their own (they are the sink's cost, not a scrape's). Prints (never asserts; target 10 ms):
 // - one scrape: bytes, series, time, and the longest event-loop block during it
 //   (perf_hooks.monitorEventLoopDelay, 1 ms resolution); a render's CPU time and its slices;
-// - `--scrapers` scrapers in a loop for `--seconds`: the longest and p99 loop block, the
+// - `--scrapers` scrapers (asking for gzip, as Prometheus does) in a loop for `--seconds`: the longest and p99 loop block, the
 //   longest /healthz answer (probed every 100 ms on a new connection), scrapes and renders;
 // - the baseline: the same series in a prom-client Registry (how they were rendered before),
 //   rendered once, and the loop block it costs.
@@ -35,10 +35,10 @@ function parseArgs(argv: readonly string[]): Args {
 }
 
 /** GET `url` on a fresh connection; resolves with the bytes received and the time taken. */
-function fetchCounting(url: string, agent: Agent | false = false): Promise<{ status: number; bytes: number; ms: number }> {
+function fetchCounting(url: string, agent: Agent | false = false, gzip = true): Promise<{ status: number; bytes: number; ms: number }> {
   const began = performance.now();
   return new Promise((resolve, reject) => {
-    get(url, { agent }, (res) => {
+    get(url, { agent, headers: gzip ? { 'accept-encoding': 'gzip' } : {} }, (res) => {
       let bytes = 0;
       res.on('data', (chunk: Buffer) => (bytes += chunk.length));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, ms: performance.now() - began }));
@@ -78,7 +78,8 @@ async function main(): Promise<void> {
   const url = (path: string): string => `http://${server.address}${path}`;
   console.log(`metrics bench: ${args.serves} serves, node ${process.version}, cache ${args.cacheMs} ms`);
 
-  const one = await withLoopDelay(() => fetchCounting(url('/metrics')));
+  const one = await withLoopDelay(() => fetchCounting(url('/metrics'), false, false));
+  const zipped = await fetchCounting(url('/metrics'));
   const body = await new Promise<string>((resolve) => get(url('/metrics'), { agent: false }, (res) => {
     let text = '';
     res.setEncoding('utf8');
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
     res.on('end', () => resolve(text));
   }));
   const series = body.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
-  console.log(`one scrape: ${(one.result.bytes / 1e6).toFixed(1)} MB, ${series} series, ${ms(one.result.ms)}; longest loop block ${ms(one.maxMs)} (target 10 ms)`);
+  console.log(`one scrape: ${(one.result.bytes / 1e6).toFixed(1)} MB (${(zipped.bytes / 1e6).toFixed(1)} MB gzipped), ${series} series, ${ms(one.result.ms)}; longest loop block ${ms(one.maxMs)} (target 10 ms)`);
 
   // CPU time is what the render itself takes, however loaded the machine (wall time is not).
   const direct = collectorMetrics(bench.collector, { scrapeCacheMs: 0 });

@@ -1,8 +1,9 @@
 // What a scrape costs the rest of the process, as behaviour (the figures are in bench/metrics.ts):
 // the render yields to the event loop between slices, concurrent scrapes share one render, and a
 // scraper that stops reading neither holds up the others nor keeps its socket.
-import { get } from 'node:http';
+import { get, type IncomingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import { manyServes, type ManyServes } from '../../bench/harness/manyServes';
 import { collectorMetrics, serveMetrics, type CollectorMetrics, type MetricsServer } from '../../src/metrics';
 import { parsePrometheusText, sumOf } from '../support/promText';
@@ -62,6 +63,28 @@ describe('scraping many serves', () => {
     bench.tick();
     const later = await httpGet(`http://${server.address}/metrics`);
     expect(later.body).toBe(bodies[0]!.body); // within the interval: the same render
+  });
+
+  it('sends the render gzip-encoded to a scraper that asks for it, as Prometheus does', async () => {
+    bench = manyServes(500);
+    server = await serveMetrics(bench.collector, { listen: '127.0.0.1:0', scrapeCacheMs: 60_000 });
+    bench.warmUp();
+    const raw = (encoding: string): Promise<{ headers: IncomingHttpHeaders; body: Buffer }> =>
+      new Promise((resolve, reject) =>
+        get(`http://${server!.address}/metrics`, { agent: false, headers: { 'accept-encoding': encoding } }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(parts) }));
+        }).on('error', reject),
+      );
+    const plain = await raw('identity');
+    const zipped = await raw('gzip, deflate');
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(Number(zipped.headers['content-length'])).toBe(zipped.body.length);
+    expect(zipped.body.length * 5).toBeLessThan(plain.body.length);
+    expect(gunzipSync(zipped.body).equals(plain.body)).toBe(true);
+    expect((await raw('gzip;q=0')).headers['content-encoding']).toBeUndefined();
   });
 
   it('renders again for a scrape after the interval, with the figures of then', async () => {

@@ -6,6 +6,7 @@
 export interface Rendered {
   readonly chunks: readonly Buffer[]; // the exposition, in order
   readonly bytes: number; // their total length (the Content-Length)
+  readonly gzipped?: { readonly chunks: readonly Buffer[]; readonly bytes: number }; // the same, gzip-encoded
 }
 
 export class RenderShare {

@@ -36,6 +36,16 @@ function answer(res: ServerResponse, status: number, body: string, contentType =
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
+/** Whether the client takes gzip (Prometheus says `Accept-Encoding: gzip`), and does not refuse it with q=0. */
+function acceptsGzip(req: IncomingMessage): boolean {
+  const accepted = req.headers['accept-encoding'];
+  if (typeof accepted !== 'string') return false;
+  return accepted.split(',').some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(';');
+    return (coding === 'gzip' || coding === 'x-gzip') && !params.some((p) => /^\s*q=0(\.0*)?\s*$/.test(p));
+  });
+}
+
 /**
  * Writes `chunks` as the socket takes them, then ends: written all at once, sixteen scrapers'
  * copies of a large exposition would be copied to their sockets in one turn of the loop.
@@ -62,9 +72,17 @@ function handler(metrics: CollectorMetrics, slots: ConnectionSlots) {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {
       metrics.scrape().then(
-        ({ chunks, bytes }) => {
+        (rendered) => {
           if (res.destroyed) return;
-          res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': bytes, 'cache-control': 'no-store' });
+          const gzip = rendered.gzipped !== undefined && acceptsGzip(req) ? rendered.gzipped : undefined;
+          const { chunks, bytes } = gzip ?? rendered;
+          res.writeHead(200, {
+            'content-type': metrics.contentType,
+            'content-length': bytes,
+            'cache-control': 'no-store',
+            vary: 'accept-encoding',
+            ...(gzip === undefined ? {} : { 'content-encoding': 'gzip' }),
+          });
           if (req.method === 'HEAD') res.end();
           else sendChunks(res, chunks);
         },
