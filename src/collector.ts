@@ -6,6 +6,7 @@
 //          │                               │                         │
 //          └──── outcome events ───────────┴──── events ─────────────┴──→ event$
 import { BehaviorSubject, Observable, ReplaySubject, Subject, Subscription, takeUntil, tap } from './rx';
+import { packageVersion } from './daemon/version';
 import type { EventBase } from './events';
 import { FirstServeSet } from './firstServeSet';
 import { resolveFormatOptions } from './format/options';
@@ -26,6 +27,7 @@ export type LifecycleEvent =
   | {
       readonly kind: 'started';
       readonly level: 'info';
+      readonly version: string; // this package's version, so that a log says which build wrote it
       readonly serves: number;
       readonly serve_db: string;
       readonly open_files_limit: number | undefined; // the process's (soft) open-file limit; undefined when unknown
@@ -206,6 +208,7 @@ export function createCollector(options: CollectorOptions): Collector {
     emit({
       kind: 'started',
       level: 'info',
+      version: packageVersion(),
       serves: serveSets.value.length,
       serve_db: serveDbOptions.dir,
       open_files_limit: sourceOptions.openFileLimit,

@@ -9,7 +9,7 @@ describe('ReadinessTracker', () => {
     const r = new ReadinessTracker();
     expect(r.readiness()).toEqual({ ready: false, reason: 'serve database not loaded yet' });
     r.onServeSet([makeServe('/run/a.sock', 'a', 't', 'A')]);
-    r.onEvent({ kind: 'started', level: 'info', serves: 1, serve_db: '/srv/db', open_files_limit: 1024, fd_reserve: 256 });
+    r.onEvent({ kind: 'started', level: 'info', version: '0.1.0', serves: 1, serve_db: '/srv/db', open_files_limit: 1024, fd_reserve: 256 });
     expect(r.readiness()).toEqual({ ready: false, reason: '1 of 1 serves not listening: A (/run/a.sock) not listening yet' });
     r.onEvent(listening('/run/a.sock'));
     expect(r.readiness()).toEqual({ ready: true });
@@ -23,7 +23,7 @@ describe('ReadinessTracker', () => {
     const r = new ReadinessTracker();
     const set = Array.from({ length: 8 }, (_, i) => ({ ...makeServe(`/run/${i}.sock`, `id${i}`), name: i === 0 ? undefined : `S${i}` }));
     r.onServeSet(set);
-    r.onEvent({ kind: 'started', level: 'info', serves: 8, serve_db: '/srv/db', open_files_limit: 1024, fd_reserve: 256 });
+    r.onEvent({ kind: 'started', level: 'info', version: '0.1.0', serves: 8, serve_db: '/srv/db', open_files_limit: 1024, fd_reserve: 256 });
     r.onEvent({ kind: 'listen_error', level: 'error', serve: undefined, socket: '/run/0.sock', code: 'LISTEN_NO_DIRECTORY', reason: 'x', retry_in_ms: 10_000, attempts: 1 });
     r.onEvent(listening('/run/7.sock'));
     expect(r.readiness()).toEqual({

@@ -30,12 +30,14 @@ export interface ServeStats extends SinkCounters, SpoolGauges {
 
 export interface SinkStats extends SinkCounters, SpoolGauges {
   readonly serves: readonly ServeStats[];
+  readonly spoolBatchesSpooled?: number; // batches written to the spool since start; absent without one
+  readonly spoolBatchesDrained?: number; // batches taken back off it (posted, or given up) since start
 }
 
 /** How the recorder reads the spool's gauges (the sink passes the store's). */
 export interface SpoolReader {
   readonly serve: (socketPath: string) => { bytes: number; batches: number; oldestMs: number | undefined } | undefined;
-  readonly total: () => { bytes: number; batches: number; oldestMs: number | undefined };
+  readonly total: () => { bytes: number; batches: number; oldestMs: number | undefined; spooled?: number; drained?: number };
   readonly now: () => number;
 }
 
@@ -143,6 +145,8 @@ export class StatsRecorder {
       for (const key of COUNTER_KEYS) totals[key] += counters[key];
       serves.push({ socketPath, name, ...counters, ...gauges(spool?.serve(socketPath), now) });
     }
-    return { ...totals, ...gauges(spool?.total(), now), serves };
+    const total = spool?.total();
+    const moved = total?.spooled === undefined ? {} : { spoolBatchesSpooled: total.spooled, spoolBatchesDrained: total.drained ?? 0 };
+    return { ...totals, ...gauges(total, now), ...moved, serves };
   }
 }

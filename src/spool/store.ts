@@ -38,6 +38,8 @@ export interface SpoolCounts {
   readonly bytes: number; // segment files on disk (delivered records linger until their segment goes)
   readonly batches: number; // pending: spooled (or being spooled) and not yet delivered
   readonly oldestMs: number | undefined; // createdAtMs of the oldest pending batch
+  readonly spooled?: number; // batches written since start (totals only)
+  readonly drained?: number; // batches read back and taken off since start, posted or given up (totals only)
 }
 
 /**
@@ -191,6 +193,7 @@ class DiskServeSpool implements ServeSpool {
         segment.pending += 1;
         segment.headCreatedAtMs ??= createdAtMs;
         this.#pending += 1;
+        this.store.moved.spooled += 1;
         this.#dirty.add(segment);
       });
     } finally {
@@ -280,6 +283,7 @@ class DiskServeSpool implements ServeSpool {
     segment.pending -= 1;
     segment.headCreatedAtMs = undefined; // the next record read sets it
     this.#pending -= 1;
+    this.store.moved.drained += 1;
     await this.#dropIfDone(segment);
   }
 
@@ -404,6 +408,8 @@ export class SpoolStore {
   #full: 'cap' | 'floor' | undefined; // the spool refused a batch for this, and said so once
   #free = { bytes: Number.POSITIVE_INFINITY, floor: 0, readAtMs: Number.NEGATIVE_INFINITY, appendedSince: 0, reading: false };
   #syncTimer: NodeJS.Timeout | undefined;
+  /** @internal Batches into and out of the spool since start, for the stats (the metrics' counters). */
+  readonly moved = { spooled: 0, drained: 0 };
 
   private constructor(
     readonly options: SpoolOptions,
@@ -491,7 +497,7 @@ export class SpoolStore {
       batches += c.batches;
       if (c.oldestMs !== undefined && (oldestMs === undefined || c.oldestMs < oldestMs)) oldestMs = c.oldestMs;
     }
-    return { bytes: this.#totalBytes, batches, oldestMs };
+    return { bytes: this.#totalBytes, batches, oldestMs, ...this.moved };
   }
 
   /** @internal DiskServeSpool.append: admission (error pause, cap, floor), then the write. */

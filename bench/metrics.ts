@@ -1,0 +1,199 @@
+// `npm run bench:metrics [-- --serves 10000] [--scrapers 16] [--seconds 10] [--cache-ms 1000]`:
+// what scraping /metrics costs the record path. The endpoint runs on a collector stand-in with
+// that many busy serves (harness/manyServes.ts: the metrics read only the collector's streams),
+// stats snapshots timed on their own (they are the sink's cost, not a scrape's). Prints (never asserts; target 10 ms):
+// - one scrape: bytes, series, time, and the longest event-loop block during it
+//   (perf_hooks.monitorEventLoopDelay, 1 ms resolution); a render's CPU time and its slices;
+// - `--scrapers` scrapers (asking for gzip, as Prometheus does) in a loop for `--seconds`: the longest and p99 loop block, the
+//   longest /healthz answer (probed every 100 ms on a new connection), scrapes and renders;
+// - the baseline: the same series in a prom-client Registry (how they were rendered before),
+//   rendered once, and the loop block it costs.
+// - the noise floor: the same measure over the same time with nobody scraping (a loaded machine
+//   holds any process's loop now and then, which no render can help).
+// Scrapers and probes run in a child process (this file with --scrape-child), so the loop measured
+// is the endpoint's alone.
+import { fork } from 'node:child_process';
+import { get, type Agent } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Gauge, Registry } from 'prom-client';
+import { manyServes } from './harness/manyServes';
+import { collectorMetrics, serveMetrics } from '../src/metrics';
+
+interface Args {
+  readonly serves: number;
+  readonly scrapers: number;
+  readonly seconds: number;
+  readonly cacheMs: number;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const value = (flag: string, otherwise: number): number => {
+    const at = argv.indexOf(flag);
+    return at < 0 ? otherwise : Number(argv[at + 1]);
+  };
+  return { serves: value('--serves', 10_000), scrapers: value('--scrapers', 16), seconds: value('--seconds', 10), cacheMs: value('--cache-ms', 1_000) };
+}
+
+/** GET `url` on a fresh connection; resolves with the bytes received and the time taken. */
+function fetchCounting(url: string, agent: Agent | false = false, gzip = true): Promise<{ status: number; bytes: number; ms: number }> {
+  const began = performance.now();
+  return new Promise((resolve, reject) => {
+    get(url, { agent, headers: gzip ? { 'accept-encoding': 'gzip' } : {} }, (res) => {
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, ms: performance.now() - began }));
+    }).on('error', reject);
+  });
+}
+
+/** Runs `work` with a fresh event-loop delay histogram; returns its outcome, and the max and p99 block in ms. */
+async function withLoopDelay<T>(work: () => Promise<T>): Promise<{ result: T; maxMs: number; p99Ms: number }> {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  // It records the time between two of its timer's turns: the first turn only sets the start.
+  await new Promise((r) => setTimeout(r, 5));
+  try {
+    const result = await work();
+    await new Promise((r) => setTimeout(r, 5)); // a block at the very end is sampled only once the loop turns again
+    return { result, maxMs: h.max / 1e6, p99Ms: h.percentile(99) / 1e6 };
+  } finally {
+    h.disable();
+  }
+}
+
+const ms = (n: number): string => `${n.toFixed(1)} ms`;
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const bench = manyServes(args.serves);
+  const server = await serveMetrics(bench.collector, { listen: '127.0.0.1:0', scrapeCacheMs: args.cacheMs, maxConnections: args.scrapers + 4 });
+  bench.warmUp();
+  // A stats snapshot: the stand-in's O(serves) object building and the metrics' fold of it.
+  let tickMaxMs = 0;
+  const tick = (): void => {
+    const began = performance.now();
+    bench.tick();
+    tickMaxMs = Math.max(tickMaxMs, performance.now() - began);
+  };
+  const url = (path: string): string => `http://${server.address}${path}`;
+  console.log(`metrics bench: ${args.serves} serves, node ${process.version}, cache ${args.cacheMs} ms`);
+
+  const one = await withLoopDelay(() => fetchCounting(url('/metrics'), false, false));
+  const zipped = await fetchCounting(url('/metrics'));
+  const body = await new Promise<string>((resolve) => get(url('/metrics'), { agent: false }, (res) => {
+    let text = '';
+    res.setEncoding('utf8');
+    res.on('data', (c: string) => (text += c));
+    res.on('end', () => resolve(text));
+  }));
+  const series = body.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
+  console.log(`one scrape: ${(one.result.bytes / 1e6).toFixed(1)} MB (${(zipped.bytes / 1e6).toFixed(1)} MB gzipped), ${series} series, ${ms(one.result.ms)}; longest loop block ${ms(one.maxMs)} (target 10 ms)`);
+
+  // CPU time is what the render itself takes, however loaded the machine (wall time is not).
+  const direct = collectorMetrics(bench.collector, { scrapeCacheMs: 0 });
+  let cpuMs = Infinity;
+  let slices = 0;
+  for (let i = 0; i < 5; i += 1) {
+    const before = process.cpuUsage();
+    slices = (await direct.scrape()).chunks.length - 1; // the last chunk is prom-client's histogram
+    const used = process.cpuUsage(before);
+    cpuMs = Math.min(cpuMs, (used.user + used.system) / 1_000);
+  }
+  direct.close();
+  console.log(`one render: ${ms(cpuMs)} of CPU (best of 5) in ${slices} slices: ${ms(cpuMs / slices)} of CPU per turn of the loop`);
+
+  for (let i = 0; i < 10; i += 1) tick(); // what a stats snapshot costs, on its own (it is not a scrape's)
+  const scraped = await withLoopDelay(() => runScrapers(server.address, args));
+  const quiet = await withLoopDelay(() => new Promise((r) => setTimeout(r, args.seconds * 1_000)));
+  const last = await new Promise<string>((resolve) => get(url('/metrics'), { agent: false }, (res) => {
+    let text = '';
+    res.setEncoding('utf8');
+    res.on('data', (c: string) => (text += c));
+    res.on('end', () => resolve(text));
+  }));
+  const renders = Number(/metrics_renders_total (\d+)/.exec(last)?.[1] ?? 0) - Number(/metrics_renders_total (\d+)/.exec(body)?.[1] ?? 0);
+  const r = scraped.result;
+  console.log(
+    `${args.scrapers} scrapers for ${args.seconds} s: ${r.scrapes} scrapes, ${renders} renders; longest loop block ${ms(scraped.maxMs)}, p99 ${ms(scraped.p99Ms)}; ` +
+      `/healthz longest ${ms(r.healthMaxMs)}, ${r.healthFailed} failed; a stats snapshot (not a scrape's cost) takes up to ${ms(tickMaxMs)}`,
+  );
+  console.log(`noise floor, nobody scraping for ${args.seconds} s: longest loop block ${ms(quiet.maxMs)}, p99 ${ms(quiet.p99Ms)}`);
+  await server.close();
+
+  // Baseline: the same per-serve series as prom-client gauges, rendered by its Registry in one go.
+  const registry = new Registry();
+  const families = new Map<string, Gauge>();
+  for (const line of body.split('\n')) {
+    const m = /^(pg_logplexcollector_[a-z_]+)\{(.*)\} (\S+)$/.exec(line);
+    if (m === null) continue;
+    const [, name, labelText, value] = m as unknown as [string, string, string, string];
+    const labels = Object.fromEntries([...labelText.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1]!, x[2]!]));
+    let g = families.get(name);
+    if (g === undefined) {
+      g = new Gauge({ name, help: name, labelNames: Object.keys(labels), registers: [registry] });
+      families.set(name, g);
+    }
+    g.set(labels, Number(value));
+  }
+  const baseline = await withLoopDelay(async () => {
+    const began = performance.now();
+    const text = await registry.metrics();
+    return { ms: performance.now() - began, bytes: text.length };
+  });
+  console.log(`baseline (prom-client Registry, same series): render ${ms(baseline.result.ms)}, longest loop block ${ms(baseline.maxMs)}`);
+  await bench.collector.stop();
+}
+
+interface ScrapeOutcome {
+  readonly scrapes: number;
+  readonly healthMaxMs: number;
+  readonly healthFailed: number;
+}
+
+/** Runs `args.scrapers` scrapers in a loop and a /healthz probe every 100 ms, in a child process. */
+function runScrapers(address: string, args: Args): Promise<ScrapeOutcome> {
+  return new Promise((resolve, reject) => {
+    const child = fork(__filename, ['--scrape-child', address, String(args.scrapers), String(args.seconds)]);
+    child.once('message', (m) => resolve(m as ScrapeOutcome));
+    child.once('error', reject);
+  });
+}
+
+async function scrapeChild(address: string, scrapers: number, seconds: number): Promise<ScrapeOutcome> {
+  const url = (path: string): string => `http://${address}${path}`;
+  let scrapes = 0;
+  let healthMaxMs = 0;
+  let healthFailed = 0;
+  const until = Date.now() + seconds * 1_000;
+  const scraper = async (): Promise<void> => {
+    while (Date.now() < until) {
+      await fetchCounting(url('/metrics'));
+      scrapes += 1;
+    }
+  };
+  const prober = async (): Promise<void> => {
+    while (Date.now() < until) {
+      try {
+        const r = await fetchCounting(url('/healthz'));
+        if (r.status !== 200) healthFailed += 1;
+        healthMaxMs = Math.max(healthMaxMs, r.ms);
+      } catch {
+        healthFailed += 1;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  await Promise.all([...Array.from({ length: scrapers }, scraper), prober()]);
+  return { scrapes, healthMaxMs, healthFailed };
+}
+
+const childAt = process.argv.indexOf('--scrape-child');
+if (childAt >= 0) {
+  const [address, scrapers, seconds] = process.argv.slice(childAt + 1);
+  void scrapeChild(address!, Number(scrapers), Number(seconds)).then((outcome) => process.send?.(outcome, () => process.exit(0)));
+} else {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
