@@ -136,10 +136,11 @@ export function createCollector(options: CollectorOptions): Collector {
       try {
         spool = await SpoolStore.open(spoolOptions, emit);
       } catch (err) {
-        // A spool that cannot be opened (its directory unwritable, say) must not keep logs from
-        // flowing: without it, the collector works as it did before it had one.
-        const code = typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : 'UNKNOWN';
-        emit({ kind: 'spool_failed', level: 'error', op: 'open', code, retry_in_ms: 0 });
+        // A spool that was asked for and cannot be used (SpoolOpenError: what to fix) stops the
+        // start: running without it would lose, at the next outage, what the operator expects kept.
+        serveDb = undefined;
+        await db.close();
+        throw err;
       }
       if (stopping !== undefined) return; // stop() came meanwhile: it closes the spool
     }
