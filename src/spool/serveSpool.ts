@@ -74,6 +74,8 @@ export interface SpoolAccount {
 /** What a recovery found of one serve's spool. */
 export interface Recovery {
   readonly serve: SpooledBatch['serve'] | undefined; // from its oldest pending batch
+  readonly batches: number; // pending batches found
+  readonly bytes: number; // in the segments kept
   readonly frames: number;
   readonly skippedBytes: number;
   readonly damagedSegments: number;
@@ -474,7 +476,9 @@ export class DiskServeSpool implements ServeSpool {
       }
       if (!keep) await unlink(path); // all delivered, or nothing intact
     }
+    let kept = { batches: 0, bytes: 0 };
     await this.#run(async () => {
+      const pendingBefore = this.#pending;
       // Before whatever was appended meanwhile (in higher-numbered segments); nothing was read yet.
       this.#segments.unshift(...found);
       let bytes = 0;
@@ -483,11 +487,12 @@ export class DiskServeSpool implements ServeSpool {
         bytes += segment.size;
       }
       this.account.found(bytes);
+      kept = { batches: this.#pending - pendingBefore, bytes };
       if (this.#segments.length === 0 && this.#appending === 0 && !this.#closing) {
         // Nothing left: the directory goes too, if nothing else is in it (what is, is not ours to remove).
         await rmdir(this.dir).catch(() => undefined);
       }
     });
-    return { serve, frames, skippedBytes, damagedSegments };
+    return { serve, frames, skippedBytes, damagedSegments, ...kept };
   }
 }

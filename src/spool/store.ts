@@ -92,20 +92,19 @@ export class SpoolStore {
         continue;
       }
       if (found === undefined) continue; // its directory did not check out: said by skipped()
-      const c = spool.counts();
-      if (c.batches > 0 || found.skippedBytes > 0) this.#announceRecovery(found.serve?.name, spool.socketPath, found, c.batches, c.bytes);
+      if (found.batches > 0 || found.skippedBytes > 0) this.#announceRecovery(spool.socketPath, found);
     }
   }
 
-  #announceRecovery(name: string | undefined, socket: string, found: Recovery, batches: number, bytes: number): void {
+  #announceRecovery(socket: string, found: Recovery): void {
     this.emit({
       kind: 'spool_recovered',
       level: found.skippedBytes > 0 ? 'warn' : 'info',
-      serve: name,
+      serve: found.serve?.name,
       socket,
-      batches,
+      batches: found.batches,
       frames: found.frames,
-      bytes,
+      bytes: found.bytes,
       skipped_bytes: found.skippedBytes,
       damaged_segments: found.damagedSegments,
     });
