@@ -89,6 +89,16 @@ describe('the spool owns only what it creates', () => {
     expect(await readFile(join(dir, ROOT_NAME, MARKER_NAME), 'utf8')).toMatch(/^pg-logplexcollector spool/);
   });
 
+  it('says so when an earlier version\'s spools are in --spool-dir, and leaves them alone', async () => {
+    const legacy = join(dir, '3f9a0c1d2e3f4a5b6c7d8e9f0a1b2c3d');
+    await mkdir(legacy);
+    await writeFile(join(legacy, '0000000000000001.seg'), 'PGSP');
+    const events: SpoolEvent[] = [];
+    await openStore(dir, events);
+    expect(events).toContainEqual({ kind: 'spool_legacy_found', level: 'warn', dir, directories: 1 });
+    expect(await readdir(legacy)).toEqual(['0000000000000001.seg']);
+  });
+
   it('makes a missing --spool-dir, and refuses one under a file with a line that says what to fix', async () => {
     await openStore(join(dir, 'a/b/c'));
     expect((await stat(join(dir, 'a/b/c', ROOT_NAME))).isDirectory()).toBe(true);

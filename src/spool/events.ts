@@ -56,4 +56,16 @@ export interface SpoolEntrySkippedEvent extends EventBase {
   readonly code: string | undefined; // the errno, when reading it failed
 }
 
-export type SpoolEvent = SpoolRecoveredEvent | SpoolDamagedEvent | SpoolFailedEvent | SpoolFullEvent | SpoolEntrySkippedEvent;
+/**
+ * The spool directory holds spools in the layout of an earlier version (a directory named by a
+ * 32-digit hash per serve, directly in it). They are not ours to read or remove in this layout:
+ * their batches are not delivered by this version, and said so rather than left silently.
+ */
+export interface SpoolLegacyFoundEvent extends EventBase {
+  readonly kind: 'spool_legacy_found';
+  readonly level: 'warn';
+  readonly dir: string;
+  readonly directories: number;
+}
+
+export type SpoolEvent = SpoolRecoveredEvent | SpoolDamagedEvent | SpoolFailedEvent | SpoolFullEvent | SpoolEntrySkippedEvent | SpoolLegacyFoundEvent;

@@ -18,6 +18,9 @@ import type { SpoolOptions } from './options';
 
 export type { AppendOutcome, ServeSpool, SpoolCounts, SpoolEntry } from './serveSpool';
 
+/** How an earlier version named a serve's spool, directly in the spool directory. */
+const LEGACY_SERVE_DIR = /^[0-9a-f]{32}$/;
+
 /** The spool of all serves; see the file's head. */
 export class SpoolStore {
   readonly #serves = new Map<string, DiskServeSpool>(); // by socket path
@@ -62,6 +65,8 @@ export class SpoolStore {
     const root = await openRoot(options.dir, options.openTimeoutMs);
     const names = await withDeadline(options.openTimeoutMs, `listing ${root}`, readdir(root));
     const store = new SpoolStore(options, root, emit, now);
+    const legacy = (await withDeadline(options.openTimeoutMs, `listing ${options.dir}`, readdir(options.dir))).filter((n) => LEGACY_SERVE_DIR.test(n));
+    if (legacy.length > 0) emit({ kind: 'spool_legacy_found', level: 'warn', dir: options.dir, directories: legacy.length });
     for (const name of names) {
       if (name === MARKER_NAME) continue;
       const socketPath = socketPathOf(name);
