@@ -4,27 +4,11 @@ import { appendFile, mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstValueFrom } from 'rxjs';
-import { Secret } from '../../src/secret';
-import type { SpooledBatch } from '../../src/spool/format';
 import type { SpoolEvent } from '../../src/spool/events';
 import { resolveSpoolOptions, type SpoolOptionsInput } from '../../src/spool/options';
-import { SpoolStore, type ServeSpool } from '../../src/spool/store';
+import { SpoolStore } from '../../src/spool/store';
 import { MARKER_NAME, ROOT_NAME } from '../../src/spool/layout';
-
-const SOCKET = '/run/pg/a.sock';
-
-function aBatch(n: number, socketPath = SOCKET, bodyBytes = 100): SpooledBatch {
-  return {
-    serve: { socketPath, identity: 'id', name: 'BLUE', target: { url: 'http://127.0.0.1:1/logs', user: 'token', token: new Secret('t.secret') } },
-    body: Buffer.alloc(bodyBytes, `batch ${n};`),
-    gzipped: false,
-    frameCount: n,
-    logFrames: n,
-    dropCount: 0,
-    lostCount: 0,
-    createdAtMs: 1_000 + n,
-  };
-}
+import { aBatch, append, drain, SOCKET } from './support';
 
 let dir: string;
 const stores: SpoolStore[] = [];
@@ -43,17 +27,6 @@ async function openStore(extra: Partial<SpoolOptionsInput> = {}, events: SpoolEv
   return store;
 }
 
-const append = (spool: ServeSpool, b: SpooledBatch) => firstValueFrom(spool.append(b));
-async function drain(spool: ServeSpool, limit = Number.POSITIVE_INFINITY): Promise<number[]> {
-  const seen: number[] = [];
-  while (seen.length < limit) {
-    const entry = await firstValueFrom(spool.next());
-    if (entry === undefined) break;
-    seen.push(entry.batch.frameCount);
-    await firstValueFrom(spool.ack(entry));
-  }
-  return seen;
-}
 const rootOf = (): string => join(dir, ROOT_NAME);
 async function segmentFiles(): Promise<string[]> {
   const out: string[] = [];

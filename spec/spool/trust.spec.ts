@@ -5,32 +5,17 @@
 import { chmod, chown, lchown, link, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstValueFrom } from 'rxjs';
-import { Secret } from '../../src/secret';
 import { SpoolOpenError } from '../../src/spool/errors';
-import { encodeRecord, type SpooledBatch } from '../../src/spool/format';
+import { encodeRecord } from '../../src/spool/format';
 import type { SpoolEvent } from '../../src/spool/events';
 import { MARKER_NAME, ROOT_NAME, segmentName, serveDirName, withDeadline } from '../../src/spool/layout';
 import { resolveSpoolOptions } from '../../src/spool/options';
-import { SpoolStore, type ServeSpool } from '../../src/spool/store';
+import { SpoolStore } from '../../src/spool/store';
+import { aBatch, append, drain, SOCKET } from './support';
 
-const SOCKET = '/run/pg/a.sock';
 const asRoot = process.getuid?.() === 0;
 const rootOnly = asRoot ? it : it.skip; // chown to another user needs root
 const OTHER_UID = 12345;
-
-function aBatch(n: number, url = 'http://127.0.0.1:1/logs'): SpooledBatch {
-  return {
-    serve: { socketPath: SOCKET, identity: 'id', name: 'BLUE', target: { url, user: 'token', token: new Secret('t.secret') } },
-    body: Buffer.from(`batch ${n}`),
-    gzipped: false,
-    frameCount: n,
-    logFrames: n,
-    dropCount: 0,
-    lostCount: 0,
-    createdAtMs: 1_000 + n,
-  };
-}
 
 let dir: string;
 const stores: SpoolStore[] = [];
@@ -49,16 +34,6 @@ async function openStore(spoolDir: string, events: SpoolEvent[] = []): Promise<S
 }
 
 const openError = (spoolDir: string): Promise<unknown> => openStore(spoolDir).then(() => undefined, (err: unknown) => err);
-const append = (spool: ServeSpool, b: SpooledBatch) => firstValueFrom(spool.append(b));
-async function drain(spool: ServeSpool): Promise<number[]> {
-  const seen: number[] = [];
-  for (;;) {
-    const entry = await firstValueFrom(spool.next());
-    if (entry === undefined) return seen;
-    seen.push(entry.batch.frameCount);
-    await firstValueFrom(spool.ack(entry));
-  }
-}
 const serveDir = (spoolDir: string, socket = SOCKET): string => join(spoolDir, ROOT_NAME, serveDirName(socket));
 const skipped = (events: readonly SpoolEvent[]) => events.filter((e) => e.kind === 'spool_entry_skipped');
 
@@ -180,8 +155,8 @@ describe('the spool trusts only files it wrote', () => {
 
   it('never reads a segment open to others or linked elsewhere', async () => {
     const serve = await leftBehind(dir, 1);
-    await writeFile(join(serve, segmentName(5)), encodeRecord(aBatch(5, 'http://attacker.example/')), { mode: 0o644 });
-    await writeFile(join(dir, 'outside'), encodeRecord(aBatch(6, 'http://attacker.example/')), { mode: 0o600 });
+    await writeFile(join(serve, segmentName(5)), encodeRecord(aBatch(5, SOCKET, 100, 'http://attacker.example/')), { mode: 0o644 });
+    await writeFile(join(dir, 'outside'), encodeRecord(aBatch(6, SOCKET, 100, 'http://attacker.example/')), { mode: 0o600 });
     await link(join(dir, 'outside'), join(serve, segmentName(6)));
     const events: SpoolEvent[] = [];
     const store = await openStore(dir, events);
@@ -194,7 +169,7 @@ describe('the spool trusts only files it wrote', () => {
   rootOnly('never posts a segment another user wrote, however valid it looks', async () => {
     const serve = await leftBehind(dir, 1);
     const planted = join(serve, segmentName(9));
-    await writeFile(planted, encodeRecord(aBatch(9, 'http://attacker.example/')), { mode: 0o600 });
+    await writeFile(planted, encodeRecord(aBatch(9, SOCKET, 100, 'http://attacker.example/')), { mode: 0o600 });
     await chown(planted, OTHER_UID, OTHER_UID);
     const events: SpoolEvent[] = [];
     const store = await openStore(dir, events);
