@@ -2,10 +2,11 @@
 // written while the previous one is being rejected, a FIFO at serves.new, sets that are valid but
 // likely mistakes, and a second collector on the same directory.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { lstat, readdir, readFile, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { firstValueFrom } from 'rxjs';
 import { openServeDb, type ServeDb, type ServeDbEvent } from '../../src/servedb';
+import { lockServeDb } from '../../src/servedb/lock';
 import { collectEvents, existsIn, LOGPLEX_URL, makeTempDir, openWithoutEvents, removeTempDir, servesText, socketPath, TOKEN, waitFor, writeAtomically } from './support';
 
 let dir: string;
@@ -179,6 +180,16 @@ describe('one collector per serve database', () => {
     await writeFile(path.join(dir, 'lock'), `${process.pid}\n`);
     const db = await open();
     expect(ofKind(collectEvents(db), 'serve_db_lock_taken_over')).toEqual([{ kind: 'serve_db_lock_taken_over', level: 'warn', dir, stale_pid: process.pid }]);
+  });
+
+  it('locks a serve database whose path is longer than a socket address holds', async () => {
+    const deep = path.join(dir, 'd'.repeat(120));
+    await mkdir(deep);
+    const first = await lockServeDb(deep);
+    await expect(lockServeDb(deep)).rejects.toMatchObject({ code: 'SERVEDB_LOCKED', message: expect.stringContaining('this process already has it open') });
+    await first.release();
+    await (await lockServeDb(deep)).release();
+    expect(await readdir(deep)).toEqual([]);
   });
 
   it('takes over a lock whose process is gone, and says so', async () => {

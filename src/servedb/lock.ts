@@ -15,7 +15,7 @@
 // it is put back. A regular file at `lock` is an earlier version's PID file: its process is not
 // asked (see above), only named in the take-over event.
 import { randomBytes } from 'node:crypto';
-import { chmod, link, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, link, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import * as path from 'node:path';
 import { describeFsError, errnoCode, ServeDbError } from './errors';
@@ -28,6 +28,8 @@ export interface ServeDbLock {
   release(): Promise<void>;
 }
 
+/** What a unix socket address holds (sun_path, 108 bytes with its NUL). */
+const MAX_SOCKET_ADDRESS_BYTES = 107;
 /** How long a probe waits for a holder that accepted to say its PID (its event loop may be busy). */
 const PROBE_MS = 2_000;
 /** At most this many probes answered at once; more wait in the backlog (they only need the accept). */
@@ -98,15 +100,33 @@ const closeServer = (server: Server): Promise<void> => new Promise((resolve) => 
 /** Takes SERVE_DB_DIR/lock, or throws SERVEDB_LOCKED naming the collector that holds it. */
 export async function lockServeDb(dir: string): Promise<ServeDbLock> {
   const file = path.join(dir, LOCK_FILE);
+  // A socket's address holds 107 bytes: a longer SERVE_DB_DIR is reached through our descriptor
+  // of it (/proc/self/fd/N), which names the same directory in a few bytes.
+  let dirHandle: FileHandle | undefined;
+  const address = async (name: string): Promise<string> => {
+    const full = path.join(dir, name);
+    if (Buffer.byteLength(full) <= MAX_SOCKET_ADDRESS_BYTES) return full;
+    dirHandle ??= await open(dir, 'r');
+    return `/proc/self/fd/${dirHandle.fd}/${name}`;
+  };
+  try {
+    return await lockVia(dir, file, address);
+  } finally {
+    await dirHandle?.close();
+  }
+}
+
+async function lockVia(dir: string, file: string, address: (name: string) => Promise<string>): Promise<ServeDbLock> {
   const server = createServer((peer) => {
     peer.on('error', () => undefined);
     peer.end(`${process.pid}\n`);
   });
   server.maxConnections = MAX_PROBES;
   server.unref(); // holding the lock is no reason for the process to stay
-  const ours = path.join(dir, `.lock.${process.pid}.${randomBytes(6).toString('hex')}`);
+  const oursName = `.lock.${randomBytes(4).toString('hex')}`;
+  const ours = path.join(dir, oursName);
   try {
-    await listen(server, ours);
+    await listen(server, await address(oursName));
     await chmod(ours, 0o600); // only our user (and root) may probe it
   } catch (err) {
     await closeServer(server);
@@ -115,7 +135,7 @@ export async function lockServeDb(dir: string): Promise<ServeDbLock> {
   }
   try {
     const inode = (await stat(ours)).ino;
-    const staleTakenOver = await take(dir, file, ours);
+    const staleTakenOver = await take(dir, file, ours, address);
     return { staleTakenOver, release: releaser(file, inode, server) };
   } catch (err) {
     await closeServer(server);
@@ -126,7 +146,7 @@ export async function lockServeDb(dir: string): Promise<ServeDbLock> {
 }
 
 /** Links `ours` to `file`; returns the PID of a dead lock taken over (0: it named none), undefined when there was none. */
-async function take(dir: string, file: string, ours: string): Promise<number | undefined> {
+async function take(dir: string, file: string, ours: string, address: (name: string) => Promise<string>): Promise<number | undefined> {
   let staleTakenOver: number | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
@@ -137,7 +157,7 @@ async function take(dir: string, file: string, ours: string): Promise<number | u
         throw new ServeDbError('SERVEDB_UNREADABLE', `cannot create the lock ${file} (${describeFsError(err)}): check the directory's permissions`, { cause: err });
       }
     }
-    const found = await probe(file);
+    const found = await probe(await address(LOCK_FILE));
     if (found.kind === 'gone') continue; // its holder released it meanwhile
     if (found.kind === 'live') throw locked(dir, file, found.pid);
     if (found.kind === 'unknown') {
@@ -150,14 +170,15 @@ async function take(dir: string, file: string, ours: string): Promise<number | u
     // judged. A collector starting at the same moment may have replaced it with a live lock;
     // that one is put back and we go round again.
     const pid = await legacyPid(file);
-    const aside = `${file}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
+    const asideName = `${LOCK_FILE}.stale.${randomBytes(4).toString('hex')}`;
+    const aside = path.join(dir, asideName);
     try {
       await rename(file, aside);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') continue;
       throw err;
     }
-    if ((await probe(aside)).kind === 'live') {
+    if ((await probe(await address(asideName))).kind === 'live') {
       await link(aside, file).catch(() => undefined);
       await unlink(aside).catch(() => undefined);
       continue;
