@@ -165,14 +165,17 @@ export function createCollector(options: CollectorOptions): Collector {
     if (stopping !== undefined) return;
     serveDb = db;
     if (spoolOptions !== undefined) {
-      spoolOpening = SpoolStore.open(spoolOptions, emit).catch((err: unknown) => {
-        // A spool that cannot be opened (its directory unwritable, say) must not keep logs from
-        // flowing: without it, the collector works as it did before it had one.
-        const code = typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : 'UNKNOWN';
-        emit({ kind: 'spool_failed', level: 'error', op: 'open', code, retry_in_ms: 0 });
-        return undefined;
-      });
-      spool = await spoolOpening;
+      // A spool that was asked for and cannot be used (SpoolOpenError: what to fix) stops the
+      // start: running without it would lose, at the next outage, what the operator expects kept.
+      // stop() may come while it opens: it waits for spoolOpening and closes what it opened.
+      spoolOpening = SpoolStore.open(spoolOptions, emit);
+      try {
+        spool = await spoolOpening;
+      } catch (err) {
+        serveDb = undefined;
+        await db.close();
+        throw err;
+      }
       if (stopping !== undefined) return; // stop() came meanwhile: it closes the spool (spoolOpening)
     }
     subscriptions.add(db.outcome$.subscribe(emit));
@@ -257,7 +260,7 @@ export function createCollector(options: CollectorOptions): Collector {
       // Synced: what is in it is delivered by the next start. Bounded like the rest of the stop.
       // A store still opening when the stop began is awaited here and closed like an open one.
       const closeSpool = async (): Promise<void> => {
-        const store = spool ?? (await spoolOpening);
+        const store = spool ?? (await spoolOpening?.catch(() => undefined)); // one that failed: start() reported it
         await store?.close();
       };
       await within(Math.max(0, began + shutdownTimeoutMs - Date.now()), closeSpool(), undefined);

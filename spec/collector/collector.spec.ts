@@ -114,6 +114,17 @@ describe('createCollector (the library API)', () => {
     await expect(collector.start()).rejects.toThrow(ServeDbError);
   });
 
+  it('rejects start() with a SpoolOpenError for a spool that cannot be used, starts nothing and lets the serve database go', async () => {
+    writeFileSync(join(tmp, 'file'), '');
+    const collector = createCollector({ serveDbDir: tmp, logplexUrl: standIn.url, spool: { dir: join(tmp, 'file/spool') } });
+    const events: CollectorEvent[] = [];
+    collector.event$.subscribe((e) => events.push(e));
+    await expect(collector.start()).rejects.toMatchObject({ name: 'SpoolOpenError', code: 'SPOOL_DIR_UNUSABLE' });
+    expect(events.map((e) => e.kind)).not.toContain('started');
+    running = createCollector({ serveDbDir: tmp, logplexUrl: standIn.url });
+    await running.start(); // the serve database's lock was let go
+  });
+
   it('a shutdown timeout says how many lines each serve abandoned, not only bytes', async () => {
     await standIn.setMode({ kind: 'hang' }); // logplex reads every post and never answers
     const collector = createCollector({ serveDbDir: tmp, logplexUrl: standIn.url, shutdownTimeoutMs: 300 });

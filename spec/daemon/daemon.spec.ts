@@ -63,6 +63,20 @@ describe('pg-logplexcollector, start-up errors: one line naming what to fix, non
     expect(existsSync(join(tmp, 'lock'))).toBe(false); // released on a clean stop
   });
 
+  it('a --spool-dir that cannot be used: one line saying what to fix, exit 2, nothing started', async () => {
+    writeFileSync(join(tmp, 'file'), '');
+    const underFile = await run(['--spool-dir', join(tmp, 'file/spool')], { SERVE_DB_DIR: tmp });
+    expect(underFile.code).toBe(2);
+    expect(underFile.lines).toEqual([
+      `pg-logplexcollector: spool: cannot use ${join(tmp, 'file/spool')} (ENOTDIR: a part of the path is a file, not a directory): fix it, or choose another spool directory (--spool-dir)`,
+    ]);
+    // Used to never finish starting: node's recursive mkdir never settles under /proc.
+    const proc = await run(['--spool-dir', '/proc/nope'], { SERVE_DB_DIR: tmp });
+    expect(proc.code).toBe(2);
+    expect(proc.lines).toEqual([expect.stringMatching(/^pg-logplexcollector: spool: cannot use \/proc\/nope \(ENOENT/)]);
+    expect(existsSync(join(tmp, 'lock'))).toBe(false); // the serve database was let go
+  });
+
   it('LOGPLEX_URL unparsable, never echoed', async () => {
     const { code, lines } = await run([], { SERVE_DB_DIR: tmp, LOGPLEX_URL: 'http//token:t.secret@nowhere' });
     expect(code).toBe(2);

@@ -1,11 +1,12 @@
 // Serve database edge cases an operator will hit (issue #13 items 9 and 10): a serves.new
 // written while the previous one is being rejected, a FIFO at serves.new, sets that are valid but
 // likely mistakes, and a second collector on the same directory.
-import { execFileSync, spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { firstValueFrom } from 'rxjs';
 import { openServeDb, type ServeDb, type ServeDbEvent } from '../../src/servedb';
+import { lockServeDb } from '../../src/servedb/lock';
 import { acceptSettled, collectEvents, existsIn, LOGPLEX_URL, makeTempDir, openWithoutEvents, removeTempDir, servesText, socketPath, TOKEN, waitFor, writeAtomically } from './support';
 
 let dir: string;
@@ -118,9 +119,27 @@ describe('valid sets that are likely mistakes are accepted, with a warning', () 
 });
 
 describe('one collector per serve database', () => {
+  const DIST_LOCK = path.resolve(__dirname, '../../dist/servedb/lock.js');
+  /** Another process holding the lock (dist/, as the daemon would), until killed. */
+  async function holderProcess(): Promise<ChildProcess> {
+    const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(DIST_LOCK)}).lockServeDb(process.argv[1]).then(() => { process.stdout.write('locked\\n'); setInterval(() => {}, 1000); })`, dir], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on('data', (c: Buffer) => (c.toString().includes('locked') ? resolve() : undefined));
+      child.once('exit', () => reject(new Error('the holder exited before it locked')));
+    });
+    return child;
+  }
+  const killed = async (child: ChildProcess): Promise<void> => {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  };
+
   it('refuses a second collector on the same directory, naming the holder, and lets one start once the first closed', async () => {
     const first = await open();
-    expect((await read('lock')).trim()).toBe(String(process.pid));
+    expect((await lstat(path.join(dir, 'lock'))).isSocket()).toBe(true);
     const err = await openServeDb({ dir, logplexUrl: LOGPLEX_URL, watchEvents: false }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'SERVEDB_LOCKED' });
     expect((err as Error).message).toBe(
@@ -129,19 +148,49 @@ describe('one collector per serve database', () => {
     await first.close();
     expect(await exists('lock')).toBe(false); // released
     await open();
+    expect((await readdir(dir)).filter((n) => n.startsWith('.lock') || n.includes('stale'))).toEqual([]);
   });
 
-  it('names the PID of another running process that holds the lock', async () => {
-    const holder = spawn('sleep', ['30']);
+  it('refuses while another process holds it, naming its PID; takes it once that process was killed -9', async () => {
+    const holder = await holderProcess();
     try {
-      await writeFile(path.join(dir, 'lock'), `${holder.pid}\n`);
       const err = await openServeDb({ dir, logplexUrl: LOGPLEX_URL, watchEvents: false }).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'SERVEDB_LOCKED' });
       expect((err as Error).message).toContain(`PID ${holder.pid} is running`);
-      expect((await read('lock')).trim()).toBe(String(holder.pid)); // not ours to remove
     } finally {
-      holder.kill();
+      await killed(holder);
     }
+    // The kernel closed its socket: the file it left refuses connections, and is taken over.
+    const db = await open();
+    const events = collectEvents(db);
+    expect(ofKind(events, 'serve_db_lock_taken_over')).toEqual([{ kind: 'serve_db_lock_taken_over', level: 'warn', dir, stale_pid: 0 }]);
+  });
+
+  it('takes over a lock file naming a live process that is no collector (a reboot), or this very process (PID 1 again in a container)', async () => {
+    const unrelated = spawn('sleep', ['30']);
+    try {
+      await writeFile(path.join(dir, 'lock'), `${unrelated.pid}\n`);
+      const db = await open();
+      expect(ofKind(collectEvents(db), 'serve_db_lock_taken_over')).toEqual([
+        { kind: 'serve_db_lock_taken_over', level: 'warn', dir, stale_pid: unrelated.pid },
+      ]);
+      await db.close();
+    } finally {
+      unrelated.kill();
+    }
+    await writeFile(path.join(dir, 'lock'), `${process.pid}\n`);
+    const db = await open();
+    expect(ofKind(collectEvents(db), 'serve_db_lock_taken_over')).toEqual([{ kind: 'serve_db_lock_taken_over', level: 'warn', dir, stale_pid: process.pid }]);
+  });
+
+  it('locks a serve database whose path is longer than a socket address holds', async () => {
+    const deep = path.join(dir, 'd'.repeat(120));
+    await mkdir(deep);
+    const first = await lockServeDb(deep);
+    await expect(lockServeDb(deep)).rejects.toMatchObject({ code: 'SERVEDB_LOCKED', message: expect.stringContaining('this process already has it open') });
+    await first.release();
+    await (await lockServeDb(deep)).release();
+    expect(await readdir(deep)).toEqual([]);
   });
 
   it('takes over a lock whose process is gone, and says so', async () => {
@@ -149,7 +198,7 @@ describe('one collector per serve database', () => {
     await new Promise((resolve) => gone.once('exit', resolve));
     await writeFile(path.join(dir, 'lock'), `${gone.pid}\n`);
     const db = await open();
-    expect((await read('lock')).trim()).toBe(String(process.pid));
+    expect((await lstat(path.join(dir, 'lock'))).isSocket()).toBe(true);
     const events = collectEvents(db);
     expect(ofKind(events, 'serve_db_lock_taken_over')).toEqual([
       { kind: 'serve_db_lock_taken_over', level: 'warn', dir, stale_pid: gone.pid },

@@ -2,7 +2,7 @@
 // serve forms resolved into the one Serve shape.
 import * as E from 'fp-ts/Either';
 import { inspect } from 'node:util';
-import { describeInvalid, parseServes, type ServeSet } from '../../src/servedb';
+import { describeInvalid, FIELD_MAX_CHARS, parseServes, type ServeSet } from '../../src/servedb';
 import { LOGPLEX_URL, SERVE_URL, TOKEN, URL_PASSWORD, servesText } from './support';
 
 function problemsOf(text: string, logplexUrl: URL | undefined): readonly string[] {
@@ -203,5 +203,42 @@ describe('parseServes: refused files, by path and without secrets', () => {
   it('names the file it was told, for serves.loaded at start-up', () => {
     const result = parseServes('nope', { logplexUrl: undefined, fileName: 'serves.loaded' });
     expect(E.isLeft(result) && result.left.problems[0]).toMatch(/^serves\.loaded is not valid JSON/);
+  });
+});
+
+describe('parseServes: field lengths', () => {
+  const at = (n: number, c = 'x'): string => c.repeat(n);
+
+  it('refuses an identity, name, token or url over its bound, saying which and how long, quoting none of it', () => {
+    const longToken = `t.SECRET${at(FIELD_MAX_CHARS.t)}`;
+    const longUrl = `https://token:SECRET@logplex.example.com/${at(FIELD_MAX_CHARS.url)}`;
+    const problems = problemsOf(
+      servesText([
+        { i: at(70_000), t: TOKEN, p: '/run/a.sock' },
+        { i: 'b', t: TOKEN, p: '/run/b.sock', name: at(FIELD_MAX_CHARS.name + 1) },
+        { i: 'c', t: longToken, p: '/run/c.sock' },
+        { i: 'd', url: longUrl, p: '/run/d.sock' },
+      ]),
+      LOGPLEX_URL,
+    );
+    expect(problems).toEqual([
+      `serves[0].i: is 70000 characters long, at most ${FIELD_MAX_CHARS.i} are allowed`,
+      `serves[1].name: is ${FIELD_MAX_CHARS.name + 1} characters long, at most ${FIELD_MAX_CHARS.name} are allowed`,
+      `serves[2].t: is ${longToken.length} characters long, at most ${FIELD_MAX_CHARS.t} are allowed`,
+      `serves[3].url: is ${longUrl.length} characters long, at most ${FIELD_MAX_CHARS.url} are allowed`,
+    ]);
+    expectNoSecrets(problems);
+  });
+
+  it('accepts every field at its bound', () => {
+    const url = `https://token:${URL_PASSWORD}@logplex.example.com/`;
+    const set = serveSetOf(
+      servesText([
+        { i: at(FIELD_MAX_CHARS.i), t: `t.${at(FIELD_MAX_CHARS.t - 2)}`, p: '/run/a.sock', name: at(FIELD_MAX_CHARS.name) },
+        { i: 'b', url: url + at(FIELD_MAX_CHARS.url - url.length), p: '/run/b.sock' },
+      ]),
+      LOGPLEX_URL,
+    );
+    expect(set.map((s) => s.identity.length)).toEqual([FIELD_MAX_CHARS.i, 1]);
   });
 });

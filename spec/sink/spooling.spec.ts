@@ -10,6 +10,7 @@ import type { SourcedRecord } from '../../src/source/sourcedRecord';
 import type { SpoolEvent } from '../../src/spool/events';
 import { resolveSpoolOptions, type SpoolOptionsInput } from '../../src/spool/options';
 import { SpoolStore } from '../../src/spool/store';
+import { MARKER_NAME } from '../../src/spool/layout';
 import { FAST, makeRecord, makeServe, msgOf, startServer, stubFormatter, waitFor, type TestServer } from './support';
 
 let dir: string;
@@ -80,8 +81,8 @@ describe('logplexSink with a spool', () => {
     expect(ok).toEqual([...all, 'live after']); // in order, each once
     expect(stats).toMatchObject({ recordsIn: 3001, framesOut: 3001, dropped: 0, lost: 0, queuedBytes: 0, spoolBatches: 0, spoolBytes: 0 });
     expect(s.received.some((req) => req.headers['content-encoding'] === 'gzip')).toBe(true); // spooled bodies go out as they were kept
-    const serveDirs = await readdir(dir);
-    for (const d of serveDirs) expect(await readdir(join(dir, d))).toEqual([]);
+    const serveDirs = (await readdir(store.root)).filter((d) => d !== MARKER_NAME);
+    for (const d of serveDirs) expect(await readdir(join(store.root, d))).toEqual([]);
   });
 
   it('leaves the spool on disk at a stop, and a new start delivers it with the token it was read under', async () => {
@@ -103,9 +104,9 @@ describe('logplexSink with a spool', () => {
     up = true;
     const events: SpoolEvent[] = [];
     const second = await openStore({}, events);
-    expect(events).toContainEqual(expect.objectContaining({ kind: 'spool_recovered', serve: 'GONE', socket: '/run/test/gone.sock', frames: 50 }));
-    const r2 = run(second);
+    const r2 = run(second); // while the spool is still being read: its drainer waits for it
     await waitFor(() => r2.latest?.spoolBatches === 0 && r2.latest.framesOut === 50, 10_000, 'the recovered spool to be delivered');
+    expect(events).toContainEqual(expect.objectContaining({ kind: 'spool_recovered', serve: 'GONE', socket: '/run/test/gone.sock', frames: 50 }));
     const ok = s.received.filter((_, i) => accepted[i] === true);
     expect(ok.flatMap((req) => req.frames.map(msgOf))).toEqual(texts(50));
     expect(ok[0]!.headers.authorization).toBe(`Basic ${Buffer.from('token:t.old-token').toString('base64')}`);

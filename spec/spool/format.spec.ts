@@ -2,7 +2,9 @@
 // anywhere, any byte changed) gives back every intact batch before the damage and nothing else.
 import fc from 'fast-check';
 import { crc32 } from 'node:zlib';
+import * as E from 'fp-ts/Either';
 import { Secret } from '../../src/secret';
+import { FIELD_MAX_CHARS, parseServes } from '../../src/servedb';
 import {
   checkHeader,
   decodePayload,
@@ -132,5 +134,32 @@ describe('spool format', () => {
     expect(checkHeader(record)).toEqual({ ok: false, problem: 'bad_length' });
     expect(decodePayload(3, 0, Buffer.alloc(2))).toBeUndefined();
     expect(HEADER_BYTES).toBe(13);
+  });
+
+  it('takes any serve the serve db accepts: every field at its bound, of the characters JSON makes longest', () => {
+    // \u0001 is six bytes in JSON; a URL's non-ASCII characters are nine once percent-encoded.
+    const worst = '\u0001';
+    const base = 'https://';
+    const userinfo = `${'%01'.repeat(200)}:tok@logplex.example.com/`;
+    const url = base + userinfo + '€'.repeat(FIELD_MAX_CHARS.url - base.length - userinfo.length);
+    const text = JSON.stringify({
+      serves: [
+        { i: worst.repeat(FIELD_MAX_CHARS.i), t: '"'.repeat(FIELD_MAX_CHARS.t), p: `/${worst.repeat(106)}`, name: worst.repeat(FIELD_MAX_CHARS.name) },
+        { i: worst.repeat(FIELD_MAX_CHARS.i), url, p: '/run/b.sock', name: worst.repeat(FIELD_MAX_CHARS.name) },
+      ],
+    });
+    const parsed = parseServes(text, { logplexUrl: new URL('https://logplex.example/logs') });
+    if (E.isLeft(parsed)) throw new Error(parsed.left.problems.join('\n'));
+    for (const serve of parsed.right) {
+      const batch: SpooledBatch = { serve, body: Buffer.from('x'), gzipped: false, frameCount: 1, logFrames: 1, dropCount: 0, lostCount: 0, createdAtMs: 1 };
+      const scan = scanSegment(encodeRecord(batch));
+      expect(scan.records.map((r) => plain(r.batch))).toEqual([plain(batch)]);
+    }
+  });
+
+  it('takes a serve past the serve db\'s bounds too (a 70,000-character identity)', () => {
+    const [a] = fc.sample(batchArb, 1) as [SpooledBatch];
+    const batch = { ...a, serve: { ...a.serve, identity: 'x'.repeat(70_000) } };
+    expect(scanSegment(encodeRecord(batch)).records.map((r) => plain(r.batch))).toEqual([plain(batch)]);
   });
 });

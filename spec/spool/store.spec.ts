@@ -4,26 +4,11 @@ import { appendFile, mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstValueFrom } from 'rxjs';
-import { Secret } from '../../src/secret';
-import type { SpooledBatch } from '../../src/spool/format';
 import type { SpoolEvent } from '../../src/spool/events';
 import { resolveSpoolOptions, type SpoolOptionsInput } from '../../src/spool/options';
-import { SpoolStore, type ServeSpool } from '../../src/spool/store';
-
-const SOCKET = '/run/pg/a.sock';
-
-function aBatch(n: number, socketPath = SOCKET, bodyBytes = 100): SpooledBatch {
-  return {
-    serve: { socketPath, identity: 'id', name: 'BLUE', target: { url: 'http://127.0.0.1:1/logs', user: 'token', token: new Secret('t.secret') } },
-    body: Buffer.alloc(bodyBytes, `batch ${n};`),
-    gzipped: false,
-    frameCount: n,
-    logFrames: n,
-    dropCount: 0,
-    lostCount: 0,
-    createdAtMs: 1_000 + n,
-  };
-}
+import { SpoolStore } from '../../src/spool/store';
+import { MARKER_NAME, ROOT_NAME } from '../../src/spool/layout';
+import { aBatch, append, drain, SOCKET } from './support';
 
 let dir: string;
 const stores: SpoolStore[] = [];
@@ -42,20 +27,10 @@ async function openStore(extra: Partial<SpoolOptionsInput> = {}, events: SpoolEv
   return store;
 }
 
-const append = (spool: ServeSpool, b: SpooledBatch) => firstValueFrom(spool.append(b));
-async function drain(spool: ServeSpool, limit = Number.POSITIVE_INFINITY): Promise<number[]> {
-  const seen: number[] = [];
-  while (seen.length < limit) {
-    const entry = await firstValueFrom(spool.next());
-    if (entry === undefined) break;
-    seen.push(entry.batch.frameCount);
-    await firstValueFrom(spool.ack(entry));
-  }
-  return seen;
-}
+const rootOf = (): string => join(dir, ROOT_NAME);
 async function segmentFiles(): Promise<string[]> {
   const out: string[] = [];
-  for (const d of await readdir(dir)) for (const f of await readdir(join(dir, d))) out.push(join(dir, d, f));
+  for (const d of await readdir(rootOf())) if (d !== MARKER_NAME) for (const f of await readdir(join(rootOf(), d))) out.push(join(rootOf(), d, f));
   return out;
 }
 
@@ -81,7 +56,7 @@ describe('SpoolStore', () => {
   it('writes its directories 0700 and its files 0600: they hold tokens', async () => {
     const store = await openStore();
     await append(store.serve(SOCKET), aBatch(1));
-    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    expect((await stat(rootOf())).mode & 0o777).toBe(0o700);
     const [file] = await segmentFiles();
     expect((await stat(join(file as string, '..'))).mode & 0o777).toBe(0o700);
     expect((await stat(file as string)).mode & 0o777).toBe(0o600);
@@ -100,6 +75,7 @@ describe('SpoolStore', () => {
     expect(second.recovered().map((s) => s.socketPath).sort()).toEqual([SOCKET, '/run/pg/b.sock']);
     const again = second.serve(SOCKET);
     expect(again).toBe(second.recovered().find((s) => s.socketPath === SOCKET));
+    await second.recovery();
     expect(again.pending).toBe(3);
     expect(events).toContainEqual(expect.objectContaining({ kind: 'spool_recovered', socket: SOCKET, serve: 'BLUE', batches: 3, frames: 12, skipped_bytes: 0 }));
     const entry = await firstValueFrom(again.next());
@@ -117,10 +93,11 @@ describe('SpoolStore', () => {
     await first.close();
     const [file] = await segmentFiles();
     const whole = (await stat(file as string)).size;
-    await appendFile(file as string, Buffer.from('PGSP\0\0\x01\0 half a record'));
+    await appendFile(file as string, Buffer.from('PGS2\0\0\x01\0 half a record'));
 
     const events: SpoolEvent[] = [];
     const second = await openStore({}, events);
+    await second.recovery();
     expect(events).toContainEqual(expect.objectContaining({ kind: 'spool_recovered', level: 'warn', batches: 2, skipped_bytes: 22, damaged_segments: 1 }));
     expect((await stat(file as string)).size).toBe(whole);
     const again = second.serve(SOCKET);
@@ -135,10 +112,10 @@ describe('SpoolStore', () => {
     for (let n = 1; n <= 3; n += 1) await append(spool, aBatch(n));
     const [file] = await segmentFiles();
     const handle = await open(file as string, 'r+');
-    await handle.write(Buffer.from('XXXX'), 0, 4, 263 + 100); // inside batch 2's body
+    await handle.write(Buffer.from('XXXX'), 0, 4, 265 + 100); // inside batch 2's body
     await handle.close();
     expect(await drain(spool)).toEqual([1]);
-    expect(events).toContainEqual(expect.objectContaining({ kind: 'spool_damaged', socket: SOCKET, offset: 263, batches: 2 }));
+    expect(events).toContainEqual(expect.objectContaining({ kind: 'spool_damaged', socket: SOCKET, offset: 265, batches: 2 }));
     expect(spool.pending).toBe(0);
     await append(spool, aBatch(4));
     expect(await drain(spool)).toEqual([4]);
@@ -152,14 +129,15 @@ describe('SpoolStore', () => {
     await writeFile(file as string, 'not a spool at all');
     const events: SpoolEvent[] = [];
     const second = await openStore({}, events);
+    await second.recovery();
     expect(second.recovered()).toEqual([]);
-    expect(await readdir(dir)).toEqual([]);
+    expect(await readdir(rootOf())).toEqual([MARKER_NAME]);
     expect(events).toContainEqual(expect.objectContaining({ kind: 'spool_recovered', batches: 0, skipped_bytes: 18 }));
   });
 
   it('refuses batches past the cap, says so once, and takes them again when there is room', async () => {
     const events: SpoolEvent[] = [];
-    const store = await openStore({ capBytes: 600 }, events) // two records of 263 bytes;
+    const store = await openStore({ capBytes: 600 }, events) // two records of 265 bytes;
     const spool = store.serve(SOCKET);
     expect(await append(spool, aBatch(1))).toBe('spooled');
     expect(await append(spool, aBatch(2))).toBe('spooled');
@@ -181,9 +159,9 @@ describe('SpoolStore', () => {
   it('turns a disk error into "off" with one log line, never a throw', async () => {
     const events: SpoolEvent[] = [];
     const store = await openStore({}, events);
-    // The serve's directory cannot be made: a file is where the spool directory was.
-    await rm(dir, { recursive: true });
-    await writeFile(dir, 'in the way');
+    // The serve's directory cannot be made: a file is where the spool's directory was.
+    await rm(rootOf(), { recursive: true });
+    await writeFile(rootOf(), 'in the way');
     try {
       const spool = store.serve(SOCKET);
       expect(await append(spool, aBatch(1))).toBe('off');
@@ -191,7 +169,7 @@ describe('SpoolStore', () => {
       expect(spool.pending).toBe(0);
       expect(events.filter((e) => e.kind === 'spool_failed')).toEqual([expect.objectContaining({ op: 'append', code: 'ENOTDIR' })]);
     } finally {
-      await rm(dir, { force: true });
+      await rm(rootOf(), { force: true });
     }
   });
 });

@@ -9,6 +9,7 @@ import type { DaemonEvent } from './events';
 import { createLogger } from './log';
 import { EXIT_GRACE_MS } from './options';
 import { packageVersion } from './version';
+import { SpoolOpenError } from '../spool/errors';
 
 const PROG = 'pg-logplexcollector';
 const EXIT_CONFIG = EXIT.config;
@@ -211,7 +212,9 @@ export async function startDaemon(config: DaemonConfig, serveDbDir: string): Pro
   try {
     await collector.start();
   } catch (err) {
-    fatal(EXIT_FAILURE, err); // ServeDbError: missing directory, corrupt serves.loaded, ...
+    // SpoolOpenError (a --spool-dir that cannot be used) is configuration; ServeDbError (missing
+    // directory, corrupt serves.loaded, ...) is not.
+    fatal(err instanceof SpoolOpenError ? EXIT_CONFIG : EXIT_FAILURE, err);
   }
   return { collector, finished };
 }

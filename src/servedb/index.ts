@@ -9,7 +9,7 @@ export {
 export { ServeDbError, type ServeDbErrorCode } from './errors';
 export type { ServeDbEvent, ServesAcceptedEvent, ServesErrorEvent, ServesRejectedEvent, ServesUnchangedEvent, ServesWarningEvent, StaleLockEvent } from './events';
 export type { LookReason } from './watch';
-export { parseServes, describeInvalid, withoutCredentials, type ParseServesOptions, type ServesInvalid } from './validate';
+export { parseServes, describeInvalid, withoutCredentials, FIELD_MAX_CHARS, type ParseServesOptions, type ServesInvalid } from './validate';
 export { sameDelivery, sameServe, sameServeSet, serveSetChanges, type LogplexTarget, type Serve, type ServeChange, type ServeSet } from './serve';
 export { decide, diffServeSets, type ReloadOutcome, type ServeSetDiff } from './reload';
 export { coalescePasses } from './coalesce';

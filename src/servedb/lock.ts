@@ -1,121 +1,211 @@
 // One daemon per serve database. Two collectors on one SERVE_DB_DIR would both take serves.new,
 // both write serves.loaded, and fight over every socket; the second is refused at start-up.
 //
-// The lock is SERVE_DB_DIR/lock, created exclusively (O_EXCL) and holding the owner's PID. A lock
-// whose PID is not a running process is stale (the owner crashed or was killed -9): it is taken
-// over, and said so. No flock(2): Node has no binding for it, and a PID file is what an operator
-// can read (`cat lock`) when told who holds the directory.
-import { constants } from 'node:fs';
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+// The lock is SERVE_DB_DIR/lock, a unix socket its holder listens on. The kernel closes a
+// process's sockets however it ends (kill -9, the OOM killer, a reboot), so whether the lock is
+// held is answered by connect(): a live holder accepts (and says its PID, for the message only);
+// a dead one's file refuses the connection and is taken over. No PID is trusted for liveness: in
+// a container the daemon is PID 1 after every restart, and after a reboot the PID a file names
+// may be any process's. (flock(2) would do as well, but node has no binding for it, and fcntl
+// locks are out of reach without a native addon.)
+//
+// Taking the lock is atomic: the socket is bound under a name of our own, then hard-linked to
+// `lock` (link fails if `lock` exists). A dead lock is renamed aside before ours is linked, and
+// what was moved is probed again: if a collector starting at the same moment had just taken it,
+// it is put back. A regular file at `lock` is an earlier version's PID file: its process is not
+// asked (see above), only named in the take-over event.
+import { randomBytes } from 'node:crypto';
+import { chmod, link, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { createConnection, createServer, type Server } from 'node:net';
 import * as path from 'node:path';
 import { describeFsError, errnoCode, ServeDbError } from './errors';
 
 export const LOCK_FILE = 'lock';
 
 export interface ServeDbLock {
-  readonly staleTakenOver: number | undefined; // the PID of a dead owner whose lock we took (0: it named none)
-  /** Removes the lock if it is still ours. Safe to call more than once. */
+  readonly staleTakenOver: number | undefined; // the PID a dead owner's lock named, when we took it (0: it named none)
+  /** Stops holding the lock and removes it if it is still ours. Safe to call more than once. */
   release(): Promise<void>;
 }
 
-/** True when a process with this PID exists (possibly another user's: EPERM). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errnoCode(err) === 'EPERM';
-  }
+/** What a unix socket address holds (sun_path, 108 bytes with its NUL). */
+const MAX_SOCKET_ADDRESS_BYTES = 107;
+/** How long a probe waits for a holder that accepted to say its PID (its event loop may be busy). */
+const PROBE_MS = 2_000;
+/** At most this many probes answered at once; more wait in the backlog (they only need the accept). */
+const MAX_PROBES = 8;
+
+type Probe =
+  | { readonly kind: 'live'; readonly pid: number | undefined }
+  | { readonly kind: 'dead' } // nothing listens: its holder is gone
+  | { readonly kind: 'gone' } // no such file (any more)
+  | { readonly kind: 'unknown'; readonly code: string }; // cannot tell (EACCES: another user's lock)
+
+/** Whether something listens on `file`, and the PID it says. */
+function probe(file: string): Promise<Probe> {
+  return new Promise((resolve) => {
+    let text = '';
+    let connected = false;
+    const socket = createConnection(file);
+    const done = (result: Probe): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(result);
+    };
+    const pidSaid = (): number | undefined => {
+      const pid = Number(text.trim());
+      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    };
+    const timer = setTimeout(() => done({ kind: 'live', pid: pidSaid() }), PROBE_MS);
+    socket.setEncoding('utf8');
+    socket.on('connect', () => (connected = true));
+    socket.on('data', (chunk: string) => {
+      text = (text + chunk).slice(0, 64);
+    });
+    socket.on('end', () => done({ kind: 'live', pid: pidSaid() }));
+    socket.on('error', (err) => {
+      if (connected) return done({ kind: 'live', pid: pidSaid() });
+      const code = errnoCode(err) ?? 'UNKNOWN';
+      if (code === 'ECONNREFUSED' || code === 'ENOTSOCK') return done({ kind: 'dead' });
+      if (code === 'ENOENT') return done({ kind: 'gone' });
+      if (code === 'EAGAIN') return done({ kind: 'live', pid: undefined }); // its backlog is full: it is there
+      done({ kind: 'unknown', code });
+    });
+  });
 }
 
-/** The PID a lock file names, or undefined when it names none (empty, or half-written by a crash). */
-async function holderOf(file: string): Promise<number | undefined> {
-  let text: string;
+/** The PID an earlier version's lock file names (it was a regular file holding it), or 0. */
+async function legacyPid(file: string): Promise<number> {
   try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined;
-    throw err;
-  }
-  const pid = Number(text.trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-/**
- * A lock file naming no PID is one being written by a collector starting right now (create, then
- * write) for this long; after that it is a crash's leftover.
- */
-const STARTING_MS = 5_000;
-
-async function youngerThan(file: string, ms: number): Promise<boolean> {
-  try {
-    return Date.now() - (await stat(file)).mtimeMs < ms;
+    if (!(await stat(file)).isFile()) return 0;
+    const pid = Number((await readFile(file, 'utf8')).slice(0, 32).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : 0;
   } catch {
-    return false;
+    return 0;
   }
 }
 
-/** Takes SERVE_DB_DIR/lock, or throws SERVEDB_LOCKED naming the daemon that holds it. */
+function listen(server: Server, file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(file, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+const closeServer = (server: Server): Promise<void> => new Promise((resolve) => server.close(() => resolve()));
+
+/** Takes SERVE_DB_DIR/lock, or throws SERVEDB_LOCKED naming the collector that holds it. */
 export async function lockServeDb(dir: string): Promise<ServeDbLock> {
   const file = path.join(dir, LOCK_FILE);
-  const mine = `${process.pid}\n`;
+  // A socket's address holds 107 bytes: a longer SERVE_DB_DIR is reached through our descriptor
+  // of it (/proc/self/fd/N), which names the same directory in a few bytes.
+  let dirHandle: FileHandle | undefined;
+  const address = async (name: string): Promise<string> => {
+    const full = path.join(dir, name);
+    if (Buffer.byteLength(full) <= MAX_SOCKET_ADDRESS_BYTES) return full;
+    dirHandle ??= await open(dir, 'r');
+    return `/proc/self/fd/${dirHandle.fd}/${name}`;
+  };
+  try {
+    return await lockVia(dir, file, address);
+  } finally {
+    await dirHandle?.close();
+  }
+}
+
+async function lockVia(dir: string, file: string, address: (name: string) => Promise<string>): Promise<ServeDbLock> {
+  const server = createServer((peer) => {
+    peer.on('error', () => undefined);
+    peer.end(`${process.pid}\n`);
+  });
+  server.maxConnections = MAX_PROBES;
+  server.unref(); // holding the lock is no reason for the process to stay
+  const oursName = `.lock.${randomBytes(4).toString('hex')}`;
+  const ours = path.join(dir, oursName);
+  try {
+    await listen(server, await address(oursName));
+    await chmod(ours, 0o600); // only our user (and root) may probe it
+  } catch (err) {
+    await closeServer(server);
+    await unlink(ours).catch(() => undefined);
+    throw new ServeDbError('SERVEDB_UNREADABLE', `cannot create the lock ${file} (${describeFsError(err)}): check the directory's permissions`, { cause: err });
+  }
+  try {
+    const inode = (await stat(ours)).ino;
+    const staleTakenOver = await take(dir, file, ours, address);
+    return { staleTakenOver, release: releaser(file, inode, server) };
+  } catch (err) {
+    await closeServer(server);
+    throw err;
+  } finally {
+    await unlink(ours).catch(() => undefined); // linked to `lock` by now, or not wanted
+  }
+}
+
+/** Links `ours` to `file`; returns the PID of a dead lock taken over (0: it named none), undefined when there was none. */
+async function take(dir: string, file: string, ours: string, address: (name: string) => Promise<string>): Promise<number | undefined> {
   let staleTakenOver: number | undefined;
-  // Two rounds: one to find a stale lock and move it aside, one to take the lock.
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-      try {
-        await handle.writeFile(mine, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      return { staleTakenOver, release: releaser(file, mine) };
+      await link(ours, file);
+      return staleTakenOver;
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') {
         throw new ServeDbError('SERVEDB_UNREADABLE', `cannot create the lock ${file} (${describeFsError(err)}): check the directory's permissions`, { cause: err });
       }
     }
-    const holder = await holderOf(file);
-    if (holder === undefined && (await youngerThan(file, STARTING_MS))) {
-      throw new ServeDbError('SERVEDB_LOCKED', `serve database ${dir} is being locked by another collector that is starting (${file}): stop it first, or point SERVE_DB_DIR at another directory`);
-    }
-    if (holder !== undefined && alive(holder)) {
-      const who = holder === process.pid ? 'this process already has it open' : `PID ${holder} is running`;
+    const found = await probe(await address(LOCK_FILE));
+    if (found.kind === 'gone') continue; // its holder released it meanwhile
+    if (found.kind === 'live') throw locked(dir, file, found.pid);
+    if (found.kind === 'unknown') {
       throw new ServeDbError(
         'SERVEDB_LOCKED',
-        `serve database ${dir} is in use by another collector (${who}, per ${file}): stop it first, or point SERVE_DB_DIR at another directory`,
+        `serve database ${dir}: cannot tell whether the collector that made ${file} still runs (${found.code}): run as the user that made it, or remove ${file} once sure none runs`,
       );
     }
-    // Stale (its process is gone) or unreadable garbage: move it aside under a name of our own,
-    // then check that what we moved is what we judged. Another collector starting at the same
-    // moment may have replaced it with a live lock; that one is put back and we go round again.
-    const aside = `${file}.stale.${process.pid}`;
+    // Dead: move it aside under a name of our own, then check that what we moved is what we
+    // judged. A collector starting at the same moment may have replaced it with a live lock;
+    // that one is put back and we go round again.
+    const pid = await legacyPid(file);
+    const asideName = `${LOCK_FILE}.stale.${randomBytes(4).toString('hex')}`;
+    const aside = path.join(dir, asideName);
     try {
       await rename(file, aside);
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') continue; // its owner released it meanwhile
+      if (errnoCode(err) === 'ENOENT') continue;
       throw err;
     }
-    const moved = await holderOf(aside);
-    if (moved !== holder && moved !== undefined && alive(moved)) {
-      await rename(aside, file).catch(() => undefined);
+    if ((await probe(await address(asideName))).kind === 'live') {
+      await link(aside, file).catch(() => undefined);
+      await unlink(aside).catch(() => undefined);
       continue;
     }
     await unlink(aside).catch(() => undefined);
-    staleTakenOver = holder ?? 0;
+    staleTakenOver = pid;
   }
   throw new ServeDbError('SERVEDB_LOCKED', `serve database ${dir}: could not take ${file}; another collector keeps taking it`);
 }
 
-function releaser(file: string, mine: string): () => Promise<void> {
+function locked(dir: string, file: string, pid: number | undefined): ServeDbError {
+  const who = pid === process.pid ? 'this process already has it open' : pid === undefined ? 'a collector answers on it' : `PID ${pid} is running`;
+  return new ServeDbError(
+    'SERVEDB_LOCKED',
+    `serve database ${dir} is in use by another collector (${who}, per ${file}): stop it first, or point SERVE_DB_DIR at another directory`,
+  );
+}
+
+function releaser(file: string, inode: number, server: Server): () => Promise<void> {
   let released: Promise<void> | undefined;
   return () =>
     (released ??= (async () => {
       try {
-        if ((await readFile(file, 'utf8')) === mine) await unlink(file);
+        if ((await stat(file)).ino === inode) await unlink(file);
       } catch {
         // Gone already, or the directory went away: nothing of ours is left.
       }
+      await closeServer(server);
     })());
 }

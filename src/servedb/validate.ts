@@ -14,6 +14,9 @@
 //   syslog APP-NAME, where a space would corrupt every frame.
 // - A socket path longer than a unix socket address can hold is refused here, where the whole
 //   file is checked, rather than failing to listen later.
+// - Every other string has a length bound (FIELD_MAX_CHARS), far above any real one: a serve is
+//   carried in every spooled batch, every event and every metric label, and nothing downstream
+//   should have to cope with a 70,000-character name.
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import * as t from 'io-ts';
@@ -35,6 +38,12 @@ export interface ServesInvalid {
 
 /** Linux's sun_path holds 108 bytes including the terminating NUL. */
 export const MAX_SOCKET_PATH_BYTES = 107;
+
+/**
+ * The longest value each field may hold, in characters. Identities and names are labels a person
+ * types; logplex tokens are ~40 characters; URLs stay below what proxies accept (8 KiB).
+ */
+export const FIELD_MAX_CHARS = { i: 1024, name: 256, t: 1024, url: 4096 } as const;
 
 const TOKEN_CHARS = /^[\x21-\x7e]+$/; // printable ASCII, no space: fits a syslog APP-NAME
 
@@ -107,7 +116,8 @@ export function parseServes(text: string, options: ParseServesOptions): E.Either
     const serveProblems: string[] = [];
     const secrets = [raw.t, raw.url].filter((v): v is string => v !== undefined);
     checkSocketPath(raw.p, where, secrets, serveProblems);
-    const target = resolveTarget(raw, where, tokenEndpoint, serveProblems);
+    const tooLong = checkLengths(raw, where, serveProblems);
+    const target = tooLong ? undefined : resolveTarget(raw, where, tokenEndpoint, serveProblems);
     if (path.isAbsolute(raw.p)) {
       // Compared resolved so that `/run//a.sock` and `/run/a.sock` count as the same socket.
       const key = path.resolve(raw.p);
@@ -146,6 +156,22 @@ export function describeInvalid(invalid: ServesInvalid, maxLines = 20): string {
   const shown = invalid.problems.slice(0, maxLines);
   const more = invalid.problems.length - shown.length;
   return more > 0 ? [...shown, `(and ${more} more)`].join('\n') : shown.join('\n');
+}
+
+/**
+ * Adds a problem for each field over its FIELD_MAX_CHARS; true when there was one. Only the length
+ * is said: the value may be a token, and quoting its start would not help find it anyway.
+ */
+function checkLengths(raw: RawServe, where: string, problems: string[]): boolean {
+  let found = false;
+  for (const key of ['i', 'name', 't', 'url'] as const) {
+    const value = raw[key];
+    const max = FIELD_MAX_CHARS[key];
+    if (value === undefined || value.length <= max) continue;
+    problems.push(`${where}.${key}: is ${value.length} characters long, at most ${max} are allowed`);
+    found = true;
+  }
+  return found;
 }
 
 function checkSocketPath(p: string, where: string, secrets: readonly string[], problems: string[]): void {

@@ -2,8 +2,12 @@
 // checked record by record. Nothing here touches the disk; store.ts does, with these functions.
 //
 //   record  = header payload
-//   header  = "PGSP" (4) | payload length (u32 BE) | CRC32 of length+payload (u32 BE) | state (1)
-//   payload = meta length (u16 BE) | meta (UTF-8 JSON) | body (the rest: the POST body, gzip or not)
+//   header  = "PGS2" (4) | payload length (u32 BE) | CRC32 of length+payload (u32 BE) | state (1)
+//   payload = meta length (u32 BE) | meta (UTF-8 JSON) | body (the rest: the POST body, gzip or not)
+//
+// The meta length is 32 bits so that any serve the serve db accepts fits (its fields are bounded,
+// servedb/validate.ts, but JSON escapes a control character as six bytes): a batch that cannot be
+// written is a batch lost.
 //
 // The magic makes a zero-filled or foreign tail fail at once (a zero length with a zero CRC would
 // otherwise check out). The CRC covers the length too, so a corrupt length is caught even where it
@@ -31,7 +35,7 @@ export interface SpooledBatch {
   readonly createdAtMs: number; // when the batch was formed: the spool's age is its oldest batch's
 }
 
-export const MAGIC = Buffer.from('PGSP', 'latin1');
+export const MAGIC = Buffer.from('PGS2', 'latin1');
 export const HEADER_BYTES = 13;
 const LENGTH_AT = 4;
 const CRC_AT = 8;
@@ -45,10 +49,11 @@ export const STATE_DELIVERED = 0x44; // 'D'
  * lengths a corrupt header can claim (which would otherwise be read into memory).
  */
 export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
+const META_LENGTH_BYTES = 4;
 
 /** The JSON part of a payload. Field names are short: it is written once per batch. */
 interface Meta {
-  readonly v: 1;
+  readonly v: 2;
   readonly p: string; // socket path
   readonly i: string; // identity
   readonly n: string | null; // serve name
@@ -67,7 +72,7 @@ interface Meta {
 export function encodeRecord(batch: SpooledBatch): Buffer {
   const { serve } = batch;
   const meta: Meta = {
-    v: 1,
+    v: 2,
     p: serve.socketPath,
     i: serve.identity,
     n: serve.name ?? null,
@@ -82,16 +87,15 @@ export function encodeRecord(batch: SpooledBatch): Buffer {
     c: batch.createdAtMs,
   };
   const metaBytes = Buffer.from(JSON.stringify(meta), 'utf8');
-  if (metaBytes.length > 0xffff) throw new RangeError('spool: batch metadata over 64 KiB');
-  const payloadLength = 2 + metaBytes.length + batch.body.length;
+  const payloadLength = META_LENGTH_BYTES + metaBytes.length + batch.body.length;
   if (payloadLength > MAX_PAYLOAD_BYTES) throw new RangeError(`spool: batch of ${payloadLength} bytes over ${MAX_PAYLOAD_BYTES}`);
   const record = Buffer.allocUnsafe(HEADER_BYTES + payloadLength);
   MAGIC.copy(record, 0);
   record.writeUInt32BE(payloadLength, LENGTH_AT);
   record[STATE_AT] = STATE_PENDING;
-  record.writeUInt16BE(metaBytes.length, HEADER_BYTES);
-  metaBytes.copy(record, HEADER_BYTES + 2);
-  batch.body.copy(record, HEADER_BYTES + 2 + metaBytes.length);
+  record.writeUInt32BE(metaBytes.length, HEADER_BYTES);
+  metaBytes.copy(record, HEADER_BYTES + META_LENGTH_BYTES);
+  batch.body.copy(record, HEADER_BYTES + META_LENGTH_BYTES + metaBytes.length);
   record.writeUInt32BE(checksum(record.subarray(LENGTH_AT, CRC_AT), record.subarray(HEADER_BYTES)), CRC_AT);
   return record;
 }
@@ -109,7 +113,7 @@ export type HeaderCheck =
 export function checkHeader(buf: Buffer, at = 0): HeaderCheck {
   if (buf.compare(MAGIC, 0, MAGIC.length, at, at + MAGIC.length) !== 0) return { ok: false, problem: 'bad_magic' };
   const payloadLength = buf.readUInt32BE(at + LENGTH_AT);
-  if (payloadLength < 2 || payloadLength > MAX_PAYLOAD_BYTES) return { ok: false, problem: 'bad_length' };
+  if (payloadLength < META_LENGTH_BYTES || payloadLength > MAX_PAYLOAD_BYTES) return { ok: false, problem: 'bad_length' };
   const state = buf[at + STATE_AT];
   if (state !== STATE_PENDING && state !== STATE_DELIVERED) return { ok: false, problem: 'bad_state' };
   return { ok: true, payloadLength, crc: buf.readUInt32BE(at + CRC_AT), delivered: state === STATE_DELIVERED };
@@ -121,9 +125,9 @@ export function decodePayload(payloadLength: number, crc: number, payload: Buffe
   const lengthBytes = Buffer.allocUnsafe(4);
   lengthBytes.writeUInt32BE(payloadLength, 0);
   if (checksum(lengthBytes, payload) !== crc) return undefined;
-  const metaLength = payload.readUInt16BE(0);
-  if (2 + metaLength > payload.length) return undefined;
-  const meta = parseMeta(payload.toString('utf8', 2, 2 + metaLength));
+  const metaLength = payload.readUInt32BE(0);
+  if (META_LENGTH_BYTES + metaLength > payload.length) return undefined;
+  const meta = parseMeta(payload.toString('utf8', META_LENGTH_BYTES, META_LENGTH_BYTES + metaLength));
   if (meta === undefined) return undefined;
   return {
     serve: {
@@ -133,7 +137,7 @@ export function decodePayload(payloadLength: number, crc: number, payload: Buffe
       target: { url: meta.u, user: meta.a, token: new Secret(meta.t) },
     },
     // A copy, not a view: the caller's read buffer may be reused for the next record.
-    body: Buffer.from(payload.subarray(2 + metaLength)),
+    body: Buffer.from(payload.subarray(META_LENGTH_BYTES + metaLength)),
     gzipped: meta.g,
     frameCount: meta.f,
     logFrames: meta.l,
@@ -155,7 +159,7 @@ function parseMeta(text: string): Meta | undefined {
   const str = (k: string): boolean => typeof m[k] === 'string';
   const count = (k: string): boolean => Number.isSafeInteger(m[k]) && (m[k] as number) >= 0;
   const ok =
-    m.v === 1 &&
+    m.v === 2 &&
     str('p') &&
     str('i') &&
     (m.n === null || str('n')) &&

@@ -3,4 +3,6 @@ export { SpoolStore, type ServeSpool, type SpoolEntry, type SpoolCounts, type Ap
 export { defaultSpoolOptions, resolveSpoolOptions, SpoolOptionsError, type SpoolOptions, type SpoolOptionsInput } from './options';
 export { encodeRecord, scanSegment, type SpooledBatch, type SegmentScan } from './format';
 export { drainSpool, type DrainOutcome } from './drain';
-export type { SpoolEvent, SpoolRecoveredEvent, SpoolDamagedEvent, SpoolFailedEvent, SpoolFullEvent } from './events';
+export type { SpoolEvent, SpoolRecoveredEvent, SpoolDamagedEvent, SpoolFailedEvent, SpoolFullEvent, SpoolEntrySkippedEvent, SpoolLegacyFoundEvent } from './events';
+export { SpoolOpenError, type SpoolOpenErrorCode } from './errors';
+export { ROOT_NAME as SPOOL_ROOT_NAME, type Untrusted } from './layout';

@@ -2,7 +2,7 @@
 // leaves unset flags undefined (daemon/config.ts) so that these stay the only defaults.
 
 export interface SpoolOptions {
-  readonly dir: string; // where serves' spools live (created 0700); off when no spool is configured
+  readonly dir: string; // the spool makes its own directory in here (layout.ts); off when no spool is configured
   readonly capBytes: number; // all serves' segment files together; past it, batches stay in memory and drop at the buffer cap
   readonly syncIntervalMs: number; // longest an appended batch waits for fdatasync: what power loss can take
   readonly segmentBytes: number; // a segment file is closed and a new one started past this size
@@ -11,6 +11,7 @@ export interface SpoolOptions {
   readonly statfsIntervalMs: number; // how often free space is read again (appends in between are subtracted)
   readonly highWaterBytes: number; // a serve's in-memory ledger past this sends new batches to disk even while logplex answers
   readonly retryAfterErrorMs: number; // after a disk error the spool is off this long, then tried again
+  readonly openTimeoutMs: number; // each file-system step of opening the spool (and each statfs) must finish within this
 }
 
 export type SpoolOptionsInput = Partial<SpoolOptions> & { readonly dir: string };
@@ -36,6 +37,9 @@ export const defaultSpoolOptions: Omit<SpoolOptions, 'dir'> = {
   highWaterBytes: 8 * 1024 * 1024,
   // A full or failing disk may recover (an operator frees space); trying once a minute is cheap.
   retryAfterErrorMs: 60_000,
+  // A local disk answers in microseconds and a busy one in milliseconds; a step still pending
+  // after this is a hung mount, which start-up must report rather than wait on forever.
+  openTimeoutMs: 10_000,
 };
 
 /** Validation failure of a spool option, named by path as the daemon prints it. */
@@ -61,6 +65,7 @@ export function resolveSpoolOptions(input: SpoolOptionsInput): SpoolOptions {
   positive('statfsIntervalMs');
   positive('highWaterBytes');
   positive('retryAfterErrorMs');
+  positive('openTimeoutMs');
   check('minFreeRatio', o.minFreeRatio >= 0 && o.minFreeRatio < 1, 'between 0 and 1');
   check('minFreeBytes', Number.isFinite(o.minFreeBytes) && o.minFreeBytes >= 0, 'a non-negative number');
   return o;
