@@ -176,6 +176,7 @@ describe('logplexSink with a spool', () => {
 
     const events: SpoolEvent[] = [];
     const second = await openStore({}, events);
+    await second.recovery(); // read in the background, after open() resolved
     // The batch answered 204 during the stop is marked delivered: only the two behind it wait.
     expect(events).toContainEqual(expect.objectContaining({ kind: 'spool_recovered', batches: 2, frames: 2 }));
     const r2 = run(second);
