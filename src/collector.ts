@@ -7,8 +7,9 @@
 //          └──── outcome events ───────────┴──── events ─────────────┴──→ event$
 import { BehaviorSubject, Observable, Subject, Subscription, takeUntil, tap } from './rx';
 import type { EventBase } from './events';
+import { errnoCode } from './errors';
 import { resolveFormatOptions } from './format/options';
-import { COLLECTOR_DEFAULTS, type CollectorOptions } from './options';
+import { DEFAULT_COLLECTOR_OPTIONS, type CollectorOptions } from './options';
 import { openServeDb, type ServeDb, type ServeDbEvent } from './servedb';
 import { resolveServeDbOptions } from './servedb/options';
 import type { ServeSet } from './servedb/serve';
@@ -99,7 +100,7 @@ export function createCollector(options: CollectorOptions): Collector {
   const sourceOptions = resolveSourceOptions(options.source);
   const formatter = sinkFormatter(resolveFormatOptions(options.format));
   const sinkOptions = resolveSinkOptions(options.sink);
-  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? COLLECTOR_DEFAULTS.shutdownTimeoutMs;
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_COLLECTOR_OPTIONS.shutdownTimeoutMs;
   const spoolOptions = options.spool === undefined ? undefined : resolveSpoolOptions(options.spool);
 
   const events = new Subject<CollectorEvent>();
@@ -138,7 +139,7 @@ export function createCollector(options: CollectorOptions): Collector {
       } catch (err) {
         // A spool that cannot be opened (its directory unwritable, say) must not keep logs from
         // flowing: without it, the collector works as it did before it had one.
-        const code = typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : 'UNKNOWN';
+        const code = errnoCode(err) ?? 'UNKNOWN';
         emit({ kind: 'spool_failed', level: 'error', op: 'open', code, retry_in_ms: 0 });
       }
       if (stopping !== undefined) return; // stop() came meanwhile: it closes the spool

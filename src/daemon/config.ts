@@ -3,15 +3,16 @@
 // naming what to fix; main() prints it and exits non-zero before anything starts.
 // Tunables left unset stay undefined here so that each stage's own defaults (in its options.ts)
 // remain the single place they are defined.
+import { CollectorError } from '../errors';
 import { parseArgs } from 'node:util';
 import { MetricsOptionsError, parseListenAddress } from '../metrics/options';
 import { lookupGroupId } from '../source/group';
 import { DEFAULT_FORMAT_OPTIONS } from '../format/options';
-import { COLLECTOR_DEFAULTS } from '../options';
+import { DEFAULT_COLLECTOR_OPTIONS } from '../options';
 import { DEFAULT_SERVE_DB_OPTIONS } from '../servedb/options';
-import { defaultSinkOptions } from '../sink/options';
+import { DEFAULT_SINK_OPTIONS } from '../sink/options';
 import { DEFAULT_SOURCE_OPTIONS } from '../source/options';
-import { defaultSpoolOptions } from '../spool/options';
+import { DEFAULT_SPOOL_OPTIONS } from '../spool/options';
 
 export type LogFormat = 'logfmt' | 'json';
 
@@ -57,7 +58,7 @@ export interface Tunables {
   readonly spoolSyncMs?: number; // longest an appended batch waits for fdatasync
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends CollectorError {
   readonly code = 'CONFIG_INVALID';
   override readonly name = 'ConfigError';
 }
@@ -128,11 +129,11 @@ const HELP_ROWS: ReadonlyArray<readonly [string, string, string]> = [
   ['--logplex-url URL', 'logplex endpoint for serves with "t" tokens (env LOGPLEX_URL)', 'none'],
   ['--log-format FMT', 'our own log on stderr: logfmt or json', 'logfmt'],
   ['--log-level LEVEL', 'least level printed: debug, info, warn or error', DEFAULT_LOG_LEVEL],
-  ['--flush-interval DUR', 'post a batch at least this often', ms(defaultSinkOptions.flushIntervalMs)],
-  ['--concurrency N', 'concurrent posts per serve', String(defaultSinkOptions.concurrency)],
-  ['--batch-frames N', 'frames per post at most', String(defaultSinkOptions.maxBatchFrames)],
-  ['--batch-size SIZE', 'body bytes per post at most', bytes(defaultSinkOptions.maxBatchBytes)],
-  ['--buffer-cap SIZE', 'bytes queued per serve before dropping', bytes(defaultSinkOptions.bufferCapBytes)],
+  ['--flush-interval DUR', 'post a batch at least this often', ms(DEFAULT_SINK_OPTIONS.flushIntervalMs)],
+  ['--concurrency N', 'concurrent posts per serve', String(DEFAULT_SINK_OPTIONS.concurrency)],
+  ['--batch-frames N', 'frames per post at most', String(DEFAULT_SINK_OPTIONS.maxBatchFrames)],
+  ['--batch-size SIZE', 'body bytes per post at most', bytes(DEFAULT_SINK_OPTIONS.maxBatchBytes)],
+  ['--buffer-cap SIZE', 'bytes queued per serve before dropping', bytes(DEFAULT_SINK_OPTIONS.bufferCapBytes)],
   ['--frame-cap SIZE', 'bytes of message per syslog frame (at most 10000)', bytes(DEFAULT_FORMAT_OPTIONS.maxMessageBytes)],
   ['--record-cap SIZE', 'largest log record accepted', bytes(DEFAULT_SOURCE_OPTIONS.maxMessageBytes)],
   ['--max-record-frames N', 'frames one record may become; the rest is cut with a marker', String(DEFAULT_FORMAT_OPTIONS.maxRecordFrames)],
@@ -144,13 +145,13 @@ const HELP_ROWS: ReadonlyArray<readonly [string, string, string]> = [
   ['--hostname NAME', 'syslog HOSTNAME', DEFAULT_FORMAT_OPTIONS.hostname],
   ['--poll-interval DUR', 're-read serves.new at least this often', ms(DEFAULT_SERVE_DB_OPTIONS.pollIntervalMs)],
   ['--no-watch', 'no file-system events: poll and SIGHUP only (e.g. NFS)', 'off'],
-  ['--gzip', 'gzip request bodies', defaultSinkOptions.gzip ? 'on' : 'off'],
-  ['--post-deadline DUR', 'longest one post may take, answer included', ms(defaultSinkOptions.postDeadlineMs)],
+  ['--gzip', 'gzip request bodies', DEFAULT_SINK_OPTIONS.gzip ? 'on' : 'off'],
+  ['--post-deadline DUR', 'longest one post may take, answer included', ms(DEFAULT_SINK_OPTIONS.postDeadlineMs)],
   ['--stats-interval DUR', 'periodic stats line; 0 turns it off', ms(DEFAULT_STATS_INTERVAL_MS)],
   ['--spool-dir DIR', 'spool batches logplex cannot take now to disk (0700), deliver them later, also after a restart', 'off'],
-  ['--spool-cap SIZE', "all serves' spool files together", bytes(defaultSpoolOptions.capBytes)],
-  ['--spool-sync DUR', 'fdatasync spool appends at most this often', ms(defaultSpoolOptions.syncIntervalMs)],
-  ['--shutdown-timeout DUR', 'on SIGTERM, how long to deliver before giving up', ms(COLLECTOR_DEFAULTS.shutdownTimeoutMs)],
+  ['--spool-cap SIZE', "all serves' spool files together", bytes(DEFAULT_SPOOL_OPTIONS.capBytes)],
+  ['--spool-sync DUR', 'fdatasync spool appends at most this often', ms(DEFAULT_SPOOL_OPTIONS.syncIntervalMs)],
+  ['--shutdown-timeout DUR', 'on SIGTERM, how long to deliver before giving up', ms(DEFAULT_COLLECTOR_OPTIONS.shutdownTimeoutMs)],
   ['--socket-mode MODE', 'octal mode of every socket file', `0${DEFAULT_SOURCE_OPTIONS.socketMode.toString(8)}`],
   ['--socket-group GROUP', 'group (name or gid) of every socket file', "the collector's"],
   ['--metrics-listen ADDR', 'serve /metrics, /healthz, /readyz on host:port, e.g. 127.0.0.1:9187', 'off'],

@@ -3,7 +3,7 @@
 // found before anything listens, and is reported as one line with a non-zero exit.
 import { interval } from '../rx';
 import { createCollector, type Collector, type CollectorEvent } from '../collector';
-import { COLLECTOR_DEFAULTS, type CollectorOptions } from '../options';
+import { DEFAULT_COLLECTOR_OPTIONS, type CollectorOptions } from '../options';
 import { ConfigError, DEFAULT_STATS_INTERVAL_MS, EXIT, USAGE, parseConfig, type DaemonConfig } from './config';
 import type { DaemonEvent } from './events';
 import { createLogger } from './log';
@@ -110,7 +110,7 @@ export interface RunningDaemon {
  */
 export async function startDaemon(config: DaemonConfig, serveDbDir: string): Promise<RunningDaemon> {
   const log = createLogger<CollectorEvent | DaemonEvent>(config.logFormat, process.stderr, config.logLevel);
-  const shutdownTimeoutMs = config.tunables.shutdownTimeoutMs ?? COLLECTOR_DEFAULTS.shutdownTimeoutMs;
+  const shutdownTimeoutMs = config.tunables.shutdownTimeoutMs ?? DEFAULT_COLLECTOR_OPTIONS.shutdownTimeoutMs;
   let collector: Collector;
   try {
     collector = createCollector(collectorOptions(config, serveDbDir));

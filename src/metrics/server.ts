@@ -2,6 +2,7 @@
 // /readyz (serve database loaded, every serve listening; 503 and the reason otherwise), on a
 // plain node:http server of its own. Scrapes read counters the collector already keeps
 // (collectorMetrics.ts): a scrape does no work on the record path.
+import { CollectorError } from '../errors';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Collector } from '../collector';
@@ -16,7 +17,7 @@ export interface MetricsServer extends CollectorMetrics {
 }
 
 /** Errors that keep the metrics endpoint from listening, with a stable code. */
-export class MetricsListenError extends Error {
+export class MetricsListenError extends CollectorError {
   readonly code = 'METRICS_LISTEN_FAILED';
   override readonly name = 'MetricsListenError';
 }

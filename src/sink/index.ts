@@ -3,7 +3,7 @@ export { logplexSink, type LogplexSinkConfig } from './logplexSink';
 export { sinkFormatter, type SinkFormatter } from './formatter';
 export {
   defaultRetryPolicy,
-  defaultSinkOptions,
+  DEFAULT_SINK_OPTIONS,
   resolveSinkOptions,
   SinkOptionsError,
   type RetryPolicy,

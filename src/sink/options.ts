@@ -2,6 +2,7 @@
 // The daemon leaves unset flags undefined (daemon/config.ts) so that these stay the only defaults.
 
 /** How failed posts are retried (retryWithBackoff.ts). */
+import { CollectorError } from '../errors';
 export interface RetryPolicy {
   readonly baseDelayMs: number; // delay before the first retry; doubles on each further one
   readonly maxDelayMs: number; // ceiling of the doubling, so a long outage is polled, not abandoned
@@ -64,7 +65,7 @@ export const defaultRetryPolicy: RetryPolicy = {
   maxRetryAfterMs: 60_000,
 };
 
-export const defaultSinkOptions: SinkOptions = {
+export const DEFAULT_SINK_OPTIONS: SinkOptions = {
   // A quarter second: `heroku logs --tail` feels live and a quiet database still gets batches.
   flushIntervalMs: 250,
   // Ten times log-shuttle's 500. Under load the POSTs a serve can have in flight (concurrency 4),
@@ -115,7 +116,7 @@ export const defaultSinkOptions: SinkOptions = {
 };
 
 /** Validation failure of an option, named by path as the daemon prints it. */
-export class SinkOptionsError extends Error {
+export class SinkOptionsError extends CollectorError {
   readonly code = 'SINK_OPTIONS_INVALID';
   override readonly name = 'SinkOptionsError';
 }
@@ -131,7 +132,7 @@ export function resolveSinkOptions(input: SinkOptionsInput = {}): SinkOptions {
   const definedRest = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
   const definedRetry = Object.fromEntries(Object.entries(retry ?? {}).filter(([, v]) => v !== undefined));
   const o: SinkOptions = {
-    ...defaultSinkOptions,
+    ...DEFAULT_SINK_OPTIONS,
     ...definedRest,
     retry: { ...defaultRetryPolicy, ...definedRetry },
   };

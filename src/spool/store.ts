@@ -21,6 +21,7 @@ import { chmod, mkdir, open, readdir, rm, statfs, unlink, type FileHandle } from
 import { join } from 'node:path';
 import { defer, from, type Observable } from '../rx';
 import type { EventSink } from '../events';
+import { errnoCode } from '../errors';
 import { checkHeader, decodePayload, encodeRecord, HEADER_BYTES, STATE_AT, STATE_DELIVERED, startsLikeHeader, type SpooledBatch } from './format';
 import type { SpoolEvent } from './events';
 import type { SpoolOptions } from './options';
@@ -106,10 +107,6 @@ async function readFully(handle: FileHandle, into: Buffer, length: number, posit
     if (bytesRead === 0) throw Object.assign(new Error('spool: segment shorter than expected'), { code: 'ESHORT' });
     done += bytesRead;
   }
-}
-
-function errorCode(err: unknown): string {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : 'UNKNOWN';
 }
 
 /** What start-up found of one serve's spool. */
@@ -552,7 +549,7 @@ export class SpoolStore {
   failed(op: string, err: unknown): undefined {
     const now = this.now();
     if (now >= this.#offUntilMs) {
-      this.emit({ kind: 'spool_failed', level: 'error', op, code: errorCode(err), retry_in_ms: this.options.retryAfterErrorMs });
+      this.emit({ kind: 'spool_failed', level: 'error', op, code: errnoCode(err) ?? 'UNKNOWN', retry_in_ms: this.options.retryAfterErrorMs });
     }
     this.#offUntilMs = now + this.options.retryAfterErrorMs;
     return undefined;
