@@ -2,7 +2,7 @@
 export { logplexSink, type LogplexSinkConfig } from './logplexSink';
 export { sinkFormatter, type SinkFormatter } from './formatter';
 export {
-  defaultRetryPolicy,
+  DEFAULT_RETRY_POLICY,
   DEFAULT_SINK_OPTIONS,
   resolveSinkOptions,
   SinkOptionsError,

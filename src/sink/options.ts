@@ -44,7 +44,7 @@ function packageVersion(): string {
   return 'unknown';
 }
 
-export const defaultRetryPolicy: RetryPolicy = {
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   // Logplex 503s are usually a node being rotated out: a quick first retry often lands elsewhere.
   baseDelayMs: 250,
   // Ten seconds between tries of a long outage: at concurrency 4 that is under one request a
@@ -100,7 +100,7 @@ export const DEFAULT_SINK_OPTIONS: SinkOptions = {
   postDeadlineMs: 60_000,
   // Batches come every flush interval; keeping the connection a few seconds saves a TLS handshake each time.
   keepAliveTimeoutMs: 10_000,
-  retry: defaultRetryPolicy,
+  retry: DEFAULT_RETRY_POLICY,
   // Off by default as in log-shuttle: logplex is usually near and CPU on the database host is dearer than bandwidth.
   gzip: false,
   // Serves come and go with tenants; a lane (queue, batcher, counters) kept for every serve ever
@@ -134,7 +134,7 @@ export function resolveSinkOptions(input: SinkOptionsInput = {}): SinkOptions {
   const o: SinkOptions = {
     ...DEFAULT_SINK_OPTIONS,
     ...definedRest,
-    retry: { ...defaultRetryPolicy, ...definedRetry },
+    retry: { ...DEFAULT_RETRY_POLICY, ...definedRetry },
   };
   positive('flushIntervalMs', o.flushIntervalMs);
   positive('maxBatchFrames', o.maxBatchFrames);
