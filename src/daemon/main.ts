@@ -81,6 +81,13 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(`${PROG} ${packageVersion()}\n`);
     return;
   }
+  if (config.checkServes !== undefined) {
+    const { checkServesFile } = await import('./checkServes');
+    const result = await checkServesFile(config.checkServes, config.logplexUrl);
+    (result.ok ? process.stdout : process.stderr).write(`${result.text}\n`);
+    process.exitCode = result.ok ? EXIT.ok : EXIT_FAILURE;
+    return;
+  }
   if (config.demo) {
     const { runDemo } = await import('../demo/demo');
     return runDemo(config);
