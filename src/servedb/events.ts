@@ -17,6 +17,15 @@ export interface ServesAcceptedEvent extends EventBase {
   readonly reason: LookReason; // what made us look
 }
 
+/** A look asked for (SIGHUP, reload()) found no serves.new: the set in force stays as it is. */
+export interface ServesUnchangedEvent extends EventBase {
+  readonly kind: 'serves_unchanged';
+  readonly level: 'info';
+  readonly dir: string;
+  readonly serves: number; // serves in force, unchanged
+  readonly reason: LookReason;
+}
+
 /** A serves.new was invalid: renamed to serves.rej, `error` written to last_error. */
 export interface ServesRejectedEvent extends EventBase {
   readonly kind: 'serves_rejected';
@@ -53,4 +62,4 @@ export interface ServesErrorEvent extends EventBase {
   readonly error: string; // one line: what failed, on which file, and why
 }
 
-export type ServeDbEvent = ServesAcceptedEvent | ServesRejectedEvent | ServesWarningEvent | ServesErrorEvent | StaleLockEvent;
+export type ServeDbEvent = ServesAcceptedEvent | ServesUnchangedEvent | ServesRejectedEvent | ServesWarningEvent | ServesErrorEvent | StaleLockEvent;

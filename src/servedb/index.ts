@@ -7,7 +7,7 @@ export {
   type ServeDbOptionsInput,
 } from './options';
 export { ServeDbError, type ServeDbErrorCode } from './errors';
-export type { ServeDbEvent, ServesAcceptedEvent, ServesErrorEvent, ServesRejectedEvent, ServesWarningEvent, StaleLockEvent } from './events';
+export type { ServeDbEvent, ServesAcceptedEvent, ServesUnchangedEvent, ServesErrorEvent, ServesRejectedEvent, ServesWarningEvent, StaleLockEvent } from './events';
 export type { LookReason } from './watch';
 export { parseServes, describeInvalid, withoutCredentials, type ParseServesOptions, type ServesInvalid } from './validate';
 export { sameDelivery, sameServe, sameServeSet, serveSetChanges, type LogplexTarget, type Serve, type ServeChange, type ServeSet } from './serve';

@@ -117,7 +117,9 @@ async function openLocked(options: ServeDbOptions, lock: ServeDbLock): Promise<S
     } catch (err) {
       return [failure('read', `cannot read ${newFile} (${describeFsError(err)})`)];
     }
-    if (file.kind === 'absent') return []; // the common case: looking is idempotent
+    // The common case: looking is idempotent. Said only when someone asked for the look (SIGHUP),
+    // so that their request has an outcome in the log; polls stay silent.
+    if (file.kind === 'absent') return reason === 'rescan' ? [{ kind: 'serves_unchanged', level: 'info', dir, serves: current.length, reason }] : [];
     // Parsing a large serves.new, comparing it with the set in force, and starting on its serves
     // are each long stretches of work: the event loop turns between them, reading every tenant's
     // socket. For 10,000 serves all three in one task held it 48-60 ms (bench:serves), past the
