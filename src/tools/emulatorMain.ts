@@ -2,6 +2,7 @@
 // says how long the database would have been blocked.
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { errnoCode } from '../errors';
 import type { IdentityPadding } from '../protocol/encode';
 import { DEFAULT_EMULATOR_OPTIONS, loadFixtureRecords, runEmulator, type EmulatorReport, type RecordSource } from './logfebeEmulator';
 
@@ -133,7 +134,7 @@ export async function runEmulatorCli(
 }
 
 function isFsError(e: unknown): boolean {
-  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && (e as NodeJS.ErrnoException).syscall !== undefined;
+  return errnoCode(e) !== undefined && e instanceof Error && 'syscall' in e;
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -4,6 +4,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { errnoCode } from '../errors';
 import { DEFAULT_STAND_IN_OPTIONS, startLogplexStandIn, type LogplexStandIn, type StandInMode } from './logplexStandIn';
 
 const USAGE = `usage: logplex-standin [options]
@@ -163,7 +164,7 @@ export async function runStandInCli(argv: string[], io: StandInCliIo): Promise<n
 }
 
 function listenFailure(e: unknown, port: number): string {
-  const code = typeof e === 'object' && e !== null && 'code' in e ? String(e.code) : undefined;
+  const code = errnoCode(e);
   const where = `${DEFAULT_STAND_IN_OPTIONS.host}:${port}`;
   if (code === 'EADDRINUSE') return `${where} is already in use: pick another --port, or 0 for any free one`;
   if (code === 'EACCES') return `${where}: permission denied (ports below 1024 need privileges): pick another --port`;
