@@ -69,9 +69,18 @@ describe('deploy/pg-logplexcollector.service', () => {
     expect(one('PrivateTmp')).toBe('yes');
     expect(one('ProtectHome')).toBe('yes');
     expect(one('CapabilityBoundingSet')).toBe('');
-    const serveDb = /^SERVE_DB_DIR=(\S+)$/.exec(one('Environment') ?? '')?.[1];
+    const env = (name: string) => (service.get('Environment') ?? []).map((e) => new RegExp(`^${name}=(\\S+)$`).exec(e)?.[1]).find((v) => v !== undefined);
+    const serveDb = env('SERVE_DB_DIR');
     expect(serveDb).toBe('/var/lib/pg-logplexcollector');
     expect(one('ReadWritePaths')?.split(/\s+/)).toContain(serveDb);
+    // The spool sits inside the one writable path.
+    expect(env('PG_LOGPLEXCOLLECTOR_SPOOL_DIR')?.startsWith(`${serveDb}/`)).toBe(true);
+  });
+
+  it("takes LOGPLEX_URL and flags from an optional environment file, and names this project's README", () => {
+    expect(one('EnvironmentFile')).toBe('-/etc/default/pg-logplexcollector');
+    expect(unit).not.toMatch(/^Documentation=.*heroku\/pg-logplexcollector/m);
+    expect(unitSection(unit, 'Unit').get('Documentation')).toEqual(['file:/opt/pg-logplexcollector/node_modules/pg-logplexcollector/README.md']);
   });
 
   const verify = has('systemd-analyze');
