@@ -116,7 +116,7 @@ const TABLE = {
   bufferCap: value('buffer-cap', 'SIZE', 'bytes queued per serve before dropping', bytes(DEFAULT_SINK_OPTIONS.bufferCapBytes), size(64 * 1024, 4 * 1024 ** 3), {
     more: 'new lines (and counting them)',
   }),
-  frameCap: value('frame-cap', 'SIZE', 'bytes of message per syslog frame (at most 10000)', String(DEFAULT_FORMAT_OPTIONS.maxMessageBytes), size(256, 10_000), {
+  frameCap: value('frame-cap', 'SIZE', 'bytes of message per syslog frame, at most 10000', String(DEFAULT_FORMAT_OPTIONS.maxMessageBytes), size(256, 10_000), {
     more: '(logplex refuses frames over 10240)',
   }),
   recordCap: value('record-cap', 'SIZE', 'largest log record accepted', bytes(DEFAULT_SOURCE_OPTIONS.maxMessageBytes), size(4096, 256 * 1024 ** 2), {
