@@ -104,16 +104,17 @@ describe('daemon configuration', () => {
     expect(parseDuration('--x', '1.5h', 0, 1e9)).toBe(5_400_000);
   });
 
-  it("matches README's flag table, which is rendered from the same table as --help", () => {
-    const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
-    const m = /<!-- flags:begin -->\n([\s\S]*?)\n<!-- flags:end -->/.exec(readme);
-    if (m === null) {
-      // The markers arrive with README's rewrite; until then there is nothing to compare.
-      console.warn('README.md has no <!-- flags:begin --> ... <!-- flags:end --> markers: flag table not compared');
-      return;
-    }
-    expect(m[1]?.trim()).toBe(renderReadmeFlagTable());
-  });
+  // The markers arrive with README's rewrite; until then there is nothing to compare, and the
+  // skip says so in every run.
+  const readmeTable = /<!-- flags:begin -->\n([\s\S]*?)\n<!-- flags:end -->/.exec(readFileSync(join(__dirname, '../../README.md'), 'utf8'));
+  (readmeTable !== null ? it : it.skip)(
+    readmeTable !== null
+      ? "matches README's flag table, which is rendered from the same table as --help"
+      : "matches README's flag table (skipped: README.md has no <!-- flags:begin --> ... <!-- flags:end --> markers)",
+    () => {
+      expect(readmeTable?.[1]?.trim()).toBe(renderReadmeFlagTable());
+    },
+  );
 
   it('--help gives a default for every flag that takes a value', () => {
     const flagLines = USAGE.split('\n').filter((l) => /^  --[a-z-]+ [A-Z]+/.test(l));
