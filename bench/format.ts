@@ -22,9 +22,9 @@ import { BodyPool } from '../src/sink/bodyPool';
 import { fillBodies } from '../src/sink/fillBodies';
 import { NOTICE_ROOM_BYTES as NOTICE_ROOM } from '../src/sink/logplexSink';
 import { sinkFormatter } from '../src/sink/formatter';
-import { defaultSinkOptions } from '../src/sink/options';
+import { DEFAULT_SINK_OPTIONS } from '../src/sink/options';
 import type { SourcedRecord } from '../src/source/sourcedRecord';
-import { EMULATOR_DEFAULTS, loadFixtureRecords, syntheticRecord } from '../src/tools/logfebeEmulator';
+import { DEFAULT_EMULATOR_OPTIONS, loadFixtureRecords, syntheticRecord } from '../src/tools/logfebeEmulator';
 
 const FIXTURE_DIR = resolve(__dirname, '../../spec/fixtures/pg15'); // build/bench -> repo root
 const SYNTHETIC_BACKENDS = 4;
@@ -41,7 +41,7 @@ const serve: Serve = {
 /** Records decoded by the real decoder, so their strings are shaped as the daemon's are. */
 function sourcedRecords(records: readonly LogRecord[]): SourcedRecord[] {
   const decoder = new LogfebeDecoder();
-  decoder.push(Buffer.concat([encodeVersion(EMULATOR_DEFAULTS.version), encodeIdentity('bench')]));
+  decoder.push(Buffer.concat([encodeVersion(DEFAULT_EMULATOR_OPTIONS.version), encodeIdentity('bench')]));
   const receivedAt = Date.now();
   return records.map((r) => {
     const [message] = decoder.push(encodeRecord(r));
@@ -66,16 +66,16 @@ interface Totals {
 }
 
 const format = sinkFormatter();
-const pool = new BodyPool(NOTICE_ROOM + defaultSinkOptions.maxBatchBytes, defaultSinkOptions.concurrency);
+const pool = new BodyPool(NOTICE_ROOM + DEFAULT_SINK_OPTIONS.maxBatchBytes, DEFAULT_SINK_OPTIONS.concurrency);
 
 /** One pass: every record written into bodies by fillBodies, as the sink does; each body given back as after a 2xx. */
 function onePass(records: readonly SourcedRecord[]): Promise<Totals> {
   return lastValueFrom(
     from(records).pipe(
       fillBodies<SourcedRecord>({
-        maxFrames: defaultSinkOptions.maxBatchFrames,
-        maxBytes: defaultSinkOptions.maxBatchBytes,
-        flushIntervalMs: defaultSinkOptions.flushIntervalMs,
+        maxFrames: DEFAULT_SINK_OPTIONS.maxBatchFrames,
+        maxBytes: DEFAULT_SINK_OPTIONS.maxBatchBytes,
+        flushIntervalMs: DEFAULT_SINK_OPTIONS.flushIntervalMs,
         headroom: NOTICE_ROOM,
         write: format.write,
         framesOf: format.frames,
@@ -105,7 +105,7 @@ interface CaseResult {
   readonly recordsPerSecond: number;
 }
 
-const scratch = Buffer.allocUnsafeSlow(defaultSinkOptions.maxBatchBytes);
+const scratch = Buffer.allocUnsafeSlow(DEFAULT_SINK_OPTIONS.maxBatchBytes);
 
 /** Only the formatter, no batching: what src/format itself costs. */
 function formatOnlyPass(records: readonly SourcedRecord[]): Promise<Totals> {

@@ -13,7 +13,7 @@ import type { IdentityPadding } from '../src/protocol/encode';
 import { identityPaddingFor, prepareBaseline, type Baseline } from './harness/baseline';
 import { calibrateEmulator, type Calibration } from './harness/calibrate';
 import { repoRoot } from './harness/daemon';
-import { CPU_RATIO_TARGETS, FULL_SIZES, HARNESS_DEFAULTS, QUICK_SIZES, type HarnessOptions } from './harness/options';
+import { CPU_RATIO_TARGETS, FULL_SIZES, DEFAULT_HARNESS_OPTIONS, QUICK_SIZES, type HarnessOptions } from './harness/options';
 import { SCENARIOS, type ScenarioName, type ScenarioResult } from './harness/scenarios';
 
 interface Args {
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   const results: ScenarioResult[] = [];
   const profDir = join(repoRoot(), 'bench', 'results', 'prof');
   const harness: HarnessOptions = {
-    ...HARNESS_DEFAULTS,
+    ...DEFAULT_HARNESS_OPTIONS,
     daemonNodeArgs: [...args.nodeFlags, ...(args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])],
     extraCollectorFlags: args.collectorFlags,
   };

@@ -1,17 +1,17 @@
 // `npm run bench:soak [-- --minutes 10]`: a steady 5,000 records/s for ten minutes against the
 // real daemon, its RSS sampled every few seconds. The claim is "flat after warm-up": the RSS at
 // the end is about what it was once the first minute was over, and the least-squares slope of the
-// samples after warm-up is under SOAK_DEFAULTS.flatSlopeMbPerMin. Printed, never asserted.
+// samples after warm-up is under DEFAULT_SOAK_OPTIONS.flatSlopeMbPerMin. Printed, never asserted.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './harness/daemon';
 import { runLoad } from './harness/load';
-import { COLLECTOR_FLAGS, recordsPerConnectionFor, SOAK_DEFAULTS } from './harness/options';
+import { COLLECTOR_FLAGS, recordsPerConnectionFor, DEFAULT_SOAK_OPTIONS } from './harness/options';
 import { rssSlopeMbPerMin } from './harness/procStats';
 
 function minutesArg(argv: readonly string[]): number {
   const i = argv.indexOf('--minutes');
-  if (i < 0) return SOAK_DEFAULTS.minutes;
+  if (i < 0) return DEFAULT_SOAK_OPTIONS.minutes;
   const m = Number(argv[i + 1]);
   if (!(m > 0)) throw new Error('--minutes needs a positive number');
   return m;
@@ -19,8 +19,8 @@ function minutesArg(argv: readonly string[]): number {
 
 async function main(): Promise<void> {
   const minutes = minutesArg(process.argv.slice(2));
-  const { rate, connections, sampleEveryS, flatSlopeMbPerMin } = SOAK_DEFAULTS;
-  const warmUpS = Math.min(SOAK_DEFAULTS.warmUpS, (minutes * 60) / 3); // short runs still keep most samples after warm-up
+  const { rate, connections, sampleEveryS, flatSlopeMbPerMin } = DEFAULT_SOAK_OPTIONS;
+  const warmUpS = Math.min(DEFAULT_SOAK_OPTIONS.warmUpS, (minutes * 60) / 3); // short runs still keep most samples after warm-up
   const recordsPerConnection = recordsPerConnectionFor(rate, minutes * 60, connections);
   const started = new Date();
   process.stdout.write(`soak: ${rate} rec/s over ${connections} connections for ${minutes} min, RSS every ${sampleEveryS} s, warm-up ${warmUpS} s\n`);

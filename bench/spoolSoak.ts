@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { repoRoot } from './harness/daemon';
 import { nowMs } from './harness/ledger';
 import { runLoad } from './harness/load';
-import { COLLECTOR_FLAGS, recordsPerConnectionFor, SOAK_DEFAULTS } from './harness/options';
+import { COLLECTOR_FLAGS, recordsPerConnectionFor, DEFAULT_SOAK_OPTIONS } from './harness/options';
 import { rssSlopeMbPerMin } from './harness/procStats';
 
 function numberArg(argv: readonly string[], flag: string, fallback: number): number {
@@ -27,8 +27,8 @@ async function main(): Promise<void> {
   const minutes = numberArg(argv, '--minutes', 30);
   const everyMin = numberArg(argv, '--every', 10);
   const downMin = numberArg(argv, '--down', 2);
-  const { rate, connections, sampleEveryS, flatSlopeMbPerMin } = SOAK_DEFAULTS;
-  const warmUpS = Math.min(SOAK_DEFAULTS.warmUpS, (minutes * 60) / 3);
+  const { rate, connections, sampleEveryS, flatSlopeMbPerMin } = DEFAULT_SOAK_OPTIONS;
+  const warmUpS = Math.min(DEFAULT_SOAK_OPTIONS.warmUpS, (minutes * 60) / 3);
   const recordsPerConnection = recordsPerConnectionFor(rate, minutes * 60, connections);
   const spoolDir = mkdtempSync(join(tmpdir(), 'plc-spool-soak-'));
   const started = new Date();

@@ -2,13 +2,15 @@
 // connection (protocol/deframe.ts), file descriptors over every listener and connection
 // (source/socketSource.ts). A holder takes before it holds and gives back when it lets go.
 
+import { OptionsError } from './errors';
+
 export class Budget {
   private heldUnits = 0;
 
   /** `limit`: what all holders together may hold; Infinity for no bound. */
   constructor(readonly limit: number) {
     if (!(Number.isSafeInteger(limit) || limit === Infinity) || limit < 0) {
-      throw new RangeError(`a budget's limit must be a whole number >= 0 or Infinity, got ${limit}`);
+      throw new OptionsError(`a budget's limit must be a whole number >= 0 or Infinity, got ${limit}`);
     }
   }
 

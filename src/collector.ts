@@ -10,7 +10,7 @@ import { packageVersion } from './daemon/version';
 import type { EventBase } from './events';
 import { FirstServeSet } from './firstServeSet';
 import { resolveFormatOptions } from './format/options';
-import { COLLECTOR_DEFAULTS, type CollectorOptions } from './options';
+import { DEFAULT_COLLECTOR_OPTIONS, type CollectorOptions } from './options';
 import { openServeDb, type ServeDb, type ServeDbEvent } from './servedb';
 import { resolveServeDbOptions } from './servedb/options';
 import type { ServeSet } from './servedb/serve';
@@ -118,7 +118,7 @@ export function createCollector(options: CollectorOptions): Collector {
   const sourceOptions = resolveSourceOptions(options.source);
   const formatter = sinkFormatter(resolveFormatOptions(options.format));
   const sinkOptions = resolveSinkOptions(options.sink);
-  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? COLLECTOR_DEFAULTS.shutdownTimeoutMs;
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_COLLECTOR_OPTIONS.shutdownTimeoutMs;
   const spoolOptions = options.spool === undefined ? undefined : resolveSpoolOptions(options.spool);
 
   const events = new Subject<CollectorEvent>();

@@ -1,7 +1,7 @@
 // pg-logplexcollector as a library: `import { createCollector } from 'pg-logplexcollector'`.
 // The stages are exported too, for apps that want to build their own pipeline from them.
 export { createCollector, type Collector, type CollectorEvent, type CollectorStats, type LifecycleEvent } from './collector';
-export { COLLECTOR_DEFAULTS, type CollectorOptions } from './options';
+export { DEFAULT_COLLECTOR_OPTIONS, type CollectorOptions } from './options';
 export type { EventBase, EventLevel, EventSink } from './events';
 export { Secret } from './secret';
 

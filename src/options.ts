@@ -28,7 +28,7 @@ export interface CollectorOptions {
   readonly shutdownTimeoutMs?: number;
 }
 
-export const COLLECTOR_DEFAULTS = {
+export const DEFAULT_COLLECTOR_OPTIONS = {
   // Long enough for a healthy logplex to take a full buffer of batches, short enough for an
   // init system's stop timeout (systemd: 90 s) to never have to SIGKILL us.
   shutdownTimeoutMs: 10_000,

@@ -4,10 +4,11 @@
 // `rxjs/internal/*` (package.json "exports"), with types under dist/types ("typesVersions").
 // Import rxjs from here, never from 'rxjs', or the whole package comes back.
 //
-// The types are rxjs's public ones (`import type ... from 'rxjs'`, which loads nothing): the
-// declarations we ship name `rxjs`, never `rxjs/internal/*`, so an embedder's types are its
-// own rxjs's, and a move inside rxjs's internals cannot break them. Each value is the same
-// object either way; only where it is loaded from differs.
+// Values come from the deep modules; their types are the public ones of 'rxjs' (a type-only
+// import, which loads nothing), so the declarations we publish never name `rxjs/internal/*`: an
+// embedder's types do not depend on rxjs's private layout. spec/package/internals.spec.ts checks
+// that each deep module still exports the very object 'rxjs' does, so an rxjs that moves one
+// fails the suite rather than the daemon.
 import type * as Rx from 'rxjs';
 import { Observable as ObservableImpl } from 'rxjs/internal/Observable';
 import { Subject as SubjectImpl } from 'rxjs/internal/Subject';

@@ -6,12 +6,12 @@ import { encodeIdentity, encodeRecord, encodeVersion } from '../../src/protocol/
 import { Secret } from '../../src/secret';
 import type { Serve } from '../../src/servedb/serve';
 import { createFormatter } from '../../src/format';
-import { EMULATOR_DEFAULTS, syntheticRecord } from '../../src/tools/logfebeEmulator';
+import { DEFAULT_EMULATOR_OPTIONS, syntheticRecord } from '../../src/tools/logfebeEmulator';
 
 /** `(backend, seq) → frames`, for records as syntheticRecord makes them, on a serve named `serveName`. */
 export function frameCounterFor(serveName: string): (backend: number, seq: number) => number {
   const decoder = new LogfebeDecoder();
-  decoder.push(Buffer.concat([encodeVersion(EMULATOR_DEFAULTS.version), encodeIdentity('bench')]));
+  decoder.push(Buffer.concat([encodeVersion(DEFAULT_EMULATOR_OPTIONS.version), encodeIdentity('bench')]));
   const format = createFormatter();
   const serve: Serve = {
     identity: 'bench',

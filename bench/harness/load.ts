@@ -7,7 +7,7 @@ import { startLogplexStandIn, type AcceptedBody, type LogplexStandIn, type Stand
 import { prepareEmulatorJob, prepareEmulatorJobInChild, type EmulatorJob, type ReadyEmulator } from './emulatorChild';
 import { DaemonChild, DEFAULT_KEPT_EVENTS, type DaemonExit, type ServeSpec } from './daemon';
 import { MarkerLedger, nowMs, type LedgerSummary } from './ledger';
-import { HARNESS_DEFAULTS, type HarnessOptions } from './options';
+import { DEFAULT_HARNESS_OPTIONS, type HarnessOptions } from './options';
 import { cpuSeconds, RssSampler, statusMb, type RssSample } from './procStats';
 
 export interface LoadSpec {
@@ -79,7 +79,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 export const tokenOfServe = (i: number): string => `t.00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
 
-export async function runLoad(spec: LoadSpec, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<LoadResult> {
+export async function runLoad(spec: LoadSpec, harness: HarnessOptions = DEFAULT_HARNESS_OPTIONS): Promise<LoadResult> {
   const backends = spec.serves * spec.connectionsPerServe;
   const serveOf = (backend: number): number => Math.floor(backend / spec.connectionsPerServe);
   const ledger = new MarkerLedger(backends, spec.recordsPerConnection, (b) => tokenOfServe(serveOf(b)));

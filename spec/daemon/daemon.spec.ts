@@ -226,5 +226,13 @@ describe('pg-logplexcollector, running', () => {
     await d.waitFor('serves_accepted', (l) => l.reason === 'rescan');
     await d.waitFor('listening', (l) => l.socket === socket);
   });
+
+  it('says the outcome of a SIGHUP that finds no serves.new', async () => {
+    const d = start(['--no-watch', '--poll-interval', '60m']);
+    await d.waitFor('started');
+    d.kill('SIGHUP');
+    await d.waitFor('reload_requested', (l) => l.signal === 'SIGHUP');
+    expect(await d.waitFor('serves_unchanged')).toMatchObject({ level: 'info', reason: 'rescan', serves: '0' });
+  });
 });
 

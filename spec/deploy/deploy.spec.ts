@@ -2,14 +2,19 @@
 // makes: the process a supervisor starts is the daemon itself, SIGTERM is the stop signal and
 // comes with time to deliver, nothing runs as root. Checked by the real tools where this machine
 // has them (systemd-analyze, a docker daemon), and by reading the files everywhere.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { parseDuration } from '../../src/daemon/config';
 
 const ROOT = resolve(__dirname, '../..');
 const UNIT = join(ROOT, 'deploy/pg-logplexcollector.service');
 const DOCKERFILE = join(ROOT, 'Dockerfile');
+/** Node's current long-term-support line: the image's base. */
+const LTS = '24';
 
 /** `Key=value` lines of one section of a systemd unit (repeated keys keep every value). */
 function unitSection(text: string, section: string): Map<string, string[]> {
@@ -69,9 +74,18 @@ describe('deploy/pg-logplexcollector.service', () => {
     expect(one('PrivateTmp')).toBe('yes');
     expect(one('ProtectHome')).toBe('yes');
     expect(one('CapabilityBoundingSet')).toBe('');
-    const serveDb = /^SERVE_DB_DIR=(\S+)$/.exec(one('Environment') ?? '')?.[1];
+    const env = (name: string) => (service.get('Environment') ?? []).map((e) => new RegExp(`^${name}=(\\S+)$`).exec(e)?.[1]).find((v) => v !== undefined);
+    const serveDb = env('SERVE_DB_DIR');
     expect(serveDb).toBe('/var/lib/pg-logplexcollector');
     expect(one('ReadWritePaths')?.split(/\s+/)).toContain(serveDb);
+    // The spool sits inside the one writable path.
+    expect(env('PG_LOGPLEXCOLLECTOR_SPOOL_DIR')?.startsWith(`${serveDb}/`)).toBe(true);
+  });
+
+  it("takes LOGPLEX_URL and flags from an optional environment file, and names this project's README", () => {
+    expect(one('EnvironmentFile')).toBe('-/etc/default/pg-logplexcollector');
+    expect(unit).not.toMatch(/^Documentation=.*heroku\/pg-logplexcollector/m);
+    expect(unitSection(unit, 'Unit').get('Documentation')).toEqual(['file:/opt/pg-logplexcollector/node_modules/pg-logplexcollector/README.md']);
   });
 
   const verify = has('systemd-analyze');
@@ -125,8 +139,11 @@ describe('Dockerfile', () => {
   const final = stages.at(-1) ?? [];
   const finalOf = (op: string) => final.filter((i) => i.op === op);
 
-  it('runs on Node 20 slim, production dependencies only', () => {
-    expect(final[0]?.args).toMatch(/^node:20-slim(\s|$)/);
+  it("runs on the current LTS line, one of package.json's engines, production dependencies only", () => {
+    const engines = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+    const base = stages.map((stage) => /^node:(\d+)-slim(\s|$)/.exec(stage[0]?.args ?? '')?.[1]);
+    expect(base).toEqual([LTS, LTS]);
+    expect(engines.split('||').map((range) => range.trim())).toContain(`^${LTS}`);
     expect(finalOf('RUN').some((i) => /\bnpm ci\b.*--omit=dev/.test(i.args))).toBe(true);
     expect(finalOf('COPY').some((i) => /--from=build\b.*\bdist\b/.test(i.args))).toBe(true);
   });
@@ -148,12 +165,66 @@ describe('Dockerfile', () => {
     expect(parseDuration('--shutdown-timeout', timeout, 0, 600_000)).toBeLessThan(10_000);
   });
 
-  it('keeps the serve database and the socket directory in volumes', () => {
+  /** ENV values of the final stage (`ENV A=1 B=2` on one line or several). */
+  const env = (name: string): string | undefined =>
+    finalOf('ENV')
+      .flatMap((i) => [...i.args.matchAll(/(\w+)=(\S+)/g)])
+      .find((m) => m[1] === name)?.[2];
+
+  it('keeps the serve database, the spool and the socket directory in volumes', () => {
     const volumes = finalOf('VOLUME').flatMap((i) => JSON.parse(i.args) as string[]);
-    const serveDb = finalOf('ENV')
-      .map((i) => /^SERVE_DB_DIR=(\S+)$/.exec(i.args)?.[1])
-      .find((v) => v !== undefined);
-    expect(volumes).toEqual(expect.arrayContaining([serveDb, '/run/pg-logplexcollector']));
+    const serveDb = env('SERVE_DB_DIR');
+    const spool = env('PG_LOGPLEXCOLLECTOR_SPOOL_DIR');
+    expect({ serveDb, spool }).toEqual({ serveDb: expect.stringMatching(/^\//), spool: expect.stringMatching(/^\//) });
+    expect(volumes).toEqual(expect.arrayContaining([serveDb, spool, '/run/pg-logplexcollector']));
+  });
+
+  it('serves metrics on every interface of the container, on the port it exposes', () => {
+    const listen = env('PG_LOGPLEXCOLLECTOR_METRICS_LISTEN') ?? '';
+    expect(listen).toMatch(/^0\.0\.0\.0:\d+$/);
+    expect(finalOf('EXPOSE').map((i) => i.args)).toEqual([listen.split(':')[1]]);
+  });
+
+  describe('HEALTHCHECK', () => {
+    const check = finalOf('HEALTHCHECK').at(-1)?.args ?? '';
+    const argv = JSON.parse(/\bCMD\s+(\[.*\])$/.exec(check)?.[1] ?? '[]') as string[];
+    let server: Server;
+    let status = 200;
+    let port = 0;
+    beforeAll(async () => {
+      server = createServer((req, res) => {
+        res.writeHead(req.url === '/healthz' ? status : 404);
+        res.end();
+      });
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      port = (server.address() as AddressInfo).port;
+    });
+    afterAll(() => new Promise((done) => server.close(done)));
+    // The command as docker runs it in the image (its node is the first word), on this node; not
+    // spawnSync, which would hold the event loop the server above answers on.
+    const probe = async (listen: string): Promise<number | null> => {
+      const child = spawn(process.execPath, argv.slice(1), { env: { PG_LOGPLEXCOLLECTOR_METRICS_LISTEN: listen }, stdio: 'ignore' });
+      const [code] = (await once(child, 'exit')) as [number | null];
+      return code;
+    };
+
+    it('asks /healthz on the port the metrics variable names: healthy on 200, not on anything else', async () => {
+      expect(argv[0]).toBe('node');
+      status = 200;
+      expect(await probe(`0.0.0.0:${port}`)).toBe(0);
+      status = 503;
+      expect(await probe(`0.0.0.0:${port}`)).toBe(1);
+    });
+
+    it('is unhealthy when nothing answers', async () => {
+      const closed = createServer();
+      closed.listen(0, '127.0.0.1');
+      await once(closed, 'listening');
+      const free = (closed.address() as AddressInfo).port;
+      await new Promise((done) => closed.close(done));
+      expect(await probe(`0.0.0.0:${free}`)).toBe(1);
+    });
   });
 
   const docker = has('docker') && spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0;

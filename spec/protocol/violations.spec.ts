@@ -2,6 +2,7 @@
 import { LogfebeDecoder } from '../../src/protocol/decoder';
 import { encodeIdentity, encodeRaw, encodeRecord, encodeVersion } from '../../src/protocol/encode';
 import { ProtocolError } from '../../src/protocol/errors';
+import { OptionsError } from '../../src/errors';
 import type { LogRecord } from '../../src/protocol/messages';
 import { byteByByte, decodeChunks, fullRecord, violationOf } from './streams';
 
@@ -127,9 +128,9 @@ describe('lengths', () => {
   });
 
   it('refuses nonsensical options where the decoder is built', () => {
-    expect(() => new LogfebeDecoder({ maxMessageBytes: 3 })).toThrow(RangeError);
-    expect(() => new LogfebeDecoder({ maxMessageBytes: 1.5 })).toThrow(RangeError);
-    expect(() => new LogfebeDecoder({ maxMessageBytes: 2 ** 31 })).toThrow(RangeError);
+    expect(() => new LogfebeDecoder({ maxMessageBytes: 3 })).toThrow(OptionsError);
+    expect(() => new LogfebeDecoder({ maxMessageBytes: 1.5 })).toThrow(OptionsError);
+    expect(() => new LogfebeDecoder({ maxMessageBytes: 2 ** 31 })).toThrow(OptionsError);
   });
 });
 

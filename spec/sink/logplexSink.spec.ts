@@ -9,6 +9,7 @@ import { lastValueFrom, Subject, tap, type Subscription } from 'rxjs';
 import { logplexSink, type LogplexSinkConfig, type SinkEvent, type SinkStats } from '../../src/sink';
 import type { SourcedRecord } from '../../src/source/sourcedRecord';
 import { deadPort, FAST, makeRecord, makeServe, msgOf, startServer, stubFormatter, stubFrames, waitFor, type TestServer } from './support';
+import { undiciPool } from '../../src/sink/undiciPool';
 
 const servers: TestServer[] = [];
 async function server(...args: Parameters<typeof startServer>): Promise<TestServer> {
@@ -437,6 +438,9 @@ describe('logplexSink: failures', () => {
 
 describe('logplexSink: serves that go quiet', () => {
   it('retires a serve idle for laneIdleMs: its counts stay in the totals, and its next line opens a new lane', async () => {
+    // undici loads on the first post (100-250 ms on a busy machine, more on Node 24 and 26):
+    // loaded now, so that the first delivery below is not two idle periods long.
+    undiciPool();
     const s = await server();
     const a = makeServe(s.url, { socketPath: '/run/a.sock', name: 'A' });
     const b = makeServe(s.url, { socketPath: '/run/b.sock', name: 'B' });

@@ -1,11 +1,11 @@
 // Sink options: defaults in one place, partial overrides merged, bad values named by path.
-import { defaultSinkOptions, resolveSinkOptions, SinkOptionsError } from '../../src/sink';
+import { DEFAULT_SINK_OPTIONS, resolveSinkOptions, SinkOptionsError } from '../../src/sink';
 
 describe('resolveSinkOptions', () => {
   it('fills every default and names the package version in the User-Agent', () => {
     const pkg = require('../../package.json') as { version: string };
-    expect(resolveSinkOptions()).toEqual(defaultSinkOptions);
-    expect(defaultSinkOptions).toMatchObject({
+    expect(resolveSinkOptions()).toEqual(DEFAULT_SINK_OPTIONS);
+    expect(DEFAULT_SINK_OPTIONS).toMatchObject({
       flushIntervalMs: 250,
       maxBatchFrames: 5000,
       maxBatchBytes: 1024 * 1024,
@@ -21,7 +21,7 @@ describe('resolveSinkOptions', () => {
     const o = resolveSinkOptions({ concurrency: undefined, gzip: true, retry: { maxAttempts: 3 } });
     expect(o.concurrency).toBe(4);
     expect(o.gzip).toBe(true);
-    expect(o.retry).toEqual({ ...defaultSinkOptions.retry, maxAttempts: 3 });
+    expect(o.retry).toEqual({ ...DEFAULT_SINK_OPTIONS.retry, maxAttempts: 3 });
   });
 
   it.each([

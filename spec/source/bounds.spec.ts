@@ -3,6 +3,7 @@
 // a connection that does not complete V and I in time is closed (LOGFEBE_HANDSHAKE_TIMEOUT);
 // connections per serve are capped, and listeners and connections together leave the reserved
 // descriptors alone, each refusal said in one aggregated line (who gives way: admission.spec.ts).
+import { errnoCode } from '../../src/errors';
 import { encodeRecord, encodeVersion } from '../../src/protocol/encode';
 import { FakeBackend, Harness, handshake, makeServe, record, tempDir, waitFor } from './support';
 
@@ -39,7 +40,10 @@ describe('socketSource bounds on what peers make it hold', () => {
     for (let i = 0; i < 10; i++) {
       const b = await open(serve.socketPath, 'app');
       hostile.push(b);
-      await b.write(mostOf);
+      // A connection past the bound is closed while this write is still under way: Node 24 and
+      // later fail the write (ECANCELED), earlier ones said nothing. Either way it is the refusal
+      // this test is about, counted below from the collector's side.
+      await b.write(mostOf).catch((err: unknown) => expect(errnoCode(err)).toMatch(/^(ECANCELED|EPIPE|ECONNRESET)$/));
     }
     await waitFor('the connections past the bound to be refused', () => harness!.eventsOf('protocol_error').length >= 6, 10_000);
     const refused = harness.eventsOf('protocol_error');

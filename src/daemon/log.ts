@@ -10,7 +10,7 @@
 import type { EventBase, SnakeCaseFlatEvent } from '../events';
 import { escapeInvisible, quoteVisibly } from '../quote';
 import type { LogFormat, LogLevel } from './config';
-import { LOG_DEFAULTS } from './options';
+import { DEFAULT_LOG_OPTIONS } from './options';
 import { createRepeatFilter } from './logRepeats';
 import { createLogWriter, type LogSink } from './logWriter';
 
@@ -20,7 +20,7 @@ export interface RenderLimits {
   readonly maxErrorChars: number;
 }
 
-const DEFAULT_LIMITS: RenderLimits = LOG_DEFAULTS;
+const DEFAULT_LIMITS: RenderLimits = DEFAULT_LOG_OPTIONS;
 
 // Bare logfmt values: no space, quote, `=` or backslash, and nothing invisible (\p{C}: controls,
 // format characters, surrogates, unassigned; \p{Z}: every kind of space and line separator).
@@ -89,7 +89,7 @@ export function createLogger<E extends EventBase>(
   format: LogFormat,
   sink: LogSink,
   least: LogLevel = 'info',
-  options = LOG_DEFAULTS,
+  options = DEFAULT_LOG_OPTIONS,
 ): Logger<E> {
   const render = format === 'json' ? formatJson : formatLogfmt;
   const floor = RANK[least];

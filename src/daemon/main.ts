@@ -3,7 +3,7 @@
 // found before anything listens, and is reported as one line with a non-zero exit.
 import { interval } from '../rx';
 import { createCollector, type Collector, type CollectorEvent } from '../collector';
-import { COLLECTOR_DEFAULTS, type CollectorOptions } from '../options';
+import { DEFAULT_COLLECTOR_OPTIONS, type CollectorOptions } from '../options';
 import { ConfigError, DEFAULT_STATS_INTERVAL_MS, EXIT, USAGE, parseConfig, type DaemonConfig } from './config';
 import type { DaemonEvent } from './events';
 import { createLogger } from './log';
@@ -92,6 +92,13 @@ export async function main(argv: readonly string[], extras: MainExtras = {}): Pr
     process.stdout.write(`${PROG} ${packageVersion()}\n`);
     return;
   }
+  if (config.checkServes !== undefined) {
+    const { checkServesFile } = await import('./checkServes');
+    const result = await checkServesFile(config.checkServes, config.logplexUrl);
+    (result.ok ? process.stdout : process.stderr).write(`${result.text}\n`);
+    process.exitCode = result.ok ? EXIT.ok : EXIT_FAILURE;
+    return;
+  }
   if (config.demo) {
     if (extras.loadDemo === undefined) fatal(EXIT_CONFIG, '--demo is run by the pg-logplexcollector command (bin/pg-logplexcollector.js)');
     const runDemo = await extras.loadDemo();
@@ -122,7 +129,7 @@ export interface RunningDaemon {
  */
 export async function startDaemon(config: DaemonConfig, serveDbDir: string): Promise<RunningDaemon> {
   const log = createLogger<CollectorEvent | DaemonEvent>(config.logFormat, process.stderr, config.logLevel);
-  const shutdownTimeoutMs = config.tunables.shutdownTimeoutMs ?? COLLECTOR_DEFAULTS.shutdownTimeoutMs;
+  const shutdownTimeoutMs = config.tunables.shutdownTimeoutMs ?? DEFAULT_COLLECTOR_OPTIONS.shutdownTimeoutMs;
   let collector: Collector;
   try {
     collector = createCollector(collectorOptions(config, serveDbDir));

@@ -12,7 +12,7 @@ export interface LogOptions {
   readonly maxQueuedBytes: number; // lines waiting for a slow stderr; past this, ours are dropped and counted
 }
 
-export const LOG_DEFAULTS: LogOptions = {
+export const DEFAULT_LOG_OPTIONS: LogOptions = {
   // Enough for any identity, socket path or reason a person would write; a 1 MiB identity is
   // ~5,000 times that.
   maxFieldChars: 200,

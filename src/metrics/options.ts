@@ -1,5 +1,6 @@
 // Every tunable of the metrics endpoint, with its default, in one place.
 
+import { CollectorError } from '../errors';
 export interface MetricsOptions {
   /**
    * `host:port` to serve /metrics, /healthz and /readyz on (`[::1]:9187` for IPv6; port 0 picks
@@ -50,7 +51,7 @@ export const DEFAULT_METRICS_OPTIONS: Omit<MetricsOptions, 'listen'> = {
 export type MetricsOptionsInput = Pick<MetricsOptions, 'listen'> & Partial<Omit<MetricsOptions, 'listen'>>;
 
 /** A listen address the metrics server cannot use. */
-export class MetricsOptionsError extends Error {
+export class MetricsOptionsError extends CollectorError {
   readonly code = 'METRICS_OPTIONS_INVALID';
   override readonly name = 'MetricsOptionsError';
 }

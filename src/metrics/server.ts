@@ -7,6 +7,7 @@
 // to each scraper's socket. /healthz and /readyz never wait for a render. Connections are bounded
 // by closing the oldest idle ones (connectionSlots.ts), and every phase of a request has a
 // deadline of seconds, checked every second, not node's default of every 30.
+import { CollectorError } from '../errors';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Collector } from '../collector';
@@ -22,7 +23,7 @@ export interface MetricsServer extends CollectorMetrics {
 }
 
 /** Errors that keep the metrics endpoint from listening, with a stable code. */
-export class MetricsListenError extends Error {
+export class MetricsListenError extends CollectorError {
   readonly code = 'METRICS_LISTEN_FAILED';
   override readonly name = 'MetricsListenError';
 }

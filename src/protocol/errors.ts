@@ -1,6 +1,8 @@
 // A connection that breaks the protocol is closed with one of these; the code is what an
 // operator's alerting or a test keys on, the message is what a person reads in the log line.
 
+import { CollectorError } from '../errors';
+
 export type ProtocolErrorCode =
   | 'LOGFEBE_UNKNOWN_TYPE' // type byte is not V, I or L
   | 'LOGFEBE_BAD_ORDER' // V first, I second, then L only
@@ -14,7 +16,7 @@ export type ProtocolErrorCode =
   | 'LOGFEBE_PARTIAL_LIMIT' // an unfinished message would take all connections' unfinished messages past their bound
   | 'LOGFEBE_HANDSHAKE_TIMEOUT'; // V and I did not both arrive within the handshake timeout
 
-export class ProtocolError extends Error {
+export class ProtocolError extends CollectorError {
   override readonly name = 'ProtocolError';
   readonly code: ProtocolErrorCode;
 

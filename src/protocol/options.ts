@@ -1,5 +1,6 @@
 // Every tunable of the protocol stage, with its default, in one place.
 
+import { OptionsError } from '../errors';
 export interface ProtocolOptions {
   /**
    * Largest accepted message, counted as its length field does (the payload plus the 4 length
@@ -22,7 +23,7 @@ export function resolveProtocolOptions(options: Partial<ProtocolOptions> = {}): 
   };
   // Below 4 not even an empty message would fit; above 2^31-1 the int32 length cannot say it.
   if (!Number.isInteger(resolved.maxMessageBytes) || resolved.maxMessageBytes < 4 || resolved.maxMessageBytes > 0x7fffffff) {
-    throw new RangeError(`maxMessageBytes must be an integer from 4 to 2147483647, got ${resolved.maxMessageBytes}`);
+    throw new OptionsError(`maxMessageBytes must be an integer from 4 to 2147483647, got ${resolved.maxMessageBytes}`);
   }
   return resolved;
 }

@@ -3,6 +3,8 @@
 // A rejected serves.new is not an error of this kind: it is an event (serves_rejected) and
 // the collector keeps running with what it had.
 
+import { CollectorError, errnoCode } from '../errors';
+
 export type ServeDbErrorCode =
   | 'SERVEDB_MISSING_DIR' // SERVE_DB_DIR does not exist
   | 'SERVEDB_NOT_A_DIR' // SERVE_DB_DIR is a file (or something else that is not a directory)
@@ -10,7 +12,7 @@ export type ServeDbErrorCode =
   | 'SERVEDB_CORRUPT_LOADED' // serves.loaded is not a valid serves file
   | 'SERVEDB_LOCKED'; // another running collector holds SERVE_DB_DIR/lock
 
-export class ServeDbError extends Error {
+export class ServeDbError extends CollectorError {
   override readonly name = 'ServeDbError';
   readonly code: ServeDbErrorCode;
 
@@ -20,14 +22,7 @@ export class ServeDbError extends Error {
   }
 }
 
-/** The errno code of a Node fs error, if it is one. */
-export function errnoCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code: unknown = err.code;
-    return typeof code === 'string' ? code : undefined;
-  }
-  return undefined;
-}
+export { errnoCode } from '../errors';
 
 /** A short reason for a Node fs error without its stack: `EACCES: permission denied`. */
 export function describeFsError(err: unknown): string {

@@ -1,6 +1,7 @@
 // Every tunable of the serve database, with its default, in one place.
 import { asyncScheduler, type SchedulerLike } from '../rx';
 
+import { OptionsError } from '../errors';
 export interface ServeDbOptions {
   /** SERVE_DB_DIR: the directory holding serves.new, serves.loaded, serves.rej and last_error. */
   readonly dir: string;
@@ -63,14 +64,14 @@ export function resolveServeDbOptions(options: ServeDbOptionsInput): ServeDbOpti
     dirSetting: options.dirSetting ?? DEFAULT_SERVE_DB_OPTIONS.dirSetting,
   };
   if (!Number.isFinite(resolved.watchReadyTimeoutMs) || resolved.watchReadyTimeoutMs <= 0) {
-    throw new RangeError(`watchReadyTimeoutMs must be positive, got ${resolved.watchReadyTimeoutMs}`);
+    throw new OptionsError(`watchReadyTimeoutMs must be positive, got ${resolved.watchReadyTimeoutMs}`);
   }
   if (!Number.isFinite(resolved.pollIntervalMs) || resolved.pollIntervalMs < 10) {
-    throw new RangeError(`pollIntervalMs must be at least 10, got ${resolved.pollIntervalMs}`);
+    throw new OptionsError(`pollIntervalMs must be at least 10, got ${resolved.pollIntervalMs}`);
   }
   if (!Number.isFinite(resolved.settleMs) || resolved.settleMs < 0) {
-    throw new RangeError(`settleMs must be 0 or more, got ${resolved.settleMs}`);
+    throw new OptionsError(`settleMs must be 0 or more, got ${resolved.settleMs}`);
   }
-  if (resolved.dir === '') throw new RangeError('dir must name the serve database directory');
+  if (resolved.dir === '') throw new OptionsError('dir must name the serve database directory');
   return resolved;
 }

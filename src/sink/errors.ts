@@ -2,6 +2,8 @@
 // events and tests match on `code`, and `transient` is the single answer to "retry or not?".
 // Messages never contain credentials: the URL we hold has none and tokens are never formatted.
 
+import { CollectorError } from '../errors';
+
 export type PostErrorCode =
   | 'LOGPLEX_HTTP_STATUS' // logplex answered with a non-2xx status
   | 'LOGPLEX_TIMEOUT' // connect, headers or body timeout
@@ -9,7 +11,7 @@ export type PostErrorCode =
   | 'LOGPLEX_ABORTED' // we aborted it (shutdown)
   | 'LOGPLEX_REQUEST_INVALID'; // undici refused the request itself: a bug here, retrying cannot help
 
-export class PostError extends Error {
+export class PostError extends CollectorError {
   override readonly name = 'PostError';
   readonly code: PostErrorCode;
   readonly status: number | undefined; // HTTP status for LOGPLEX_HTTP_STATUS
@@ -43,7 +45,7 @@ export function isTransientStatus(status: number): boolean {
 export type GiveUpReason = 'permanent' | 'max_attempts' | 'max_age';
 
 /** The end of a retry run: the last error and why no further attempt was made. */
-export class RetryGiveUpError extends Error {
+export class RetryGiveUpError extends CollectorError {
   override readonly name = 'RetryGiveUpError';
   readonly code = 'RETRY_GAVE_UP';
   constructor(

@@ -3,8 +3,8 @@ export { logplexSink, type LogplexSinkConfig, type SinkSpool } from './logplexSi
 export { nextState, type OutboxState, type OutboxEvent } from './outbox';
 export { sinkFormatter, type SinkFormatter } from './formatter';
 export {
-  defaultRetryPolicy,
-  defaultSinkOptions,
+  DEFAULT_RETRY_POLICY,
+  DEFAULT_SINK_OPTIONS,
   resolveSinkOptions,
   SinkOptionsError,
   type RetryPolicy,

@@ -2,6 +2,7 @@
 // The daemon leaves unset flags undefined (daemon/config.ts) so that these stay the only defaults.
 
 /** How failed posts are retried (retryWithBackoff.ts). */
+import { CollectorError } from '../errors';
 export interface RetryPolicy {
   readonly baseDelayMs: number; // delay before the first retry; doubles on each further one
   readonly maxDelayMs: number; // ceiling of the doubling, so a long outage is polled, not abandoned
@@ -43,7 +44,7 @@ function packageVersion(): string {
   return 'unknown';
 }
 
-export const defaultRetryPolicy: RetryPolicy = {
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   // Logplex 503s are usually a node being rotated out: a quick first retry often lands elsewhere.
   baseDelayMs: 250,
   // Ten seconds between tries of a long outage: at concurrency 4 that is under one request a
@@ -64,7 +65,7 @@ export const defaultRetryPolicy: RetryPolicy = {
   maxRetryAfterMs: 60_000,
 };
 
-export const defaultSinkOptions: SinkOptions = {
+export const DEFAULT_SINK_OPTIONS: SinkOptions = {
   // A quarter second: `heroku logs --tail` feels live and a quiet database still gets batches.
   flushIntervalMs: 250,
   // Ten times log-shuttle's 500. Under load the POSTs a serve can have in flight (concurrency 4),
@@ -99,7 +100,7 @@ export const defaultSinkOptions: SinkOptions = {
   postDeadlineMs: 60_000,
   // Batches come every flush interval; keeping the connection a few seconds saves a TLS handshake each time.
   keepAliveTimeoutMs: 10_000,
-  retry: defaultRetryPolicy,
+  retry: DEFAULT_RETRY_POLICY,
   // Off by default as in log-shuttle: logplex is usually near and CPU on the database host is dearer than bandwidth.
   gzip: false,
   // Serves come and go with tenants; a lane (queue, batcher, counters) kept for every serve ever
@@ -115,7 +116,7 @@ export const defaultSinkOptions: SinkOptions = {
 };
 
 /** Validation failure of an option, named by path as the daemon prints it. */
-export class SinkOptionsError extends Error {
+export class SinkOptionsError extends CollectorError {
   readonly code = 'SINK_OPTIONS_INVALID';
   override readonly name = 'SinkOptionsError';
 }
@@ -131,9 +132,9 @@ export function resolveSinkOptions(input: SinkOptionsInput = {}): SinkOptions {
   const definedRest = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
   const definedRetry = Object.fromEntries(Object.entries(retry ?? {}).filter(([, v]) => v !== undefined));
   const o: SinkOptions = {
-    ...defaultSinkOptions,
+    ...DEFAULT_SINK_OPTIONS,
     ...definedRest,
-    retry: { ...defaultRetryPolicy, ...definedRetry },
+    retry: { ...DEFAULT_RETRY_POLICY, ...definedRetry },
   };
   positive('flushIntervalMs', o.flushIntervalMs);
   positive('maxBatchFrames', o.maxBatchFrames);

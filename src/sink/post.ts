@@ -10,6 +10,7 @@ import { asyncScheduler, type SchedulerLike } from '../rx';
 import { undiciPool, type Pool } from './undiciPool'; // not 'undici': see undiciPool.ts (memory)
 import type { Serve } from '../servedb/serve';
 import { isTransientStatus, PostError } from './errors';
+import { errnoCode } from '../errors';
 import type { SinkOptions } from './options';
 
 const gzipAsync = promisify(gzip); // off the event loop: a 1 MiB body takes milliseconds to deflate
@@ -108,15 +109,10 @@ const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEO
 /** Undici's codes for requests it refused to send: our bug, the same body would fail again. */
 const INVALID_CODES = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'UND_ERR_NOT_SUPPORTED']);
 
-function errorCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
-  return undefined;
-}
-
 /** Any failure of undici or the network as a PostError; unknown causes count as connection trouble. */
 export function classifyRequestError(err: unknown, aborted: boolean): PostError {
   if (err instanceof PostError) return err;
-  const causeCode = errorCode(err) ?? errorCode(err instanceof Error ? err.cause : undefined);
+  const causeCode = errnoCode(err) ?? errnoCode(err instanceof Error ? err.cause : undefined);
   const detail = err instanceof Error ? err.message : String(err);
   if (aborted || causeCode === 'UND_ERR_ABORTED' || causeCode === 'ABORT_ERR') {
     return new PostError('LOGPLEX_ABORTED', 'request aborted', { transient: false, causeCode });

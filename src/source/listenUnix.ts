@@ -1,6 +1,7 @@
 // One listening unix socket as an Observable of accepted connections. Subscribing creates the
 // socket file; unsubscribing closes the listener and removes the file. The connections it
 // emitted belong to the subscriber: closing the listener does not touch them.
+import { CollectorError, errnoCode } from '../errors';
 import { lstatSync, unlinkSync, type Stats } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname } from 'node:path';
@@ -22,7 +23,7 @@ export type ListenErrorCode =
   | 'LISTEN_NO_DIRECTORY' // the parent directory does not exist
   | 'LISTEN_FAILED'; // anything else (permissions, chmod, chown): the message has the OS error
 
-export class ListenError extends Error {
+export class ListenError extends CollectorError {
   override readonly name = 'ListenError';
   readonly code: ListenErrorCode;
   readonly socketPath: string;
@@ -54,13 +55,6 @@ interface FileId {
 }
 
 const idOf = (stats: Stats): FileId => ({ dev: stats.dev, ino: stats.ino });
-
-// Duck-typed, not `instanceof Error`: errors from node's core may come from another realm (jest's
-// vm sandbox is one), where instanceof is false.
-const errnoCode = (error: unknown): string | undefined => {
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-  return typeof code === 'string' ? code : undefined;
-};
 
 const reasonOf = (error: unknown): string => {
   const message = typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : undefined;

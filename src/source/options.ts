@@ -1,4 +1,5 @@
 // Every tunable of the socket source, with its default, in one place.
+import { OptionsError } from '../errors';
 import { resolveProtocolOptions } from '../protocol/options';
 import { readOpenFileLimit } from './fileLimit';
 
@@ -169,38 +170,38 @@ export function resolveSourceOptions(options: Partial<SourceOptions> = {}): Sour
     readIntervalMs: options.readIntervalMs ?? DEFAULT_SOURCE_OPTIONS.readIntervalMs,
   };
   if (!Number.isInteger(resolved.socketMode) || resolved.socketMode < 0 || resolved.socketMode > 0o7777) {
-    throw new RangeError(`socketMode must be a file mode from 0 to 0o7777, got ${resolved.socketMode}`);
+    throw new OptionsError(`socketMode must be a file mode from 0 to 0o7777, got ${resolved.socketMode}`);
   }
   if (resolved.socketGroup !== undefined && (!Number.isInteger(resolved.socketGroup) || resolved.socketGroup < 0 || resolved.socketGroup > 0xfffffffe)) {
-    throw new RangeError(`socketGroup must be a group id, got ${resolved.socketGroup}`);
+    throw new OptionsError(`socketGroup must be a group id, got ${resolved.socketGroup}`);
   }
   if (!Number.isInteger(resolved.listenBacklog) || resolved.listenBacklog < 1) {
-    throw new RangeError(`listenBacklog must be a positive integer, got ${resolved.listenBacklog}`);
+    throw new OptionsError(`listenBacklog must be a positive integer, got ${resolved.listenBacklog}`);
   }
   // A frame is its length field plus the type byte: one at the record cap must be able to wait.
   if (!Number.isSafeInteger(resolved.maxPartialBytes) || resolved.maxPartialBytes < maxMessageBytes + 1) {
-    throw new RangeError(
+    throw new OptionsError(
       `maxPartialBytes (--partial-cap) must hold at least one record at the record cap (${maxMessageBytes + 1} bytes), got ${resolved.maxPartialBytes}`,
     );
   }
   if (!Number.isFinite(resolved.handshakeTimeoutMs) || resolved.handshakeTimeoutMs <= 0) {
-    throw new RangeError(`handshakeTimeoutMs must be a number of milliseconds > 0, got ${resolved.handshakeTimeoutMs}`);
+    throw new OptionsError(`handshakeTimeoutMs must be a number of milliseconds > 0, got ${resolved.handshakeTimeoutMs}`);
   }
   for (const key of ['maxConnectionsPerServe', 'maxUnidentifiedPerServe', 'reservedFileDescriptors'] as const) {
     const value = resolved[key];
     if (!Number.isInteger(value) || value < (key === 'reservedFileDescriptors' ? 0 : 1)) {
-      throw new RangeError(`${key} must be a whole number${key === 'reservedFileDescriptors' ? ' >= 0' : ' >= 1'}, got ${value}`);
+      throw new OptionsError(`${key} must be a whole number${key === 'reservedFileDescriptors' ? ' >= 0' : ' >= 1'}, got ${value}`);
     }
   }
   const fileLimit = resolved.openFileLimit ?? Infinity;
   if (fileLimit - resolved.reservedFileDescriptors < MIN_SOCKET_DESCRIPTORS) {
-    throw new RangeError(
+    throw new OptionsError(
       `the open-file limit (${fileLimit}) leaves fewer than ${MIN_SOCKET_DESCRIPTORS} descriptors for sockets once ` +
         `${resolved.reservedFileDescriptors} are reserved: raise it (ulimit -n) or lower the reserve (reservedFileDescriptors, --fd-reserve)`,
     );
   }
   if (!Number.isFinite(resolved.connectionsRefusedReportMs) || resolved.connectionsRefusedReportMs <= 0) {
-    throw new RangeError(`connectionsRefusedReportMs must be a number of milliseconds > 0, got ${resolved.connectionsRefusedReportMs}`);
+    throw new OptionsError(`connectionsRefusedReportMs must be a number of milliseconds > 0, got ${resolved.connectionsRefusedReportMs}`);
   }
   // Past a second, records would sit in the kernel longer than a flush: surely a unit mistake.
   if (!Number.isFinite(resolved.readIntervalMs) || resolved.readIntervalMs < 0 || resolved.readIntervalMs > MAX_READ_INTERVAL_MS) {
@@ -208,7 +209,7 @@ export function resolveSourceOptions(options: Partial<SourceOptions> = {}): Sour
   }
   for (const key of ['drainIdleMs', 'drainTimeoutMs', 'listenRetryMs', 'listenSliceMs'] as const) {
     const value = resolved[key];
-    if (!Number.isFinite(value) || value < 0) throw new RangeError(`${key} must be a number of milliseconds >= 0, got ${value}`);
+    if (!Number.isFinite(value) || value < 0) throw new OptionsError(`${key} must be a number of milliseconds >= 0, got ${value}`);
   }
   return resolved;
 }

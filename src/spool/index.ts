@@ -1,6 +1,6 @@
 // The spool's public API: the store, its options, format and events.
 export { SpoolStore, type ServeSpool, type SpoolEntry, type SpoolCounts, type AppendOutcome } from './store';
-export { defaultSpoolOptions, resolveSpoolOptions, SpoolOptionsError, type SpoolOptions, type SpoolOptionsInput } from './options';
+export { DEFAULT_SPOOL_OPTIONS, resolveSpoolOptions, SpoolOptionsError, type SpoolOptions, type SpoolOptionsInput } from './options';
 export { encodeRecord, scanSegment, type SpooledBatch, type SegmentScan } from './format';
 export { drainSpool, type DrainOutcome } from './drain';
 export type { SpoolEvent, SpoolRecoveredEvent, SpoolDamagedEvent, SpoolFailedEvent, SpoolFullEvent, SpoolEntrySkippedEvent, SpoolLegacyFoundEvent } from './events';

@@ -1,6 +1,7 @@
 // Every tunable of the spool, with its default and the reason for it, in one place. The daemon
 // leaves unset flags undefined (daemon/config.ts) so that these stay the only defaults.
 
+import { CollectorError } from '../errors';
 export interface SpoolOptions {
   readonly dir: string; // the spool makes its own directory in here (layout.ts); off when no spool is configured
   readonly capBytes: number; // all serves' segment files together; past it, batches stay in memory and drop at the buffer cap
@@ -16,7 +17,7 @@ export interface SpoolOptions {
 
 export type SpoolOptionsInput = Partial<SpoolOptions> & { readonly dir: string };
 
-export const defaultSpoolOptions: Omit<SpoolOptions, 'dir'> = {
+export const DEFAULT_SPOOL_OPTIONS: Omit<SpoolOptions, 'dir'> = {
   // A day of a busy serve's gzipped logs (the bench: ~6:1 at level 1) is a few hundred MB; 1 GiB
   // holds that and is small beside a database's disk.
   capBytes: 1024 * 1024 * 1024,
@@ -43,14 +44,14 @@ export const defaultSpoolOptions: Omit<SpoolOptions, 'dir'> = {
 };
 
 /** Validation failure of a spool option, named by path as the daemon prints it. */
-export class SpoolOptionsError extends Error {
+export class SpoolOptionsError extends CollectorError {
   readonly code = 'SPOOL_OPTIONS_INVALID';
   override readonly name = 'SpoolOptionsError';
 }
 
 export function resolveSpoolOptions(input: SpoolOptionsInput): SpoolOptions {
   const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
-  const o: SpoolOptions = { ...defaultSpoolOptions, ...defined, dir: input.dir };
+  const o: SpoolOptions = { ...DEFAULT_SPOOL_OPTIONS, ...defined, dir: input.dir };
   if (typeof o.dir !== 'string' || o.dir === '') throw new SpoolOptionsError('spool.dir: must be a directory path');
   const check = (path: keyof SpoolOptions, ok: boolean, what: string): void => {
     if (!ok) throw new SpoolOptionsError(`spool.${path}: must be ${what}, got ${String(o[path])}`);

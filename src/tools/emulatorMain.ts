@@ -2,8 +2,9 @@
 // says how long the database would have been blocked.
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { errnoCode } from '../errors';
 import type { IdentityPadding } from '../protocol/encode';
-import { EMULATOR_DEFAULTS, loadFixtureRecords, runEmulator, type EmulatorReport, type RecordSource } from './logfebeEmulator';
+import { DEFAULT_EMULATOR_OPTIONS, loadFixtureRecords, runEmulator, type EmulatorReport, type RecordSource } from './logfebeEmulator';
 
 const USAGE = `usage: logfebe-emulator --socket PATH [options]
 
@@ -12,14 +13,14 @@ sends V, I, then one write per record. Reports records sent and lost, and how lo
 any write was blocked (what the database would feel).
 
   --socket PATH            the collector's socket (logfebe.unix_socket); required
-  --identity S             logfebe.identity (default "${EMULATOR_DEFAULTS.identity}")
-  --version S              the V string (default ${EMULATOR_DEFAULTS.version})
+  --identity S             logfebe.identity (default "${DEFAULT_EMULATOR_OPTIONS.identity}")
+  --version S              the V string (default ${DEFAULT_EMULATOR_OPTIONS.version})
   --identity-padding M     what follows the identity's NUL in I: garbage (3 non-NUL bytes, as
                            real pg_logfebe sends; the default), nul (3 NULs) or none
   --synthetic              generated records with unique markers (the default)
   --replay-fixtures DIR    replay the L records of DIR/*.json verbatim, cycling
-  --connections N          concurrent backends (default ${EMULATOR_DEFAULTS.connections})
-  --records N              records per connection (default ${EMULATOR_DEFAULTS.recordsPerConnection};
+  --connections N          concurrent backends (default ${DEFAULT_EMULATOR_OPTIONS.connections})
+  --records N              records per connection (default ${DEFAULT_EMULATOR_OPTIONS.recordsPerConnection};
                            with --replay-fixtures, the number of fixture records)
   --rate N                 records/s over all connections (default: unlimited)
   --reconnect              after a failed send, reconnect on the next record, like pg_logfebe
@@ -39,7 +40,7 @@ function positive(name: string, value: string | undefined, fallback: number): nu
 }
 
 function identityPadding(value: string | undefined): IdentityPadding {
-  if (value === undefined) return EMULATOR_DEFAULTS.identityPadding;
+  if (value === undefined) return DEFAULT_EMULATOR_OPTIONS.identityPadding;
   if (value === 'garbage' || value === 'nul' || value === 'none') return value;
   throw new UsageError(`--identity-padding must be garbage, nul or none, got ${value}`);
 }
@@ -95,20 +96,20 @@ export async function runEmulatorCli(
       throw new UsageError('--synthetic and --replay-fixtures exclude each other');
     }
     let source: RecordSource = { kind: 'synthetic' };
-    let defaultRecords = EMULATOR_DEFAULTS.recordsPerConnection;
+    let defaultRecords = DEFAULT_EMULATOR_OPTIONS.recordsPerConnection;
     if (values['replay-fixtures'] !== undefined) {
       const records = loadFixtureRecords(values['replay-fixtures']);
       if (records.length === 0) throw new UsageError(`no L records in ${values['replay-fixtures']}/*.json`);
       source = { kind: 'replay', records };
       defaultRecords = records.length;
     }
-    const connections = positive('connections', values.connections, EMULATOR_DEFAULTS.connections);
+    const connections = positive('connections', values.connections, DEFAULT_EMULATOR_OPTIONS.connections);
     if (connections === 0) throw new UsageError('--connections must be at least 1');
     const rate = positive('rate', values.rate, 0);
     options = {
       socketPath: values.socket,
-      identity: values.identity ?? EMULATOR_DEFAULTS.identity,
-      version: values.version ?? EMULATOR_DEFAULTS.version,
+      identity: values.identity ?? DEFAULT_EMULATOR_OPTIONS.identity,
+      version: values.version ?? DEFAULT_EMULATOR_OPTIONS.version,
       identityPadding: identityPadding(values['identity-padding']),
       source,
       connections,
@@ -133,7 +134,7 @@ export async function runEmulatorCli(
 }
 
 function isFsError(e: unknown): boolean {
-  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && (e as NodeJS.ErrnoException).syscall !== undefined;
+  return errnoCode(e) !== undefined && e instanceof Error && 'syscall' in e;
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -38,7 +38,7 @@ export interface EmulatorOptions {
 }
 
 /** Defaults for every option, in one place. */
-export const EMULATOR_DEFAULTS: Omit<EmulatorOptions, 'socketPath'> = {
+export const DEFAULT_EMULATOR_OPTIONS: Omit<EmulatorOptions, 'socketPath'> = {
   connections: 1,
   recordsPerConnection: 1000,
   rate: undefined,
@@ -117,7 +117,7 @@ function logTimeNow(): string {
 }
 
 /** One fixture-shaped record from backend `backend`, line `seq` (from 1). Pure but for LogTime. */
-export function syntheticRecord(backend: number, seq: number, basePid = EMULATOR_DEFAULTS.basePid): LogRecord {
+export function syntheticRecord(backend: number, seq: number, basePid = DEFAULT_EMULATOR_OPTIONS.basePid): LogRecord {
   const pid = basePid + backend;
   const marker = markerOf(backend, seq);
   const base: LogRecord = {
@@ -430,7 +430,7 @@ export interface PreparedEmulator {
 
 /** Builds (and with preEncode, encodes) every backend's records; run() starts them all at once. */
 export function prepareEmulator(options: Partial<EmulatorOptions> & Pick<EmulatorOptions, 'socketPath'>): PreparedEmulator {
-  const o: EmulatorOptions = { ...EMULATOR_DEFAULTS, ...options };
+  const o: EmulatorOptions = { ...DEFAULT_EMULATOR_OPTIONS, ...options };
   const perBackendRate = o.rate !== undefined && o.rate > 0 ? o.rate / o.connections : undefined;
   const t0 = performance.now();
   const prepared = Array.from({ length: o.connections }, (_, backend) => prepareBackend({ ...o, backend, rate: perBackendRate }));

@@ -3,6 +3,7 @@
 // and the stand-in use it to prove what the sink sent, so it is strict where logplex is strict
 // (byte lengths, the 10240-byte cap) and says exactly where a body went wrong.
 
+import { CollectorError } from '../errors';
 import { MAX_FRAME_BYTES } from '../format/options';
 
 export { MAX_FRAME_BYTES }; // logplex's limit, from the spec; defined once, in format/options.ts
@@ -38,7 +39,7 @@ export type LogplexBodyErrorCode =
   | 'LOGPLEX_FRAME_TOO_LARGE' // over MAX_FRAME_BYTES
   | 'LOGPLEX_BAD_SYSLOG'; // the message is not `<PRI>1 TS HOST APP PROCID MSGID SD [MSG]`
 
-export class LogplexBodyError extends Error {
+export class LogplexBodyError extends CollectorError {
   override readonly name = 'LogplexBodyError';
   constructor(
     readonly code: LogplexBodyErrorCode,

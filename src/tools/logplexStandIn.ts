@@ -32,7 +32,7 @@ export interface AcceptedBody {
 }
 
 /** Defaults for every option, in one place. */
-export const LOGPLEX_STAND_IN_DEFAULTS: LogplexStandInOptions = {
+export const DEFAULT_STAND_IN_OPTIONS: LogplexStandInOptions = {
   port: 0,
   host: '127.0.0.1',
   path: '/logs',
@@ -146,7 +146,7 @@ export function herokuLogsLine(frame: LogplexFrame, sourceName: string): string 
 }
 
 export async function startLogplexStandIn(options: Partial<LogplexStandInOptions> = {}): Promise<LogplexStandIn> {
-  const opts: LogplexStandInOptions = { ...LOGPLEX_STAND_IN_DEFAULTS, ...options };
+  const opts: LogplexStandInOptions = { ...DEFAULT_STAND_IN_OPTIONS, ...options };
   const allowed = opts.tokens === undefined ? undefined : new Set(opts.tokens);
   const received = new Subject<ReceivedBatch>();
   const hanging = new Set<ServerResponse>();

@@ -4,15 +4,16 @@
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { LOGPLEX_STAND_IN_DEFAULTS, startLogplexStandIn, type LogplexStandIn, type StandInMode } from './logplexStandIn';
+import { errnoCode } from '../errors';
+import { DEFAULT_STAND_IN_OPTIONS, startLogplexStandIn, type LogplexStandIn, type StandInMode } from './logplexStandIn';
 
 const USAGE = `usage: logplex-standin [options]
 
 A logplex stand-in: accepts application/logplex-1 POSTs on 127.0.0.1 and prints
 each frame as \`heroku logs\` would. Stops on SIGINT/SIGTERM and prints its counters.
 
-  --port N               port to listen on (default ${LOGPLEX_STAND_IN_DEFAULTS.port}: any free one)
-  --path P               path shown in the URL (default ${LOGPLEX_STAND_IN_DEFAULTS.path}; any path is accepted)
+  --port N               port to listen on (default ${DEFAULT_STAND_IN_OPTIONS.port}: any free one)
+  --path P               path shown in the URL (default ${DEFAULT_STAND_IN_OPTIONS.path}; any path is accepted)
   --token T              accept only this token (basic-auth password); repeat for more
   --quiet                do not print frames
   --mode M               start in mode ok | slow | fail | hang (default ok)
@@ -92,7 +93,7 @@ export async function runStandInCli(argv: string[], io: StandInCliIo): Promise<n
   let initial: StandInMode;
   let port: number;
   try {
-    port = number('port', values.port, LOGPLEX_STAND_IN_DEFAULTS.port);
+    port = number('port', values.port, DEFAULT_STAND_IN_OPTIONS.port);
     const mode = values.mode ?? 'ok';
     if (mode === 'ok' || mode === 'hang') initial = { kind: mode };
     else if (mode === 'slow') initial = { kind: mode, delayMs: number('delay-ms', values['delay-ms'], 1000) };
@@ -113,7 +114,7 @@ export async function runStandInCli(argv: string[], io: StandInCliIo): Promise<n
   try {
     standIn = await startLogplexStandIn({
       port,
-      path: values.path ?? LOGPLEX_STAND_IN_DEFAULTS.path,
+      path: values.path ?? DEFAULT_STAND_IN_OPTIONS.path,
       tokens: values.token,
       print: values.quiet === true ? undefined : io.stdout,
     });
@@ -163,8 +164,8 @@ export async function runStandInCli(argv: string[], io: StandInCliIo): Promise<n
 }
 
 function listenFailure(e: unknown, port: number): string {
-  const code = typeof e === 'object' && e !== null && 'code' in e ? String(e.code) : undefined;
-  const where = `${LOGPLEX_STAND_IN_DEFAULTS.host}:${port}`;
+  const code = errnoCode(e);
+  const where = `${DEFAULT_STAND_IN_OPTIONS.host}:${port}`;
   if (code === 'EADDRINUSE') return `${where} is already in use: pick another --port, or 0 for any free one`;
   if (code === 'EACCES') return `${where}: permission denied (ports below 1024 need privileges): pick another --port`;
   return `cannot listen on ${where}: ${e instanceof Error ? e.message : String(e)}`;
