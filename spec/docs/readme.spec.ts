@@ -7,7 +7,6 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ts from 'typescript';
-import { USAGE } from '../../src/daemon/config';
 import { parseServes } from '../../src/servedb/validate';
 
 const ROOT = resolve(__dirname, '../..');
@@ -126,34 +125,7 @@ describe('README.md', () => {
     expect([...kinds].filter((kind) => !README.includes(`\`${kind}\``) && !README.includes(`event=${kind} `)).sort()).toEqual([]);
   });
 
-  describe('the flags table', () => {
-    const begin = README.indexOf('<!-- flags:begin -->');
-    const end = README.indexOf('<!-- flags:end -->');
-    const rows = README.slice(begin, end)
-      .split('\n')
-      .map((l) => /^\| `(--[a-z-]+)` \| `([A-Z_]+)` \| ([^|]+) \| ([^|]+) \|$/.exec(l))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => ({ flag: m[1] ?? '', env: m[2] ?? '', meaning: m[4] ?? '' }));
-
-    it('stands between the markers, one row per flag', () => {
-      expect(begin).toBeGreaterThan(0);
-      expect(end).toBeGreaterThan(begin);
-      expect(new Set(rows.map((r) => r.flag)).size).toBe(rows.length);
-    });
-
-    it('has a row for every flag --help names, and none it does not', () => {
-      const helpFlags = [...USAGE.matchAll(/^ {2}(--[a-z-]+)/gm)].map((m) => m[1] ?? '');
-      expect(rows.map((r) => r.flag).sort()).toEqual(helpFlags.sort());
-    });
-
-    it('names each flag\'s environment variable', () => {
-      const legacy: Record<string, string> = { '--serve-db-dir': 'SERVE_DB_DIR', '--logplex-url': 'LOGPLEX_URL' };
-      for (const { flag, env } of rows) {
-        const expected = legacy[flag] ?? `PG_LOGPLEXCOLLECTOR_${flag.slice(2).toUpperCase().replace(/-/g, '_')}`;
-        expect({ flag, env }).toEqual({ flag, env: expected });
-      }
-    });
-  });
+  // The flags table is rendered from the one flag table and compared in spec/daemon/config.spec.ts.
 });
 
 describe('docs/architecture.md', () => {

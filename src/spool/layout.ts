@@ -18,6 +18,7 @@
 import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { CollectorError } from '../errors';
 import { errnoOf, SpoolOpenError } from './errors';
 
 export const ROOT_NAME = 'pg-logplexcollector-spool';
@@ -59,7 +60,10 @@ export type Untrusted =
   | 'unreadable'; // lstat/open/read failed (the errno is said beside)
 
 /** An entry the spool leaves alone, and why. */
-export class UntrustedEntry extends Error {
+export class UntrustedEntry extends CollectorError {
+  readonly code = 'SPOOL_ENTRY_UNTRUSTED';
+  override readonly name = 'UntrustedEntry';
+
   constructor(
     readonly path: string,
     readonly reason: Untrusted,
