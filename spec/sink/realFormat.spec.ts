@@ -1,8 +1,8 @@
 // The sink with the real format stage (the default when no formatter is injected), on the pg15
 // fixture records, read back with the strict logplex body parser from src/tools.
-import { lastValueFrom, Subject } from 'rxjs';
+import { lastValueFrom, Subject, tap } from 'rxjs';
 import { createFormatter } from '../../src/format';
-import { logplexSink, type SinkEvent } from '../../src/sink';
+import { logplexSink, type SinkEvent, type SinkStats } from '../../src/sink';
 import type { SourcedRecord } from '../../src/source/sourcedRecord';
 import { parseLogplexBody } from '../../src/tools/logplexBody';
 import { fixtureRecords } from '../support/fixtures';
@@ -56,13 +56,14 @@ describe('logplexSink with src/format', () => {
     const oneRecordBytes = createFormatter()(rec(1)).bytes.length;
     const events: SinkEvent[] = [];
     const input = new Subject<SourcedRecord>();
+    let latest: SinkStats | undefined;
     const done = lastValueFrom(
       logplexSink(input, {
         ...FAST,
         bufferCapBytes: oneRecordBytes,
         retry: { ...FAST.retry, maxAttempts: 10_000 },
         events: (e) => events.push(e),
-      }),
+      }).pipe(tap((stats) => (latest = stats))),
     );
     input.next(rec(1));
     await waitFor(() => events.some((e) => e.kind === 'post_failed'), 3000, 'a failing post');
@@ -71,6 +72,9 @@ describe('logplexSink with src/format', () => {
     servers.push(s);
     // The retried batch and the notice of the drops (retried beside it) may land in either order.
     await waitFor(() => s.received.length >= 1, 3000, 'the retried batch');
+    // Record 5 must find room: the server has the batch, but the sink frees its bytes only once
+    // the 204 is back. Sent before that, it is dropped too and the notice counts four.
+    await waitFor(() => latest !== undefined && latest.queuedBytes === 0, 3000, 'the buffer freed');
     input.next(rec(5));
     input.complete();
     await done;
