@@ -8,6 +8,7 @@
 import { renderLabels } from './exposition';
 import type { CollectorEvent, CollectorStats } from '../collector';
 import type { ServeSet } from '../servedb/serve';
+import type { RefusalReason } from '../source/admission';
 
 /** Protocol error codes kept as labels (ProtocolErrorCode and the decoder's own); others are `other`. */
 export const PROTOCOL_ERROR_CODES: ReadonlySet<string> = new Set([
@@ -24,7 +25,11 @@ export const PROTOCOL_ERROR_CODES: ReadonlySet<string> = new Set([
   'LOGFEBE_HANDSHAKE_TIMEOUT',
   'DECODER_FAILURE',
 ]);
-export const REFUSAL_REASONS: ReadonlySet<string> = new Set(['max_connections', 'open_file_limit']);
+// Every reason the source can give, and only those: a reason added there fails to compile here.
+const REFUSAL_REASON_LIST = ['max_connections', 'unidentified_limit', 'open_file_limit'] as const satisfies readonly RefusalReason[];
+type Missing = Exclude<RefusalReason, (typeof REFUSAL_REASON_LIST)[number]>;
+const everyReason: Missing extends never ? true : never = true;
+export const REFUSAL_REASONS: ReadonlySet<string> = everyReason && new Set<string>(REFUSAL_REASON_LIST);
 /** Why lines never reached logplex: the buffer cap, a batch given up (GiveUpReason and prepare_failed), the shutdown timeout, a record that could not be formatted. */
 export const DROP_REASONS: ReadonlySet<string> = new Set(['buffer_full', 'permanent', 'max_attempts', 'max_age', 'prepare_failed', 'shutdown_timeout', 'format_failed']);
 /** HTTP statuses logplex is known to answer, kept as they are; others become their class (`4xx`). */
