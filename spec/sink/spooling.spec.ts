@@ -187,6 +187,35 @@ describe('logplexSink with a spool', () => {
     expect(delivered).toEqual(texts(3)); // each once, in order
   });
 
+  it('spools the posts in flight when logplex fails in the order they were formed, whatever order their failures come in', async () => {
+    let up = false;
+    const answered: boolean[] = [];
+    let failOldest: (status: number) => void = () => undefined;
+    const oldestFails = new Promise<number>((resolve) => (failOldest = resolve));
+    let others = 0; // first tries of the newer batches answered 503
+    const s = await startServer((req, i) => {
+      answered[i] = up;
+      if (up) return 204;
+      if (req.frames.map(msgOf).includes('line 0')) return { later: oldestFails }; // its failure comes last
+      others += 1;
+      return 503;
+    });
+    servers.push(s);
+    const serve = makeServe(s.url);
+    const store = await openStore();
+    const r = run(store, { maxBatchFrames: 1 }); // three batches, all in post slots at once (concurrency 4)
+    for (const [i, t] of texts(3).entries()) r.input.next(makeRecord(serve, t, i + 1));
+    await waitFor(() => others >= 2, 10_000, 'the newer batches to fail first');
+    failOldest(503);
+    await waitFor(() => r.latest?.recordsIn === 3 && r.latest.queuedBytes === 0 && r.latest.spoolBatches === 3, 10_000, 'three batches on disk');
+    up = true;
+    await waitFor(() => r.latest?.spoolBatches === 0 && r.latest.framesOut === 3, 10_000, 'the spool to drain');
+    r.input.complete();
+    await r.done;
+    const ok = s.received.filter((_, i) => answered[i] === true).flatMap((req) => req.frames.map(msgOf));
+    expect(ok).toEqual(texts(3)); // oldest first, as the serve wrote them
+  });
+
   it('keeps its stats moving while batches wait in the spool: the oldest batch ages, failed posts count', async () => {
     const s = await startServer(() => 503);
     servers.push(s);

@@ -24,11 +24,12 @@
 //                memory settles, the last notice goes out, a drain finishes only the post in flight
 //   closed       everything settled: the sink forgets the outbox
 //
-// Per serve, lines reach logplex in the order they were read, with one bounded exception: batches
-// already in a post slot when logplex starts failing (at most `concurrency`) are spooled as each
-// one fails, so they may land behind a newer batch that was spooled in between. Past the spool's
-// cap or floor, batches held in memory are posted beside the drain, and that order is not kept.
-import { catchError, concat, concatMap, defer, EMPTY, finalize, ignoreElements, map, mergeMap, Observable, of, Subject, Subscription, throwError, timer, tap } from '../rx';
+// Per serve, lines reach logplex in the order they were read, with one bounded exception: when
+// logplex starts failing, a batch in a post slot (at most `concurrency` side by side) may still be
+// accepted while an older one fails and goes to the spool. What goes to the spool goes in the order
+// the batches were formed, however their failures come back (SpoolTurn). Past the spool's cap or
+// floor, batches held in memory are posted beside the drain, and that order is not kept.
+import { catchError, concat, concatMap, defer, EMPTY, filter, finalize, ignoreElements, map, mergeMap, Observable, of, Subject, Subscription, take, throwError, timer, tap } from '../rx';
 import { sameDelivery, type Serve } from '../servedb/serve';
 import { drainSpool, type DrainOutcome } from '../spool/drain';
 import type { SpooledBatch } from '../spool/format';
@@ -110,6 +111,17 @@ interface Spilled {
   readonly tries: number;
   readonly delayMs: number;
 }
+/**
+ * A batch's place in the line for the spool, taken as it heads for a post slot: `ahead` completes
+ * once every batch that headed there before it is done with the spool, and `done` says this one is
+ * (delivered on its first try, on disk, retrying from memory, or lost). Its spill waits for
+ * `ahead`, and so does a newer batch appended because the spool holds anything.
+ */
+interface SpoolTurn {
+  readonly ahead: Observable<never>;
+  readonly done: () => void;
+}
+
 const spillKey = (b: { readonly createdAtMs: number; readonly frameCount: number; readonly body: Buffer }): string => `${b.createdAtMs}:${b.frameCount}:${b.body.length}`;
 
 export class Outbox implements NoticeLedger {
@@ -128,6 +140,11 @@ export class Outbox implements NoticeLedger {
   #refusedWith: Serve | undefined; // the delivery a notice batch was last given up with: not tried again with it
   #posting: Subscription | undefined; // the memory queue and its posts, until closing has settled them
   #drain: DrainRun | undefined;
+  // Spool turns (SpoolTurn): taken in order by the posts from memory; every one below `#turnsOver` is done.
+  #turnsTaken = 0;
+  #turnsOver = 0;
+  readonly #turnsDoneEarly = new Set<number>(); // done while one ahead of it is not
+  readonly #turnsMoved = new Subject<void>();
 
   constructor(socketPath: string, ctx: OutboxContext) {
     this.socketPath = socketPath;
@@ -148,14 +165,16 @@ export class Outbox implements NoticeLedger {
       // One decision and one append at a time, so the spool's order is the stream's. A slow disk
       // makes batches wait here, on the ledger, where the buffer cap turns the wait into drops.
       concatMap((batch) => this.#toSpoolWhileBusy(batch)),
+      // Its turn taken here, in the stream's order, so that a batch still in mergeMap's queue is ahead of a later one spooled meanwhile.
+      map((batch) => ({ batch, turn: this.#takeTurn() })),
       // Batches beyond `concurrency` wait in mergeMap's queue; their bytes are still on the ledger.
-      mergeMap((batch) => this.#post(batch, true), concurrency),
+      mergeMap(({ batch, turn }) => this.#post(batch, turn), concurrency),
     );
     // What is still unannounced once every other post has settled (drops after the last batch
     // formed, the loss of a batch that was still retrying) would otherwise never be told to logplex.
     const last$ = defer(() => {
       const serve = this.#current();
-      return serve !== undefined && this.#ledger.hasUnannounced() ? this.#post(formBatch('last', serve, undefined, this.#now(), this, ctx), false) : EMPTY;
+      return serve !== undefined && this.#ledger.hasUnannounced() ? this.#post(formBatch('last', serve, undefined, this.#now(), this, ctx), undefined) : EMPTY;
     });
     this.#posting = concat(memory$, last$).subscribe({
       complete: () => {
@@ -320,7 +339,9 @@ export class Outbox implements NoticeLedger {
   #toSpoolWhileBusy(batch: Batch): Observable<Batch> {
     const spool = this.#spool;
     if (spool === undefined || !this.#goesToDisk()) return of(batch);
-    return spool.append(spooledOf(batch, this.#ctx.scheduler.now())).pipe(
+    // Behind the batches already headed for a post slot: one of them may still fail and spill, and it is older.
+    const ahead = this.#turnsAhead(this.#turnsTaken);
+    return concat(ahead, defer(() => spool.append(spooledOf(batch, this.#ctx.scheduler.now())))).pipe(
       concatMap((outcome) => {
         if (outcome !== 'spooled') return of(batch); // refused: goes on in memory, as without a spool
         this.#settled(batch, 'spooled');
@@ -346,8 +367,11 @@ export class Outbox implements NoticeLedger {
     );
   }
 
-  /** Post one batch from memory with retries; settle it on the ledger whatever happens. */
-  #post(batch: Batch, mayGoToSpool: boolean): Observable<never> {
+  /**
+   * Post one batch from memory with retries; settle it on the ledger whatever happens. With a
+   * `turn` (and a spool), a transient failure of its first try may send it to the spool.
+   */
+  #post(batch: Batch, turn: SpoolTurn | undefined): Observable<never> {
     const ctx = this.#ctx;
     this.#named(batch.serve);
     let outcome: PostOutcome = 'lost';
@@ -355,10 +379,12 @@ export class Outbox implements NoticeLedger {
       attempt: (prepared, tryIndex) => {
         const once = attempt$(ctx.client, prepared);
         // With a spool, a transient failure of the first try sends the batch there instead of to the retries.
-        if (tryIndex > 0 || !mayGoToSpool || this.#spool === undefined) return once;
+        if (tryIndex > 0 || turn === undefined || this.#spool === undefined) return once;
         return once.pipe(
+          tap(turn.done), // delivered: nothing of it goes to the spool
           catchError((err: unknown) =>
-            this.#spill(batch, err).pipe(
+            this.#spill(batch, err, turn.ahead).pipe(
+              finalize(turn.done),
               concatMap((spooled) => {
                 if (!spooled) return throwError(() => err); // refused: retried from memory as without a spool
                 outcome = 'spooled';
@@ -391,6 +417,7 @@ export class Outbox implements NoticeLedger {
         return EMPTY;
       }),
       finalize(() => {
+        turn?.done(); // without a first try (no spool), or unsubscribed
         if (outcome === 'delivered') ctx.bodies.give(batch.body); // answered 2xx: the server read all of it
         this.#settled(batch, outcome);
       }),
@@ -401,10 +428,12 @@ export class Outbox implements NoticeLedger {
    * A batch whose first try failed, offered to the spool: emits whether it took it. Taken, its
    * failure is told once, here, with the wait before the drain tries it again.
    */
-  #spill(batch: Batch, err: unknown): Observable<boolean> {
+  #spill(batch: Batch, err: unknown, ahead: Observable<never>): Observable<boolean> {
     const spool = this.#spool;
     if (spool === undefined || !isTransientPostError(err)) return throwError(() => err);
-    return this.#gzipped(batch, 'sent').pipe(
+    // Posts in flight fail in whatever order their answers come; appended as they failed, an
+    // older batch would land behind a newer one and the drain would post them out of order.
+    return concat(ahead, defer(() => this.#gzipped(batch, 'sent'))).pipe(
       concatMap((gz) => {
         const spooled = spooledOf(gz, this.#ctx.scheduler.now());
         return spool.append(spooled).pipe(
@@ -472,6 +501,39 @@ export class Outbox implements NoticeLedger {
         return of<DrainOutcome>('settled');
       }),
       finalize(ctx.publish),
+    );
+  }
+
+  // ── the order of the spool ───────────────────────────────────────────────────────────────
+
+  #takeTurn(): SpoolTurn {
+    const seq = this.#turnsTaken;
+    this.#turnsTaken += 1;
+    let done = false;
+    return {
+      ahead: this.#turnsAhead(seq),
+      done: () => {
+        if (done) return;
+        done = true;
+        this.#turnsDoneEarly.add(seq);
+        const before = this.#turnsOver;
+        // A loop, not a chain of completions: any number of turns done behind a slow one end here at once.
+        while (this.#turnsDoneEarly.delete(this.#turnsOver)) this.#turnsOver += 1;
+        if (this.#turnsOver !== before) this.#turnsMoved.next();
+      },
+    };
+  }
+
+  /** Completes once every turn below `seq` is done. */
+  #turnsAhead(seq: number): Observable<never> {
+    return defer(() =>
+      this.#turnsOver >= seq
+        ? EMPTY
+        : this.#turnsMoved.pipe(
+            filter(() => this.#turnsOver >= seq),
+            take(1),
+            ignoreElements(),
+          ),
     );
   }
 
