@@ -54,7 +54,7 @@ describe('pg-logplexcollector, start-up errors: one line naming what to fix, non
       const second = await run([], { SERVE_DB_DIR: tmp });
       expect(second.code).toBe(1);
       expect(second.lines).toEqual([
-        `pg-logplexcollector: serve database ${tmp} is in use by another collector (PID ${first.child.pid} is running, per ${join(tmp, 'lock')}): stop it first, or point SERVE_DB_DIR at another directory`,
+        `pg-logplexcollector: serve database ${tmp} is in use by another collector (PID ${first.child.pid} is running, per ${join(tmp, 'lock')}): stop it first, or point SERVE_DB_DIR (--serve-db-dir) at another directory`,
       ]);
     } finally {
       first.child.kill('SIGTERM');

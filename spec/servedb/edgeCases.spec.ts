@@ -143,7 +143,7 @@ describe('one collector per serve database', () => {
     const err = await openServeDb({ dir, logplexUrl: LOGPLEX_URL, watchEvents: false }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'SERVEDB_LOCKED' });
     expect((err as Error).message).toBe(
-      `serve database ${dir} is in use by another collector (this process already has it open, per ${path.join(dir, 'lock')}): stop it first, or point SERVE_DB_DIR at another directory`,
+      `serve database ${dir} is in use by another collector (this process already has it open, per ${path.join(dir, 'lock')}): stop it first, or point the dir option at another directory`,
     );
     await first.close();
     expect(await exists('lock')).toBe(false); // released
@@ -188,6 +188,8 @@ describe('one collector per serve database', () => {
     await mkdir(deep);
     const first = await lockServeDb(deep);
     await expect(lockServeDb(deep)).rejects.toMatchObject({ code: 'SERVEDB_LOCKED', message: expect.stringContaining('this process already has it open') });
+    // An embedder chose the directory with an option, not the environment: the way out names it.
+    await expect(lockServeDb(deep, 'serveDbDir')).rejects.toMatchObject({ message: expect.stringContaining('point serveDbDir at another directory') });
     await first.release();
     await (await lockServeDb(deep)).release();
     expect(await readdir(deep)).toEqual([]);

@@ -97,8 +97,11 @@ function listen(server: Server, file: string): Promise<void> {
 
 const closeServer = (server: Server): Promise<void> => new Promise((resolve) => server.close(() => resolve()));
 
-/** Takes SERVE_DB_DIR/lock, or throws SERVEDB_LOCKED naming the collector that holds it. */
-export async function lockServeDb(dir: string): Promise<ServeDbLock> {
+/**
+ * Takes SERVE_DB_DIR/lock, or throws SERVEDB_LOCKED naming the collector that holds it, and the
+ * setting (`dirSetting`) the caller chose the directory with.
+ */
+export async function lockServeDb(dir: string, dirSetting = 'SERVE_DB_DIR'): Promise<ServeDbLock> {
   const file = path.join(dir, LOCK_FILE);
   // A socket's address holds 107 bytes: a longer SERVE_DB_DIR is reached through our descriptor
   // of it (/proc/self/fd/N), which names the same directory in a few bytes.
@@ -110,13 +113,13 @@ export async function lockServeDb(dir: string): Promise<ServeDbLock> {
     return `/proc/self/fd/${dirHandle.fd}/${name}`;
   };
   try {
-    return await lockVia(dir, file, address);
+    return await lockVia(dir, file, address, dirSetting);
   } finally {
     await dirHandle?.close();
   }
 }
 
-async function lockVia(dir: string, file: string, address: (name: string) => Promise<string>): Promise<ServeDbLock> {
+async function lockVia(dir: string, file: string, address: (name: string) => Promise<string>, dirSetting: string): Promise<ServeDbLock> {
   const server = createServer((peer) => {
     peer.on('error', () => undefined);
     peer.end(`${process.pid}\n`);
@@ -135,7 +138,7 @@ async function lockVia(dir: string, file: string, address: (name: string) => Pro
   }
   try {
     const inode = (await stat(ours)).ino;
-    const staleTakenOver = await take(dir, file, ours, address);
+    const staleTakenOver = await take(dir, file, ours, address, dirSetting);
     return { staleTakenOver, release: releaser(file, inode, server) };
   } catch (err) {
     await closeServer(server);
@@ -146,7 +149,7 @@ async function lockVia(dir: string, file: string, address: (name: string) => Pro
 }
 
 /** Links `ours` to `file`; returns the PID of a dead lock taken over (0: it named none), undefined when there was none. */
-async function take(dir: string, file: string, ours: string, address: (name: string) => Promise<string>): Promise<number | undefined> {
+async function take(dir: string, file: string, ours: string, address: (name: string) => Promise<string>, dirSetting: string): Promise<number | undefined> {
   let staleTakenOver: number | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
@@ -159,7 +162,7 @@ async function take(dir: string, file: string, ours: string, address: (name: str
     }
     const found = await probe(await address(LOCK_FILE));
     if (found.kind === 'gone') continue; // its holder released it meanwhile
-    if (found.kind === 'live') throw locked(dir, file, found.pid);
+    if (found.kind === 'live') throw locked(dir, file, found.pid, dirSetting);
     if (found.kind === 'unknown') {
       throw new ServeDbError(
         'SERVEDB_LOCKED',
@@ -189,11 +192,11 @@ async function take(dir: string, file: string, ours: string, address: (name: str
   throw new ServeDbError('SERVEDB_LOCKED', `serve database ${dir}: could not take ${file}; another collector keeps taking it`);
 }
 
-function locked(dir: string, file: string, pid: number | undefined): ServeDbError {
+function locked(dir: string, file: string, pid: number | undefined, dirSetting: string): ServeDbError {
   const who = pid === process.pid ? 'this process already has it open' : pid === undefined ? 'a collector answers on it' : `PID ${pid} is running`;
   return new ServeDbError(
     'SERVEDB_LOCKED',
-    `serve database ${dir} is in use by another collector (${who}, per ${file}): stop it first, or point SERVE_DB_DIR at another directory`,
+    `serve database ${dir} is in use by another collector (${who}, per ${file}): stop it first, or point ${dirSetting} at another directory`,
   );
 }
 
