@@ -1,4 +1,4 @@
-// Issue #14's identity storm, measured from outside: the built daemon with two serves; one is
+// The identity storm, measured from outside: the built daemon with two serves; one is
 // hit by N connections each sending a 1 MiB identity full of terminal escapes, the other is a
 // healthy tenant (the emulator in its own process, 1,000 records/s for 5 s). Run twice: with
 // our stderr read, and with it a pipe nobody reads. Prints what the storm cost: bytes written to
@@ -10,7 +10,7 @@
 // 111 connections, 2-core machine, 2026-12-01. Baseline (3eb58cd, before the log was bounded):
 // 232.8 MB of stderr, peak RSS 729 MB, the healthy tenant blocked 209 ms; with stderr unread,
 // peak RSS 356 MB and still running 20 s after SIGTERM. At c9eb02f: 2.5 KB of stderr, peak RSS
-// 147-155 MB (the identities the source holds: #14 item 1), 0 ms blocked, 5000/5000 delivered,
+// 147-155 MB (the identities the source holds), 0 ms blocked, 5000/5000 delivered,
 // exit 20-38 ms after SIGTERM, stderr read or not.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ import { startLogplexStandIn } from '../src/tools/logplexStandIn';
 import { statusMb } from './harness/procStats';
 
 const ROOT = resolve(__dirname, '../..'); // build/bench -> repo root
-const CONNECTIONS = Number(process.argv[2] ?? '111'); // the issue's figure
+const CONNECTIONS = Number(process.argv[2] ?? '111'); // the storm's size
 const PARALLEL = 20;
 const IDENTITY = 'x\x1b[31m\x07'.padEnd((1 << 20) - 64, 'y'); // just under the 1 MiB record cap
 const HEALTHY_RECORDS = 5000;

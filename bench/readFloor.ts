@@ -1,6 +1,6 @@
 // What node costs just to read PostgreSQL's send pattern, before the collector does anything with
 // it: a server that counts the bytes of every 'data' event and nothing else, fed by the emulator
-// as the real-pattern scenarios feed the daemon (one write per record, issue #16). Its CPU per
+// as the real-pattern scenarios feed the daemon (one write per record). Its CPU per
 // record is a floor under the daemon's at the same pattern: no decoding, formatting or posting can
 // make reading cheaper than this, so it says how far a CPU target can be reached by work on them.
 //

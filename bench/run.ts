@@ -1,5 +1,5 @@
 // `npm run bench [-- --only throughput,outage] [--quick] [--no-decode] [--no-calibrate] [--baseline d6c44f6 [--rounds 2]]`: the evidence that the
-// collector is fast, lean and never stalls PostgreSQL (issue #7). Runs the real daemon (dist/,
+// collector is fast, lean and never stalls PostgreSQL. Runs the real daemon (dist/,
 // built by the npm script) against the stand-in and the emulator, prints one line per scenario
 // with PASS/MISS per target, and writes every figure to bench/results/<timestamp>.json.
 // Targets are printed, never asserted: the exit code is 0 unless the harness itself failed.

@@ -1,5 +1,5 @@
 // `npm run bench:serves [-- --serves 10000] [--socket-dir DIR (default /dev/shm, tmpfs, else the temp directory)] [--rate 10000] [--cpu-prof]`:
-// a large serve set against the real daemon (issue #14 item 5). One healthy tenant sends records
+// a large serve set against the real daemon. One healthy tenant sends records
 // throughout; then serves.new grows to it plus N serves, then changes one serve, then SIGTERM.
 // Prints, against the targets (printed, never asserted):
 // - time from serves.new written to every new socket listening (target: 10,000 within 1 s);

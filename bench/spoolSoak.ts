@@ -1,6 +1,5 @@
 // `npm run bench:spool-soak [-- --minutes 30 --every 10 --down 2]`: 5,000 records/s against the
-// real daemon with --spool-dir, logplex down for `--down` minutes every `--every` minutes (issue
-// #15's soak). Claims, printed and never asserted: every record delivered, none dropped; the
+// real daemon with --spool-dir, logplex down for `--down` minutes every `--every` minutes (the spool's soak). Claims, printed and never asserted: every record delivered, none dropped; the
 // spool back to empty before each next outage; the RSS flat (least-squares slope after warm-up,
 // as bench:soak judges it).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

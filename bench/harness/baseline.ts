@@ -69,7 +69,7 @@ export function prepareBaseline(repo: string, commitish: string): Baseline {
 /**
  * What follows the identity's NUL in the emulator's I for the daemon at `root`: real PostgreSQL's
  * 3 bytes of memory ('garbage') if that daemon accepts them, else NULs (d6c44f6 and earlier
- * refused trailing non-NUL bytes, issue #13). Found by trying: one connection, one record.
+ * refused trailing non-NUL bytes). Found by trying: one connection, one record.
  */
 export async function identityPaddingFor(root: string): Promise<IdentityPadding> {
   const standIn = await startLogplexStandIn({ tokens: ['t.probe'] });

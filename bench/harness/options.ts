@@ -1,5 +1,5 @@
 // Every tunable and target of the end-to-end benchmarks, with the reason for it, in one place.
-// Targets come from issue #7; they are printed as PASS/MISS, never asserted: machines differ.
+// Targets are the project's; they are printed as PASS/MISS, never asserted: machines differ.
 import type { IdentityPadding } from '../../src/protocol/encode';
 
 export interface HarnessOptions {
@@ -43,13 +43,13 @@ export const recordsPerConnectionFor = (rate: number, seconds: number, connectio
 export const TARGETS = {
   throughputRecordsPerSecond: 100_000,
   cpuMicrosPerRecord: 8,
-  throughputPeakRssMb: 80, // issue #16: every throughput scenario, by the daemon's own tuning (was 120)
-  idleRssMb: 50, // issue #16: the daemon serving, before any load (node alone is ~39.6 MB here)
+  throughputPeakRssMb: 80, // every throughput scenario, by the daemon's own tuning (was 120)
+  idleRssMb: 50, // the daemon serving, before any load (node alone is ~39.6 MB here)
   latencyP99Ms: COLLECTOR_FLUSH_MS + 100, // a flush period plus the round trip and our own scheduling
   outageMaxBlockedMs: 50, // what a PostgreSQL backend may feel from a collector that cannot deliver
   outageRssOverCapMb: 60, // runtime, code and HTTP buffers on top of the frames the cap allows
   realMaxBlockedMs: 50, // a backend's send() may wait this long at most, as in the outage
-  // Issue #15, with a spool: a 120 s outage costs nothing, drains within a minute while live load
+  // With a spool: a 120 s outage costs nothing, drains within a minute while live load
   // goes on, live lines are prompt again once it has, and memory stays where it was.
   spoolDrainS: 60,
   spoolLiveP99Ms: 2000,
@@ -60,7 +60,7 @@ export const TARGETS = {
 
 /**
  * With --baseline: CPU per record of this tree ÷ the baseline's, measured interleaved in one run
- * (issue #16: half of d6c44f6's at PostgreSQL's send pattern; no worse on the batched throughput).
+ * (half of d6c44f6's at PostgreSQL's send pattern; no worse on the batched throughput).
  */
 export const CPU_RATIO_TARGETS: Readonly<Record<string, number>> = {
   throughput: 1.0,
@@ -71,7 +71,7 @@ export const CPU_RATIO_TARGETS: Readonly<Record<string, number>> = {
 };
 
 /**
- * PostgreSQL's real send pattern (issue #16): pg_logfebe sends each record with its own send(),
+ * PostgreSQL's real send pattern: pg_logfebe sends each record with its own send(),
  * from many backends at once. `rate` undefined = as fast as the backends' sockets take them (the
  * most this machine carries); each backend still writes one record per write().
  */
@@ -95,7 +95,7 @@ export interface ScenarioSizes {
   readonly real100: RealPatternSize;
   readonly real8max: RealPatternSize;
   readonly real100max: RealPatternSize;
-  // The spool (issue #15): `spool` is the outage with --spool-dir; `spoolFull` the same with a small --spool-cap.
+  // The spool: `spool` is the outage with --spool-dir; `spoolFull` the same with a small --spool-cap.
   readonly spool: { connections: number; rate: number; beforeS: number; downS: number; afterS: number };
   readonly spoolFull: { connections: number; rate: number; beforeS: number; downS: number; afterS: number; cap: string; capBytes: number };
   // The spool outage with a kill -9 of the daemon at killAtS and a restart at restartAtS (seconds from the start).
@@ -112,7 +112,7 @@ export const FULL_SIZES: ScenarioSizes = {
   // 20,000 records/s is a busy server (pgbench, 8 clients, log_statement = all); 10 s of it.
   real8: { connections: 8, recordsPerConnection: 25_000, rate: 20_000 },
   real100: { connections: 100, recordsPerConnection: 2_000, rate: 20_000 },
-  // The issue's outside measurement: 8 × 25,000, unpaced.
+  // The outside measurement: 8 × 25,000, unpaced.
   real8max: { connections: 8, recordsPerConnection: 25_000, rate: undefined },
   real100max: { connections: 100, recordsPerConnection: 2_000, rate: undefined },
   // 600,000 records read during the outage; a minute after it, for the drain under live load.

@@ -1,4 +1,4 @@
-// The scenarios of issue #7: each is a load shape, what is done to the stand-in meanwhile, and
+// The scenarios: each is a load shape, what is done to the stand-in meanwhile, and
 // the targets its figures are held against.
 import { COLLECTOR_BUFFER_CAP_BYTES, COLLECTOR_FLAGS, DEFAULT_HARNESS_OPTIONS, recordsPerConnectionFor, TARGETS, type HarnessOptions, type ScenarioSizes } from './options';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -195,7 +195,7 @@ export async function flaky(sizes: ScenarioSizes, harness: HarnessOptions = DEFA
 }
 
 /**
- * PostgreSQL's send pattern (issue #16): every backend writes each record with its own write()
+ * PostgreSQL's send pattern: every backend writes each record with its own write()
  * (the emulator never joins records into one write; the kernel may still merge them in the
  * socket buffer, as it does for pg_logfebe). Nothing may be lost or block a backend, and records
  * reach logplex within a flush interval and a round trip.
