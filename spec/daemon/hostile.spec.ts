@@ -1,4 +1,4 @@
-// The daemon under hostile peers and faults, black box (issue #14, items 2, 7 and 9): a storm of
+// The daemon under hostile peers and faults, black box: a storm of
 // connections with a 1 MiB identity full of terminal escapes, a stderr nobody reads, a
 // serves.new that cannot be read, a token typed into the wrong field. Each test was seen to
 // fail before the bound it proves.

@@ -1,4 +1,4 @@
-// The last L10 notice at shutdown, as an operator meets it (issue #13 item 3): a serve's token is
+// The last L10 notice at shutdown, as an operator meets it: a serve's token is
 // wrong for a while, records are lost (401), the token is fixed, then SIGTERM. The notice of the
 // loss must go out with the fixed token; when the tenant's logplex refuses it too, the daemon
 // says so (batch_lost, refused_lines) and still exits 0: a revoked token is the tenant's to fix,

@@ -1,4 +1,4 @@
-// What loading the package costs (issue #16: idle RSS <= 50 MB; bare node is ~40 MB here). The
+// What loading the package costs (idle RSS <= 50 MB; bare node is ~40 MB here). The
 // built library (dist/, as users and the daemon load it) must not pull in whole packages it uses
 // a few modules of: rxjs's root is 223 modules (+10.6 MB RSS, src/rx.ts) and undici, even by its
 // deep path, +11 MB that only the first post needs (src/sink/undiciPool.ts).

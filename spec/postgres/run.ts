@@ -32,7 +32,7 @@ const EXIT_SKIPPED = 77; // automake's "skipped": the machine lacks something, n
 
 const SERVE_NAME = 'E2E';
 const TOKEN = 't.00000000-0000-4000-8000-0000000e2e15';
-// Not NUL-padded on the wire: real pg_logfebe sends 3 bytes of server memory after it (issue #12).
+// Not NUL-padded on the wire: real pg_logfebe sends 3 bytes of server memory after it.
 const IDENTITY = 'pg15 capture';
 const SOURCE_NAME = 'app'; // what `heroku logs` shows for a Heroku Postgres token
 

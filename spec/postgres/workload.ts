@@ -1,5 +1,5 @@
 // What the real-PostgreSQL test makes the server log: pgbench traffic, and SQL that produces each
-// kind of record the collector must carry intact (issue #12). Each entry also says how to find its
+// kind of record the collector must carry intact. Each entry also says how to find its
 // record in the csvlog, so the run proves the record was made before proving it was shipped.
 import type { CsvlogRecord } from './csvlog';
 

@@ -1,4 +1,4 @@
-// Serve database edge cases an operator will hit (issue #13 items 9 and 10): a serves.new
+// Serve database edge cases an operator will hit: a serves.new
 // written while the previous one is being rejected, a FIFO at serves.new, sets that are valid but
 // likely mistakes, and a second collector on the same directory.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';

@@ -296,7 +296,7 @@ describe('logplexSink: failures', () => {
 
   it('fails a post whose answer trickles in past the post deadline, and retries the same body', async () => {
     // 200 with Content-Length: 1000, then one byte at a time: each gap is far inside the body
-    // timeout, so only an overall deadline ends the request (issue #14 item 4).
+    // timeout, so only an overall deadline ends the request.
     const trickles: NodeJS.Timeout[] = [];
     let running: Subscription | undefined;
     const received: { frameId: string | string[] | undefined; body: string }[] = [];

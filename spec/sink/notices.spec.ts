@@ -27,7 +27,7 @@ const tokenOf = (r: Received): string => Buffer.from((r.headers.authorization ??
 const isNotice = (frame: string): boolean => msgOf(frame).startsWith('Error L10');
 
 describe('L10 notices use the serve as the serve set has it now', () => {
-  it('posts the last notice with the current token, not the token of the last record (issue #13 item 3)', async () => {
+  it('posts the last notice with the current token, not the token of the last record', async () => {
     const s = await logplexKnowing(GOOD);
     const bad = makeServe(s.url, { token: 't.bad' });
     const good = makeServe(s.url, { token: GOOD });
@@ -73,7 +73,7 @@ describe('L10 notices use the serve as the serve set has it now', () => {
   });
 });
 
-describe('notices and stats do not wait for the next record (issue #13 item 5)', () => {
+describe('notices and stats do not wait for the next record', () => {
   it('tells logplex of drops within a flush interval of logplex accepting again, on a serve gone quiet', async () => {
     let up = false;
     const s = await startServer(() => (up ? 204 : 503));

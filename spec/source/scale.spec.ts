@@ -1,4 +1,4 @@
-// Thousands of serves (issue #14 item 5): correctness at scale, and the event loop getting turns
+// Thousands of serves: correctness at scale, and the event loop getting turns
 // while they start. Timing targets are the bench's business (bench/serveSet.ts), not this file's.
 import { existsSync, lstatSync } from 'node:fs';
 import { FakeBackend, Harness, makeServe, record, tempDir, waitFor } from './support';
