@@ -2,28 +2,11 @@
 // (anyone may connect to a 0777 socket) are the first closed and never keep PostgreSQL's backends
 // out; when descriptors run out, the serve holding the most gives one up, so a serve holding none
 // always gets one.
-import { FakeBackend, Harness, makeServe, record, tempDir, waitFor } from './support';
+import { FakeBackend, makeServe, record, useSourceBed, waitFor } from './support';
 
 describe('socketSource admission', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  let harness: Harness | undefined;
-  const backends: FakeBackend[] = [];
-
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => {
-    for (const b of backends.splice(0)) b.destroy();
-    harness?.unsubscribe();
-    harness = undefined;
-    tmp.remove();
-  });
-
-  const open = async (path: string, identity?: string): Promise<FakeBackend> => {
-    const backend = await FakeBackend.open(path, identity);
-    backends.push(backend);
-    return backend;
-  };
+  const bed = useSourceBed();
+  const open = bed.open;
   const silentFlood = async (path: string, n: number): Promise<FakeBackend[]> => {
     const flood: FakeBackend[] = [];
     for (let i = 0; i < n; i++) flood.push(await open(path));
@@ -31,11 +14,11 @@ describe('socketSource admission', () => {
   };
 
   it('closes the oldest unidentified connection for a newer one, and never an identified one', async () => {
-    harness = new Harness({ maxConnectionsPerServe: 10, maxUnidentifiedPerServe: 4, connectionsRefusedReportMs: 60_000 });
-    const serve = makeServe(tmp.path('a.sock'), 'app');
+    const harness = bed.harness({ maxConnectionsPerServe: 10, maxUnidentifiedPerServe: 4, connectionsRefusedReportMs: 60_000 });
+    const serve = makeServe(bed.tmp().path('a.sock'), 'app');
     await harness.apply([serve]);
     const tenant = [await open(serve.socketPath, 'app'), await open(serve.socketPath, 'app'), await open(serve.socketPath, 'app')];
-    await waitFor('three connected', () => harness!.eventsOf('connect').length === 3);
+    await waitFor('three connected', () => harness.eventsOf('connect').length === 3);
 
     const flood = await silentFlood(serve.socketPath, 40);
     await waitFor('all but the newest four strangers closed', () => flood.filter((b) => b.isClosed).length === 36);
@@ -47,12 +30,12 @@ describe('socketSource admission', () => {
     const newcomer = await open(serve.socketPath, 'app');
     await newcomer.send(record(1, 1));
     await tenant[0]!.send(record(2, 1));
-    await waitFor('both records', () => harness!.recordsOf(1).length === 1 && harness!.recordsOf(2).length === 1);
+    await waitFor('both records', () => harness.recordsOf(1).length === 1 && harness.recordsOf(2).length === 1);
   });
 
   it('at its cap, a serve closes an unidentified connection for a newcomer rather than refuse it', async () => {
-    harness = new Harness({ maxConnectionsPerServe: 5, connectionsRefusedReportMs: 60_000 });
-    const serve = makeServe(tmp.path('a.sock'), 'app');
+    const harness = bed.harness({ maxConnectionsPerServe: 5, connectionsRefusedReportMs: 60_000 });
+    const serve = makeServe(bed.tmp().path('a.sock'), 'app');
     await harness.apply([serve]);
     const flood = await silentFlood(serve.socketPath, 30);
     await waitFor('the flood held to the cap', () => flood.filter((b) => !b.isClosed).length === 5);
@@ -61,7 +44,7 @@ describe('socketSource admission', () => {
     for (let seq = 1; seq <= 10; seq++) {
       const backend = await open(serve.socketPath, 'app');
       await backend.send(record(3, seq));
-      await waitFor(`record ${seq}`, () => harness!.recordsOf(3).length === seq);
+      await waitFor(`record ${seq}`, () => harness.recordsOf(3).length === seq);
       await backend.close();
     }
     expect(harness.eventsOf('connections_refused')[0]).toMatchObject({ reason: 'max_connections', limit: 5 });
@@ -69,13 +52,13 @@ describe('socketSource admission', () => {
 
   it('a serve holding no connection gets a descriptor from the serve holding the most, strangers first', async () => {
     // 56 descriptors, 32 reserved: 24 for sockets, two of them the listeners.
-    harness = new Harness({ openFileLimit: 56, reservedFileDescriptors: 32, connectionsRefusedReportMs: 60_000 });
-    const a = makeServe(tmp.path('a.sock'), 'app', 'token-1', 'A');
-    const b = makeServe(tmp.path('b.sock'), 'other', 'token-2', 'B');
+    const harness = bed.harness({ openFileLimit: 56, reservedFileDescriptors: 32, connectionsRefusedReportMs: 60_000 });
+    const a = makeServe(bed.tmp().path('a.sock'), 'app', 'token-1', 'A');
+    const b = makeServe(bed.tmp().path('b.sock'), 'other', 'token-2', 'B');
     await harness.apply([a, b]);
     const tenantA = [await open(a.socketPath, 'app'), await open(a.socketPath, 'app')];
     // Identified before the flood: read in ticks, a backend is a stranger until its V and I are read.
-    await waitFor("A's backends identified", () => harness!.eventsOf('connect').length === 2);
+    await waitFor("A's backends identified", () => harness.eventsOf('connect').length === 2);
     const flood = await silentFlood(a.socketPath, 40);
     await waitFor('A holding every descriptor', () => flood.filter((f) => !f.isClosed).length === 20);
 
@@ -83,7 +66,7 @@ describe('socketSource admission', () => {
     for (let seq = 1; seq <= 10; seq++) {
       const backend = await open(b.socketPath, 'other');
       await backend.send(record(4, seq));
-      await waitFor(`B's record ${seq}`, () => harness!.recordsOf(4).length === seq);
+      await waitFor(`B's record ${seq}`, () => harness.recordsOf(4).length === seq);
       await backend.close();
     }
     expect(tenantA.every((t) => !t.isClosed)).toBe(true); // A gave up strangers, not its backends
@@ -94,13 +77,13 @@ describe('socketSource admission', () => {
   });
 
   it('shares descriptors between serves whose connections all identified, down to an even split', async () => {
-    harness = new Harness({ openFileLimit: 56, reservedFileDescriptors: 32, connectionsRefusedReportMs: 60_000 });
-    const a = makeServe(tmp.path('a.sock'), 'app', 'token-1', 'A');
-    const b = makeServe(tmp.path('b.sock'), 'other', 'token-2', 'B');
+    const harness = bed.harness({ openFileLimit: 56, reservedFileDescriptors: 32, connectionsRefusedReportMs: 60_000 });
+    const a = makeServe(bed.tmp().path('a.sock'), 'app', 'token-1', 'A');
+    const b = makeServe(bed.tmp().path('b.sock'), 'other', 'token-2', 'B');
     await harness.apply([a, b]);
     const heldA: FakeBackend[] = [];
     for (let i = 0; i < 22; i++) heldA.push(await open(a.socketPath, 'app'));
-    await waitFor('A holding every descriptor', () => harness!.eventsOf('connect').length === 22);
+    await waitFor('A holding every descriptor', () => harness.eventsOf('connect').length === 22);
 
     const heldB: FakeBackend[] = [];
     for (let i = 0; i < 15; i++) heldB.push(await open(b.socketPath, 'other'));
@@ -109,6 +92,6 @@ describe('socketSource admission', () => {
     expect(heldA.slice(0, 11).every((x) => x.isClosed)).toBe(true);
     await heldA[21]!.send(record(5, 1));
     await heldB.find((x) => !x.isClosed)!.send(record(6, 1));
-    await waitFor('both serves deliver', () => harness!.recordsOf(5).length === 1 && harness!.recordsOf(6).length === 1);
+    await waitFor('both serves deliver', () => harness.recordsOf(5).length === 1 && harness.recordsOf(6).length === 1);
   });
 });

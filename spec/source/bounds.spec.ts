@@ -5,33 +5,16 @@
 // descriptors alone, each refusal said in one aggregated line (who gives way: admission.spec.ts).
 import { errnoCode } from '../../src/errors';
 import { encodeRecord, encodeVersion } from '../../src/protocol/encode';
-import { FakeBackend, Harness, handshake, makeServe, record, tempDir, waitFor } from './support';
+import { FakeBackend, handshake, makeServe, record, useSourceBed, waitFor } from './support';
 
 describe('socketSource bounds on what peers make it hold', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  let harness: Harness | undefined;
-  const backends: FakeBackend[] = [];
-
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => {
-    for (const b of backends.splice(0)) b.destroy();
-    harness?.unsubscribe();
-    harness = undefined;
-    tmp.remove();
-  });
-
-  const open = async (path: string, identity?: string): Promise<FakeBackend> => {
-    const backend = await FakeBackend.open(path, identity);
-    backends.push(backend);
-    return backend;
-  };
+  const bed = useSourceBed();
+  const open = bed.open;
 
   it('closes the connections whose unfinished records would pass the shared bound, and keeps serving', async () => {
     // 4 MiB for all: 3 of the 1 MiB records below fit (each held in at most 1 MiB), the others not.
-    harness = new Harness({ maxPartialBytes: 4 * 1024 * 1024 });
-    const serve = makeServe(tmp.path('a.sock'), 'app');
+    const harness = bed.harness({ maxPartialBytes: 4 * 1024 * 1024 });
+    const serve = makeServe(bed.tmp().path('a.sock'), 'app');
     await harness.apply([serve]);
 
     const huge = encodeRecord(record(1, 1, 'x'.repeat(1024 * 1024 - 1000))); // just under the 1 MiB cap
@@ -45,7 +28,7 @@ describe('socketSource bounds on what peers make it hold', () => {
       // this test is about, counted below from the collector's side.
       await b.write(mostOf).catch((err: unknown) => expect(errnoCode(err)).toMatch(/^(ECANCELED|EPIPE|ECONNRESET)$/));
     }
-    await waitFor('the connections past the bound to be refused', () => harness!.eventsOf('protocol_error').length >= 6, 10_000);
+    await waitFor('the connections past the bound to be refused', () => harness.eventsOf('protocol_error').length >= 6, 10_000);
     const refused = harness.eventsOf('protocol_error');
     expect(refused.every((e) => e.code === 'LOGFEBE_PARTIAL_LIMIT')).toBe(true);
     expect(refused[0]?.reason).toMatch(/over the 4194304 bytes all connections may hold together/);
@@ -58,12 +41,12 @@ describe('socketSource bounds on what peers make it hold', () => {
     await healthy.send(record(2, 1, 'fine'));
     const finisher = hostile.find((b) => !b.isClosed)!;
     await finisher.write(huge.subarray(huge.length - 1000));
-    await waitFor('both records', () => harness!.recordsOf(2).length === 1 && harness!.recordsOf(1).length === 1);
+    await waitFor('both records', () => harness.recordsOf(2).length === 1 && harness.recordsOf(1).length === 1);
   });
 
   it('closes a connection that has not sent V and I within the handshake timeout, and says why', async () => {
-    harness = new Harness({ handshakeTimeoutMs: 300 });
-    const serve = makeServe(tmp.path('a.sock'), 'app');
+    const harness = bed.harness({ handshakeTimeoutMs: 300 });
+    const serve = makeServe(bed.tmp().path('a.sock'), 'app');
     await harness.apply([serve]);
 
     const silent = await open(serve.socketPath);
@@ -73,7 +56,7 @@ describe('socketSource bounds on what peers make it hold', () => {
     await trickle.write(handshake('app').subarray(0, 3));
     const good = await open(serve.socketPath, 'app');
 
-    await waitFor('three timeouts', () => harness!.eventsOf('protocol_error').length === 3, 10_000);
+    await waitFor('three timeouts', () => harness.eventsOf('protocol_error').length === 3, 10_000);
     await Promise.all([silent.closed, versionOnly.closed, trickle.closed]);
     const reasons = harness.eventsOf('protocol_error').map((e) => [e.code, e.reason, e.identified]);
     expect(reasons).toEqual(
@@ -86,21 +69,21 @@ describe('socketSource bounds on what peers make it hold', () => {
     // The one that identified in time is not touched: it still delivers.
     expect(good.isClosed).toBe(false);
     await good.send(record(3, 1));
-    await waitFor('its record', () => harness!.recordsOf(3).length === 1);
+    await waitFor('its record', () => harness.recordsOf(3).length === 1);
   });
 
   it('caps connections per serve: the rest are closed at once, said in one line per interval', async () => {
-    harness = new Harness({ maxConnectionsPerServe: 3, connectionsRefusedReportMs: 300 });
-    const serve = makeServe(tmp.path('a.sock'), 'app');
-    const other = makeServe(tmp.path('b.sock'), 'other', 'token-2', 'OTHER');
+    const harness = bed.harness({ maxConnectionsPerServe: 3, connectionsRefusedReportMs: 300 });
+    const serve = makeServe(bed.tmp().path('a.sock'), 'app');
+    const other = makeServe(bed.tmp().path('b.sock'), 'other', 'token-2', 'OTHER');
     await harness.apply([serve, other]);
     const kept = [await open(serve.socketPath, 'app'), await open(serve.socketPath, 'app'), await open(serve.socketPath, 'app')];
-    await waitFor('three connected', () => harness!.eventsOf('connect').length === 3);
+    await waitFor('three connected', () => harness.eventsOf('connect').length === 3);
 
     const extra: FakeBackend[] = [];
     for (let i = 0; i < 5; i++) extra.push(await open(serve.socketPath));
     await Promise.all(extra.map((b) => b.closed)); // closed by us, at accept
-    await waitFor('the rest counted', () => harness!.eventsOf('connections_refused').length === 2);
+    await waitFor('the rest counted', () => harness.eventsOf('connections_refused').length === 2);
     expect(harness.eventsOf('connections_refused')).toEqual([
       { kind: 'connections_refused', level: 'warn', serve: 'BLUE', socket: serve.socketPath, reason: 'max_connections', refused: 1, limit: 3 },
       { kind: 'connections_refused', level: 'warn', serve: 'BLUE', socket: serve.socketPath, reason: 'max_connections', refused: 4, limit: 3 },
@@ -109,45 +92,45 @@ describe('socketSource bounds on what peers make it hold', () => {
     const elsewhere = await open(other.socketPath, 'other');
     await elsewhere.send(record(7, 1));
     await kept[0]!.send(record(8, 1));
-    await waitFor('their records', () => harness!.recordsOf(7).length === 1 && harness!.recordsOf(8).length === 1);
+    await waitFor('their records', () => harness.recordsOf(7).length === 1 && harness.recordsOf(8).length === 1);
     await kept[1]!.close();
-    await waitFor('its disconnect', () => harness!.eventsOf('disconnect').length === 1);
+    await waitFor('its disconnect', () => harness.eventsOf('disconnect').length === 1);
     const later = await open(serve.socketPath, 'app');
     await later.send(record(9, 1));
-    await waitFor('the newcomer\'s record', () => harness!.recordsOf(9).length === 1);
+    await waitFor('the newcomer\'s record', () => harness.recordsOf(9).length === 1);
   });
 
   it('leaves the reserved descriptors alone: a connection past them costs the serve holding the most, a listener fails', async () => {
     // 40 descriptors, 20 reserved: 20 for sockets, two of them the listeners.
-    harness = new Harness({ openFileLimit: 40, reservedFileDescriptors: 20, connectionsRefusedReportMs: 60_000 });
-    const a = makeServe(tmp.path('a.sock'), 'app', 'token-1', 'A');
-    const b = makeServe(tmp.path('b.sock'), 'other', 'token-2', 'B');
+    const harness = bed.harness({ openFileLimit: 40, reservedFileDescriptors: 20, connectionsRefusedReportMs: 60_000 });
+    const a = makeServe(bed.tmp().path('a.sock'), 'app', 'token-1', 'A');
+    const b = makeServe(bed.tmp().path('b.sock'), 'other', 'token-2', 'B');
     await harness.apply([a, b]);
     const held: FakeBackend[] = [];
     for (let i = 0; i < 18; i++) held.push(await open(a.socketPath, 'app'));
-    await waitFor('eighteen connected', () => harness!.eventsOf('connect').length === 18);
+    await waitFor('eighteen connected', () => harness.eventsOf('connect').length === 18);
 
     // B holds nothing: A, holding every descriptor, gives up its oldest connection for B's.
     const first = await open(b.socketPath, 'other');
     await held[0]!.closed;
-    await waitFor('the closing said', () => harness!.eventsOf('connections_refused').length === 1);
+    await waitFor('the closing said', () => harness.eventsOf('connections_refused').length === 1);
     expect(harness.eventsOf('connections_refused')[0]).toMatchObject({ serve: 'A', reason: 'open_file_limit', refused: 1, limit: 20 });
     await first.send(record(4, 1));
-    await waitFor('B\'s first record', () => harness!.recordsOf(4).length === 1);
+    await waitFor('B\'s first record', () => harness.recordsOf(4).length === 1);
     held.shift();
 
     // A new serve cannot listen while the sockets hold every descriptor they may have ...
-    const c = makeServe(tmp.path('c.sock'), 'third', 'token-3', 'C');
+    const c = makeServe(bed.tmp().path('c.sock'), 'third', 'token-3', 'C');
     await harness.apply([a, b, c]);
     expect(harness.eventsOf('listen_error')).toEqual([
       expect.objectContaining({ serve: 'C', code: 'LISTEN_FILE_LIMIT', reason: expect.stringMatching(/hold the 20 the open-file limit leaves them/) }),
     ]);
     // ... while connections that close give theirs back, without costing anyone.
     await Promise.all(held.splice(0, 5).map((backend) => backend.close()));
-    await waitFor('five more disconnects', () => harness!.eventsOf('disconnect').length === 6);
+    await waitFor('five more disconnects', () => harness.eventsOf('disconnect').length === 6);
     const welcome = await open(b.socketPath, 'other');
     await welcome.send(record(5, 1));
-    await waitFor('B\'s record', () => harness!.recordsOf(5).length === 1);
+    await waitFor('B\'s record', () => harness.recordsOf(5).length === 1);
     expect(harness.eventsOf('connections_refused')).toHaveLength(1);
   });
 });

@@ -162,3 +162,38 @@ export class Harness {
     this.subscription.unsubscribe();
   }
 }
+
+/**
+ * A temporary directory, the backends a test opens and the harness it starts, each torn down
+ * after every test (backends first, then the harness, then the directory). Call in a describe.
+ */
+export function useSourceBed(): {
+  readonly tmp: () => ReturnType<typeof tempDir>;
+  readonly open: (path: string, identity?: string) => Promise<FakeBackend>;
+  readonly harness: (options?: Partial<SourceOptions>) => Harness;
+} {
+  let tmp: ReturnType<typeof tempDir> | undefined;
+  let harness: Harness | undefined;
+  const backends: FakeBackend[] = [];
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => {
+    for (const b of backends.splice(0)) b.destroy();
+    harness?.unsubscribe();
+    harness = undefined;
+    tmp?.remove();
+  });
+  return {
+    tmp: () => {
+      if (tmp === undefined) throw new Error('useSourceBed: tmp is made in beforeEach');
+      return tmp;
+    },
+    open: async (path, identity) => {
+      const backend = await FakeBackend.open(path, identity);
+      backends.push(backend);
+      return backend;
+    },
+    harness: (options) => (harness = new Harness(options)),
+  };
+}
