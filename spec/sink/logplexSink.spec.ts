@@ -452,7 +452,7 @@ describe('logplexSink: serves that go quiet', () => {
     const sockets = (): string[] => (latest?.serves ?? []).map((x) => x.socketPath).sort();
     input.next(makeRecord(a, 'a 1'));
     input.next(makeRecord(b, 'b 1'));
-    await waitFor(() => latest?.framesOut === 2, 3000, 'both delivered');
+    await waitFor(() => latest?.framesOut === 2, 15_000, 'both delivered');
     expect(sockets()).toEqual(['/run/a.sock', '/run/b.sock']);
     // B keeps talking, A goes quiet: after one to two idle periods only A is retired.
     for (let i = 2; i <= 8; i++) {
@@ -460,7 +460,7 @@ describe('logplexSink: serves that go quiet', () => {
       await new Promise((resolve) => setTimeout(resolve, 40));
     }
     // Snapshots come at most every statsIntervalMs, so B's last post may show a moment later.
-    await waitFor(() => sockets().length === 1 && latest?.framesOut === 9, 3000, 'A to be retired and B delivered');
+    await waitFor(() => sockets().length === 1 && latest?.framesOut === 9, 15_000, 'A to be retired and B delivered');
     expect(sockets()).toEqual(['/run/b.sock']);
     expect(latest).toMatchObject({ recordsIn: 9, framesOut: 9 }); // A's counts are still in the totals
     input.next(makeRecord(a, 'a 2'));
@@ -469,7 +469,7 @@ describe('logplexSink: serves that go quiet', () => {
     expect(stats).toMatchObject({ recordsIn: 10, framesOut: 10, requestsFailed: 0 });
     expect(stats.serves.find((x) => x.socketPath === '/run/a.sock')).toBeUndefined(); // the sink ended: every lane closed
     expect(s.received.flatMap((r) => r.frames.map(msgOf)).sort()).toEqual(['a 1', 'a 2', ...Array.from({ length: 8 }, (_, i) => `b ${i + 1}`)].sort());
-  });
+  }, 60_000);
 
   it('leaves no timer behind when unsubscribed, so its process can exit', () => {
     // A child process: a lane's idle timer (laneIdleMs, 10 minutes by default) that outlived the
@@ -546,10 +546,10 @@ describe('logplexSink: many serves at once', () => {
       logplexSink(input, { ...FAST, format: stubFormatter }).pipe(tap(() => (snapshots += 1))),
     );
     for (const serve of serves) input.next(makeRecord(serve, serve.name ?? ''));
-    await waitFor(() => s.received.length === serves.length, 20_000, 'every serve delivered');
+    await waitFor(() => s.received.length === serves.length, 50_000, 'every serve delivered');
     input.complete();
     const stats = await done;
     expect(stats).toMatchObject({ recordsIn: 500, framesOut: 500, requestsOk: 500, requestsFailed: 0 });
     expect(snapshots).toBeLessThan(serves.length); // one per batch formed, settled and lane closed: 1,500 before
-  });
+  }, 60_000);
 });

@@ -189,6 +189,33 @@ describe('logplexSink with a spool', () => {
     expect(delivered).toEqual(texts(3)); // each once, in order
   });
 
+  it('a stop just after the drain delivered a batch waits for its ack: the last stats show the spool empty, no segment left', async () => {
+    let up = false;
+    const s = await startServer(() => (up ? 204 : 503));
+    servers.push(s);
+    const serve = makeServe(s.url);
+    const store = await openStore();
+    const input = new Subject<SourcedRecord>();
+    let latest: SinkStats | undefined;
+    // Every snapshot at once (no throttle), so the one that tells of the delivery comes as the
+    // drain moves on to the batch's ack, and the stop is asked for right there.
+    const done = lastValueFrom(
+      logplexSink(input, { ...FAST, format: stubFormatter, spool: store, maxBatchFrames: 1, statsIntervalMs: 0 }).pipe(
+        tap((st) => {
+          latest = st;
+          if (st.framesOut === 2) input.complete(); // once stopped, a Subject ignores it
+        }),
+      ),
+    );
+    for (const [i, t] of texts(2).entries()) input.next(makeRecord(serve, t, i + 1));
+    await waitFor(() => latest?.recordsIn === 2 && latest.queuedBytes === 0 && latest.spoolBatches === 2, 10_000, 'two batches on disk');
+    up = true;
+    const stats = await done;
+    expect(stats).toMatchObject({ framesOut: 2, spoolBatches: 0, spoolBytes: 0 });
+    const serveDirs = (await readdir(store.root)).filter((d) => d !== MARKER_NAME);
+    for (const d of serveDirs) expect(await readdir(join(store.root, d))).toEqual([]);
+  });
+
   it('spools the posts in flight when logplex fails in the order they were formed, whatever order their failures come in', async () => {
     let up = false;
     const answered: boolean[] = [];

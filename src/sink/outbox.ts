@@ -1,12 +1,13 @@
 // One serve's outbox: everything that happens to a batch once its lane (lane.ts) has formed it is
 // decided here, and only here. Where a batch can be, in order:
 //
-//   formed ─ submit() ─┬─ spool holds anything, or memory past its high-water mark ─ gzip ─ append ─┐
-//      (on the ledger   │     refused (cap, floor, disk error): goes on in memory                   │ taken: off the
-//       from admission) │                                                                           │ ledger, on disk
-//                       └─ memory queue (gzipped first while backing off) ─ one of `concurrency` post slots
-//                              first try fails transiently, with a spool ─ gzip ─ append (as above) ┘
-//                              otherwise ─ retried with backoff ─ delivered, or given up: lost, announced by L10
+//   formed ─ submit() ─ memory queue (gzipped first while backing off or spooling) ─ one of `concurrency` slots ─┐
+//     (on the ledger from admission)                                                                           │
+//   ┌──────────────────────────────────────────────────────────────────────────────────────────────────────────┘
+//   ├─ spool holds anything, or memory past its high-water mark ─ gzip ─ append, in formation order ─┐ taken: off the
+//   │     refused (cap, floor, disk error): posted, as below                                          │ ledger, on disk
+//   └─ posted: first try fails transiently, with a spool ─ gzip ─ append (as above) ───────────────────┘
+//              otherwise ─ retried with backoff ─ delivered, or given up: lost, announced by L10
 //   spool ─ drain: oldest first, one post at a time, retried for as long as it takes ─ acked when
 //           delivered or refused for good; at a stop the post in flight finishes, nothing more is taken
 //
@@ -96,11 +97,13 @@ export interface OutboxContext extends PostingContext, BatchContext {
 type NoticeSlot = { readonly kind: 'none' } | { readonly kind: 'planned'; readonly timer: Subscription } | { readonly kind: 'out' };
 const NO_NOTICE: NoticeSlot = { kind: 'none' };
 
-/** A drain of the serve's spool while it runs; `attempting` while a request of it is in flight. */
+/** A drain of the serve's spool while it runs. */
 interface DrainRun {
   readonly subscription: Subscription;
   kickedAgain: boolean; // a batch landed while it was finishing: run again
-  attempting: boolean;
+  // A try in flight, or a batch it delivered that is not yet acked: close() lets either finish
+  // (the ack is what keeps it from being posted again, and what frees its segment).
+  holding: boolean;
 }
 
 /** How a post from memory ended. */
@@ -162,13 +165,14 @@ export class Outbox implements NoticeLedger {
       concatMap((batch) =>
         this.#goesToDisk() || (this.#state === 'backing_off' && batch.body.length >= NOTICE_ROOM_BYTES) ? this.#gzipped(batch, 'never sent') : of(batch),
       ),
-      // One decision and one append at a time, so the spool's order is the stream's. A slow disk
-      // makes batches wait here, on the ledger, where the buffer cap turns the wait into drops.
-      concatMap((batch) => this.#toSpoolWhileBusy(batch)),
-      // Its turn taken here, in the stream's order, so that a batch still in mergeMap's queue is ahead of a later one spooled meanwhile.
+      // Its spool turn taken in the stream's order: whatever a batch's path to the spool (sent
+      // there at once, or after a failed first try), it is appended after every older one's.
       map((batch) => ({ batch, turn: this.#takeTurn() })),
-      // Batches beyond `concurrency` wait in mergeMap's queue; their bytes are still on the ledger.
-      mergeMap(({ batch, turn }) => this.#post(batch, turn), concurrency),
+      // Batches beyond `concurrency` wait in mergeMap's queue, on the ledger, where the buffer cap
+      // turns a long wait (a slow disk, a failing logplex) into drops. Where a batch goes is decided
+      // once it has a slot: every batch older than it has one too, or is done, so its turn waits
+      // only on first tries and appends already under way, never on a batch queued behind it.
+      mergeMap(({ batch, turn }) => this.#sendOrSpool(batch, turn), concurrency),
     );
     // What is still unannounced once every other post has settled (drops after the last batch
     // formed, the loss of a batch that was still retrying) would otherwise never be told to logplex.
@@ -281,7 +285,7 @@ export class Outbox implements NoticeLedger {
     if (this.#notice.kind === 'planned') this.#notice.timer.unsubscribe();
     if (this.#notice.kind !== 'out') this.#notice = NO_NOTICE;
     const drain = this.#drain;
-    if (drain !== undefined && !drain.attempting) {
+    if (drain !== undefined && !drain.holding) {
       this.#drain = undefined;
       drain.subscription.unsubscribe();
     }
@@ -313,7 +317,7 @@ export class Outbox implements NoticeLedger {
       return;
     }
     if (spool.pending === 0) return;
-    const run: DrainRun = { subscription: new Subscription(), kickedAgain: false, attempting: false };
+    const run: DrainRun = { subscription: new Subscription(), kickedAgain: false, holding: false };
     this.#drain = run;
     const done = (): void => {
       if (this.#drain !== run) return;
@@ -335,21 +339,24 @@ export class Outbox implements NoticeLedger {
     return spool !== undefined && (spool.pending > 0 || this.#ledger.queuedBytes > (this.#ctx.spool?.options.highWaterBytes ?? Number.POSITIVE_INFINITY));
   }
 
-  /** To the spool while it holds anything (live lines wait behind it) or memory is past its mark. */
-  #toSpoolWhileBusy(batch: Batch): Observable<Batch> {
-    const spool = this.#spool;
-    if (spool === undefined || !this.#goesToDisk()) return of(batch);
-    // Behind the batches already headed for a post slot: one of them may still fail and spill, and it is older.
-    const ahead = this.#turnsAhead(this.#turnsTaken);
-    return concat(ahead, defer(() => spool.append(spooledOf(batch, this.#ctx.scheduler.now())))).pipe(
-      concatMap((outcome) => {
-        if (outcome !== 'spooled') return of(batch); // refused: goes on in memory, as without a spool
-        this.#settled(batch, 'spooled');
-        this.#to('spooled');
-        this.kickDrain();
-        return EMPTY;
-      }),
-    );
+  /** To the spool while it holds anything (live lines wait behind it) or memory is past its mark; else posted. */
+  #sendOrSpool(batch: Batch, turn: SpoolTurn): Observable<never> {
+    return defer(() => {
+      const spool = this.#spool;
+      if (spool === undefined || !this.#goesToDisk()) return this.#post(batch, turn);
+      return concat(turn.ahead, defer(() => this.#gzipped(batch, 'never sent'))).pipe(
+        concatMap((gz) => spool.append(spooledOf(gz, this.#ctx.scheduler.now())).pipe(map((outcome) => ({ gz, outcome })))),
+        concatMap(({ gz, outcome }) => {
+          // Refused (cap, floor, disk error): posted from memory as without a spool, in the same turn.
+          if (outcome !== 'spooled') return this.#post(gz, turn);
+          turn.done();
+          this.#settled(gz, 'spooled');
+          this.#to('spooled');
+          this.kickDrain();
+          return EMPTY;
+        }),
+      );
+    });
   }
 
   /**
@@ -469,8 +476,10 @@ export class Outbox implements NoticeLedger {
       triesBefore: spilled?.tries,
       attempt: (prepared) =>
         defer(() => {
-          run.attempting = true;
-          return attempt$(ctx.client, prepared).pipe(finalize(() => (run.attempting = false)));
+          run.holding = true;
+          // Delivered, it is held on until its ack (the next batch lets go); failed, the wait
+          // before the next try is what a close cuts short.
+          return attempt$(ctx.client, prepared).pipe(tap({ error: () => (run.holding = false), unsubscribe: () => (run.holding = false) }));
         }),
       // Closing: no further try, whatever the error; the batch stays on disk.
       isTransient: (e) => !closing() && isTransientPostError(e),
@@ -482,7 +491,7 @@ export class Outbox implements NoticeLedger {
         ctx.publishSoon();
       },
     });
-    return concat(wait$, post$).pipe(
+    const posted$ = concat(wait$, post$).pipe(
       map((result): DrainOutcome => {
         counters.requestsOk += 1;
         counters.framesOut += batch.frameCount;
@@ -502,6 +511,12 @@ export class Outbox implements NoticeLedger {
       }),
       finalize(ctx.publish),
     );
+    return defer(() => {
+      // Taken from the spool as the outbox closed: it stays there, for the next start.
+      if (closing()) return of<DrainOutcome>('left');
+      run.holding = false; // the last batch's ack is done: the drain asks for this one only now
+      return posted$;
+    });
   }
 
   // ── the order of the spool ───────────────────────────────────────────────────────────────
