@@ -5,7 +5,7 @@
 //   serveDb.serveSet$ ─takeUntil(stop)─ socketSource ─ record$ ─ logplexSink ─ stats$
 //          │                               │                         │
 //          └──── outcome events ───────────┴──── events ─────────────┴──→ event$
-import { BehaviorSubject, Observable, ReplaySubject, Subject, Subscription, takeUntil, tap } from './rx';
+import { asyncScheduler, BehaviorSubject, Observable, ReplaySubject, Subject, Subscription, takeUntil, tap } from './rx';
 import { packageVersion } from './daemon/version';
 import type { EventBase } from './events';
 import { FirstServeSet } from './firstServeSet';
@@ -21,6 +21,8 @@ import { resolveSourceOptions } from './source/options';
 import type { SpoolEvent } from './spool/events';
 import { resolveSpoolOptions } from './spool/options';
 import { SpoolStore } from './spool/store';
+import { unrefScheduler } from './unrefScheduler';
+import { within } from './within';
 
 /** The collector's own lifecycle, beside what the stages report. */
 export type LifecycleEvent =
@@ -114,7 +116,16 @@ export function createCollector(options: CollectorOptions): Collector {
   // Resolve every stage's options now, so a bad option fails here, before anything starts.
   const logplexUrl = typeof options.logplexUrl === 'string' ? new URL(options.logplexUrl) : options.logplexUrl;
   // Errors about the directory name the option the embedder set, unless told otherwise (the daemon).
-  const serveDbOptions = resolveServeDbOptions({ dirSetting: 'serveDbDir', ...options.serveDb, dir: options.serveDbDir, logplexUrl });
+  // Each stage gets the embedder's scheduler, or picks its own default (some timers are unref'd).
+  const scheduler = options.scheduler;
+  const clock = scheduler ?? asyncScheduler; // the stop's deadline
+  const serveDbOptions = resolveServeDbOptions({
+    dirSetting: 'serveDbDir',
+    ...(scheduler === undefined ? {} : { scheduler }),
+    ...options.serveDb,
+    dir: options.serveDbDir,
+    logplexUrl,
+  });
   const sourceOptions = resolveSourceOptions(options.source);
   const formatter = sinkFormatter(resolveFormatOptions(options.format));
   const sinkOptions = resolveSinkOptions(options.sink);
@@ -168,7 +179,7 @@ export function createCollector(options: CollectorOptions): Collector {
       // A spool that was asked for and cannot be used (SpoolOpenError: what to fix) stops the
       // start: running without it would lose, at the next outage, what the operator expects kept.
       // stop() may come while it opens: it waits for spoolOpening and closes what it opened.
-      spoolOpening = SpoolStore.open(spoolOptions, emit);
+      spoolOpening = SpoolStore.open(spoolOptions, emit, scheduler ?? unrefScheduler());
       try {
         spool = await spoolOpening;
       } catch (err) {
@@ -188,7 +199,7 @@ export function createCollector(options: CollectorOptions): Collector {
     );
     // The sink is record$'s only subscriber, so no share(): it was one more Subject per record.
     // Embedders' record$ observers see each record; with none (the daemon) nothing is pushed.
-    const record$ = socketSource(serveSet$, { ...sourceOptions, events: onSourceEvent }).pipe(
+    const record$ = socketSource(serveSet$, { ...sourceOptions, events: onSourceEvent, scheduler }).pipe(
       tap((rec) => {
         if (records.observed) records.next(rec);
       }),
@@ -197,7 +208,7 @@ export function createCollector(options: CollectorOptions): Collector {
       subscriptions.add(
         // serveSets, not serveSet$: it still holds the set while the sink flushes at shutdown, so
         // the last L10 notices go out with the serve's current token.
-        logplexSink(record$, { ...sinkOptions, format: formatter, events: (e: SinkEvent) => emit(e), serveSet$: serveSets, spool }).subscribe({
+        logplexSink(record$, { ...sinkOptions, format: formatter, events: (e: SinkEvent) => emit(e), serveSet$: serveSets, spool, scheduler }).subscribe({
           next: (s) => publishStats({ ...s, connections }),
           error: reject,
           complete: resolve,
@@ -221,7 +232,7 @@ export function createCollector(options: CollectorOptions): Collector {
 
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      const began = Date.now();
+      const began = clock.now();
       emit({ kind: 'stopping', level: 'info', timeout_ms: shutdownTimeoutMs });
       const undeliveredBefore = undelivered(latest);
       firstSet.abandon(); // a start() waiting for its sockets returns now
@@ -237,11 +248,7 @@ export function createCollector(options: CollectorOptions): Collector {
         () => true,
         () => true, // it failed while closing: closed as far as stopping goes
       );
-      const outcome = await within(
-        shutdownTimeoutMs,
-        delivered.then(() => 'delivered' as const),
-        'timeout' as const,
-      ).catch(() => 'failed' as const);
+      const outcome = await within(shutdownTimeoutMs, clock, delivered.then(() => 'delivered' as const), () => 'timeout' as const).catch(() => 'failed' as const);
       if (outcome === 'timeout') {
         const left = latest;
         emit({
@@ -263,8 +270,9 @@ export function createCollector(options: CollectorOptions): Collector {
         const store = spool ?? (await spoolOpening?.catch(() => undefined)); // one that failed: start() reported it
         await store?.close();
       };
-      await within(Math.max(0, began + shutdownTimeoutMs - Date.now()), closeSpool(), undefined);
-      const closed = await within(Math.max(0, began + shutdownTimeoutMs - Date.now()), serveDbClosed, false);
+      const remaining = (): number => Math.max(0, began + shutdownTimeoutMs - clock.now());
+      await within(remaining(), clock, closeSpool(), () => undefined);
+      const closed = await within(remaining(), clock, serveDbClosed, () => false);
       // All delivered: the sink finished in time, and nothing it read or owed logplex since the
       // stop began (records, or a notice of earlier losses) was dropped or given up.
       const deliveredAll = outcome === 'delivered' && undelivered(latest) === undeliveredBefore;
@@ -276,7 +284,7 @@ export function createCollector(options: CollectorOptions): Collector {
         ...(atStop.refused === 0 ? {} : { refused_lines: atStop.refused }),
         ...(spool === undefined ? {} : { spooled_batches: atStop.spoolBatches, spooled_bytes: atStop.spoolBytes }),
         serve_db_closed: closed,
-        duration_ms: Date.now() - began,
+        duration_ms: clock.now() - began,
       });
       events.complete();
       records.complete();
@@ -299,15 +307,3 @@ export function createCollector(options: CollectorOptions): Collector {
 
 export type { EventBase };
 
-/** `work`'s outcome, or `otherwise` once `ms` have passed without one. */
-async function within<T, U>(ms: number, work: Promise<T>, otherwise: U): Promise<T | U> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<U>((resolve) => {
-    timer = setTimeout(() => resolve(otherwise), ms);
-  });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -4,6 +4,7 @@
 // turning itself off, and opens without reading what earlier runs left.
 import { chmod, chown, lchown, link, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { VirtualTimeScheduler } from 'rxjs';
 import { join } from 'node:path';
 import { SpoolOpenError } from '../../src/spool/errors';
 import { encodeRecord } from '../../src/spool/format';
@@ -216,9 +217,19 @@ describe('opening the spool', () => {
     expect(events).toContainEqual(expect.objectContaining({ kind: 'spool_recovered', socket: SOCKET, batches: 3 }));
   });
 
-  it('gives every file-system step a deadline', async () => {
+  it('gives every file-system step a deadline, on the scheduler', async () => {
     const never = new Promise<never>(() => undefined);
-    await expect(withDeadline(20, 'making /hung/mount', never)).rejects.toMatchObject({
+    const vt = new VirtualTimeScheduler();
+    const late = withDeadline(20, 'making /hung/mount', never, vt);
+    let settled = false;
+    late.catch(() => (settled = true));
+    vt.maxFrames = 19;
+    vt.flush();
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    vt.maxFrames = 20;
+    vt.flush();
+    await expect(late).rejects.toMatchObject({
       code: 'SPOOL_OPEN_TIMEOUT',
       message: 'spool: making /hung/mount did not finish within 20 ms: check that file system (a hung mount?), or choose another spool directory (--spool-dir)',
     });

@@ -47,7 +47,7 @@ export async function openServeDb(input: ServeDbOptionsInput): Promise<ServeDb> 
   const options = resolveServeDbOptions(input);
   const dir = options.dir;
   await checkDirectory(dir, options.dirSetting);
-  const lock = await lockServeDb(dir, options.dirSetting); // before anything reads or writes: one collector per directory
+  const lock = await lockServeDb(dir, options.dirSetting, options.scheduler); // before anything reads or writes: one collector per directory
   try {
     return await openLocked(options, lock);
   } catch (err) {

@@ -7,7 +7,7 @@ import { Admission } from './admission';
 import { ignoreEvents, type EventSink } from '../events';
 import type { Serve, ServeSet } from '../servedb/serve';
 import { readConnection, type ConnectionOptions } from './connection';
-import type { SourceEvent } from './events';
+import type { ListenErrorEvent, SourceEvent } from './events';
 import { immediateGate, sliceGate, type Gate } from './sliceGate';
 import { ListenError, listenUnix } from './listenUnix';
 import { resolveSourceOptions, type SourceOptions } from './options';
@@ -15,17 +15,22 @@ import { ReadTicks } from './readTicks';
 import { rebindOnServeSet } from './rebindOnServeSet';
 import { SocketDirectories } from './socketDirectory';
 import { RefusalReport } from './refusals';
+import { Throttle, type Throttled } from '../throttle';
+import { unrefScheduler } from '../unrefScheduler';
 import type { SourcedRecord } from './sourcedRecord';
 
 export type SocketSourceOptions = Partial<SourceOptions> & {
   readonly events?: EventSink<SourceEvent>; // where listen/connect/disconnect/... are reported
-  readonly scheduler?: SchedulerLike; // read ticks, handshake and drain timers; asyncScheduler when absent
+  // Every timer: read ticks, handshakes, drains, listen retries; asyncScheduler when absent. And
+  // refusal reports, on an unref'd one when absent (a report never keeps the process alive).
+  readonly scheduler?: SchedulerLike;
 };
 
 /**
  * Listens on every serve's socket and emits the records of every connection that identified as
  * that serve, tagged with the serve as it is when the record is read (a token change applies to
- * the next record, on the same connection), `receivedAt = Date.now()` at the read.
+ * the next record, on the same connection), `receivedAt` the scheduler's time of the read (the
+ * wall clock with the default scheduler: it is a log line's time, data rather than a timer).
  *
  * Reloads (each emission of `serveSet$` is the whole desired set, keyed by socket path):
  * - unchanged serve: untouched; its listener and open connections carry on.
@@ -54,6 +59,7 @@ export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSou
   // One budget for every connection of every serve: a bound on the daemon, not per tenant.
   const scheduler = options.scheduler ?? asyncScheduler;
   const connectionOptions: ConnectionOptions = { ...resolved, events, scheduler, partials: new Budget(resolved.maxPartialBytes) };
+  const reports = options.scheduler ?? unrefScheduler();
   // Descriptors for listeners and connections: what the open-file limit leaves past the reserve.
   const descriptors = new Budget((resolved.openFileLimit ?? Infinity) - resolved.reservedFileDescriptors);
   return new Observable<SourcedRecord>((subscriber) => {
@@ -69,7 +75,7 @@ export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSou
     const connections: ConnectionOptions = { ...connectionOptions, ticks };
     return serveSet$
       .pipe(
-        rebindOnServeSet((serve$, socketPath) => serveRecords(serve$, socketPath, resolved, connections, admission, gate, directories), gate),
+        rebindOnServeSet((serve$, socketPath) => serveRecords(serve$, socketPath, resolved, connections, admission, gate, directories, reports), gate),
       )
       .subscribe(subscriber);
   });
@@ -102,12 +108,14 @@ function serveRecords(
   admission: Admission,
   gate: Gate,
   directories: SocketDirectories,
+  reports: SchedulerLike,
 ): Observable<SourcedRecord> {
   const { events } = connectionOptions;
+  const scheduler = connectionOptions.scheduler ?? asyncScheduler;
   return new Observable<SourcedRecord>((subscriber) => {
     let serve: Serve | undefined; // latest, for the listener's events
     const where = () => ({ serve: serve?.name, socket: socketPath });
-    const refusals = new RefusalReport(options.connectionsRefusedReportMs, (reason, refused) =>
+    const refusals = new RefusalReport(options.connectionsRefusedReportMs, reports, (reason, refused) =>
       events({
         kind: 'connections_refused',
         level: 'warn',
@@ -124,10 +132,15 @@ function serveRecords(
     );
     const admitted = admission.serve((reason) => refusals.refused(reason));
     let listening = false;
-    // The failure being retried: logged when it starts, when its code changes, and now and then.
-    let failure: { code: string; attempts: number; loggedAt: number } | undefined;
+    // The failure being retried: said when it starts and when its code changes (at once), and
+    // while it goes on once per LISTEN_ERROR_REPEAT_MS (throttle.ts), with the attempts so far.
+    let failure: { code: string; attempts: number; said: Throttle<ListenErrorEvent> } | undefined;
+    const forgetFailure = (): void => {
+      failure?.said.dispose();
+      failure = undefined;
+    };
     let listener: Subscription | undefined; // while the socket is up or being created
-    let retryTimer: NodeJS.Timeout | undefined; // while waiting to try again
+    let retryTimer: Subscription | undefined; // while waiting to try again
     let stopped = false; // serve$ completed: no more listening, connections drain
     const connections = new Set<Subscription>();
 
@@ -143,7 +156,8 @@ function serveRecords(
     };
 
     const stopListening = (): void => {
-      clearTimeout(retryTimer);
+      forgetFailure();
+      retryTimer?.unsubscribe();
       retryTimer = undefined;
       const running = listener;
       listener = undefined;
@@ -155,19 +169,21 @@ function serveRecords(
       listenerEnded();
       if (!(error instanceof ListenError)) return subscriber.error(error); // a bug, not the path
       const retryIn = options.listenRetryMs > 0 ? options.listenRetryMs : undefined;
-      const now = Date.now();
       const attempts = (failure?.attempts ?? 0) + 1;
-      // Our own serve holding the socket is said once: it is a serve-db mistake, not an outage.
-      const repeat = error.code !== 'LISTEN_OWN_SERVE' && failure !== undefined && now - failure.loggedAt >= LISTEN_ERROR_REPEAT_MS;
-      if (failure === undefined || failure.code !== error.code || repeat) {
-        events({ kind: 'listen_error', level: 'error', ...where(), code: error.code, reason: error.message, retry_in_ms: retryIn, attempts });
-        failure = { code: error.code, attempts, loggedAt: now };
-      } else {
-        failure.attempts = attempts;
+      if (failure?.code !== error.code) {
+        failure?.said.dispose(); // what the old cause held back is no longer news
+        // Our own serve holding the socket is said once: it is a serve-db mistake, not an outage.
+        const once = error.code === 'LISTEN_OWN_SERVE';
+        const say = ({ value, held }: Throttled<ListenErrorEvent>): void => {
+          if (held === 0 || !once) events(value);
+        };
+        failure = { code: error.code, attempts, said: new Throttle(LISTEN_ERROR_REPEAT_MS, scheduler, say) };
       }
+      failure.attempts = attempts;
+      failure.said.offer({ kind: 'listen_error', level: 'error', ...where(), code: error.code, reason: error.message, retry_in_ms: retryIn, attempts });
       // Staying down leaves the other serves untouched.
       if (retryIn === undefined || stopped) return completeIfDone();
-      retryTimer = setTimeout(() => {
+      retryTimer = scheduler.schedule(() => {
         retryTimer = undefined;
         listen();
       }, retryIn);
@@ -200,7 +216,7 @@ function serveRecords(
         readHighWaterMark: connectionOptions.ticks === undefined ? undefined : 1,
         onListening: (file) => {
           listening = true;
-          failure = undefined;
+          forgetFailure();
           // What the file has, not what was asked: the two differ only if something is wrong.
           events({ kind: 'listening', level: 'info', ...where(), mode: (file.mode & 0o7777).toString(8).padStart(4, '0'), group: file.gid });
         },
