@@ -1,9 +1,36 @@
 // Virtual-time diagrams of the one throttle: the first at once, then at most one per interval
 // with the count of what was held back; a quiet interval makes the next pass at once again.
+import { Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { KeyedThrottle, Throttle, throttleCounting, type Throttled } from '../src/throttle';
+import { KeyedThrottle, Throttle, type Throttled } from '../src/throttle';
 
-describe('throttleCounting', () => {
+/**
+ * The Throttle the collector runs, as an operator for diagrams only: each value is offered, the
+ * end flushes what is held, an error forgets it.
+ */
+function throttleCounting<T>(intervalMs: number, scheduler: SchedulerLike): OperatorFunction<T, Throttled<T>> {
+  return (source) =>
+    new Observable<Throttled<T>>((subscriber) => {
+      const throttle = new Throttle<T>(intervalMs, scheduler, (throttled) => subscriber.next(throttled));
+      const subscription = source.subscribe({
+        next: (value) => throttle.offer(value),
+        error: (err: unknown) => {
+          throttle.dispose();
+          subscriber.error(err);
+        },
+        complete: () => {
+          throttle.flush();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        subscription.unsubscribe();
+        throttle.dispose();
+      };
+    });
+}
+
+describe('Throttle, drawn as an operator', () => {
   let scheduler: TestScheduler;
   beforeEach(() => {
     scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));

@@ -5,9 +5,10 @@
 // passes with the count, and another interval opens. An interval that held nothing closes: the next
 // value passes at once again. Every timer runs on the given scheduler (virtual time in tests).
 //
-// One class, for the callers that are called rather than subscribed (a refusal, a log line), and
-// the `throttleCounting` operator over it for streams; marbles/throttle.marbles.ts draws both.
-import { Observable, type OperatorFunction, type SchedulerLike, type Subscription } from './rx';
+// A class rather than an operator: its callers are called (a refusal, a log line, a stats change),
+// not subscribed, and a Subject per serve to feed an operator cost more than the throttle itself.
+// marbles/throttle.marbles.ts draws it as an operator over this very class.
+import type { SchedulerLike, Subscription } from './rx';
 
 /** What passes: a value let through at once (`held` 0), or the latest of those an interval held. */
 export interface Throttled<T> {
@@ -85,32 +86,6 @@ export class Throttle<T> {
     this.#latest = undefined;
     this.pass(throttled);
   }
-}
-
-/**
- * The throttle as an operator. Completion lets what is held through first, then completes; an error
- * forgets it and is passed on; unsubscribing forgets it.
- */
-export function throttleCounting<T>(intervalMs: number, scheduler: SchedulerLike): OperatorFunction<T, Throttled<T>> {
-  return (source) =>
-    new Observable<Throttled<T>>((subscriber) => {
-      const throttle = new Throttle<T>(intervalMs, scheduler, (throttled) => subscriber.next(throttled));
-      const subscription = source.subscribe({
-        next: (value) => throttle.offer(value),
-        error: (err: unknown) => {
-          throttle.dispose();
-          subscriber.error(err);
-        },
-        complete: () => {
-          throttle.flush();
-          subscriber.complete();
-        },
-      });
-      return () => {
-        subscription.unsubscribe();
-        throttle.dispose();
-      };
-    });
 }
 
 /**
