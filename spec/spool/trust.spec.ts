@@ -218,20 +218,21 @@ describe('opening the spool', () => {
   });
 
   it('gives every file-system step a deadline, on the scheduler', async () => {
+    // A minute: only the virtual clock can bring it within this test.
     const never = new Promise<never>(() => undefined);
     const vt = new VirtualTimeScheduler();
-    const late = withDeadline(20, 'making /hung/mount', never, vt);
+    const late = withDeadline(60_000, 'making /hung/mount', never, vt);
     let settled = false;
     late.catch(() => (settled = true));
-    vt.maxFrames = 19;
+    vt.maxFrames = 59_999;
     vt.flush();
-    await Promise.resolve();
+    await new Promise((resolve) => setImmediate(resolve));
     expect(settled).toBe(false);
-    vt.maxFrames = 20;
+    vt.maxFrames = 60_000;
     vt.flush();
     await expect(late).rejects.toMatchObject({
       code: 'SPOOL_OPEN_TIMEOUT',
-      message: 'spool: making /hung/mount did not finish within 20 ms: check that file system (a hung mount?), or choose another spool directory (--spool-dir)',
+      message: 'spool: making /hung/mount did not finish within 60000 ms: check that file system (a hung mount?), or choose another spool directory (--spool-dir)',
     });
   });
 
