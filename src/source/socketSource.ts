@@ -57,10 +57,10 @@ export type SocketSourceOptions = Partial<SourceOptions> & {
 export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSourceOptions = {}): Observable<SourcedRecord> {
   const resolved = resolveSourceOptions(options);
   const events = options.events ?? ignoreEvents;
-  // One budget for every connection of every serve: a bound on the daemon, not per tenant.
   const scheduler = options.scheduler ?? asyncScheduler;
-  const connectionOptions: ConnectionOptions = { ...resolved, events, scheduler, partials: new Budget(resolved.maxPartialBytes) };
   const reports = options.scheduler ?? unrefScheduler();
+  // One budget for every connection of every serve: a bound on the daemon, not per tenant.
+  const connectionOptions: ConnectionOptions = { ...resolved, events, scheduler, partials: new Budget(resolved.maxPartialBytes) };
   // Descriptors for listeners and connections: what the open-file limit leaves past the reserve.
   const descriptors = new Budget((resolved.openFileLimit ?? Infinity) - resolved.reservedFileDescriptors);
   return new Observable<SourcedRecord>((subscriber) => {
