@@ -5,7 +5,7 @@
 //   serveDb.serveSet$ ─takeUntil(stop)─ socketSource ─ record$ ─ logplexSink ─ stats$
 //          │                               │                         │
 //          └──── outcome events ───────────┴──── events ─────────────┴──→ event$
-import { BehaviorSubject, Observable, ReplaySubject, Subject, Subscription, takeUntil, tap } from './rx';
+import { asyncScheduler, BehaviorSubject, Observable, ReplaySubject, Subject, Subscription, takeUntil, tap } from './rx';
 import { packageVersion } from './daemon/version';
 import type { EventBase } from './events';
 import { FirstServeSet } from './firstServeSet';
@@ -21,6 +21,8 @@ import { resolveSourceOptions } from './source/options';
 import type { SpoolEvent } from './spool/events';
 import { resolveSpoolOptions } from './spool/options';
 import { SpoolStore } from './spool/store';
+import { unrefScheduler } from './unrefScheduler';
+import { within } from './within';
 
 /** The collector's own lifecycle, beside what the stages report. */
 export type LifecycleEvent =
@@ -113,8 +115,17 @@ const undelivered = (s: CollectorStats): number => s.dropped + s.lost - s.refuse
 export function createCollector(options: CollectorOptions): Collector {
   // Resolve every stage's options now, so a bad option fails here, before anything starts.
   const logplexUrl = typeof options.logplexUrl === 'string' ? new URL(options.logplexUrl) : options.logplexUrl;
+  // Each stage gets the embedder's scheduler, or picks its own default (some timers are unref'd).
+  const scheduler = options.scheduler;
+  const clock = scheduler ?? asyncScheduler; // the stop's deadline
   // Errors about the directory name the option the embedder set, unless told otherwise (the daemon).
-  const serveDbOptions = resolveServeDbOptions({ dirSetting: 'serveDbDir', ...options.serveDb, dir: options.serveDbDir, logplexUrl });
+  const serveDbOptions = resolveServeDbOptions({
+    dirSetting: 'serveDbDir',
+    ...(scheduler === undefined ? {} : { scheduler }),
+    ...options.serveDb,
+    dir: options.serveDbDir,
+    logplexUrl,
+  });
   const sourceOptions = resolveSourceOptions(options.source);
   const formatter = sinkFormatter(resolveFormatOptions(options.format));
   const sinkOptions = resolveSinkOptions(options.sink);
@@ -145,39 +156,37 @@ export function createCollector(options: CollectorOptions): Collector {
     emit(event);
   };
 
+  // What start() opened, and the promises of what it is opening: stop() closes either, also what
+  // finishes opening after the stop began.
   let serveDb: ServeDb | undefined;
   let opening: Promise<ServeDb> | undefined; // set by start() before its first await
   let spool: SpoolStore | undefined;
-  // Set by start() before it awaits the store: stop() waits for it and closes what it opened,
-  // even when the store finishes opening after the stop began.
-  let spoolOpening: Promise<SpoolStore | undefined> | undefined;
+  let spoolOpening: Promise<SpoolStore> | undefined; // set by start() before it awaits the store
   const stopListening = new Subject<void>();
   const subscriptions = new Subscription();
   let delivered: Promise<void> = Promise.resolve();
-  let stopping: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined; // set by the first stop(): every step of start() looks
 
-  const start = async (): Promise<void> => {
-    if (opening !== undefined) throw new Error('collector already started');
-    opening = openServeDb(serveDbOptions);
-    const db = await opening;
-    // stop() came while the database was opening: it waits for `opening` and closes the watch;
-    // starting now would leave a watch and a sink running that nothing ever stops.
-    if (stopping !== undefined) return;
-    serveDb = db;
-    if (spoolOptions !== undefined) {
-      // A spool that was asked for and cannot be used (SpoolOpenError: what to fix) stops the
-      // start: running without it would lose, at the next outage, what the operator expects kept.
-      // stop() may come while it opens: it waits for spoolOpening and closes what it opened.
-      spoolOpening = SpoolStore.open(spoolOptions, emit);
-      try {
-        spool = await spoolOpening;
-      } catch (err) {
-        serveDb = undefined;
-        await db.close();
-        throw err;
-      }
-      if (stopping !== undefined) return; // stop() came meanwhile: it closes the spool (spoolOpening)
+  /**
+   * A spool that was asked for and cannot be used (SpoolOpenError: what to fix) stops the start:
+   * running without it would lose, at the next outage, what the operator expects kept. False when
+   * the start must not go on (stop() came meanwhile: it closes the store).
+   */
+  const openSpool = async (db: ServeDb): Promise<boolean> => {
+    if (spoolOptions === undefined) return true;
+    spoolOpening = SpoolStore.open(spoolOptions, emit, scheduler ?? unrefScheduler());
+    try {
+      spool = await spoolOpening;
+    } catch (err) {
+      serveDb = undefined;
+      await db.close();
+      throw err;
     }
+    return stopping === undefined;
+  };
+
+  /** Wires serve sets → source → sink; the promise settles when the sink completes or fails. */
+  const run = (db: ServeDb): Promise<void> => {
     subscriptions.add(db.outcome$.subscribe(emit));
     const serveSet$ = db.serveSet$.pipe(
       tap((set) => {
@@ -188,23 +197,36 @@ export function createCollector(options: CollectorOptions): Collector {
     );
     // The sink is record$'s only subscriber, so no share(): it was one more Subject per record.
     // Embedders' record$ observers see each record; with none (the daemon) nothing is pushed.
-    const record$ = socketSource(serveSet$, { ...sourceOptions, events: onSourceEvent }).pipe(
+    const record$ = socketSource(serveSet$, { ...sourceOptions, events: onSourceEvent, scheduler }).pipe(
       tap((rec) => {
         if (records.observed) records.next(rec);
       }),
     );
-    delivered = new Promise<void>((resolve, reject) => {
+    const done = new Promise<void>((resolve, reject) => {
       subscriptions.add(
         // serveSets, not serveSet$: it still holds the set while the sink flushes at shutdown, so
         // the last L10 notices go out with the serve's current token.
-        logplexSink(record$, { ...sinkOptions, format: formatter, events: (e: SinkEvent) => emit(e), serveSet$: serveSets, spool }).subscribe({
+        logplexSink(record$, { ...sinkOptions, format: formatter, events: (e: SinkEvent) => emit(e), serveSet$: serveSets, spool, scheduler }).subscribe({
           next: (s) => publishStats({ ...s, connections }),
           error: reject,
           complete: resolve,
         }),
       );
     });
-    delivered.catch(() => undefined); // observed by stop(); never an unhandled rejection
+    done.catch(() => undefined); // observed by stop(); never an unhandled rejection
+    return done;
+  };
+
+  // Each step returns early once stop() has begun: stop() closes what the step opened.
+  const start = async (): Promise<void> => {
+    if (opening !== undefined) throw new Error('collector already started');
+    opening = openServeDb(serveDbOptions);
+    const db = await opening;
+    // Starting now would leave a watch and a sink running that nothing ever stops.
+    if (stopping !== undefined) return;
+    serveDb = db;
+    if (!(await openSpool(db))) return;
+    delivered = run(db);
     // stop() abandons the wait; a sink that ended early (it failed) ends it too: stop() reports.
     await Promise.race([firstSet.answered, delivered.catch(() => undefined)]);
     if (stopping !== undefined) return;
@@ -219,72 +241,45 @@ export function createCollector(options: CollectorOptions): Collector {
     });
   };
 
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      const began = Date.now();
-      emit({ kind: 'stopping', level: 'info', timeout_ms: shutdownTimeoutMs });
-      const undeliveredBefore = undelivered(latest);
-      firstSet.abandon(); // a start() waiting for its sockets returns now
-      stopListening.next();
-      // Stop looking at serves.new now, beside delivery: a look under way finishes first, and one
-      // that never does (serves.new on a hung file system) must not hold the stop past its timeout.
-      // A start() still opening the database has not set serveDb yet: wait for it and close it.
-      const closeServeDb = async (): Promise<void> => {
-        const db = serveDb ?? (await opening?.catch(() => undefined));
-        await db?.close();
-      };
-      const serveDbClosed = closeServeDb().then(
-        () => true,
-        () => true, // it failed while closing: closed as far as stopping goes
-      );
-      const outcome = await within(
-        shutdownTimeoutMs,
-        delivered.then(() => 'delivered' as const),
-        'timeout' as const,
-      ).catch(() => 'failed' as const);
-      if (outcome === 'timeout') {
-        const left = latest;
-        emit({
-          kind: 'shutdown_timeout',
-          level: 'error',
-          timeout_ms: shutdownTimeoutMs,
-          queued_bytes: left.queuedBytes,
-          queued_lines: left.queuedFrames,
-        });
-        for (const s of left.serves) {
-          if (s.queuedFrames === 0 && s.queuedBytes === 0) continue;
-          emit({ kind: 'lines_abandoned', level: 'error', serve: s.name, socket: s.socketPath, lines: s.queuedFrames, bytes: s.queuedBytes });
-        }
-      }
-      subscriptions.unsubscribe(); // aborts whatever is still in flight after a timeout
-      // Synced: what is in it is delivered by the next start. Bounded like the rest of the stop.
-      // A store still opening when the stop began is awaited here and closed like an open one.
-      const closeSpool = async (): Promise<void> => {
-        const store = spool ?? (await spoolOpening?.catch(() => undefined)); // one that failed: start() reported it
-        await store?.close();
-      };
-      await within(Math.max(0, began + shutdownTimeoutMs - Date.now()), closeSpool(), undefined);
-      const closed = await within(Math.max(0, began + shutdownTimeoutMs - Date.now()), serveDbClosed, false);
-      // All delivered: the sink finished in time, and nothing it read or owed logplex since the
-      // stop began (records, or a notice of earlier losses) was dropped or given up.
-      const deliveredAll = outcome === 'delivered' && undelivered(latest) === undeliveredBefore;
-      const atStop = latest;
-      emit({
-        kind: 'stopped',
-        level: 'info',
-        delivered_all: deliveredAll,
-        ...(atStop.refused === 0 ? {} : { refused_lines: atStop.refused }),
-        ...(spool === undefined ? {} : { spooled_batches: atStop.spoolBatches, spooled_bytes: atStop.spoolBytes }),
-        serve_db_closed: closed,
-        duration_ms: Date.now() - began,
-      });
-      events.complete();
-      records.complete();
-      stats.complete();
-      serveSets.complete();
-    })();
-    return stopping;
+  /** stop()'s steps in order: stop listening, deliver (bounded), abort the rest, close, report. */
+  const stopInOrder = async (): Promise<void> => {
+    const began = clock.now();
+    const remaining = (): number => Math.max(0, began + shutdownTimeoutMs - clock.now());
+    emit({ kind: 'stopping', level: 'info', timeout_ms: shutdownTimeoutMs });
+    const undeliveredBefore = undelivered(latest);
+    firstSet.abandon(); // a start() waiting for its sockets returns now
+    stopListening.next();
+    // Stop looking at serves.new now, beside delivery: a look under way finishes first, and one
+    // that never does (serves.new on a hung file system) must not hold the stop past its timeout.
+    const serveDbClosed = closeOnceOpen(serveDb, opening).then(
+      () => true,
+      () => true, // it failed while closing: closed as far as stopping goes
+    );
+    const outcome = await within(shutdownTimeoutMs, clock, delivered.then(() => 'delivered' as const), () => 'timeout' as const).catch(() => 'failed' as const);
+    if (outcome === 'timeout') abandoned(latest, shutdownTimeoutMs).forEach(emit);
+    subscriptions.unsubscribe(); // aborts whatever is still in flight after a timeout
+    // Synced: what is in it is delivered by the next start. Bounded like the rest of the stop.
+    await within(remaining(), clock, closeOnceOpen(spool, spoolOpening), () => undefined);
+    const closed = await within(remaining(), clock, serveDbClosed, () => false);
+    // All delivered: the sink finished in time, and nothing it read or owed logplex since the
+    // stop began (records, or a notice of earlier losses) was dropped or given up.
+    const atStop = latest;
+    emit({
+      kind: 'stopped',
+      level: 'info',
+      delivered_all: outcome === 'delivered' && undelivered(atStop) === undeliveredBefore,
+      ...(atStop.refused === 0 ? {} : { refused_lines: atStop.refused }),
+      ...(spool === undefined ? {} : { spooled_batches: atStop.spoolBatches, spooled_bytes: atStop.spoolBytes }),
+      serve_db_closed: closed,
+      duration_ms: clock.now() - began,
+    });
+    events.complete();
+    records.complete();
+    stats.complete();
+    serveSets.complete();
   };
+
+  const stop = (): Promise<void> => (stopping ??= stopInOrder());
 
   return {
     record$: records.asObservable(),
@@ -299,15 +294,19 @@ export function createCollector(options: CollectorOptions): Collector {
 
 export type { EventBase };
 
-/** `work`'s outcome, or `otherwise` once `ms` have passed without one. */
-async function within<T, U>(ms: number, work: Promise<T>, otherwise: U): Promise<T | U> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<U>((resolve) => {
-    timer = setTimeout(() => resolve(otherwise), ms);
-  });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+/**
+ * Closes what is open, or what is still opening once it has opened (one that fails to open was
+ * reported by whoever opened it, and has nothing to close).
+ */
+async function closeOnceOpen(opened: { close(): Promise<void> } | undefined, opening: Promise<{ close(): Promise<void> }> | undefined): Promise<void> {
+  const it = opened ?? (await opening?.catch(() => undefined));
+  await it?.close();
+}
+
+/** What a shutdown timeout abandons: the whole, and each serve that still held lines. */
+function abandoned(left: CollectorStats, timeoutMs: number): LifecycleEvent[] {
+  const perServe = left.serves
+    .filter((s) => s.queuedFrames !== 0 || s.queuedBytes !== 0)
+    .map((s): LifecycleEvent => ({ kind: 'lines_abandoned', level: 'error', serve: s.name, socket: s.socketPath, lines: s.queuedFrames, bytes: s.queuedBytes }));
+  return [{ kind: 'shutdown_timeout', level: 'error', timeout_ms: timeoutMs, queued_bytes: left.queuedBytes, queued_lines: left.queuedFrames }, ...perServe];
 }

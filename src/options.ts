@@ -1,6 +1,7 @@
 // Options of the whole collector: one section per stage, each owning its defaults in its own
 // options.ts; what belongs to no stage (shutdown) is defaulted here.
 import type { FormatOptions } from './format/options';
+import type { SchedulerLike } from './rx';
 import type { ServeDbOptions } from './servedb/options';
 import type { SinkOptionsInput } from './sink/options';
 import type { SourceOptions } from './source/options';
@@ -26,6 +27,14 @@ export interface CollectorOptions {
   readonly spool?: SpoolOptionsInput;
   /** Longest stop() spends delivering what was already read before giving up on it. */
   readonly shutdownTimeoutMs?: number;
+  /**
+   * Where every timer of every stage runs, and what "now" is: batches, retries, read ticks,
+   * handshakes, drains, listen retries, refusal reports, the serve database's looks, the spool's
+   * sync and the stop's deadline (a VirtualTimeScheduler runs them all on virtual time). When
+   * absent, rxjs's asyncScheduler; timers that must not keep the process alive (the spool's sync,
+   * refusal reports) then run unref'd. `serveDb.scheduler`, when set, wins for the serve database.
+   */
+  readonly scheduler?: SchedulerLike;
 }
 
 export const DEFAULT_COLLECTOR_OPTIONS = {

@@ -60,6 +60,8 @@ export const ReplaySubject: typeof Rx.ReplaySubject = ReplaySubjectImpl;
 export type ReplaySubject<T> = Rx.ReplaySubject<T>;
 export const Subscription: typeof Rx.Subscription = SubscriptionImpl;
 export type Subscription = Rx.Subscription;
+export type Subscriber<T> = Rx.Subscriber<T>;
+export type Observer<T> = Rx.Observer<T>;
 export const asyncScheduler: typeof Rx.asyncScheduler = asyncSchedulerImpl;
 export const firstValueFrom: typeof Rx.firstValueFrom = firstValueFromImpl;
 export type { MonoTypeOperatorFunction, OperatorFunction, SchedulerAction, SchedulerLike } from 'rxjs';

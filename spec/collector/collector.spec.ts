@@ -3,7 +3,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { filter, firstValueFrom, lastValueFrom } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, VirtualTimeScheduler } from 'rxjs';
 import { createCollector, ServeDbError, type Collector, type CollectorEvent, type CollectorStats, type SourcedRecord } from '../../src';
 import { FormatError } from '../../src/format';
 import { SinkOptionsError } from '../../src/sink';
@@ -123,6 +123,50 @@ describe('createCollector (the library API)', () => {
     expect(events.map((e) => e.kind)).not.toContain('started');
     running = createCollector({ serveDbDir: tmp, logplexUrl: standIn.url });
     await running.start(); // the serve database's lock was let go
+  });
+
+  it("keeps the stop's deadline on the collector's scheduler: not one virtual ms early", async () => {
+    await standIn.setMode({ kind: 'hang' }); // logplex reads every post and never answers
+    const vt = new VirtualTimeScheduler();
+    const advance = (ms: number): void => {
+      vt.maxFrames = vt.now() + ms;
+      vt.flush();
+      vt.frame = vt.maxFrames;
+    };
+    const socket = join(tmp, 'pg.sock');
+    writeFileSync(join(tmp, 'serves.loaded'), JSON.stringify({ serves: [{ i: 'app', t: TOKEN, p: socket, name: 'GREEN' }] }), { mode: 0o600 });
+    // A minute of virtual time to stop in; the post never times out before it (the deadline alone ends the stop).
+    const collector = createCollector({
+      serveDbDir: tmp,
+      logplexUrl: standIn.url,
+      shutdownTimeoutMs: 60_000,
+      sink: { flushIntervalMs: 100, postDeadlineMs: 600_000 },
+      source: { readIntervalMs: 0, listenSliceMs: 0 },
+      scheduler: vt,
+    });
+    running = collector;
+    const events: CollectorEvent[] = [];
+    let records = 0;
+    collector.event$.subscribe((e) => events.push(e));
+    collector.record$.subscribe(() => (records += 1));
+    await collector.start();
+    await runEmulator({ socketPath: socket, identity: 'app', recordsPerConnection: 5 });
+    await waitUntil(() => records === 5);
+    advance(100); // the batch is formed and posted, and logplex never answers
+    await waitUntil(() => standIn.stats().hanging > 0);
+
+    let stopped = false;
+    const stopping = collector.stop().then(() => (stopped = true));
+    await waitUntil(() => events.some((e) => e.kind === 'stopping'));
+    advance(59_999);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events.some((e) => e.kind === 'shutdown_timeout')).toBe(false);
+    advance(1);
+    await waitUntil(() => events.some((e) => e.kind === 'shutdown_timeout'));
+    advance(0);
+    await stopping;
+    expect(stopped).toBe(true);
+    expect(events.at(-1)).toMatchObject({ kind: 'stopped', delivered_all: false, duration_ms: 60_000 });
   });
 
   it('a shutdown timeout says how many lines each serve abandoned, not only bytes', async () => {

@@ -7,7 +7,8 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { join } from 'node:path';
 import type { FlatEvent } from '../../src/events';
 import { formatJson, formatLogfmt, truncate } from '../../src/daemon/log';
-import { createRepeatFilter, type RepeatClock } from '../../src/daemon/logRepeats';
+import { VirtualTimeScheduler } from 'rxjs';
+import { createRepeatFilter } from '../../src/daemon/logRepeats';
 import { createLogWriter } from '../../src/daemon/logWriter';
 import { parseLogfmt } from '../support/daemonProcess';
 
@@ -65,30 +66,16 @@ describe('a log line: peer strings cut and escaped', () => {
   });
 });
 
-/** A clock the test moves by hand. */
-function manualClock(): RepeatClock & { advance(ms: number): void } {
-  let now = 0;
-  let timers: Array<{ due: number; run: () => void }> = [];
-  return {
-    now: () => now,
-    setTimer: (run, ms) => {
-      const t = { due: now + ms, run };
-      timers.push(t);
-      return t;
+/** Virtual time the test moves by hand. */
+function manualClock(): VirtualTimeScheduler & { advance(ms: number): void } {
+  const vt = new VirtualTimeScheduler();
+  return Object.assign(vt, {
+    advance(ms: number): void {
+      vt.maxFrames = vt.now() + ms;
+      vt.flush();
+      vt.frame = vt.maxFrames; // flush stops at the last action run: the clock goes on to the target
     },
-    clearTimer: (t) => (timers = timers.filter((x) => x !== t)),
-    advance(ms) {
-      const until = now + ms;
-      for (;;) {
-        const next = timers.filter((t) => t.due <= until).sort((a, b) => a.due - b.due)[0];
-        if (next === undefined) break;
-        timers = timers.filter((t) => t !== next);
-        now = next.due;
-        next.run();
-      }
-      now = until;
-    },
-  };
+  });
 }
 
 describe('repeats: one line per serve and reason per window', () => {

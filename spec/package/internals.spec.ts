@@ -39,6 +39,25 @@ describe('dependency internals the code relies on', () => {
     expect(moved).toEqual([]);
   });
 
+  it("rxjs: the scheduler's action and class src/unrefScheduler.ts extends run timers as asyncScheduler does, unref'd", () => {
+    // A repeating action runs three times; a pending one does not hold node open (a child whose
+    // only timer is one would otherwise wait 30 s for it, past execFileSync's bound).
+    const runs = inNode<number>(`
+      const { unrefScheduler } = require('./dist/unrefScheduler.js');
+      const { execFileSync } = require('node:child_process');
+      execFileSync(process.execPath, ['-e', "require('./dist/unrefScheduler.js').unrefScheduler().schedule(() => process.exit(3), 30000)"], { timeout: 15000 });
+      let runs = 0;
+      const keep = setTimeout(() => undefined, 10000);
+      unrefScheduler().schedule(function () {
+        runs += 1;
+        if (runs < 3) return this.schedule(undefined, 5);
+        clearTimeout(keep);
+        process.stdout.write(JSON.stringify(runs));
+      }, 5);
+    `);
+    expect(runs).toBe(3);
+  });
+
   it("undici: the lib/ files src/sink/undiciPool.ts loads exist, and give the root's Pool", () => {
     const deep = [...read('src/sink/undiciPool.ts').matchAll(/require\('(undici\/lib\/[^']+)'\)/g)].map((m) => m[1] ?? '');
     expect(deep.length).toBeGreaterThanOrEqual(3);

@@ -5,7 +5,7 @@
 // descriptors alone, each refusal said in one aggregated line (who gives way: admission.spec.ts).
 import { errnoCode } from '../../src/errors';
 import { encodeRecord, encodeVersion } from '../../src/protocol/encode';
-import { FakeBackend, handshake, makeServe, record, useSourceBed, waitFor } from './support';
+import { FakeBackend, handshake, makeServe, record, useSourceBed, virtualTime, waitFor } from './support';
 
 describe('socketSource bounds on what peers make it hold', () => {
   const bed = useSourceBed();
@@ -73,7 +73,8 @@ describe('socketSource bounds on what peers make it hold', () => {
   });
 
   it('caps connections per serve: the rest are closed at once, said in one line per interval', async () => {
-    const harness = bed.harness({ maxConnectionsPerServe: 3, connectionsRefusedReportMs: 300 });
+    const vt = virtualTime();
+    const harness = bed.harness({ maxConnectionsPerServe: 3, connectionsRefusedReportMs: 300, listenSliceMs: 0, readIntervalMs: 0, scheduler: vt });
     const serve = makeServe(bed.tmp().path('a.sock'), 'app');
     const other = makeServe(bed.tmp().path('b.sock'), 'other', 'token-2', 'OTHER');
     await harness.apply([serve, other]);
@@ -83,7 +84,10 @@ describe('socketSource bounds on what peers make it hold', () => {
     const extra: FakeBackend[] = [];
     for (let i = 0; i < 5; i++) extra.push(await open(serve.socketPath));
     await Promise.all(extra.map((b) => b.closed)); // closed by us, at accept
-    await waitFor('the rest counted', () => harness.eventsOf('connections_refused').length === 2);
+    expect(harness.eventsOf('connections_refused')).toHaveLength(1); // the first at once, the rest counted
+    await vt.advance(299);
+    expect(harness.eventsOf('connections_refused')).toHaveLength(1);
+    await vt.advance(1);
     expect(harness.eventsOf('connections_refused')).toEqual([
       { kind: 'connections_refused', level: 'warn', serve: 'BLUE', socket: serve.socketPath, reason: 'max_connections', refused: 1, limit: 3 },
       { kind: 'connections_refused', level: 'warn', serve: 'BLUE', socket: serve.socketPath, reason: 'max_connections', refused: 4, limit: 3 },

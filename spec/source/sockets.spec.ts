@@ -5,7 +5,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileS
 import { createServer, type Server } from 'node:net';
 import { firstValueFrom, take } from 'rxjs';
 import { listenUnix, MAX_UNIX_SOCKET_PATH_BYTES } from '../../src/source/listenUnix';
-import { FakeBackend, Harness, makeServe, record, tempDir, waitFor } from './support';
+import { FakeBackend, Harness, makeServe, record, tempDir, virtualTime, waitFor } from './support';
 import { withUmask } from '../support/umask';
 
 /** A socket file nobody listens on, as a crashed previous run leaves it. */
@@ -77,7 +77,8 @@ describe('socket files', () => {
 
   it('reports a missing directory, keeps the other serves working, and comes up once the directory exists', async () => {
     harness.unsubscribe();
-    harness = new Harness({ listenRetryMs: 50 });
+    const vt = virtualTime();
+    harness = new Harness({ listenRetryMs: 50, listenSliceMs: 0, readIntervalMs: 0, scheduler: vt });
     const missing = makeServe(tmp.path('nodir/a.sock'), 'one', 'token-1', 'LATER');
     const fine = makeServe(tmp.path('fine.sock'), 'two');
     await harness.apply([missing, fine]);
@@ -88,11 +89,12 @@ describe('socket files', () => {
     await waitFor('record on the working serve', () => harness.records.length === 1);
 
     // Retried every 50 ms meanwhile, but logged once: the same cause is not news.
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await vt.advance(400);
     expect(harness.eventsOf('listen_error')).toHaveLength(1);
     expect(harness.eventsOf('listen_error')[0]).toMatchObject({ attempts: 1 });
 
     mkdirSync(tmp.path('nodir'));
+    await vt.advance(50);
     await waitFor('the retry to listen', () => harness.eventsOf('listening').some((e) => e.socket === missing.socketPath));
     const late = await FakeBackend.open(missing.socketPath, 'one');
     await late.send(record(2, 1));
@@ -101,14 +103,17 @@ describe('socket files', () => {
 
   it('logs a listen failure again when its cause changes', async () => {
     harness.unsubscribe();
-    harness = new Harness({ listenRetryMs: 20 });
+    const vt = virtualTime();
+    harness = new Harness({ listenRetryMs: 20, listenSliceMs: 0, readIntervalMs: 0, scheduler: vt });
     const serve = makeServe(tmp.path('later/a.sock'), 'one');
     await harness.apply([serve]);
+    await vt.advance(40);
     expect(harness.eventsOf('listen_error').map((e) => e.code)).toEqual(['LISTEN_NO_DIRECTORY']);
     mkdirSync(tmp.path('later'));
     writeFileSync(serve.socketPath, 'not a socket'); // now something else is wrong
-    await waitFor('the new cause', () => harness.eventsOf('listen_error').length === 2);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await vt.advance(20);
+    expect(harness.eventsOf('listen_error')).toHaveLength(2);
+    await vt.advance(200);
     const logged = harness.eventsOf('listen_error');
     expect(logged.map((e) => e.code)).toEqual(['LISTEN_NO_DIRECTORY', 'LISTEN_NOT_A_SOCKET']);
     expect(logged[1]!.attempts).toBeGreaterThan(1);
@@ -131,14 +136,15 @@ describe('socket files', () => {
 
   it('says once that a socket reached through a symlinked directory is held by our own serve', async () => {
     harness.unsubscribe();
-    harness = new Harness({ listenRetryMs: 20 });
+    const vt = virtualTime();
+    harness = new Harness({ listenRetryMs: 20, listenSliceMs: 0, readIntervalMs: 0, scheduler: vt });
     mkdirSync(tmp.path('real'));
     symlinkSync(tmp.path('real'), tmp.path('link'));
     const first = makeServe(tmp.path('real/a.sock'), 'one', 'token-1', 'FIRST');
     const second = makeServe(tmp.path('link/a.sock'), 'two', 'token-2', 'SECOND');
     await harness.apply([first]);
     await harness.apply([first, second]);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // ten retries
+    await vt.advance(200); // ten retries
     expect(harness.eventsOf('listen_error')).toEqual([
       expect.objectContaining({
         serve: 'SECOND',
@@ -150,6 +156,7 @@ describe('socket files', () => {
     expect(harness.events.filter((e) => e.kind === 'disconnect' || e.kind === 'protocol_error')).toEqual([]);
     // Once the first serve goes, the second takes the socket at its next retry.
     await harness.apply([second]);
+    await vt.advance(20);
     await waitFor('the second serve to listen', () => harness.eventsOf('listening').some((e) => e.serve === 'SECOND'));
     const backend = await FakeBackend.open(first.socketPath, 'two'); // the same socket, by the other path
     await backend.send(record(4, 1));

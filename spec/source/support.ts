@@ -3,14 +3,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { Subject, type Subscription } from 'rxjs';
+import { Subject, type Subscription, VirtualTimeScheduler } from 'rxjs';
 import { encodeIdentity, encodeRecord, encodeVersion } from '../../src/protocol/encode';
 import type { LogRecord } from '../../src/protocol/messages';
 import { Secret } from '../../src/secret';
 import type { Serve, ServeSet } from '../../src/servedb/serve';
 import type { SourceEvent } from '../../src/source/events';
-import type { SourceOptions } from '../../src/source/options';
-import { socketSource } from '../../src/source/socketSource';
+import { socketSource, type SocketSourceOptions } from '../../src/source/socketSource';
 import type { SourcedRecord } from '../../src/source/sourcedRecord';
 import { fixtureRecords } from '../support/fixtures';
 
@@ -111,7 +110,7 @@ export class Harness {
   error: unknown = undefined;
   private readonly subscription: Subscription;
 
-  constructor(options: Partial<SourceOptions> = {}) {
+  constructor(options: Omit<SocketSourceOptions, 'events'> = {}) {
     this.subscription = socketSource(this.serveSet$, { drainIdleMs: 20, ...options, events: (e) => this.events.push(e) }).subscribe({
       next: (r) => this.records.push(r),
       error: (e: unknown) => (this.error = e),
@@ -170,7 +169,7 @@ export class Harness {
 export function useSourceBed(): {
   readonly tmp: () => ReturnType<typeof tempDir>;
   readonly open: (path: string, identity?: string) => Promise<FakeBackend>;
-  readonly harness: (options?: Partial<SourceOptions>) => Harness;
+  readonly harness: (options?: Omit<SocketSourceOptions, 'events'>) => Harness;
 } {
   let tmp: ReturnType<typeof tempDir> | undefined;
   let harness: Harness | undefined;
@@ -196,4 +195,22 @@ export function useSourceBed(): {
     },
     harness: (options) => (harness = new Harness(options)),
   };
+}
+
+/**
+ * Virtual time for a source over real sockets: `advance(ms)` runs every timer due up to then, then
+ * lets the event loop turn once, as it would after real timers (what the source remembers for one
+ * synchronous run is forgotten then: socketDirectory.ts).
+ */
+export function virtualTime(): VirtualTimeScheduler & { advance(ms: number): Promise<void> } {
+  const vt = new VirtualTimeScheduler();
+  vt.maxFrames = 0;
+  return Object.assign(vt, {
+    async advance(ms: number): Promise<void> {
+      vt.maxFrames = vt.now() + ms;
+      vt.flush();
+      vt.frame = vt.maxFrames; // flush stops at the last action run: the clock goes on to the target
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+  });
 }

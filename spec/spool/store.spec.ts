@@ -3,9 +3,10 @@
 import { appendFile, mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstValueFrom } from 'rxjs';
+import { firstValueFrom, VirtualTimeScheduler } from 'rxjs';
 import type { SpoolEvent } from '../../src/spool/events';
 import { resolveSpoolOptions, type SpoolOptionsInput } from '../../src/spool/options';
+import { DiskServeSpool } from '../../src/spool/serveSpool';
 import { SpoolStore } from '../../src/spool/store';
 import { MARKER_NAME, ROOT_NAME } from '../../src/spool/layout';
 import { aBatch, append, drain, SOCKET } from './support';
@@ -170,6 +171,29 @@ describe('SpoolStore', () => {
       expect(events.filter((e) => e.kind === 'spool_failed')).toEqual([expect.objectContaining({ op: 'append', code: 'ENOTDIR' })]);
     } finally {
       await rm(rootOf(), { force: true });
+    }
+  });
+});
+
+describe('SpoolStore on the scheduler', () => {
+  it('syncs every serve each syncIntervalMs of its scheduler, and leaves no timer behind once closed', async () => {
+    const vt = new VirtualTimeScheduler();
+    const store = await SpoolStore.open(resolveSpoolOptions({ dir, minFreeBytes: 0, minFreeRatio: 0, syncIntervalMs: 1_000 }), () => undefined, vt);
+    stores.push(store);
+    const spool = store.serve(SOCKET);
+    expect(await append(spool, aBatch(1))).toBe('spooled');
+    const synced = jest.spyOn(DiskServeSpool.prototype, 'sync');
+    try {
+      vt.maxFrames = 999;
+      vt.flush();
+      expect(synced).not.toHaveBeenCalled();
+      vt.maxFrames = 2_000;
+      vt.flush();
+      expect(synced).toHaveBeenCalledTimes(2);
+      await store.close();
+      expect(vt.actions).toEqual([]);
+    } finally {
+      synced.mockRestore();
     }
   });
 });

@@ -4,6 +4,7 @@
 // turning itself off, and opens without reading what earlier runs left.
 import { chmod, chown, lchown, link, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { VirtualTimeScheduler } from 'rxjs';
 import { join } from 'node:path';
 import { SpoolOpenError } from '../../src/spool/errors';
 import { encodeRecord } from '../../src/spool/format';
@@ -216,11 +217,22 @@ describe('opening the spool', () => {
     expect(events).toContainEqual(expect.objectContaining({ kind: 'spool_recovered', socket: SOCKET, batches: 3 }));
   });
 
-  it('gives every file-system step a deadline', async () => {
+  it('gives every file-system step a deadline, on the scheduler', async () => {
+    // A minute: only the virtual clock can bring it within this test.
     const never = new Promise<never>(() => undefined);
-    await expect(withDeadline(20, 'making /hung/mount', never)).rejects.toMatchObject({
+    const vt = new VirtualTimeScheduler();
+    const late = withDeadline(60_000, 'making /hung/mount', never, vt);
+    let settled = false;
+    late.catch(() => (settled = true));
+    vt.maxFrames = 59_999;
+    vt.flush();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    vt.maxFrames = 60_000;
+    vt.flush();
+    await expect(late).rejects.toMatchObject({
       code: 'SPOOL_OPEN_TIMEOUT',
-      message: 'spool: making /hung/mount did not finish within 20 ms: check that file system (a hung mount?), or choose another spool directory (--spool-dir)',
+      message: 'spool: making /hung/mount did not finish within 60000 ms: check that file system (a hung mount?), or choose another spool directory (--spool-dir)',
     });
   });
 

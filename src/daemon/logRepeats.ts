@@ -4,8 +4,11 @@
 // the next ones within repeatWindowMs are only counted, and when the window ends one line
 // stands for them: the last one's fields plus `repeated=N` (how many were not printed) and
 // `since=` (when the first of those happened). A window with repeats opens another, so a storm
-// that lasts prints one line per window; a quiet window forgets the key.
+// that lasts prints one line per window; a quiet window forgets the key (throttle.ts).
 import { eventField, type EventBase } from '../events';
+import type { SchedulerLike } from '../rx';
+import { KeyedThrottle } from '../throttle';
+import { unrefScheduler } from '../unrefScheduler';
 import type { LogOptions } from './options';
 
 /** Kinds that come one per connection and can be provoked by anyone who can connect. */
@@ -19,87 +22,35 @@ function repeatKey(event: EventBase): string | undefined {
   return `${event.kind}\0${String(eventField(event, 'socket'))}\0${String(eventField(event, 'code') ?? '')}`;
 }
 
-export interface RepeatClock {
-  readonly now: () => number;
-  readonly setTimer: (run: () => void, ms: number) => unknown;
-  readonly clearTimer: (timer: unknown) => void;
-}
-
-const systemClock: RepeatClock = {
-  now: () => Date.now(),
-  setTimer: (run, ms) => setTimeout(run, ms).unref(), // never what keeps the process alive
-  clearTimer: (timer) => clearTimeout(timer as NodeJS.Timeout),
-};
-
-interface Window {
-  timer: unknown;
-  repeated: number; // events of this key not printed since the window opened
-  since: number; // when the first of them happened
-  last: EventBase | undefined; // the latest of them, printed for all
-}
-
 export interface RepeatFilter {
   accept(event: EventBase): void;
   /** Prints every count still open and forgets them (at shutdown). */
   flush(): void;
 }
 
+/** `scheduler` keeps the windows and the lines' times; by default its timers never keep the process alive. */
 export function createRepeatFilter(
   emit: (event: EventBase, at: Date) => void,
   options: Pick<LogOptions, 'repeatWindowMs' | 'maxRepeatKeys'>,
-  clock: RepeatClock = systemClock,
+  scheduler: SchedulerLike = unrefScheduler(),
 ): RepeatFilter {
-  const windows = new Map<string, Window>();
-
-  const summarize = (w: Window): void => {
-    if (w.last === undefined || w.repeated === 0) return;
-    const summary = { ...w.last, repeated: w.repeated, since: new Date(w.since).toISOString() };
-    emit(summary, new Date(clock.now()));
-  };
-
-  const open = (key: string): Window => {
-    const w: Window = { timer: undefined, repeated: 0, since: 0, last: undefined };
-    const close = (): void => {
-      if (w.repeated === 0) {
-        windows.delete(key);
-        return;
-      }
-      summarize(w);
-      w.repeated = 0;
-      w.last = undefined;
-      w.timer = clock.setTimer(close, options.repeatWindowMs);
-    };
-    w.timer = clock.setTimer(close, options.repeatWindowMs);
-    windows.set(key, w);
-    return w;
-  };
-
+  const windows = new KeyedThrottle<string, EventBase>(options.repeatWindowMs, scheduler, (_key, { value, held, since }) => {
+    const at = new Date(scheduler.now());
+    if (held === 0) emit(value, at);
+    else {
+      const summary = { ...value, repeated: held, since: new Date(since).toISOString() };
+      emit(summary, at);
+    }
+  });
   return {
     accept(event) {
       const exact = repeatKey(event);
-      if (exact === undefined) {
-        emit(event, new Date(clock.now()));
-        return;
-      }
+      if (exact === undefined) return emit(event, new Date(scheduler.now()));
       // Past maxRepeatKeys (a storm over more serves than that at once), new keys share one
       // window per kind: the count stays exact, the line shows the latest serve.
       const key = windows.has(exact) || windows.size < options.maxRepeatKeys ? exact : `${event.kind}\0*`;
-      const w = windows.get(key);
-      if (w === undefined) {
-        open(key);
-        emit(event, new Date(clock.now()));
-        return;
-      }
-      if (w.repeated === 0) w.since = clock.now();
-      w.repeated += 1;
-      w.last = event;
+      windows.offer(key, event);
     },
-    flush() {
-      for (const w of windows.values()) {
-        clock.clearTimer(w.timer);
-        summarize(w);
-      }
-      windows.clear();
-    },
+    flush: () => windows.flush(),
   };
 }

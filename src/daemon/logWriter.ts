@@ -61,7 +61,7 @@ export function createLogWriter(sink: LogSink, options: LogWriterOptions): LogWr
     write(line) {
       const bytes = Buffer.from(`${line}\n`, 'utf8');
       if (broken || sink.writableLength + bytes.length > options.maxQueuedBytes) {
-        if (dropped === 0) since = new Date();
+        if (dropped === 0) since = new Date(); // the wall clock: a time printed in the log, data rather than a timer
         dropped += 1;
         return;
       }
@@ -76,6 +76,10 @@ export function createLogWriter(sink: LogSink, options: LogWriterOptions): LogWr
           waiters.delete(done);
           resolve();
         };
+        // Real time, not the collector's scheduler: this bounds the daemon's own exit after the
+        // collector has stopped (its scheduler has nothing left to run), and the process must end
+        // on the wall clock whatever an embedder's scheduler does. Kept alive on purpose: the exit
+        // waits for it.
         const timer = setTimeout(done, timeoutMs);
         waiters.add(done);
       });

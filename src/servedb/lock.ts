@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, link, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import * as path from 'node:path';
+import { asyncScheduler, type SchedulerLike } from '../rx';
 import { describeFsError, errnoCode, ServeDbError } from './errors';
 
 export const LOCK_FILE = 'lock';
@@ -42,13 +43,13 @@ type Probe =
   | { readonly kind: 'unknown'; readonly code: string }; // cannot tell (EACCES: another user's lock)
 
 /** Whether something listens on `file`, and the PID it says. */
-function probe(file: string): Promise<Probe> {
+function probe(file: string, scheduler: SchedulerLike): Promise<Probe> {
   return new Promise((resolve) => {
     let text = '';
     let connected = false;
     const socket = createConnection(file);
     const done = (result: Probe): void => {
-      clearTimeout(timer);
+      timer.unsubscribe();
       socket.destroy();
       resolve(result);
     };
@@ -56,7 +57,7 @@ function probe(file: string): Promise<Probe> {
       const pid = Number(text.trim());
       return Number.isInteger(pid) && pid > 0 ? pid : undefined;
     };
-    const timer = setTimeout(() => done({ kind: 'live', pid: pidSaid() }), PROBE_MS);
+    const timer = scheduler.schedule(() => done({ kind: 'live', pid: pidSaid() }), PROBE_MS);
     socket.setEncoding('utf8');
     socket.on('connect', () => (connected = true));
     socket.on('data', (chunk: string) => {
@@ -99,9 +100,9 @@ const closeServer = (server: Server): Promise<void> => new Promise((resolve) => 
 
 /**
  * Takes SERVE_DB_DIR/lock, or throws SERVEDB_LOCKED naming the collector that holds it, and the
- * setting (`dirSetting`) the caller chose the directory with.
+ * setting (`dirSetting`) the caller chose the directory with. A probe's wait runs on `scheduler`.
  */
-export async function lockServeDb(dir: string, dirSetting = 'SERVE_DB_DIR'): Promise<ServeDbLock> {
+export async function lockServeDb(dir: string, dirSetting = 'SERVE_DB_DIR', scheduler: SchedulerLike = asyncScheduler): Promise<ServeDbLock> {
   const file = path.join(dir, LOCK_FILE);
   // A socket's address holds 107 bytes: a longer SERVE_DB_DIR is reached through our descriptor
   // of it (/proc/self/fd/N), which names the same directory in a few bytes.
@@ -113,13 +114,23 @@ export async function lockServeDb(dir: string, dirSetting = 'SERVE_DB_DIR'): Pro
     return `/proc/self/fd/${dirHandle.fd}/${name}`;
   };
   try {
-    return await lockVia(dir, file, address, dirSetting);
+    return await lockVia({ dir, file, address, dirSetting, probe: (name) => probe(name, scheduler) });
   } finally {
     await dirHandle?.close();
   }
 }
 
-async function lockVia(dir: string, file: string, address: (name: string) => Promise<string>, dirSetting: string): Promise<ServeDbLock> {
+/** Where the lock is, and how to reach and probe a socket there. */
+interface LockPlace {
+  readonly dir: string;
+  readonly file: string; // dir/lock
+  readonly address: (name: string) => Promise<string>; // what to bind or connect to for `name` in dir
+  readonly dirSetting: string;
+  readonly probe: (address: string) => Promise<Probe>;
+}
+
+async function lockVia(place: LockPlace): Promise<ServeDbLock> {
+  const { dir, file, address } = place;
   const server = createServer((peer) => {
     peer.on('error', () => undefined);
     peer.end(`${process.pid}\n`);
@@ -138,7 +149,7 @@ async function lockVia(dir: string, file: string, address: (name: string) => Pro
   }
   try {
     const inode = (await stat(ours)).ino;
-    const staleTakenOver = await take(dir, file, ours, address, dirSetting);
+    const staleTakenOver = await take(place, ours);
     return { staleTakenOver, release: releaser(file, inode, server) };
   } catch (err) {
     await closeServer(server);
@@ -149,7 +160,7 @@ async function lockVia(dir: string, file: string, address: (name: string) => Pro
 }
 
 /** Links `ours` to `file`; returns the PID of a dead lock taken over (0: it named none), undefined when there was none. */
-async function take(dir: string, file: string, ours: string, address: (name: string) => Promise<string>, dirSetting: string): Promise<number | undefined> {
+async function take({ dir, file, address, dirSetting, probe }: LockPlace, ours: string): Promise<number | undefined> {
   let staleTakenOver: number | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {

@@ -47,7 +47,7 @@ export async function openServeDb(input: ServeDbOptionsInput): Promise<ServeDb> 
   const options = resolveServeDbOptions(input);
   const dir = options.dir;
   await checkDirectory(dir, options.dirSetting);
-  const lock = await lockServeDb(dir, options.dirSetting); // before anything reads or writes: one collector per directory
+  const lock = await lockServeDb(dir, options.dirSetting, options.scheduler); // before anything reads or writes: one collector per directory
   try {
     return await openLocked(options, lock);
   } catch (err) {
@@ -59,6 +59,25 @@ export async function openServeDb(input: ServeDbOptionsInput): Promise<ServeDb> 
 async function openLocked(options: ServeDbOptions, lock: ServeDbLock): Promise<ServeDb> {
   const dir = options.dir;
   const loaded = await loadServesLoaded(dir, options.logplexUrl);
+  await recoverOrExplain(dir);
+  const serveSet = new BehaviorSubject<ServeSet>(loaded ?? []);
+  const looks = new Looks(options, lock, loaded, serveSet);
+  await looks.start();
+  let closed: Promise<void> | undefined;
+  return {
+    serveSet$: serveSet.asObservable(),
+    outcome$: looks.outcome$,
+    rescan: () => looks.rescan(),
+    close: () =>
+      (closed ??= (async () => {
+        await looks.close();
+        await lock.release();
+      })()),
+  };
+}
+
+/** Finishes what a crash left half done (store.ts), or says what keeps it from reading the directory. */
+async function recoverOrExplain(dir: string): Promise<void> {
   try {
     await recoverAfterCrash(dir);
   } catch (err) {
@@ -66,89 +85,110 @@ async function openLocked(options: ServeDbOptions, lock: ServeDbLock): Promise<S
       cause: err,
     });
   }
+}
 
-  const serveSet = new BehaviorSubject<ServeSet>(loaded ?? []);
+/**
+ * The looks at serves.new: the start-up look, then one per file event, poll and rescan, never two
+ * at once (coalesce.ts), and what each said. Its phase:
+ *   starting (until the start-up look finished: its events join start-up's) → running → closing
+ *   (no new look begins; the one under way finishes, then outcome$ completes).
+ */
+class Looks {
+  #phase: 'starting' | 'running' | 'closing' = 'starting';
   // What start-up found, in order (a stale lock taken over, the serves.loaded started from, the
   // start-up look at serves.new), told to every subscriber; then what later looks say, of which
   // a late subscriber gets the latest.
-  const startup: ServeDbEvent[] = [];
-  if (lock.staleTakenOver !== undefined) startup.push({ kind: 'serve_db_lock_taken_over', level: 'warn', dir, stale_pid: lock.staleTakenOver });
-  if (loaded !== undefined) startup.push(loadedAccepted(dir, loaded));
-  const later = new ReplaySubject<ServeDbEvent>(1);
-  let startingUp = true;
-  let closing = false;
+  readonly #startup: ServeDbEvent[] = [];
+  readonly #later = new ReplaySubject<ServeDbEvent>(1);
+  readonly #watcher: ReturnType<typeof watchServesNew>;
+  readonly #context: ReloadPassContext;
+  #startupLookDone: () => void = () => undefined;
+  #passesDone: () => void = () => undefined;
+  readonly #stopped = new Promise<void>((resolve) => (this.#passesDone = resolve));
 
-  const watcher = watchServesNew({
-    dir,
-    pollIntervalMs: options.pollIntervalMs,
-    watchEvents: options.watchEvents,
-    settleMs: options.settleMs,
-    readyTimeoutMs: options.watchReadyTimeoutMs,
-    scheduler: options.scheduler,
-    onWatchError: (err) =>
-      later.next({
-        kind: 'serves_error',
-        level: 'warn',
-        dir,
-        during: 'watch',
-        error: `file events for ${dir} failed (${err.message}); still looking every ${options.pollIntervalMs} ms`,
-      }),
-  });
+  constructor(
+    private readonly options: ServeDbOptions,
+    lock: ServeDbLock,
+    loaded: ServeSet | undefined,
+    private readonly serveSet: BehaviorSubject<ServeSet>, // completed by close()
+  ) {
+    const dir = options.dir;
+    if (lock.staleTakenOver !== undefined) this.#startup.push({ kind: 'serve_db_lock_taken_over', level: 'warn', dir, stale_pid: lock.staleTakenOver });
+    if (loaded !== undefined) this.#startup.push(loadedAccepted(dir, loaded));
+    this.#watcher = watchServesNew({
+      dir,
+      pollIntervalMs: options.pollIntervalMs,
+      watchEvents: options.watchEvents,
+      settleMs: options.settleMs,
+      readyTimeoutMs: options.watchReadyTimeoutMs,
+      scheduler: options.scheduler,
+      onWatchError: (err) =>
+        this.#later.next({
+          kind: 'serves_error',
+          level: 'warn',
+          dir,
+          during: 'watch',
+          error: `file events for ${dir} failed (${err.message}); still looking every ${options.pollIntervalMs} ms`,
+        }),
+    });
+    this.#context = {
+      dir,
+      files: directoryFiles(dir),
+      parseOptions: { logplexUrl: options.logplexUrl, fileName: SERVES_NEW },
+      current: () => this.serveSet.value,
+      apply: (set) => this.serveSet.next(set),
+    };
+  }
 
-  const context: ReloadPassContext = {
-    dir,
-    files: directoryFiles(dir),
-    parseOptions: { logplexUrl: options.logplexUrl, fileName: SERVES_NEW },
-    current: () => serveSet.value,
-    apply: (set) => serveSet.next(set),
-  };
-  const newFile = path.join(dir, SERVES_NEW);
-  const pass = (reason: LookReason): Observable<ServeDbEvent> =>
-    defer(() => (closing ? EMPTY : reloadPass(reason, context))).pipe(
+  /** Every subscriber gets all of start-up's events, then the latest later one, then what follows. */
+  get outcome$(): Observable<ServeDbEvent> {
+    return concat(from(this.#startup), this.#later);
+  }
+
+  /** Starts looking; resolves once the start-up look is done. */
+  async start(): Promise<void> {
+    const started = new Promise<void>((resolve) => (this.#startupLookDone = resolve));
+    await this.#watcher.ready; // so that nothing written after the start-up look goes unnoticed
+    this.#watcher.look$
+      .pipe(
+        startWith<LookReason>('start'),
+        coalescePasses((reason) => this.#pass(reason), keepRescan),
+      )
+      .subscribe({
+        next: (event) => (this.#phase === 'starting' ? this.#startup.push(event) : this.#later.next(event)),
+        complete: () => this.#passesDone(),
+      });
+    await started;
+  }
+
+  rescan(): void {
+    this.#watcher.rescan();
+  }
+
+  /** Stops watching and polling, lets a look under way finish, completes the serve set and outcome$. */
+  async close(): Promise<void> {
+    this.#phase = 'closing';
+    await this.#watcher.close(); // ends look$; the pass under way (if any) still finishes
+    await this.#stopped;
+    this.serveSet.complete();
+    this.#later.complete();
+  }
+
+  #pass(reason: LookReason): Observable<ServeDbEvent> {
+    const { dir } = this.options;
+    return defer(() => (this.#phase === 'closing' ? EMPTY : reloadPass(reason, this.#context))).pipe(
       // reloadPass reports what it expects; anything else must not end the stream of looks.
       catchError((err: unknown) =>
-        of<ServeDbEvent>({ kind: 'serves_error', level: 'error', dir, during: 'pass', error: `looking at ${newFile} failed: ${describeFsError(err)}` }),
+        of<ServeDbEvent>({ kind: 'serves_error', level: 'error', dir, during: 'pass', error: `looking at ${path.join(dir, SERVES_NEW)} failed: ${describeFsError(err)}` }),
       ),
       // The first pass to finish is the start-up look (it starts first, and passes never
-      // overlap); openServeDb resolves after it. Later calls resolve nothing new.
+      // overlap); start() resolves after it. Later calls resolve nothing new.
       finalize(() => {
-        startingUp = false;
-        startupLookDone();
+        if (this.#phase === 'starting') this.#phase = 'running';
+        this.#startupLookDone();
       }),
     );
-
-  let startupLookDone: () => void = () => undefined;
-  const started = new Promise<void>((resolve) => (startupLookDone = resolve));
-  let passesDone: () => void = () => undefined;
-  const stopped = new Promise<void>((resolve) => (passesDone = resolve));
-
-  await watcher.ready; // so that nothing written after the start-up look goes unnoticed
-  watcher.look$
-    .pipe(
-      startWith<LookReason>('start'),
-      coalescePasses(pass, keepRescan),
-    )
-    .subscribe({
-      next: (event) => (startingUp ? startup.push(event) : later.next(event)),
-      complete: () => passesDone(),
-    });
-  await started;
-
-  let closed: Promise<void> | undefined;
-  return {
-    serveSet$: serveSet.asObservable(),
-    outcome$: concat(from(startup), later),
-    rescan: () => watcher.rescan(),
-    close: () =>
-      (closed ??= (async () => {
-        closing = true;
-        await watcher.close(); // ends look$; the pass under way (if any) still finishes
-        await stopped;
-        serveSet.complete();
-        later.complete();
-        await lock.release();
-      })()),
-  };
+  }
 }
 
 /** The set start-up found in serves.loaded, said as what it is: the set in force from now on. */

@@ -28,6 +28,7 @@ import { resolveSinkOptions, type SinkOptionsInput } from './options';
 import { Outbox, type OutboxContext, type OutboxState, type SpoolAccess } from './outbox';
 import { gzipFast, LogplexClient, type PostTransport } from './post';
 import { StatsRecorder, type SinkStats } from './stats';
+import { Throttle } from '../throttle';
 
 export { NOTICE_ROOM_BYTES } from './batch';
 
@@ -79,29 +80,12 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
     const stats = new StatsRecorder();
     const snapshot = (): void => subscriber.next(stats.snapshot());
     // At most one snapshot per statsIntervalMs: the first of a burst at once, then one at the end
-    // of the interval if anything asked meanwhile (see the option for why).
-    let throttle: Subscription | undefined; // set while an interval runs (an executed action is not `closed`)
-    let asked = false;
-    const tick = (): void => {
-      throttle = undefined;
-      if (!asked) return;
-      asked = false;
-      snapshot();
-      throttle = scheduler.schedule(tick, options.statsIntervalMs);
-    };
-    const publish = (): void => {
-      if (throttle !== undefined) {
-        asked = true;
-        return;
-      }
-      snapshot();
-      if (options.statsIntervalMs > 0) throttle = scheduler.schedule(tick, options.statsIntervalMs);
-    };
+    // of the interval if anything asked meanwhile (see the option for why; throttle.ts).
+    const publishing = new Throttle<undefined>(options.statsIntervalMs, scheduler, snapshot);
+    const publish = (): void => publishing.offer(undefined);
     /** The last snapshot, now: before completing. */
     const publishNow = (): void => {
-      throttle?.unsubscribe();
-      throttle = undefined;
-      asked = false;
+      publishing.dispose();
       snapshot();
     };
     let publishTimer: Subscription | undefined;
@@ -247,7 +231,7 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
       subscription.unsubscribe();
       serveSetSubscription?.unsubscribe();
       publishTimer?.unsubscribe();
-      throttle?.unsubscribe();
+      publishing.dispose();
       gaugeTimer?.unsubscribe();
       if (!settled) {
         settled = true;

@@ -53,8 +53,8 @@ export interface AcceptErrorEvent extends EventBase, ServeFields {
 
 /**
  * Connections closed as soon as they were accepted, or closed to make room for a newer one (an
- * unidentified one, or one of the serve holding the most when descriptors run out): the first
- * at once, then a count per interval.
+ * unidentified one, or one of the serve holding the most when descriptors run out): the first of
+ * each reason at once, then a count per interval while it goes on.
  */
 export interface ConnectionsRefusedEvent extends EventBase, ServeFields {
   readonly kind: 'connections_refused';

@@ -5,7 +5,7 @@ import { CollectorError, errnoCode } from '../errors';
 import { lstatSync, unlinkSync, type Stats } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname } from 'node:path';
-import { Observable } from '../rx';
+import { Observable, type Subscriber } from '../rx';
 import type { Budget } from '../budget';
 import { socketBind, type SocketBind } from './socketBind';
 import { SocketDirectories } from './socketDirectory';
@@ -106,174 +106,201 @@ function probeSocket(path: string, done: (live: boolean, error?: Error) => void)
  */
 export function listenUnix(socketPath: string, options: ListenUnixOptions): Observable<Socket> {
   const directories = options.directories ?? new SocketDirectories();
-  const ownSockets = directories.ownSockets;
   return new Observable<Socket>((subscriber) => {
-    let bind: SocketBind | undefined; // where the socket is bound, in place or in a private directory (socketBind.ts)
-    // The teardown below runs on error too: it closes the server, then disposes of `bind`.
-    const fail = (code: ListenErrorCode, message: string): void =>
-      subscriber.error(new ListenError(code, socketPath, `${socketPath}: ${message}`));
-    let created: FileId | undefined; // our socket file, so teardown never removes someone else's
-    let cancelProbe: (() => void) | undefined;
-    let claimed: string | undefined; // our key in ownSockets while we listen (or bind)
-    /** Fails and returns true when another of our serves holds this socket (under another path). */
-    const heldByOwnServe = (): boolean => {
-      const place = placeOf(socketPath, directories);
-      const holder = place === undefined ? undefined : ownSockets.get(place);
-      if (holder === undefined) return false;
-      fail('LISTEN_OWN_SERVE', `this process already listens on this socket, for the serve at ${holder} (the same socket under another path)`);
-      return true;
-    };
-
-    const descriptors = options.descriptors;
-    let heldDescriptors = 0; // the listener's own, and its private directory's when it keeps one
-    let withdraw: (() => void) | undefined; // our turn at the gate, while it has not come
-    // Made when our turn comes, not at subscribe: 10,000 serves queued at the gate hold no server.
-    let serverRef: Server | undefined;
-
-    /** Gives the bound socket its mode and group and puts it at its path: then it is listening. */
-    const placeSocket = (placed: SocketBind): void => {
-      if (subscriber.closed || created !== undefined) return; // torn down meanwhile, or placed already
-      let socketStats: Stats;
-      try {
-        socketStats = placed.place(socketPath, options.mode, options.gid);
-      } catch (error) {
-        if (errnoCode(error) === 'EEXIST') fail('LISTEN_IN_USE', 'something appeared at the path while the socket was being created');
-        else fail('LISTEN_FAILED', `cannot give the socket its mode and group: ${reasonOf(error)}`);
-        return;
-      }
-      created = idOf(socketStats);
-      options.onListening?.(socketStats);
-    };
-
-    const createListener = (placed: SocketBind): Server => {
-      const server = options.readHighWaterMark === undefined ? createServer() : createServer({ highWaterMark: options.readHighWaterMark });
-      serverRef = server;
-      // Not server.maxConnections: node would close the newcomer, whoever holds the slots.
-      server.on('connection', (socket: Socket) => {
-        if (options.admit === undefined || options.admit(socket)) subscriber.next(socket);
-      });
-      server.on('error', (error) => {
-        if (created !== undefined) {
-          options.onAcceptError?.(error); // accept() failed for one connection; keep listening
-          return;
-        }
-        const code = errnoCode(error);
-        // libuv reports a missing directory on bind() as EACCES, so look before blaming permissions.
-        if (code === 'ENOENT' || code === 'ENOTDIR' || !directoryExists(dirname(socketPath), directories)) {
-          fail('LISTEN_NO_DIRECTORY', `directory ${dirname(socketPath)} does not exist`);
-        } else if (code === 'EADDRINUSE') {
-          fail('LISTEN_IN_USE', 'another process created a socket here meanwhile');
-        } else {
-          fail('LISTEN_FAILED', `cannot listen: ${reasonOf(error)}`);
-        }
-      });
-      server.on('listening', () => placeSocket(placed)); // done already when listen() bound at once
-      return server;
-    };
-
-    // Bound in place where nobody else can swap the path and nobody could connect before the mode
-    // is given who could not after; elsewhere bound in a private directory, given its mode and
-    // group there, then linked into place: a path someone else can swap is never chmodded
-    // (socketBind.ts).
-    const listen = (): void => {
-      if (subscriber.closed || heldByOwnServe()) return;
-      if (descriptors !== undefined) {
-        if (!descriptors.take(1)) {
-          return fail(
-            'LISTEN_FILE_LIMIT',
-            `no descriptor to listen with: listeners and connections hold the ${descriptors.limit} the open-file limit leaves them`,
-          );
-        }
-        heldDescriptors = 1;
-      }
-      try {
-        bind = socketBind(socketPath, options.mode, options.gid, directories);
-      } catch (error) {
-        const code = errnoCode(error);
-        if (code === 'ENOENT' || code === 'ENOTDIR') fail('LISTEN_NO_DIRECTORY', `directory ${dirname(socketPath)} does not exist`);
-        else fail('LISTEN_FAILED', `cannot create a private directory beside the socket: ${reasonOf(error)}`);
-        return;
-      }
-      if (descriptors !== undefined && bind.holdsDirectory) {
-        if (!descriptors.take(1)) {
-          return fail(
-            'LISTEN_FILE_LIMIT',
-            `no descriptor for the socket's private directory: listeners and connections hold the ${descriptors.limit} the open-file limit leaves them`,
-          );
-        }
-        heldDescriptors += 1;
-      }
-      claimed = placeOf(socketPath, directories);
-      if (claimed !== undefined) ownSockets.set(claimed, socketPath);
-      const server = createListener(bind);
-      server.listen({ path: bind.bindPath, backlog: options.backlog });
-      bind.bound();
-      // A unix socket is bound and listening when listen() returns (its 'listening' event only
-      // comes in a later tick): placing it now keeps that work inside the gate's slice, where
-      // after the tick it ran past the slice's clock and doubled how long each slice held the loop.
-      if (server.listening) placeSocket(bind);
-    };
-
-    const begin = (): void => {
-      withdraw = undefined;
-      if (subscriber.closed) return;
-      if (Buffer.byteLength(socketPath) > MAX_UNIX_SOCKET_PATH_BYTES) {
-        fail(
-          'LISTEN_PATH_TOO_LONG',
-          `path is ${Buffer.byteLength(socketPath)} bytes, unix sockets allow at most ${MAX_UNIX_SOCKET_PATH_BYTES}`,
-        );
-        return;
-      }
-      let existing: Stats | undefined;
-      try {
-        existing = statOrNothing(socketPath);
-      } catch (error) {
-        fail('LISTEN_FAILED', `cannot look at the path: ${reasonOf(error)}`);
-      }
-      if (subscriber.closed || heldByOwnServe()) {
-        // failed above; or ours already (probing it would hand our own serve a stray connection)
-      } else if (existing === undefined && !directoryExists(dirname(socketPath), directories)) {
-        fail('LISTEN_NO_DIRECTORY', `directory ${dirname(socketPath)} does not exist`);
-      } else if (existing === undefined) {
-        listen();
-      } else if (!existing.isSocket()) {
-        fail('LISTEN_NOT_A_SOCKET', 'a file that is not a socket is in the way; remove it or choose another path');
-      } else {
-        const stale = idOf(existing);
-        cancelProbe = probeSocket(socketPath, (live, error) => {
-          cancelProbe = undefined;
-          if (live) return fail('LISTEN_IN_USE', 'another process is listening on this socket');
-          if (error !== undefined) return fail('LISTEN_FAILED', `cannot check the existing socket: ${reasonOf(error)}`);
-          try {
-            removeIfSame(socketPath, stale); // stale: a previous run's
-          } catch (unlinkError) {
-            return fail('LISTEN_FAILED', `cannot remove the stale socket: ${reasonOf(unlinkError)}`);
-          }
-          listen();
-        });
-      }
-    };
-    withdraw = (options.gate ?? immediateGate)(begin);
-
-    return () => {
-      withdraw?.();
-      cancelProbe?.();
-      if (claimed !== undefined && ownSockets.get(claimed) === socketPath) ownSockets.delete(claimed);
-      if (heldDescriptors > 0) descriptors?.give(heldDescriptors);
-      heldDescriptors = 0;
-      // close() stops accepting at once (the fd is closed synchronously); the connections already
-      // handed out stay open, which is what lets a stopped serve drain them.
-      try {
-        // Bound but not yet placed: libuv's close unlinks the bound path (in place: our socket, which
-        // nobody else can swap there; else: in the private directory, which dispose() removes).
-        if (serverRef?.listening === true) serverRef.close();
-        if (created !== undefined) removeIfSame(socketPath, created);
-      } catch {
-        // Already gone, or its directory went away: nothing left to clean.
-      }
-      bind?.dispose(); // after close(): libuv unlinks the private name through the held directory
-    };
+    const listener = new UnixListener(socketPath, options, directories, subscriber);
+    listener.queue();
+    // The teardown runs on error too: it closes the server, then disposes of the bind.
+    return () => listener.close();
   });
+}
+
+/**
+ * One subscription's listener, step by step:
+ *   queued (its turn at the gate) → looking (at what is at the path; probing a socket found there)
+ *   → bound (descriptors taken, socket bound, server listening) → placed (mode, group, at its path).
+ * Any step may fail (the subscriber gets the ListenError); close() releases whatever the steps
+ * took, in any phase.
+ */
+class UnixListener {
+  #phase: 'queued' | 'looking' | 'bound' | 'placed' | 'closed' = 'queued';
+  #withdraw: (() => void) | undefined; // our turn at the gate, while it has not come
+  #cancelProbe: (() => void) | undefined; // while probing a socket file found at the path
+  #heldDescriptors = 0; // the listener's own, and its private directory's when it keeps one
+  #claimed: string | undefined; // our key in ownSockets while we listen (or bind)
+  #bind: SocketBind | undefined; // where the socket is bound, in place or in a private directory (socketBind.ts)
+  // Made when our turn comes, not at subscribe: 10,000 serves queued at the gate hold no server.
+  #server: Server | undefined;
+  #created: FileId | undefined; // our socket file, so close() never removes someone else's
+
+  constructor(
+    private readonly socketPath: string,
+    private readonly options: ListenUnixOptions,
+    private readonly directories: SocketDirectories,
+    private readonly subscriber: Subscriber<Socket>,
+  ) {}
+
+  queue(): void {
+    this.#withdraw = (this.options.gate ?? immediateGate)(() => this.#begin());
+  }
+
+  #fail(code: ListenErrorCode, message: string): void {
+    this.subscriber.error(new ListenError(code, this.socketPath, `${this.socketPath}: ${message}`));
+  }
+
+  #noDirectory(): void {
+    this.#fail('LISTEN_NO_DIRECTORY', `directory ${dirname(this.socketPath)} does not exist`);
+  }
+
+  /** Fails and returns true when another of our serves holds this socket (under another path). */
+  #heldByOwnServe(): boolean {
+    const place = placeOf(this.socketPath, this.directories);
+    const holder = place === undefined ? undefined : this.directories.ownSockets.get(place);
+    if (holder === undefined) return false;
+    this.#fail('LISTEN_OWN_SERVE', `this process already listens on this socket, for the serve at ${holder} (the same socket under another path)`);
+    return true;
+  }
+
+  /** Our turn at the gate: look at what is at the path, and listen when it may be ours. */
+  #begin(): void {
+    this.#withdraw = undefined;
+    if (this.subscriber.closed) return;
+    this.#phase = 'looking';
+    const path = this.socketPath;
+    if (Buffer.byteLength(path) > MAX_UNIX_SOCKET_PATH_BYTES) {
+      return this.#fail('LISTEN_PATH_TOO_LONG', `path is ${Buffer.byteLength(path)} bytes, unix sockets allow at most ${MAX_UNIX_SOCKET_PATH_BYTES}`);
+    }
+    let existing: Stats | undefined;
+    try {
+      existing = statOrNothing(path);
+    } catch (error) {
+      return this.#fail('LISTEN_FAILED', `cannot look at the path: ${reasonOf(error)}`);
+    }
+    // Ours already (probing it would hand our own serve a stray connection).
+    if (this.#heldByOwnServe()) return;
+    if (existing === undefined && !directoryExists(dirname(path), this.directories)) return this.#noDirectory();
+    if (existing === undefined) return this.#listen();
+    if (!existing.isSocket()) return this.#fail('LISTEN_NOT_A_SOCKET', 'a file that is not a socket is in the way; remove it or choose another path');
+    this.#takeOverIfStale(idOf(existing));
+  }
+
+  /** A socket file is at the path: a live listener keeps it; a stale one (nobody answers) is removed. */
+  #takeOverIfStale(stale: FileId): void {
+    this.#cancelProbe = probeSocket(this.socketPath, (live, error) => {
+      this.#cancelProbe = undefined;
+      if (live) return this.#fail('LISTEN_IN_USE', 'another process is listening on this socket');
+      if (error !== undefined) return this.#fail('LISTEN_FAILED', `cannot check the existing socket: ${reasonOf(error)}`);
+      try {
+        removeIfSame(this.socketPath, stale); // stale: a previous run's
+      } catch (unlinkError) {
+        return this.#fail('LISTEN_FAILED', `cannot remove the stale socket: ${reasonOf(unlinkError)}`);
+      }
+      this.#listen();
+    });
+  }
+
+  /** Takes one more descriptor for `what`; fails (false) when the open-file limit leaves none. */
+  #takeDescriptor(what: string): boolean {
+    const descriptors = this.options.descriptors;
+    if (descriptors === undefined) return true;
+    if (!descriptors.take(1)) {
+      this.#fail('LISTEN_FILE_LIMIT', `no descriptor ${what}: listeners and connections hold the ${descriptors.limit} the open-file limit leaves them`);
+      return false;
+    }
+    this.#heldDescriptors += 1;
+    return true;
+  }
+
+  // Bound in place where nobody else can swap the path and nobody could connect before the mode
+  // is given who could not after; elsewhere bound in a private directory, given its mode and
+  // group there, then linked into place: a path someone else can swap is never chmodded
+  // (socketBind.ts).
+  #listen(): void {
+    if (this.subscriber.closed || this.#heldByOwnServe()) return;
+    if (!this.#takeDescriptor('to listen with')) return;
+    let bind: SocketBind;
+    try {
+      bind = this.#bind = socketBind(this.socketPath, this.options.mode, this.options.gid, this.directories);
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code === 'ENOENT' || code === 'ENOTDIR') this.#noDirectory();
+      else this.#fail('LISTEN_FAILED', `cannot create a private directory beside the socket: ${reasonOf(error)}`);
+      return;
+    }
+    if (bind.holdsDirectory && !this.#takeDescriptor("for the socket's private directory")) return;
+    this.#claimed = placeOf(this.socketPath, this.directories);
+    if (this.#claimed !== undefined) this.directories.ownSockets.set(this.#claimed, this.socketPath);
+    const server = this.#createServer(bind);
+    server.listen({ path: bind.bindPath, backlog: this.options.backlog });
+    bind.bound();
+    this.#phase = 'bound';
+    // A unix socket is bound and listening when listen() returns (its 'listening' event only
+    // comes in a later tick): placing it now keeps that work inside the gate's slice, where
+    // after the tick it ran past the slice's clock and doubled how long each slice held the loop.
+    if (server.listening) this.#place(bind);
+  }
+
+  #createServer(bind: SocketBind): Server {
+    const { options } = this;
+    const server = options.readHighWaterMark === undefined ? createServer() : createServer({ highWaterMark: options.readHighWaterMark });
+    this.#server = server;
+    // Not server.maxConnections: node would close the newcomer, whoever holds the slots.
+    server.on('connection', (socket: Socket) => {
+      if (options.admit === undefined || options.admit(socket)) this.subscriber.next(socket);
+    });
+    server.on('error', (error) => this.#onServerError(error));
+    server.on('listening', () => this.#place(bind)); // done already when listen() bound at once
+    return server;
+  }
+
+  #onServerError(error: Error): void {
+    if (this.#created !== undefined) {
+      this.options.onAcceptError?.(error); // accept() failed for one connection; keep listening
+      return;
+    }
+    const code = errnoCode(error);
+    // libuv reports a missing directory on bind() as EACCES, so look before blaming permissions.
+    if (code === 'ENOENT' || code === 'ENOTDIR' || !directoryExists(dirname(this.socketPath), this.directories)) this.#noDirectory();
+    else if (code === 'EADDRINUSE') this.#fail('LISTEN_IN_USE', 'another process created a socket here meanwhile');
+    else this.#fail('LISTEN_FAILED', `cannot listen: ${reasonOf(error)}`);
+  }
+
+  /** Gives the bound socket its mode and group and puts it at its path: then it is listening. */
+  #place(bind: SocketBind): void {
+    if (this.subscriber.closed || this.#phase === 'placed') return; // torn down meanwhile, or placed already
+    let socketStats: Stats;
+    try {
+      socketStats = bind.place(this.socketPath, this.options.mode, this.options.gid);
+    } catch (error) {
+      if (errnoCode(error) === 'EEXIST') this.#fail('LISTEN_IN_USE', 'something appeared at the path while the socket was being created');
+      else this.#fail('LISTEN_FAILED', `cannot give the socket its mode and group: ${reasonOf(error)}`);
+      return;
+    }
+    this.#created = idOf(socketStats);
+    this.#phase = 'placed';
+    this.options.onListening?.(socketStats);
+  }
+
+  /** Releases what the steps took, whichever was reached. */
+  close(): void {
+    this.#phase = 'closed';
+    this.#withdraw?.();
+    this.#cancelProbe?.();
+    const { ownSockets } = this.directories;
+    if (this.#claimed !== undefined && ownSockets.get(this.#claimed) === this.socketPath) ownSockets.delete(this.#claimed);
+    if (this.#heldDescriptors > 0) this.options.descriptors?.give(this.#heldDescriptors);
+    this.#heldDescriptors = 0;
+    // close() stops accepting at once (the fd is closed synchronously); the connections already
+    // handed out stay open, which is what lets a stopped serve drain them.
+    try {
+      // Bound but not yet placed: libuv's close unlinks the bound path (in place: our socket, which
+      // nobody else can swap there; else: in the private directory, which dispose() removes).
+      if (this.#server?.listening === true) this.#server.close();
+      if (this.#created !== undefined) removeIfSame(this.socketPath, this.#created);
+    } catch {
+      // Already gone, or its directory went away: nothing left to clean.
+    }
+    this.#bind?.dispose(); // after close(): libuv unlinks the private name through the held directory
+  }
 }
 
 /** Unlinks `path` only if it is still the file described by `expected`. */

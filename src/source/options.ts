@@ -66,7 +66,7 @@ export interface SourceOptions {
   /**
    * Connections one serve may have open. PostgreSQL opens one per backend (max_connections is 100
    * by default, rarely above a few thousand with a pooler in front); a new one past the cap is
-   * closed at once and counted, in one `connections_refused` line per serve per
+   * closed at once and counted, in one `connections_refused` line per serve and reason per
    * `connectionsRefusedReportMs`. Without a cap, 2,000 idle connections on one serve took every
    * descriptor: other serves' new connections were dropped silently and the serve database could
    * not be read.
@@ -99,7 +99,7 @@ export interface SourceOptions {
    * LISTEN_FILE_LIMIT and is retried.
    */
   readonly reservedFileDescriptors: number;
-  /** How often a serve that keeps refusing connections says so (the first refusal is logged at once). */
+  /** How often a serve that keeps refusing connections says so, per reason (the first refusal of each is logged at once). */
   readonly connectionsRefusedReportMs: number;
   /**
    * Creating sockets is synchronous work (bind() makes an inode): a serve set with thousands of

@@ -19,6 +19,8 @@ import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CollectorError } from '../errors';
+import type { SchedulerLike } from '../rx';
+import { within } from '../within';
 import { errnoOf, SpoolOpenError } from './errors';
 
 export const ROOT_NAME = 'pg-logplexcollector-spool';
@@ -136,20 +138,11 @@ export async function makeServeDir(path: string): Promise<void> {
   }
 }
 
-/** `work`, or a SPOOL_OPEN_TIMEOUT naming `what` once `ms` passed without it settling. */
-export async function withDeadline<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new SpoolOpenError('SPOOL_OPEN_TIMEOUT', `spool: ${what} did not finish within ${ms} ms: check that file system (a hung mount?), or choose another spool directory (--spool-dir)`)),
-      ms,
-    );
+/** `work`, or a SPOOL_OPEN_TIMEOUT naming `what` once `ms` passed on `scheduler` without it settling. */
+export function withDeadline<T>(ms: number, what: string, work: Promise<T>, scheduler: SchedulerLike): Promise<T> {
+  return within(ms, scheduler, work, () => {
+    throw new SpoolOpenError('SPOOL_OPEN_TIMEOUT', `spool: ${what} did not finish within ${ms} ms: check that file system (a hung mount?), or choose another spool directory (--spool-dir)`);
   });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 const HINTS: Readonly<Record<string, string>> = {
@@ -179,8 +172,8 @@ function unsafe(path: string, what: string, fix: string): SpoolOpenError {
  * `deadlineMs`; nothing is chmodded, and nothing but missing directories and our own marker is
  * made. Throws a SpoolOpenError saying what to fix.
  */
-export async function openRoot(dir: string, deadlineMs: number): Promise<string> {
-  const step = <T>(what: string, work: Promise<T>): Promise<T> => withDeadline(deadlineMs, `${what} ${dir}`, work);
+export async function openRoot(dir: string, deadlineMs: number, scheduler: SchedulerLike): Promise<string> {
+  const step = <T>(what: string, work: Promise<T>): Promise<T> => withDeadline(deadlineMs, `${what} ${dir}`, work, scheduler);
   try {
     await ensureDir(dir, step);
     await checkSpoolDir(dir, step);

@@ -10,6 +10,8 @@
 import { readdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventSink } from '../events';
+import type { SchedulerAction, SchedulerLike, Subscription } from '../rx';
+import { unrefScheduler } from '../unrefScheduler';
 import { errnoOf } from './errors';
 import { MARKER_NAME, openRoot, serveDirName, socketPathOf, UntrustedEntry, withDeadline } from './layout';
 import { DiskServeSpool, type AppendOutcome, type Recovery, type ServeSpool, type SpoolAccount, type SpoolCounts } from './serveSpool';
@@ -31,7 +33,7 @@ export class SpoolStore {
   #offUntilMs = 0; // after a disk error: no appends before then
   #full: 'cap' | 'floor' | undefined; // the spool refused a batch for this, and said so once
   #free = { bytes: Number.POSITIVE_INFINITY, floor: 0, readAtMs: Number.NEGATIVE_INFINITY, appendedSince: 0, reading: false };
-  #syncTimer: NodeJS.Timeout | undefined;
+  #syncTimer: Subscription | undefined;
   #closed = false;
   readonly #account: SpoolAccount;
   readonly #moved = { spooled: 0, drained: 0 }; // batches into and out of the spool since start
@@ -40,7 +42,7 @@ export class SpoolStore {
     readonly options: SpoolOptions,
     readonly root: string, // the spool's own directory inside options.dir
     private readonly emit: EventSink<SpoolEvent>,
-    private readonly now: () => number,
+    private readonly scheduler: SchedulerLike, // the sync interval, deadlines, and "now" for the error pause
   ) {
     this.#account = {
       options,
@@ -63,13 +65,16 @@ export class SpoolStore {
   /**
    * Opens the spool in options.dir: makes or checks its own directory there and lists it, each
    * step within openTimeoutMs; throws a SpoolOpenError saying what to fix. What earlier runs left
-   * is read after this resolves, in the background (recovery() says when that is done).
+   * is read after this resolves, in the background (recovery() says when that is done). Every
+   * timer runs on `scheduler`; by default one whose timers never keep the process alive.
    */
-  static async open(options: SpoolOptions, emit: EventSink<SpoolEvent>, now: () => number = Date.now): Promise<SpoolStore> {
-    const root = await openRoot(options.dir, options.openTimeoutMs);
-    const names = await withDeadline(options.openTimeoutMs, `listing ${root}`, readdir(root));
-    const store = new SpoolStore(options, root, emit, now);
-    const legacy = (await withDeadline(options.openTimeoutMs, `listing ${options.dir}`, readdir(options.dir))).filter((n) => LEGACY_SERVE_DIR.test(n));
+  static async open(options: SpoolOptions, emit: EventSink<SpoolEvent>, scheduler: SchedulerLike = unrefScheduler()): Promise<SpoolStore> {
+    const root = await openRoot(options.dir, options.openTimeoutMs, scheduler);
+    const names = await withDeadline(options.openTimeoutMs, `listing ${root}`, readdir(root), scheduler);
+    const store = new SpoolStore(options, root, emit, scheduler);
+    const legacy = (await withDeadline(options.openTimeoutMs, `listing ${options.dir}`, readdir(options.dir), scheduler)).filter((n) =>
+      LEGACY_SERVE_DIR.test(n),
+    );
     if (legacy.length > 0) emit({ kind: 'spool_legacy_found', level: 'warn', dir: options.dir, directories: legacy.length });
     for (const name of names) {
       if (name === MARKER_NAME) continue;
@@ -84,8 +89,10 @@ export class SpoolStore {
     }
     await store.#readFreeSpace(); // has its deadline; a failure pauses the spool, said once
     store.#recovery = store.#recoverAll();
-    store.#syncTimer = setInterval(() => store.#syncAll(), options.syncIntervalMs);
-    store.#syncTimer.unref();
+    store.#syncTimer = scheduler.schedule(function syncEvery(this: SchedulerAction<undefined>) {
+      store.#syncAll();
+      this.schedule(undefined, options.syncIntervalMs);
+    }, options.syncIntervalMs);
     return store;
   }
 
@@ -181,7 +188,7 @@ export class SpoolStore {
    * the cap may be passed by what is appended meanwhile; the free-space floor always holds.
    */
   #admit(bytes: number): AppendOutcome | undefined {
-    const now = this.now();
+    const now = this.scheduler.now();
     if (now < this.#offUntilMs) return 'off';
     if (this.#totalBytes + bytes > this.options.capBytes) return this.#refuse('cap');
     this.#refreshFreeSpace(now);
@@ -214,11 +221,11 @@ export class SpoolStore {
     this.#free.reading = true;
     try {
       // With a deadline: a hung mount must not leave `reading` set, and the spool unchecked, forever.
-      const fs = await withDeadline(this.options.openTimeoutMs, `statfs of ${this.root}`, statfs(this.root));
+      const fs = await withDeadline(this.options.openTimeoutMs, `statfs of ${this.root}`, statfs(this.root), this.scheduler);
       this.#free.bytes = fs.bavail * fs.bsize;
       this.#free.floor = Math.max(this.options.minFreeRatio * fs.blocks * fs.bsize, this.options.minFreeBytes);
       this.#free.appendedSince = 0;
-      this.#free.readAtMs = this.now();
+      this.#free.readAtMs = this.scheduler.now();
     } catch (err) {
       this.#failed('statfs', err);
     } finally {
@@ -228,7 +235,7 @@ export class SpoolStore {
 
   /** A disk operation failed: the spool is off for retryAfterErrorMs, said once. */
   #failed(op: string, err: unknown): undefined {
-    const now = this.now();
+    const now = this.scheduler.now();
     if (now >= this.#offUntilMs) {
       this.emit({ kind: 'spool_failed', level: 'error', op, code: errnoOf(err), retry_in_ms: this.options.retryAfterErrorMs });
     }
@@ -243,7 +250,7 @@ export class SpoolStore {
   /** Stops recovering, syncs and closes every file; the spool stays on disk for the next start. */
   async close(): Promise<void> {
     this.#closed = true;
-    clearInterval(this.#syncTimer);
+    this.#syncTimer?.unsubscribe();
     await Promise.all([...this.#serves.values()].map((s) => s.close().catch((err: unknown) => this.#failed('sync', err))));
     await this.#recovery;
   }
