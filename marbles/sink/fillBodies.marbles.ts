@@ -41,7 +41,7 @@ const fill =
   (source: Observable<string>): Observable<Body> =>
     source.pipe(
       fillBodies(options(overrides)),
-      map((b) => body(b.buffer.toString('latin1', HEADROOM, b.end), b.frames)),
+      map((b) => body(b.buffer.toString('latin1', b.start, b.end), b.frames)),
     );
 
 describe('fillBodies', () => {

@@ -8,7 +8,7 @@ import { encodeRecord, encodeVersion } from '../../src/protocol/encode';
 import { CATCH_UP_RECORDS, readConnection, type ConnectionOptions } from '../../src/source/connection';
 import type { SourceEvent } from '../../src/source/events';
 import { ReadTicks } from '../../src/source/readTicks';
-import type { SourcedRecord } from '../../src/source/sourcedRecord';
+import { eachRecord, type SourcedRecord } from '../../src/source/sourcedRecord';
 import { FakeBackend, handshake, makeServe, record, tempDir, waitFor } from './support';
 
 const TICK_MS = 10;
@@ -44,7 +44,7 @@ describe('a connection read in ticks (virtual time, real socket)', () => {
         scheduler: vt,
         ticks,
         ...options,
-      }).subscribe((r) => records.push(r));
+      }).subscribe((chunk) => eachRecord(chunk, (r) => records.push(r)));
     });
     await new Promise<void>((resolve) => server.listen(serve.socketPath, resolve));
     backend = await FakeBackend.open(serve.socketPath);
@@ -146,7 +146,7 @@ describe('a connection read in ticks (virtual time, real socket)', () => {
       accepted = socket;
       subscription = readConnection(socket, serve$, {
         maxMessageBytes: 1 << 20, drainIdleMs: 50, drainTimeoutMs: 2000, handshakeTimeoutMs: 10_000, events: (e) => events.push(e), scheduler: vt, ticks,
-      }).subscribe((r) => records.push(r));
+      }).subscribe((chunk) => eachRecord(chunk, (r) => records.push(r)));
     });
     await new Promise<void>((resolve) => server.listen(serve.socketPath, resolve));
     backend = await FakeBackend.open(serve.socketPath, 'ident');

@@ -15,7 +15,7 @@ import { ReadTicks } from './readTicks';
 import { rebindOnServeSet } from './rebindOnServeSet';
 import { SocketDirectories } from './socketDirectory';
 import { RefusalReport } from './refusals';
-import type { SourcedRecord } from './sourcedRecord';
+import type { SourcedChunk } from './sourcedRecord';
 
 export type SocketSourceOptions = Partial<SourceOptions> & {
   readonly events?: EventSink<SourceEvent>; // where listen/connect/disconnect/... are reported
@@ -24,8 +24,8 @@ export type SocketSourceOptions = Partial<SourceOptions> & {
 
 /**
  * Listens on every serve's socket and emits the records of every connection that identified as
- * that serve, tagged with the serve as it is when the record is read (a token change applies to
- * the next record, on the same connection), `receivedAt = Date.now()` at the read.
+ * that serve, one chunk per read (readConnection), tagged with the serve as it is at the read (a
+ * token change applies from the next read, on the same connection), `receivedAt` the read's time.
  *
  * Reloads (each emission of `serveSet$` is the whole desired set, keyed by socket path):
  * - unchanged serve: untouched; its listener and open connections carry on.
@@ -48,7 +48,7 @@ export type SocketSourceOptions = Partial<SourceOptions> & {
  *   is destroyed without draining.
  * - A serve set with no serves does not complete anything: the source just serves nothing.
  */
-export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSourceOptions = {}): Observable<SourcedRecord> {
+export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSourceOptions = {}): Observable<SourcedChunk> {
   const resolved = resolveSourceOptions(options);
   const events = options.events ?? ignoreEvents;
   // One budget for every connection of every serve: a bound on the daemon, not per tenant.
@@ -56,7 +56,7 @@ export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSou
   const connectionOptions: ConnectionOptions = { ...resolved, events, scheduler, partials: new Budget(resolved.maxPartialBytes) };
   // Descriptors for listeners and connections: what the open-file limit leaves past the reserve.
   const descriptors = new Budget((resolved.openFileLimit ?? Infinity) - resolved.reservedFileDescriptors);
-  return new Observable<SourcedRecord>((subscriber) => {
+  return new Observable<SourcedChunk>((subscriber) => {
     // Per subscription, like the gate: who holds which connections, and the descriptors' owners.
     const admission = new Admission(descriptors, resolved);
     // One gate per subscription, for starting and stopping serves and creating their sockets.
@@ -102,9 +102,9 @@ function serveRecords(
   admission: Admission,
   gate: Gate,
   directories: SocketDirectories,
-): Observable<SourcedRecord> {
+): Observable<SourcedChunk> {
   const { events } = connectionOptions;
-  return new Observable<SourcedRecord>((subscriber) => {
+  return new Observable<SourcedChunk>((subscriber) => {
     let serve: Serve | undefined; // latest, for the listener's events
     const where = () => ({ serve: serve?.name, socket: socketPath });
     const refusals = new RefusalReport(options.connectionsRefusedReportMs, (reason, refused) =>
