@@ -58,6 +58,15 @@ describe('fillBodies buffers', () => {
     expect(capped.asked).toEqual([HEADROOM + 1000]);
   });
 
+  it("starts a quiet serve's body at a record or two, with a quarter of it in front for notices: 10,000 quiet serves hold 10,000 of them", async () => {
+    const supply = new RecordingSupply();
+    const bodies = await fill(['x'.repeat(300)], supply, { headroom: 4096 });
+    expect(supply.asked).toEqual([MIN_RECORD_BYTES + MIN_RECORD_BYTES / 4]);
+    expect(supply.asked[0]).toBeLessThanOrEqual(2048);
+    expect(bodies[0]?.start).toBe(MIN_RECORD_BYTES / 4);
+    expect(records(bodies[0] as FilledBody<string>)).toBe('x'.repeat(300));
+  });
+
   it('grows a full body by doubling, copying the records written before, and gives the outgrown buffers back', async () => {
     const supply = new RecordingSupply();
     const written = items(40, UNIT); // 2.4× MIN_RECORD_BYTES: 1×, then 2×, then 4×
