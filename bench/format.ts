@@ -77,13 +77,13 @@ function onePass(records: readonly SourcedRecord[]): Promise<Totals> {
         maxBytes: DEFAULT_SINK_OPTIONS.maxBatchBytes,
         flushIntervalMs: DEFAULT_SINK_OPTIONS.flushIntervalMs,
         headroom: NOTICE_ROOM,
-        write: format.write,
+        write: (rec, target, at, end) => format.write(rec.serve, rec.message, rec.receivedAt, target, at, end),
         framesOf: format.frames,
         accept: () => true,
         bodies: pool,
       }),
       map((filled) => {
-        const body = filled.buffer.subarray(NOTICE_ROOM, filled.end);
+        const body = filled.buffer.subarray(filled.start, filled.end);
         pool.give(filled.buffer);
         return { bytes: body.length, frames: filled.frames };
       }),
@@ -113,10 +113,10 @@ function formatOnlyPass(records: readonly SourcedRecord[]): Promise<Totals> {
   let bytes = 0;
   let at = 0;
   for (const rec of records) {
-    let n = format.write(rec, scratch, at, scratch.length);
+    let n = format.write(rec.serve, rec.message, rec.receivedAt, scratch, at, scratch.length);
     if (n < 0) {
       at = 0; // the scratch is full: start over (a body's worth of records at a time)
-      n = format.write(rec, scratch, at, scratch.length);
+      n = format.write(rec.serve, rec.message, rec.receivedAt, scratch, at, scratch.length);
     }
     at += n;
     frames += format.frames();

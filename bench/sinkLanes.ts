@@ -2,7 +2,8 @@
 // sink as the number of serves grows. N serves each send one record through the real sink
 // (formatter, lanes, outboxes) to a transport that answers every post at once, and the input
 // ends; the figure is the wall time from the first record to the sink's completion, per record,
-// over total/N such runs (so every row is `total` records). Serves scale when the figure stays
+// over total/N such runs (so every row is `total` records), and the process's CPU time over the
+// same span (wall time on a shared machine includes other processes' turns). Serves scale when the figure stays
 // flat: lanes and outboxes live in Maps by socket path, where groupBy + mergeMap kept them in
 // arrays searched linearly as each ended. Printed, never asserted.
 import { lastValueFrom, Subject } from 'rxjs';
@@ -28,7 +29,7 @@ const instant: PostTransport = {
 };
 
 /** One sink, `serveCount` serves, one record each: nanoseconds from the first record to completion. */
-async function run(serveCount: number): Promise<{ ns: number; posts: number }> {
+async function run(serveCount: number): Promise<{ ns: number; cpuUs: number; posts: number }> {
   const records = serveCount;
   const serves: Serve[] = Array.from({ length: serveCount }, (_, i) => ({
     identity: `db${i}`,
@@ -41,6 +42,7 @@ async function run(serveCount: number): Promise<{ ns: number; posts: number }> {
   const transport: PostTransport = { ...instant, send: (post, signal) => ((posts += 1), instant.send(post, signal)) };
   const done = lastValueFrom(logplexSink(input, { transport, flushIntervalMs: 50 }));
   const started = process.hrtime.bigint();
+  const cpuBefore = process.cpuUsage();
   for (let i = 0; i < records; i += 1) {
     const serve = serves[i % serveCount] as Serve;
     input.next({ serve, message: message(1), receivedAt: Date.now() }); // a one-line statement
@@ -48,21 +50,24 @@ async function run(serveCount: number): Promise<{ ns: number; posts: number }> {
   input.complete();
   const stats = await done;
   const ns = Number(process.hrtime.bigint() - started);
+  const cpu = process.cpuUsage(cpuBefore);
   if (stats.framesOut < records) throw new Error(`only ${stats.framesOut} of ${records} frames delivered`);
-  return { ns, posts };
+  return { ns, cpuUs: cpu.user + cpu.system, posts };
 }
 
 /** total/serveCount runs of `serveCount` serves: µs per record. */
-async function perRecordUs(serveCount: number, total: number): Promise<{ us: number; posts: number }> {
+async function perRecordUs(serveCount: number, total: number): Promise<{ us: number; cpuUs: number; posts: number }> {
   let ns = 0;
+  let cpuUs = 0;
   let posts = 0;
   const runs = Math.max(1, Math.round(total / serveCount));
   for (let r = 0; r < runs; r += 1) {
     const one = await run(serveCount);
     ns += one.ns;
+    cpuUs += one.cpuUs;
     posts += one.posts;
   }
-  return { us: ns / 1000 / (runs * serveCount), posts };
+  return { us: ns / 1000 / (runs * serveCount), cpuUs: cpuUs / (runs * serveCount), posts };
 }
 
 async function main(): Promise<void> {
@@ -73,8 +78,10 @@ async function main(): Promise<void> {
   await perRecordUs(100, 2000); // warm-up: JIT, the formatter's caches
   const first = await perRecordUs(counts[0] as number, total);
   for (const n of counts) {
-    const { us, posts } = n === counts[0] ? first : await perRecordUs(n, total);
-    console.log(`sink lanes: ${String(n).padStart(6)} serves × 1 record (${total} records in all): ${us.toFixed(1)} µs/record (${(us / first.us).toFixed(2)}× ${counts[0]} serves), ${posts} posts`);
+    const { us, cpuUs, posts } = n === counts[0] ? first : await perRecordUs(n, total);
+    console.log(
+      `sink lanes: ${String(n).padStart(6)} serves × 1 record (${total} records in all): ${us.toFixed(1)} µs/record (${(us / first.us).toFixed(2)}× ${counts[0]} serves), CPU ${cpuUs.toFixed(1)} µs/record (${(cpuUs / first.cpuUs).toFixed(2)}×), ${posts} posts`,
+    );
   }
 }
 

@@ -16,7 +16,7 @@ import { resolveServeDbOptions } from './servedb/options';
 import type { ServeSet } from './servedb/serve';
 import { logplexSink, resolveSinkOptions, sinkFormatter, type SinkEvent, type SinkStats } from './sink';
 import { zeroCounters } from './sink/stats';
-import { socketSource, type SourceEvent, type SourcedRecord } from './source';
+import { eachRecord, socketSource, type SourceEvent, type SourcedRecord } from './source';
 import { resolveSourceOptions } from './source/options';
 import type { SpoolEvent } from './spool/events';
 import { resolveSpoolOptions } from './spool/options';
@@ -195,11 +195,11 @@ export function createCollector(options: CollectorOptions): Collector {
       }),
       takeUntil(stopListening), // completing it is how the source stops listening and drains
     );
-    // The sink is record$'s only subscriber, so no share(): it was one more Subject per record.
+    // The sink is record$'s only subscriber, so no share(): it was one more Subject per read.
     // Embedders' record$ observers see each record; with none (the daemon) nothing is pushed.
     const record$ = socketSource(serveSet$, { ...sourceOptions, events: onSourceEvent, scheduler }).pipe(
-      tap((rec) => {
-        if (records.observed) records.next(rec);
+      tap((chunk) => {
+        if (records.observed) eachRecord(chunk, (rec) => records.next(rec));
       }),
     );
     const done = new Promise<void>((resolve, reject) => {

@@ -1,9 +1,10 @@
 // fillBodies on the virtual clock: each diagram is the timing the operator promises. Items are
 // strings written as latin1; a trailing digit is an item's frames (`e5` weighs 5), else it weighs 1.
-import { config, type Observable } from 'rxjs';
+import { asyncScheduler, config, merge, Observable } from 'rxjs';
 import { map } from 'rxjs/operators';
 import { TestScheduler } from 'rxjs/testing';
-import { fillBodies, type FillOptions } from '../../src/sink/fillBodies';
+import { Deadlines } from '../../src/sink/deadlines';
+import { BodyFiller, fillBodies, type FillOptions } from '../../src/sink/fillBodies';
 
 const newScheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -41,8 +42,119 @@ const fill =
   (source: Observable<string>): Observable<Body> =>
     source.pipe(
       fillBodies(options(overrides)),
-      map((b) => body(b.buffer.toString('latin1', HEADROOM, b.end), b.frames)),
+      map((b) => body(b.buffer.toString('latin1', b.start, b.end), b.frames)),
     );
+
+/** Chunks as the source emits them: `'a,b,c'` is one emission of three items. */
+const fillChunks =
+  (overrides: Partial<FillOptions<string>> = {}) =>
+  (source: Observable<string>): Observable<Body> => {
+    let lastWritten = '';
+    const items = (chunk: string): string[] => chunk.split(',');
+    return source.pipe(
+      fillBodies(
+        options({
+          count: (chunk) => items(chunk).length,
+          write: (chunk, target, at, end, index) => {
+            const s = items(chunk)[index] ?? '';
+            if (s.length > end - at) return -s.length;
+            lastWritten = s;
+            return target.write(s, at, 'latin1');
+          },
+          framesOf: () => weightOf(lastWritten),
+          ...overrides,
+        }),
+      ),
+      map((b) => body(b.buffer.toString('latin1', b.start, b.end), b.frames)),
+    );
+  };
+
+describe('fillBodies, a chunk per emission', () => {
+  it('writes every item of a chunk at once, cutting bodies inside it at maxFrames', () => {
+    newScheduler().run(({ hot, expectObservable }) => {
+      // Five items in one emission: three fill a body (out at once), two open the next, whose
+      // timer runs from that emission (due at 6); f joins it at 4 and makes it full.
+      const source = hot('-x--c------|', { x: 'a,b,c,d,e', c: 'f' });
+      const expected = '  -y--z------|';
+      expectObservable(source.pipe(fillChunks())).toBe(expected, { y: body('abc', 3), z: body('def', 3) });
+    });
+  });
+
+  it('closes the rest of a chunk flushInterval after the emission that opened its body', () => {
+    newScheduler().run(({ hot, expectObservable }) => {
+      const source = hot('-x--c------|', { x: 'a,b,c,d', c: 'e' });
+      const expected = '  -y----z----|';
+      expectObservable(source.pipe(fillChunks())).toBe(expected, { y: body('abc', 3), z: body('de', 2) });
+    });
+  });
+
+  it('cuts before an item that would pass maxBytes, mid-chunk, and sends a bigger one alone', () => {
+    newScheduler().run(({ hot, expectObservable }) => {
+      const source = hot('-x-----|', { x: 'aa,bbb,cc,ddddddd,e' });
+      const expected = '  -(yzw)v|'; // e's body waits its timer (due at 6)
+      expectObservable(source.pipe(fillChunks({ maxBytes: 5, maxFrames: 10 }))).toBe(expected, {
+        y: body('aabbb', 2),
+        z: body('cc', 1),
+        w: body('ddddddd', 1),
+        v: body('e', 1),
+      });
+    });
+  });
+
+  it('keeps the order of items across chunks and bodies', () => {
+    newScheduler().run(({ hot, expectObservable }) => {
+      const source = hot('-x-y-|', { x: 'a,b', y: 'c,d,e,f' });
+      const expected = '  ---y-(z|)';
+      expectObservable(source.pipe(fillChunks({ maxFrames: 4 }))).toBe(expected, { y: body('abcd', 4), z: body('ef', 2) });
+    });
+  });
+});
+
+describe('BodyFillers on one deadline queue (the lanes of a sink)', () => {
+  it('closes each body flushInterval after its own first item, with one timer for all', () => {
+    newScheduler().run(({ hot, expectObservable }) => {
+      const a$ = hot('-a--a-----a---|');
+      const b$ = hot('---b--b-------|');
+      // a's body opens at 1 (due 6), b's at 3 (due 8); a's next at 10 (due 15, after the end).
+      const expected = '------A-B-----(A|)';
+      const both = new Observable<string>((subscriber) => {
+        const deadlines = new Deadlines(5, asyncScheduler);
+        const limits = { maxFrames: 10, maxBytes: 100, headroom: HEADROOM, bodies: { take: (n: number) => Buffer.alloc(n), give: () => {} } };
+        const filler = (name: string): BodyFiller<string> =>
+          new BodyFiller<string>(
+            limits,
+            {
+              count: () => 1,
+              write: (s, target, at) => target.write(s, at, 'latin1'),
+              frames: () => 1,
+              accept: () => true,
+              startsNewBody: () => false,
+              filled: () => subscriber.next(name),
+            },
+            deadlines,
+          );
+        const a = filler('A');
+        const b = filler('B');
+        const subscription = merge(
+          a$.pipe(map((item) => a.push(item))),
+          b$.pipe(map((item) => b.push(item))),
+        ).subscribe({
+          complete: () => {
+            a.flush();
+            b.flush();
+            deadlines.clear();
+            subscriber.complete();
+          },
+        });
+        return () => {
+          deadlines.clear();
+          subscription.unsubscribe();
+        };
+      });
+      expectObservable(both).toBe(expected);
+    });
+  });
+});
 
 describe('fillBodies', () => {
   it('emits flushInterval after the first item of a body (period trigger)', () => {

@@ -204,7 +204,7 @@ describe('createRecordWriter writes the reference bytes in place', () => {
 
     // Exactly the room it needs.
     let end = AT + expected.length;
-    expect(writer.write(rec, target, AT, end)).toBe(expected.length);
+    expect(writer.write(rec.serve, rec.message, rec.receivedAt, target, AT, end)).toBe(expected.length);
     expect(target.subarray(AT, end).equals(expected)).toBe(true);
     expect(writer.frames()).toBe(frames);
     expect(untouched(target.subarray(0, AT))).toBe(true);
@@ -213,7 +213,7 @@ describe('createRecordWriter writes the reference bytes in place', () => {
     // One byte short: the length it needs, and nothing outside [at, end).
     target.fill(SENTINEL);
     end = AT + expected.length - 1;
-    expect(writer.write(rec, target, AT, end)).toBe(-expected.length);
+    expect(writer.write(rec.serve, rec.message, rec.receivedAt, target, AT, end)).toBe(-expected.length);
     expect(writer.frames()).toBe(frames);
     expect(untouched(target.subarray(0, AT))).toBe(true);
     expect(untouched(target.subarray(end))).toBe(true);

@@ -5,6 +5,8 @@ import { from, lastValueFrom, toArray } from 'rxjs';
 import { fillBodies, MIN_RECORD_BYTES, type BodySupply, type FillOptions, type FilledBody } from '../../src/sink/fillBodies';
 
 const HEADROOM = 8;
+// An item of 1/16.5 of MIN_RECORD_BYTES: 40 of them take a body from MIN_RECORD_BYTES to 4× it.
+const UNIT = Math.floor(MIN_RECORD_BYTES / 16.5);
 const SENTINEL = 0xa5;
 const SLACK = 64; // extra bytes a generous supply hands out beyond what was asked
 
@@ -41,7 +43,7 @@ function fill(items: string[], bodies: BodySupply, overrides: Partial<FillOption
   return lastValueFrom(from(items).pipe(fillBodies(options), toArray()));
 }
 
-const records = (b: FilledBody<string>): string => b.buffer.toString('latin1', HEADROOM, b.end);
+const records = (b: FilledBody<string>): string => b.buffer.toString('latin1', b.start, b.end);
 /** `count` items of `bytes` bytes each, a letter each, cycling (so a lost or moved one shows). */
 const items = (count: number, bytes: number): string[] =>
   Array.from({ length: count }, (_, i) => String.fromCharCode(0x41 + (i % 58)).repeat(bytes));
@@ -56,9 +58,18 @@ describe('fillBodies buffers', () => {
     expect(capped.asked).toEqual([HEADROOM + 1000]);
   });
 
+  it("starts a quiet serve's body at a record or two, with a quarter of it in front for notices: 10,000 quiet serves hold 10,000 of them", async () => {
+    const supply = new RecordingSupply();
+    const bodies = await fill(['x'.repeat(300)], supply, { headroom: 4096 });
+    expect(supply.asked).toEqual([MIN_RECORD_BYTES + MIN_RECORD_BYTES / 4]);
+    expect(supply.asked[0]).toBeLessThanOrEqual(2048);
+    expect(bodies[0]?.start).toBe(MIN_RECORD_BYTES / 4);
+    expect(records(bodies[0] as FilledBody<string>)).toBe('x'.repeat(300));
+  });
+
   it('grows a full body by doubling, copying the records written before, and gives the outgrown buffers back', async () => {
     const supply = new RecordingSupply();
-    const written = items(40, 1000); // 40 000 bytes: 16 KiB, then 32, then 64
+    const written = items(40, UNIT); // 2.4× MIN_RECORD_BYTES: 1×, then 2×, then 4×
     const bodies = await fill(written, supply);
     expect(supply.asked).toEqual([HEADROOM + MIN_RECORD_BYTES, HEADROOM + 2 * MIN_RECORD_BYTES, HEADROOM + 4 * MIN_RECORD_BYTES]);
     expect(bodies).toHaveLength(1);
@@ -70,8 +81,8 @@ describe('fillBodies buffers', () => {
   });
 
   it('grows into a buffer bigger than it asked for (a pooled one) in place: no copy, nothing taken', async () => {
-    const supply = new RecordingSupply(4 * MIN_RECORD_BYTES); // every buffer has room for 64 KiB more
-    const written = items(40, 1000); // 40 000 bytes: would grow 16 → 32 → 64 KiB
+    const supply = new RecordingSupply(4 * MIN_RECORD_BYTES); // every buffer has room for 4× MIN_RECORD_BYTES more
+    const written = items(40, UNIT); // would grow 1× → 2× → 4× MIN_RECORD_BYTES
     const bodies = await fill(written, supply);
     expect(supply.asked).toEqual([HEADROOM + MIN_RECORD_BYTES]);
     expect(supply.given).toEqual([]);
@@ -81,8 +92,8 @@ describe('fillBodies buffers', () => {
 
   it('starts the next body at the capacity the last one needed, and a quiet one small again', async () => {
     const supply = new RecordingSupply();
-    const busy = items(40, 1000); // closed by maxFrames after growing to 64 KiB
-    const quiet = items(40, 10); // starts at 64 KiB; closed by maxFrames holding 400 bytes
+    const busy = items(40, UNIT); // closed by maxFrames after growing to 4× MIN_RECORD_BYTES
+    const quiet = items(40, 10); // starts at 4×; closed by maxFrames holding 400 bytes
     const bodies = await fill([...busy, ...quiet, 'z'], supply, { maxFrames: 40 });
     expect(bodies.map(records)).toEqual([busy.join(''), quiet.join(''), 'z']);
     expect(supply.asked).toEqual([
@@ -95,11 +106,11 @@ describe('fillBodies buffers', () => {
   });
 
   it('gives a lone giant a body of its own size, and does not make the next body giant', async () => {
-    const maxBytes = 4096;
+    const maxBytes = MIN_RECORD_BYTES / 2;
     const giant = 'G'.repeat(10_000);
     const cut = new RecordingSupply();
-    const bodies = await fill(['a'.repeat(100), giant, 'b'.repeat(100)], cut, { maxBytes });
-    expect(bodies.map(records)).toEqual(['a'.repeat(100), giant, 'b'.repeat(100)]);
+    const bodies = await fill(['a'.repeat(50), giant, 'b'.repeat(50)], cut, { maxBytes });
+    expect(bodies.map(records)).toEqual(['a'.repeat(50), giant, 'b'.repeat(50)]);
     expect(cut.asked).toEqual([HEADROOM + maxBytes, HEADROOM + 10_000, HEADROOM + maxBytes]);
     expect(cut.given).toEqual([]);
 

@@ -160,8 +160,8 @@ let stubFramesWritten = 0;
 
 /** Stand-in for src/format: stubFrames, written where the sink asks as the real writer does. */
 export const stubFormatter: SinkFormatter = {
-  write: (rec, target, at, end) => {
-    const { bytes, frames } = stubFrames(rec);
+  write: (serve, message, receivedAt, target, at, end) => {
+    const { bytes, frames } = stubFrames({ serve, message, receivedAt });
     stubFramesWritten = frames;
     if (bytes.length > end - at) return -bytes.length;
     return bytes.copy(target, at);

@@ -167,9 +167,9 @@ describe('socketSource connections', () => {
     // backend's writes complete (a paused socket would leave them stuck in its buffer).
     const serveSet$ = new Subject<ServeSet>();
     let seen = 0;
-    const subscription = socketSource(serveSet$).subscribe(() => {
-      seen++;
-      const until = Date.now() + 1;
+    const subscription = socketSource(serveSet$).subscribe((chunk) => {
+      seen += chunk.records.length;
+      const until = Date.now() + chunk.records.length;
       while (Date.now() < until); // 1 ms of work per record
     });
     harness = new Harness(); // for afterEach

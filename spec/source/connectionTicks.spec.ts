@@ -8,7 +8,7 @@ import { encodeRecord, encodeVersion } from '../../src/protocol/encode';
 import { CATCH_UP_RECORDS, readConnection, type ConnectionOptions } from '../../src/source/connection';
 import type { SourceEvent } from '../../src/source/events';
 import { ReadTicks } from '../../src/source/readTicks';
-import type { SourcedRecord } from '../../src/source/sourcedRecord';
+import { eachRecord, type SourcedRecord } from '../../src/source/sourcedRecord';
 import { FakeBackend, handshake, makeServe, record, tempDir, waitFor } from './support';
 
 const TICK_MS = 10;
@@ -20,6 +20,7 @@ describe('a connection read in ticks (virtual time, real socket)', () => {
   let accepted: Socket | undefined;
   let subscription: Subscription | undefined;
   const records: SourcedRecord[] = [];
+  const chunkSizes: number[] = []; // records per emission
   const events: SourceEvent[] = [];
   let backend: FakeBackend;
 
@@ -44,7 +45,10 @@ describe('a connection read in ticks (virtual time, real socket)', () => {
         scheduler: vt,
         ticks,
         ...options,
-      }).subscribe((r) => records.push(r));
+      }).subscribe((chunk) => {
+        chunkSizes.push(chunk.records.length);
+        eachRecord(chunk, (r) => records.push(r));
+      });
     });
     await new Promise<void>((resolve) => server.listen(serve.socketPath, resolve));
     backend = await FakeBackend.open(serve.socketPath);
@@ -60,6 +64,7 @@ describe('a connection read in ticks (virtual time, real socket)', () => {
     vt.maxFrames = 0;
     accepted = undefined;
     records.length = 0;
+    chunkSizes.length = 0;
     events.length = 0;
   });
   afterEach(async () => {
@@ -69,7 +74,7 @@ describe('a connection read in ticks (virtual time, real socket)', () => {
     tmp.remove();
   });
 
-  it('reads nothing between ticks, and at a tick every record node holds, in one read', async () => {
+  it('reads nothing between ticks, and at a tick every record node holds, in one read and one emission', async () => {
     await open();
     await backend.write(Buffer.concat([handshake('ident'), ...[1, 2, 3].map((seq) => encodeRecord(record(7, seq)))]));
     await waitFor('node to hold the first chunk', held);
@@ -77,6 +82,7 @@ describe('a connection read in ticks (virtual time, real socket)', () => {
     advance(TICK_MS);
     expect(records.map((r) => r.message.record.SeqNum)).toEqual([1, 2, 3]);
     expect(records.every((r) => r.receivedAt === TICK_MS)).toBe(true); // the tick's time
+    expect(chunkSizes).toEqual([3]); // the whole read, once: V and I do not count, nor emit
     expect(events.map((e) => e.kind)).toEqual(['connect']);
 
     await backend.send(record(7, 4));
@@ -84,6 +90,7 @@ describe('a connection read in ticks (virtual time, real socket)', () => {
     expect(records).toHaveLength(3);
     advance(TICK_MS);
     expect(records.map((r) => r.message.record.SeqNum)).toEqual([1, 2, 3, 4]);
+    expect(chunkSizes).toEqual([3, 1]);
   });
 
   it('reads a filling socket as it becomes readable, with no tick, until a read comes back small; then in ticks again', async () => {
@@ -146,7 +153,7 @@ describe('a connection read in ticks (virtual time, real socket)', () => {
       accepted = socket;
       subscription = readConnection(socket, serve$, {
         maxMessageBytes: 1 << 20, drainIdleMs: 50, drainTimeoutMs: 2000, handshakeTimeoutMs: 10_000, events: (e) => events.push(e), scheduler: vt, ticks,
-      }).subscribe((r) => records.push(r));
+      }).subscribe((chunk) => eachRecord(chunk, (r) => records.push(r)));
     });
     await new Promise<void>((resolve) => server.listen(serve.socketPath, resolve));
     backend = await FakeBackend.open(serve.socketPath, 'ident');

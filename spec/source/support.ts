@@ -10,7 +10,7 @@ import { Secret } from '../../src/secret';
 import type { Serve, ServeSet } from '../../src/servedb/serve';
 import type { SourceEvent } from '../../src/source/events';
 import { socketSource, type SocketSourceOptions } from '../../src/source/socketSource';
-import type { SourcedRecord } from '../../src/source/sourcedRecord';
+import { eachRecord, type SourcedRecord } from '../../src/source/sourcedRecord';
 import { fixtureRecords } from '../support/fixtures';
 
 /** A fresh directory short enough that socket paths in it stay far below 107 bytes. */
@@ -112,7 +112,7 @@ export class Harness {
 
   constructor(options: Omit<SocketSourceOptions, 'events'> = {}) {
     this.subscription = socketSource(this.serveSet$, { drainIdleMs: 20, ...options, events: (e) => this.events.push(e) }).subscribe({
-      next: (r) => this.records.push(r),
+      next: (chunk) => eachRecord(chunk, (r) => this.records.push(r)),
       error: (e: unknown) => (this.error = e),
       complete: () => (this.completed = true),
     });

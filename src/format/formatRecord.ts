@@ -10,7 +10,7 @@
 // token as APP-NAME so logplex routes it to the same app, PROCID options.noticeProcId, and as MSG
 // exactly the L10 text with no `[NAME] [SEQ-N]` tag: it is logplex's convention, drains parse it
 // as is, and without a tag pgBadger cannot mistake it for a PostgreSQL line.
-import type { SeverityName } from '../protocol/messages';
+import type { RecordMessage, SeverityName } from '../protocol/messages';
 import type { Secret } from '../secret';
 import type { Serve } from '../servedb/serve';
 import type { SourcedRecord } from '../source/sourcedRecord';
@@ -33,11 +33,14 @@ export type RecordFormatter = (rec: SourcedRecord) => FormattedRecord;
 /** Writes records' frames into buffers of the caller's (the sink's open request body). */
 export interface RecordWriter {
   /**
-   * Writes `rec`'s frames into `target` from `at`, never past `end`; returns the bytes written, or
-   * minus the bytes needed when they do not fit (then nothing is committed, though bytes in
-   * [at, end) may have been scribbled on). Throws FormatError for a record that cannot be framed.
+   * Writes the frames of `message`, read at `receivedAt` on `serve`, into `target` from `at`,
+   * never past `end`; returns the bytes written, or minus the bytes needed when they do not fit
+   * (then nothing is committed, though bytes in [at, end) may have been scribbled on). Throws
+   * FormatError for a record that cannot be framed. The parts come apart, not as a
+   * SourcedRecord: the sink writes the records of a chunk, which share serve and read time,
+   * without an object per record.
    */
-  readonly write: (rec: SourcedRecord, target: Buffer, at: number, end: number) => number;
+  readonly write: (serve: Serve, message: RecordMessage, receivedAt: number, target: Buffer, at: number, end: number) => number;
   /** Frames of the record last written or measured. */
   readonly frames: () => number;
 }
@@ -108,13 +111,13 @@ export function createRecordWriter(options: Partial<FormatOptions> = {}): Record
   // ASCII template renders ASCII for an ASCII record.
   const prefixAscii = isAscii(linePrefix);
 
-  const write = (rec: SourcedRecord, target: Buffer, at: number, end: number): number => {
-    const { record, severity } = rec.message;
-    const timestamp = syslogTimestamp(record.LogTime, rec.receivedAt);
+  const write = (serve: Serve, message: RecordMessage, receivedAt: number, target: Buffer, at: number, end: number): number => {
+    const { record, severity } = message;
+    const timestamp = syslogTimestamp(record.LogTime, receivedAt);
     const priHead = priHeads.get(severity.name) ?? `<${syslogPri(facility, severity.name)}>1 `;
-    const header = priHead + timestamp + headerTail(rec.serve.target.token, record.Pid);
+    const header = priHead + timestamp + headerTail(serve.target.token, record.Pid);
     const budget = messageBudget(header, maxMessageBytes);
-    const name = rec.serve.name;
+    const name = serve.name;
     if (name !== lastName) {
       lastName = name;
       lastTagStart = `[${tagName(name)}] [`;
@@ -123,7 +126,7 @@ export function createRecordWriter(options: Partial<FormatOptions> = {}): Record
     const tagHead = `${lastTagStart}${record.SeqNum}-`;
     // Severity labels, PRI and timestamps are always ASCII. Only the decoder's own flag counts
     // for the record: a message built by hand is checked as it always was.
-    const ascii = rec.message.ascii === true && prefixAscii && last.ascii && lastTagAscii;
+    const ascii = message.ascii === true && prefixAscii && last.ascii && lastTagAscii;
     return writeRecordFrames(header, budget, tagHead, record, severity.label, prefix(record), maxRecordFrames, ascii, target, at, end);
   };
   return { write, frames: framesWritten };
@@ -137,10 +140,10 @@ export function createFormatter(options: Partial<FormatOptions> = {}): RecordFor
   const writer = createRecordWriter(options);
   const scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
   return (rec) => {
-    const n = writer.write(rec, scratch, 0, SCRATCH_BYTES);
+    const n = writer.write(rec.serve, rec.message, rec.receivedAt, scratch, 0, SCRATCH_BYTES);
     if (n >= 0) return { bytes: Buffer.from(scratch.subarray(0, n)), frames: writer.frames() };
     const bytes = Buffer.allocUnsafe(-n); // bigger than the scratch: written in place, at its size
-    writer.write(rec, bytes, 0, bytes.length);
+    writer.write(rec.serve, rec.message, rec.receivedAt, bytes, 0, bytes.length);
     return { bytes, frames: writer.frames() };
   };
 }

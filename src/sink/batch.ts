@@ -3,7 +3,7 @@
 // the batch carries is noted for its outbox (outbox.ts) and the POST (post.ts).
 import type { EventSink } from '../events';
 import type { Serve } from '../servedb/serve';
-import type { SourcedRecord } from '../source/sourcedRecord';
+import type { SourcedChunk } from '../source/sourcedRecord';
 import type { BodyPool } from './bodyPool';
 import type { SinkEvent } from './events';
 import type { FilledBody } from './fillBodies';
@@ -12,7 +12,7 @@ import { serveFields } from './attempts';
 import type { Announced } from './ledger';
 import type { OutgoingBatch } from './post';
 
-/** Bytes a body keeps free in front of its records for the L10 notices that open it. */
+/** Bytes a body keeps free in front of its records for the L10 notices that open it (a small body keeps less: fillBodies.ts). */
 export const NOTICE_ROOM_BYTES = 4096;
 
 /**
@@ -52,7 +52,7 @@ export interface BatchContext {
 export function formBatch(
   kind: BatchKind,
   serve: Serve,
-  filled: FilledBody<SourcedRecord> | undefined,
+  filled: FilledBody<SourcedChunk> | undefined,
   at: Date,
   accounts: NoticeLedger,
   ctx: BatchContext,
@@ -93,13 +93,14 @@ export function formBatch(
  * copied out at its size and the buffer given back now, so that what waits in a queue, through
  * an outage say, is what the ledger counts.
  */
-function openWith(filled: FilledBody<SourcedRecord>, notices: readonly Buffer[], noticeBytes: number, bodies: BodyPool): Buffer {
+function openWith(filled: FilledBody<SourcedChunk>, notices: readonly Buffer[], noticeBytes: number, bodies: BodyPool): Buffer {
   const { buffer, end } = filled;
-  const start = NOTICE_ROOM_BYTES - noticeBytes;
+  const start = filled.start - noticeBytes;
   if (start < 0) {
-    // Notices longer than the room (a hostname of hundreds of bytes, say): copy once, rarely.
+    // Notices longer than the room (a small body's, or a hostname of hundreds of bytes): copy
+    // once, only when something was dropped or lost.
     bodies.give(buffer);
-    return Buffer.concat([...notices, buffer.subarray(NOTICE_ROOM_BYTES, end)]);
+    return Buffer.concat([...notices, buffer.subarray(filled.start, end)]);
   }
   let at = start;
   for (const n of notices) at += n.copy(buffer, at);

@@ -1,6 +1,7 @@
-// The delivery stage: SourcedRecords in, POSTs to logplex out, per serve (keyed by socket path):
+// The delivery stage: chunks of records in (a chunk per read of a connection), POSTs to logplex
+// out, per serve (keyed by socket path):
 //
-//   records ─ lane (lane.ts: fillBodies, then batches with their L10 notices) ─ outbox (outbox.ts)
+//   chunks ─ lane (lane.ts: BodyFiller, then batches with their L10 notices) ─ outbox (outbox.ts)
 //
 // The formatter writes each record straight into the serve's open request body (fillBodies.ts):
 // no Buffer per record, and each byte is written once, from the record's string into the body.
@@ -11,19 +12,20 @@
 // is decided by its serve's outbox alone.
 //
 // This file is the stage: a lane and an outbox per serve, kept in Maps by socket path (each
-// record costs two lookups, whatever the number of serves: groupBy + mergeMap kept every lane's
-// subscriptions in arrays searched linearly as lanes ended), the stats snapshots, and the HTTP
-// client closed at the end.
+// chunk costs two lookups, whatever the number of serves: groupBy + mergeMap kept every lane's
+// subscriptions in arrays searched linearly as lanes ended), the deadline queues every lane's
+// timers share, the stats snapshots, and the HTTP client closed at the end.
 import { asyncScheduler, from, Observable, type SchedulerLike, type Subscription } from '../rx';
 import { ignoreEvents, type EventSink } from '../events';
 import type { Serve, ServeSet } from '../servedb/serve';
-import type { SourcedRecord } from '../source/sourcedRecord';
+import { chunkOf, type SourcedInput } from '../source/sourcedRecord';
 import type { ServeSpool, SpoolCounts } from '../spool/store';
 import { NOTICE_ROOM_BYTES } from './batch';
 import { BodyPool } from './bodyPool';
 import type { SinkEvent } from './events';
 import { sinkFormatter, type SinkFormatter } from './formatter';
-import { Lane } from './lane';
+import { Deadlines } from './deadlines';
+import { Lane, type LaneShared } from './lane';
 import { resolveSinkOptions, type SinkOptionsInput } from './options';
 import { Outbox, type OutboxContext, type OutboxState, type SpoolAccess } from './outbox';
 import { gzipFast, LogplexClient, type PostTransport } from './post';
@@ -59,7 +61,8 @@ export interface LogplexSinkConfig extends SinkOptionsInput {
 }
 
 /**
- * Deliver `record$` to logplex. Subscribing starts it; the result emits a stats snapshot when a
+ * Deliver `record$` to logplex: chunks as socketSource emits them (the records of one read), or
+ * single records (a pipeline built by hand); each is written into its serve's body in one pass. Subscribing starts it; the result emits a stats snapshot when a
  * batch is formed or settled and when drops start (at most one per statsIntervalMs: the first at
  * once, the rest coalesced to the end of the interval), while a spool holds batches at least
  * once per max(statsIntervalMs, flushIntervalMs), and a last one just before it completes.
@@ -72,7 +75,7 @@ export interface LogplexSinkConfig extends SinkOptionsInput {
  *   dispatcher is destroyed; what was queued is not delivered.
  * - An error from `record$` aborts the same way and is passed on.
  */
-export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexSinkConfig): Observable<SinkStats> {
+export function logplexSink(record$: Observable<SourcedInput>, config: LogplexSinkConfig): Observable<SinkStats> {
   return new Observable<SinkStats>((subscriber) => {
     const options = resolveSinkOptions(config);
     const scheduler = config.scheduler ?? asyncScheduler;
@@ -132,6 +135,7 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
     let settled = false; // completed or failed: nothing to destroy at teardown
 
     const abortAll = (): void => {
+      stopDeadlines();
       for (const lane of lanes.values()) lane.abort();
       lanes.clear();
       for (const outbox of live) outbox.abort();
@@ -148,6 +152,7 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
     const completeIfDone = (): void => {
       if (!inputDone || live.size > 0 || settled) return;
       settled = true;
+      stopDeadlines();
       publishTimer?.unsubscribe(); // the last snapshot follows
       gaugeTimer?.unsubscribe();
       client.close().then(
@@ -196,19 +201,30 @@ export function logplexSink(record$: Observable<SourcedRecord>, config: LogplexS
       live.add(outbox);
       return outbox;
     };
+    // One timer for every lane's body flush, one for every lane's idle check.
+    const shared: LaneShared = {
+      limits: { maxFrames: options.maxBatchFrames, maxBytes: options.maxBatchBytes, headroom: NOTICE_ROOM_BYTES, bodies: ctx.bodies },
+      flushDeadlines: new Deadlines(options.flushIntervalMs, scheduler),
+      idleDeadlines: new Deadlines(options.laneIdleMs, scheduler),
+    };
+    function stopDeadlines(): void {
+      shared.flushDeadlines.clear();
+      shared.idleDeadlines.clear();
+    }
     const laneEnded = (lane: Lane): void => {
       if (lanes.get(lane.outbox.socketPath) === lane) lanes.delete(lane.outbox.socketPath);
     };
 
     const subscription = record$.subscribe({
-      next: (rec) => {
-        const socketPath = rec.serve.socketPath;
+      next: (input) => {
+        const chunk = chunkOf(input);
+        const socketPath = chunk.serve.socketPath;
         let lane = lanes.get(socketPath);
         if (lane === undefined || !lane.outbox.open) {
-          lane = new Lane(outboxOf(socketPath), ctx, laneEnded);
+          lane = new Lane(outboxOf(socketPath), ctx, shared, laneEnded);
           lanes.set(socketPath, lane);
         }
-        lane.push(rec);
+        lane.push(chunk);
       },
       error: fail,
       complete: () => {

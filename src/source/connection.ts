@@ -1,15 +1,15 @@
-// One accepted connection from a PostgreSQL process, as the records it sends, each tagged with
-// the serve as it is when the record is read.
+// One accepted connection from a PostgreSQL process, as the records it sends: one emission per
+// read, every record that read completed, tagged with the serve as it is at the read.
 import type { Socket } from 'node:net';
 import { asyncScheduler, Observable, type SchedulerAction, type SchedulerLike, type Subscription } from '../rx';
 import type { EventSink } from '../events';
 import type { Budget } from '../budget';
-import { LogfebeDecoder, ProtocolError, type VersionMessage } from '../protocol';
+import { LogfebeDecoder, ProtocolError, type RecordMessage, type VersionMessage } from '../protocol';
 import type { Serve } from '../servedb/serve';
 import type { SourceEvent } from './events';
 import type { SourceOptions } from './options';
 import type { ReadTicks, TickReader } from './readTicks';
-import type { SourcedRecord } from './sourcedRecord';
+import type { SourcedChunk } from './sourcedRecord';
 
 export type ConnectionOptions = Pick<SourceOptions, 'maxMessageBytes' | 'drainIdleMs' | 'drainTimeoutMs' | 'handshakeTimeoutMs'> & {
   readonly events: EventSink<SourceEvent>;
@@ -52,8 +52,10 @@ type ReadMode = typeof FLOWING | typeof TICKED | typeof CATCHING_UP;
  *   filling) has it read as soon as it is readable until a read comes back smaller. Without
  *   ticks it is read as each chunk arrives. Never paused otherwise, whatever downstream does: a
  *   PostgreSQL backend blocks inside its logging call when its socket buffer fills.
- * - Every record a read completes is decoded in one pass and emitted, in order, before the next
- *   read; `receivedAt` is the time of the read (of the tick).
+ * - Every record a read completes is decoded in one pass and emitted as one chunk, in order,
+ *   before the next read; `receivedAt` is the time of the read (of the tick). A read that
+ *   completes no record emits nothing. Records a read completed before a violation or a mismatch
+ *   are emitted before the connection closes.
  * - V, then I: the identity must equal the serve's. On a mismatch, or any protocol violation, one
  *   event is logged and the socket destroyed; only records after a matched I are ever emitted.
  *   Both must have arrived within `handshakeTimeoutMs` of the accept (LOGFEBE_HANDSHAKE_TIMEOUT).
@@ -73,8 +75,8 @@ export function readConnection(
   serve$: Observable<Serve>,
   options: ConnectionOptions,
   onIdentified: () => void = () => undefined, // its I matched: admission stops counting it as a stranger
-): Observable<SourcedRecord> {
-  return new Observable<SourcedRecord>((subscriber) => {
+): Observable<SourcedChunk> {
+  return new Observable<SourcedChunk>((subscriber) => {
     const scheduler = options.scheduler ?? asyncScheduler;
     const ticks = options.ticks;
     const acceptedAt = scheduler.now();
@@ -137,12 +139,12 @@ export function readConnection(
         protocolError(error);
         return false;
       }
+      // Records come after a matched I only, so V and I (once each, at the start) never share a
+      // read with records before them: the records of a read are one run, emitted at once.
+      let chunkRecords: RecordMessage[] | undefined;
       for (const message of messages) {
-        // `ended` can flip inside the loop: a mismatch, or downstream unsubscribing from next().
-        if (ended) return false;
         if (message.type === 'L') {
-          records++;
-          subscriber.next({ serve, message, receivedAt });
+          (chunkRecords ??= []).push(message);
         } else if (message.type === 'V') {
           version = message;
         } else if (message.identity !== serve.identity) {
@@ -156,9 +158,14 @@ export function readConnection(
           options.events({ kind: 'connect', level: 'info', ...where(), identity, server_version: version?.serverVersion ?? '' });
         }
       }
+      if (chunkRecords !== undefined) {
+        records += chunkRecords.length;
+        subscriber.next({ serve, records: chunkRecords, receivedAt });
+      }
       // A violation after good records in the same read: those records were forwarded above,
-      // and the connection closes now rather than at its next read.
-      if (decoder.violation !== undefined) protocolError(decoder.violation);
+      // and the connection closes now rather than at its next read. (`ended` flips if
+      // downstream unsubscribed from next().)
+      if (decoder.violation !== undefined && !ended) protocolError(decoder.violation);
       return messages.length >= CATCH_UP_RECORDS || chunk.length >= CATCH_UP_BYTES;
     };
 

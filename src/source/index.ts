@@ -1,7 +1,7 @@
-// The source stage's public surface: serve sets in, records tagged with their serve out.
+// The source stage's public surface: serve sets in, records tagged with their serve out (a chunk per read).
 export { socketSource, type SocketSourceOptions } from './socketSource';
 export { DEFAULT_SOURCE_OPTIONS, resolveSourceOptions, type SourceOptions } from './options';
-export type { SourcedRecord } from './sourcedRecord';
+export { chunkOf, eachRecord, type SourcedChunk, type SourcedInput, type SourcedRecord } from './sourcedRecord';
 export type {
   AcceptErrorEvent,
   ConnectionsRefusedEvent,

@@ -18,7 +18,7 @@ import { RefusalReport } from './refusals';
 import { subscribeLive } from '../subscribeLive';
 import { Throttle, type Throttled } from '../throttle';
 import { unrefScheduler } from '../unrefScheduler';
-import type { SourcedRecord } from './sourcedRecord';
+import type { SourcedChunk } from './sourcedRecord';
 
 export type SocketSourceOptions = Partial<SourceOptions> & {
   readonly events?: EventSink<SourceEvent>; // where listen/connect/disconnect/... are reported
@@ -29,9 +29,10 @@ export type SocketSourceOptions = Partial<SourceOptions> & {
 
 /**
  * Listens on every serve's socket and emits the records of every connection that identified as
- * that serve, tagged with the serve as it is when the record is read (a token change applies to
- * the next record, on the same connection), `receivedAt` the scheduler's time of the read (the
- * wall clock with the default scheduler: it is a log line's time, data rather than a timer).
+ * that serve, one chunk per read (readConnection), tagged with the serve as it is at the read (a
+ * token change applies from the next read, on the same connection), `receivedAt` the scheduler's
+ * time of the read (the wall clock with the default scheduler: it is a log line's time, data
+ * rather than a timer).
  *
  * Reloads (each emission of `serveSet$` is the whole desired set, keyed by socket path):
  * - unchanged serve: untouched; its listener and open connections carry on.
@@ -54,7 +55,7 @@ export type SocketSourceOptions = Partial<SourceOptions> & {
  *   is destroyed without draining.
  * - A serve set with no serves does not complete anything: the source just serves nothing.
  */
-export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSourceOptions = {}): Observable<SourcedRecord> {
+export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSourceOptions = {}): Observable<SourcedChunk> {
   const resolved = resolveSourceOptions(options);
   const events = options.events ?? ignoreEvents;
   const scheduler = options.scheduler ?? asyncScheduler;
@@ -63,7 +64,7 @@ export function socketSource(serveSet$: Observable<ServeSet>, options: SocketSou
   const connectionOptions: ConnectionOptions = { ...resolved, events, scheduler, partials: new Budget(resolved.maxPartialBytes) };
   // Descriptors for listeners and connections: what the open-file limit leaves past the reserve.
   const descriptors = new Budget((resolved.openFileLimit ?? Infinity) - resolved.reservedFileDescriptors);
-  return new Observable<SourcedRecord>((subscriber) => {
+  return new Observable<SourcedChunk>((subscriber) => {
     // Per subscription, like the gate: who holds which connections, and the descriptors' owners.
     const admission = new Admission(descriptors, resolved);
     // One gate per subscription, for starting and stopping serves and creating their sockets.
@@ -124,8 +125,8 @@ const IDLE: ListenerState = { kind: 'idle' };
  *   and the result completes after the last one;
  * - unsubscribing closes the listener and destroys every connection.
  */
-function serveRecords(serve$: Observable<Serve>, socketPath: string, context: SourceContext): Observable<SourcedRecord> {
-  return new Observable<SourcedRecord>((subscriber) => {
+function serveRecords(serve$: Observable<Serve>, socketPath: string, context: SourceContext): Observable<SourcedChunk> {
+  return new Observable<SourcedChunk>((subscriber) => {
     const served = new ServedSocket(serve$, socketPath, context, subscriber);
     return () => served.teardown();
   });
@@ -147,7 +148,7 @@ class ServedSocket {
     private readonly serve$: Observable<Serve>,
     private readonly socketPath: string,
     private readonly context: SourceContext,
-    private readonly subscriber: Subscriber<SourcedRecord>,
+    private readonly subscriber: Subscriber<SourcedChunk>,
   ) {
     const { options, admission, reports } = context;
     this.#refusals = new RefusalReport(options.connectionsRefusedReportMs, reports, (reason, refused) =>
