@@ -8,7 +8,7 @@ import type { Serve } from '../servedb/serve';
 export interface SourcedRecord {
   readonly serve: Serve; // the serve as it is now: a credential change applies to later records
   readonly message: RecordMessage;
-  readonly receivedAt: number; // Date.now() when read; the timestamp when LogTime's zone is ambiguous
+  readonly receivedAt: number; // the scheduler's time of the read (the wall clock by default); the timestamp when LogTime's zone is ambiguous
 }
 
 /** The records one read of one connection completed, in the order they were sent: what the source emits. */
