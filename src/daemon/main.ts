@@ -1,7 +1,7 @@
 // The `pg-logplexcollector` command: configuration → createCollector → our log on stderr,
 // signals, and the periodic stats line. Everything that can be wrong with the configuration is
 // found before anything listens, and is reported as one line with a non-zero exit.
-import { interval } from '../rx';
+import { filter, interval, merge, take, timer } from '../rx';
 import { createCollector, type Collector, type CollectorEvent } from '../collector';
 import { DEFAULT_COLLECTOR_OPTIONS, type CollectorOptions } from '../options';
 import { ConfigError, DEFAULT_STATS_INTERVAL_MS, EXIT, USAGE, parseConfig, type DaemonConfig } from './config';
@@ -75,6 +75,10 @@ export function collectorOptions(config: DaemonConfig, serveDbDir: string): Coll
  */
 export interface MainExtras {
   readonly loadDemo?: () => Promise<(config: DaemonConfig) => Promise<void>>;
+  // Called once the daemon has started and settled (the first backend's connection, or
+  // JIT_AFTER_START_MS after every serve listens): the entry point turns V8's JIT tiers back on
+  // here (v8Tuning.ts), which start-up ran without.
+  readonly started?: () => void;
 }
 
 export async function main(argv: readonly string[], extras: MainExtras = {}): Promise<void> {
@@ -102,17 +106,34 @@ export async function main(argv: readonly string[], extras: MainExtras = {}): Pr
   if (config.demo) {
     if (extras.loadDemo === undefined) fatal(EXIT_CONFIG, '--demo is run by the pg-logplexcollector command (bin/pg-logplexcollector.js)');
     const runDemo = await extras.loadDemo();
+    extras.started?.();
     return runDemo(config);
   }
   if (config.serveDbDir === undefined) {
     fatal(EXIT_CONFIG, 'SERVE_DB_DIR is not set: point it (or --serve-db-dir) at the serve database directory');
   }
-  const { finished } = await startDaemon(config, config.serveDbDir);
+  const { collector, finished } = await startDaemon(config, config.serveDbDir);
+  if (extras.started !== undefined) onceSettled(collector, extras.started);
   const { abandoned } = await finished;
   if (abandoned) dieBySigterm();
   // Exit now rather than when nothing is left to do: a stderr nobody reads would hold our last
   // lines, and the process with them, forever (process.exitCode was set by startDaemon).
   process.exit();
+}
+
+/**
+ * How long after start-up the daemon waits, idle, before V8 may compile again. The serve
+ * database's own file events (serves.new renamed, serves.loaded written) arrive in the first
+ * milliseconds after the sockets listen; compiling the path functions they call would bring in
+ * the optimizing compiler's pages for nothing.
+ */
+export const JIT_AFTER_START_MS = 2_000;
+
+/** Calls `settled` at the first backend's connection or JIT_AFTER_START_MS after now, whichever comes first. */
+function onceSettled(collector: Collector, settled: () => void): void {
+  merge(timer(JIT_AFTER_START_MS), collector.event$.pipe(filter((e) => e.kind === 'connect')))
+    .pipe(take(1))
+    .subscribe(() => settled());
 }
 
 export interface RunningDaemon {

@@ -22,6 +22,14 @@
 // `--semi-space-growth-factor` at every doubling, though, and a factor of 1 means "stay". So after
 // each GC: growth on while the young generation is below the cap, off once it reaches it. An
 // operator's own `--max-semi-space-size` (NODE_OPTIONS or node's command line) wins: we stay out.
+//
+// 3. No JIT tiers while the daemon starts. Loading ~200 modules makes node's module resolution
+// (path.resolve, normalizeString, ...) hot, and V8 optimizes it with TurboFan and compiles it
+// with Sparkplug (and Maglev, on V8 12 and later): the compilers' code pages in node's binary and
+// their memory stay resident for the daemon's life, ~5 MB of the idle daemon's RSS on Node 20 and
+// ~10 MB on Node 24 (docs/benchmarks.md, *Idle*). Nothing the daemon runs before it listens
+// needs optimizing, so the tiers are off until it does (or a deadline passes: a start that applies
+// a huge serve set should not crawl interpreted) and on from then on, before any record arrives.
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 
@@ -37,10 +45,51 @@ export function keepWasmOnBaseline(): void {
   setFlagsFromString('--no-wasm-tier-up');
 }
 
-/** Both tunings, each unless the operator chose otherwise; first thing in bin/. */
-export function tuneV8ForDaemon(execArgv: readonly string[] = process.execArgv, nodeOptions: string | undefined = process.env.NODE_OPTIONS): void {
+/**
+ * Every tuning, each unless the operator chose otherwise; first thing in bin/. Returns the
+ * function to call once the daemon has started (it turns the JIT tiers on; calling it again does
+ * nothing).
+ */
+export function tuneV8ForDaemon(execArgv: readonly string[] = process.execArgv, nodeOptions: string | undefined = process.env.NODE_OPTIONS): () => void {
   if (!wasmTieringByOperator(execArgv, nodeOptions)) keepWasmOnBaseline();
   if (!sizedByOperator(execArgv, nodeOptions)) capYoungGeneration();
+  return jitTiersByOperator(execArgv, nodeOptions) ? () => undefined : pauseJitTiers();
+}
+
+/** True when the operator set node's JIT tiers himself (on, off, or none at all). */
+export function jitTiersByOperator(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
+  const flag = /--(no-)?(turbofan|opt|maglev|sparkplug|always-sparkplug|jitless|lite-mode)(?![\w-])/;
+  return execArgv.some((a) => flag.test(a)) || flag.test(nodeOptions ?? '');
+}
+
+/** Longest a start-up runs without JIT tiers before they are turned on anyway. */
+export const DEFAULT_START_UP_WITHOUT_JIT_MS = 5_000;
+
+/**
+ * The JIT tiers V8 runs by default on this runtime: Maglev is on by default from V8 12 (Node 22)
+ * on x64 and arm64, off (and experimental) before.
+ */
+export function defaultJitTiers(v8Version: string = process.versions.v8, arch: string = process.arch): readonly string[] {
+  const maglev = Number(v8Version.split('.')[0]) >= 12 && (arch === 'x64' || arch === 'arm64');
+  return maglev ? ['turbofan', 'maglev', 'sparkplug'] : ['turbofan', 'sparkplug'];
+}
+
+/**
+ * Turns V8's JIT tiers off until the returned function is called or `maxMs` has passed, then back
+ * to this runtime's defaults. Functions that got hot meanwhile are compiled at their next call.
+ */
+export function pauseJitTiers(maxMs: number = DEFAULT_START_UP_WITHOUT_JIT_MS, tiers: readonly string[] = defaultJitTiers()): () => void {
+  for (const tier of tiers) setFlagsFromString(`--no-${tier}`);
+  let paused = true;
+  const resume = (): void => {
+    if (!paused) return;
+    paused = false;
+    clearTimeout(deadline);
+    for (const tier of tiers) setFlagsFromString(`--${tier}`);
+  };
+  const deadline = setTimeout(resume, maxMs);
+  deadline.unref();
+  return resume;
 }
 
 /** Bytes of one semi-space the daemon lets V8 grow to (both together take twice this). */
