@@ -1,7 +1,7 @@
 // The `pg-logplexcollector` command: configuration → createCollector → our log on stderr,
 // signals, and the periodic stats line. Everything that can be wrong with the configuration is
 // found before anything listens, and is reported as one line with a non-zero exit.
-import { filter, interval, merge, take, timer } from '../rx';
+import { filter, interval, take } from '../rx';
 import { createCollector, type Collector, type CollectorEvent } from '../collector';
 import { DEFAULT_COLLECTOR_OPTIONS, type CollectorOptions } from '../options';
 import { ConfigError, DEFAULT_STATS_INTERVAL_MS, EXIT, USAGE, parseConfig, type DaemonConfig } from './config';
@@ -75,9 +75,8 @@ export function collectorOptions(config: DaemonConfig, serveDbDir: string): Coll
  */
 export interface MainExtras {
   readonly loadDemo?: () => Promise<(config: DaemonConfig) => Promise<void>>;
-  // Called once the daemon has started and settled (the first backend's connection, or
-  // JIT_AFTER_START_MS after every serve listens): the entry point turns V8's JIT tiers back on
-  // here (v8Tuning.ts), which start-up ran without.
+  // Called at the first backend's connection once the daemon has started: the entry point tunes
+  // V8 for load from here on (v8Tuning.ts): JIT tiers on, young generation free to grow to its cap.
   readonly started?: () => void;
 }
 
@@ -113,7 +112,7 @@ export async function main(argv: readonly string[], extras: MainExtras = {}): Pr
     fatal(EXIT_CONFIG, 'SERVE_DB_DIR is not set: point it (or --serve-db-dir) at the serve database directory');
   }
   const { collector, finished } = await startDaemon(config, config.serveDbDir);
-  if (extras.started !== undefined) onceSettled(collector, extras.started);
+  if (extras.started !== undefined) onFirstConnection(collector, extras.started);
   const { abandoned } = await finished;
   if (abandoned) dieBySigterm();
   // Exit now rather than when nothing is left to do: a stderr nobody reads would hold our last
@@ -122,17 +121,17 @@ export async function main(argv: readonly string[], extras: MainExtras = {}): Pr
 }
 
 /**
- * How long after start-up the daemon waits, idle, before V8 may compile again. The serve
- * database's own file events (serves.new renamed, serves.loaded written) arrive in the first
- * milliseconds after the sockets listen; compiling the path functions they call would bring in
- * the optimizing compiler's pages for nothing.
+ * Calls `settled` at the first backend's connection: until then the daemon idles as it started,
+ * and the serve database's own file events right after start-up (serves.new renamed,
+ * serves.loaded written) do not warm V8's compilers up for nothing (v8Tuning.ts ends a start-up
+ * that takes long on its own).
  */
-export const JIT_AFTER_START_MS = 2_000;
-
-/** Calls `settled` at the first backend's connection or JIT_AFTER_START_MS after now, whichever comes first. */
-function onceSettled(collector: Collector, settled: () => void): void {
-  merge(timer(JIT_AFTER_START_MS), collector.event$.pipe(filter((e) => e.kind === 'connect')))
-    .pipe(take(1))
+function onFirstConnection(collector: Collector, settled: () => void): void {
+  collector.event$
+    .pipe(
+      filter((e) => e.kind === 'connect'),
+      take(1),
+    )
     .subscribe(() => settled());
 }
 

@@ -23,14 +23,16 @@
 // each GC: growth on while the young generation is below the cap, off once it reaches it. An
 // operator's own `--max-semi-space-size` (NODE_OPTIONS or node's command line) wins: we stay out.
 //
-// 3. No JIT tiers while the daemon starts. Loading ~200 modules makes node's module resolution
-// (path.resolve, normalizeString, ...) hot, and V8 optimizes it with TurboFan and compiles it
-// with Sparkplug (and Maglev, on V8 12 and later): the compilers' code pages in node's binary and
-// their memory stay resident for the daemon's life, ~5 MB of the idle daemon's RSS on Node 20 and
-// ~10 MB on Node 24 (docs/benchmarks.md, *Idle*). Nothing the daemon runs before it listens
-// needs optimizing, so the tiers are off until it does (or a deadline passes: a start that applies
-// a huge serve set should not crawl interpreted) and on from then on, before any record arrives.
-import { PerformanceObserver } from 'node:perf_hooks';
+// 3. A lean start-up: no JIT tiers, and V8 optimizing for size, until the first backend connects.
+// Loading ~200 modules makes node's module resolution (path.resolve, normalizeString, ...) hot,
+// and V8 optimizes it with TurboFan and compiles it with Sparkplug (and Maglev, on V8 12 and
+// later): the compilers' code pages in node's binary and their memory stay resident for the
+// daemon's life, ~5 MB of the idle daemon's RSS on Node 20 and ~10 MB on Node 24; optimizing for
+// size while the modules load saves ~0.9 MB more (docs/benchmarks.md, *Idle*). Nothing the daemon
+// runs before a backend connects needs speed, so this lasts until then (or a deadline passes: a
+// start that applies a huge serve set should not crawl interpreted), and from the first
+// connection on V8 runs as it would have, before the first record is read.
+import type { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 
 /** True when the operator set node's WebAssembly compiler flags himself. */
@@ -52,18 +54,22 @@ export function keepWasmOnBaseline(): void {
  */
 export function tuneV8ForDaemon(execArgv: readonly string[] = process.execArgv, nodeOptions: string | undefined = process.env.NODE_OPTIONS): () => void {
   if (!wasmTieringByOperator(execArgv, nodeOptions)) keepWasmOnBaseline();
-  if (!sizedByOperator(execArgv, nodeOptions)) capYoungGeneration();
-  return jitTiersByOperator(execArgv, nodeOptions) ? () => undefined : pauseJitTiers();
+  const young = sizedByOperator(execArgv, nodeOptions) ? undefined : capYoungGeneration(DEFAULT_SEMI_SPACE_CAP_BYTES, true);
+  const resumeJit = jitTiersByOperator(execArgv, nodeOptions) ? undefined : leanStartUp();
+  return () => {
+    young?.release();
+    resumeJit?.();
+  };
 }
 
-/** True when the operator set node's JIT tiers himself (on, off, or none at all). */
+/** True when the operator set node's JIT tiers or its size optimization himself. */
 export function jitTiersByOperator(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
-  const flag = /--(no-)?(turbofan|opt|maglev|sparkplug|always-sparkplug|jitless|lite-mode)(?![\w-])/;
+  const flag = /--(no-)?(turbofan|opt|maglev|sparkplug|always-sparkplug|jitless|lite-mode|optimize-for-size)(?![\w-])/;
   return execArgv.some((a) => flag.test(a)) || flag.test(nodeOptions ?? '');
 }
 
-/** Longest a start-up runs without JIT tiers before they are turned on anyway. */
-export const DEFAULT_START_UP_WITHOUT_JIT_MS = 5_000;
+/** Longest a start-up runs lean before V8 is let run as usual anyway. */
+export const DEFAULT_LEAN_START_UP_MS = 5_000;
 
 /**
  * The JIT tiers V8 runs by default on this runtime: Maglev is on by default from V8 12 (Node 22)
@@ -75,17 +81,20 @@ export function defaultJitTiers(v8Version: string = process.versions.v8, arch: s
 }
 
 /**
- * Turns V8's JIT tiers off until the returned function is called or `maxMs` has passed, then back
- * to this runtime's defaults. Functions that got hot meanwhile are compiled at their next call.
+ * Turns V8's JIT tiers off and its size optimization on until the returned function is called or
+ * `maxMs` has passed, then back to this runtime's defaults. Functions that got hot meanwhile are
+ * compiled at their next calls.
  */
-export function pauseJitTiers(maxMs: number = DEFAULT_START_UP_WITHOUT_JIT_MS, tiers: readonly string[] = defaultJitTiers()): () => void {
+export function leanStartUp(maxMs: number = DEFAULT_LEAN_START_UP_MS, tiers: readonly string[] = defaultJitTiers()): () => void {
   for (const tier of tiers) setFlagsFromString(`--no-${tier}`);
-  let paused = true;
+  setFlagsFromString('--optimize-for-size');
+  let lean = true;
   const resume = (): void => {
-    if (!paused) return;
-    paused = false;
+    if (!lean) return;
+    lean = false;
     clearTimeout(deadline);
     for (const tier of tiers) setFlagsFromString(`--${tier}`);
+    setFlagsFromString('--no-optimize-for-size');
   };
   const deadline = setTimeout(resume, maxMs);
   deadline.unref();
@@ -109,15 +118,24 @@ export function sizedByOperator(execArgv: readonly string[], nodeOptions: string
   return execArgv.some((a) => flag.test(a)) || flag.test(nodeOptions ?? '');
 }
 
+/** What capYoungGeneration() returns: call it to stop watching; `release()` ends a start-up hold. */
+export interface YoungGenerationCap {
+  (): void;
+  readonly release: () => void;
+}
+
 /**
  * Keeps each semi-space at `semiSpaceBytes` or less (GC observers run after the GC, so on a
  * busy machine one more doubling may slip through). Called first thing (bin/), before modules
  * load: loading them alone would double the young generation twice, and GC observers cannot run
  * until it is done, so growth starts off and the first GC after start-up turns it on if there is
- * room. Returns the function that stops watching and gives V8 its default back.
+ * room. `held`: growth stays off until `release()` (the daemon's first connection), so that the
+ * scavenges of a start-up (100 serves' pipelines being built) do not double the young generation
+ * of a daemon that then idles (2 MB of its idle RSS), and nothing watches GCs until then. The returned function stops watching and gives V8 its default back.
  */
-export function capYoungGeneration(semiSpaceBytes: number = DEFAULT_SEMI_SPACE_CAP_BYTES): () => void {
+export function capYoungGeneration(semiSpaceBytes: number = DEFAULT_SEMI_SPACE_CAP_BYTES, held = false): YoungGenerationCap {
   let growing = false;
+  let observer: PerformanceObserver | undefined;
   setFlagsFromString('--semi-space-growth-factor=1');
   const steer = (): void => {
     const below = youngGenerationBytes() < 2 * semiSpaceBytes;
@@ -125,10 +143,19 @@ export function capYoungGeneration(semiSpaceBytes: number = DEFAULT_SEMI_SPACE_C
     growing = below;
     setFlagsFromString(`--semi-space-growth-factor=${below ? V8_DEFAULT_GROWTH_FACTOR : 1}`);
   };
-  const observer = new PerformanceObserver(steer);
-  observer.observe({ entryTypes: ['gc'] });
-  return () => {
-    observer.disconnect();
+  const watch = (): void => {
+    if (observer !== undefined) return;
+    // Loaded here rather than with this module: perf_hooks is ~0.3 MB that a daemon still idle
+    // since start-up, growth held off, has no use for.
+    const perfHooks = require('node:perf_hooks') as typeof import('node:perf_hooks');
+    observer = new perfHooks.PerformanceObserver(steer);
+    observer.observe({ entryTypes: ['gc'] });
+  };
+  if (!held) watch();
+  const stop = (): void => {
+    observer?.disconnect();
     if (!growing) setFlagsFromString(`--semi-space-growth-factor=${V8_DEFAULT_GROWTH_FACTOR}`);
   };
+  // From release() on, the next GC turns growth on if there is room.
+  return Object.assign(stop, { release: watch });
 }
