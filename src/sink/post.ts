@@ -5,15 +5,13 @@
 // retried body is byte-identical and carries the same Logplex-Frame-Id.
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import type * as Zlib from 'node:zlib';
 import { asyncScheduler, type SchedulerLike } from '../rx';
 import { undiciPool, type Pool } from './undiciPool'; // not 'undici': see undiciPool.ts (memory)
 import type { Serve } from '../servedb/serve';
 import { isTransientStatus, PostError } from './errors';
 import { errnoCode } from '../errors';
 import type { SinkOptions } from './options';
-
-const gzipAsync = promisify(gzip); // off the event loop: a 1 MiB body takes milliseconds to deflate
 
 /**
  * `body` gzipped at the fastest level, off the event loop: how a batch waits while logplex is
@@ -22,6 +20,16 @@ const gzipAsync = promisify(gzip); // off the event loop: a 1 MiB body takes mil
  */
 export function gzipFast(body: Buffer): Promise<Buffer> {
   return gzipAsync(body, { level: 1 });
+}
+
+/**
+ * Off the event loop: a 1 MiB body takes milliseconds to deflate. zlib is required here, not with
+ * the module: an idle daemon has nothing to deflate, and loading it costs ~0.25 MB of RSS
+ * (docs/benchmarks.md, *Idle*).
+ */
+function gzipAsync(body: Buffer, options: Zlib.ZlibOptions = {}): Promise<Buffer> {
+  const { gzip } = require('node:zlib') as typeof Zlib;
+  return promisify(gzip)(body, options);
 }
 
 /** What the sink hands over: frames already concatenated, counted and attributed. */
