@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DEFAULT_SOURCE_OPTIONS } from '../src/source/options';
 import { startLogplexStandIn } from '../src/tools/logplexStandIn';
-import { prepareBaseline, type Baseline } from './harness/baseline';
+import { identityPaddingFor, prepareBaseline, type Baseline } from './harness/baseline';
 import { DaemonChild, repoRoot, type ServeSpec } from './harness/daemon';
 import { tokenOfServe } from './harness/load';
 import { COLLECTOR_FLUSH_MS, DEFAULT_HARNESS_OPTIONS, FULL_SIZES, QUICK_SIZES, type HarnessOptions } from './harness/options';
@@ -35,6 +35,12 @@ export const PEAK_RSS_MB = 80;
 const TICKS_IN_LATENCY = 2;
 /** Round trip to logplex and our own scheduling, on top of the flush interval and the ticks. */
 const LATENCY_SLACK_MS = 100;
+/**
+ * The p99 is also given without the records sent in the load's first seconds: the daemon's first
+ * records pay for its warm-up (undici loaded at the first post, the JIT compiling the record path,
+ * the young generation growing), and on a busy machine those seconds alone can make the p99.
+ */
+const WARM_UP_MS = 2_000;
 export const LATENCY_P99_BOUND_MS = COLLECTOR_FLUSH_MS + TICKS_IN_LATENCY * DEFAULT_SOURCE_OPTIONS.readIntervalMs + LATENCY_SLACK_MS;
 
 interface Args {
@@ -176,18 +182,31 @@ async function main(): Promise<void> {
 
     const sizes = args.quick ? QUICK_SIZES : FULL_SIZES;
     const latency: Record<string, unknown>[] = [];
+    const daemons: { label: string; harness: HarnessOptions }[] = [];
+    if (baseline !== undefined && args.loadRounds > 0) {
+      daemons.push({ label: baseline.label, harness: { ...harness, daemonRoot: baseline.root, identityPadding: await identityPaddingFor(baseline.root) } });
+    }
+    daemons.push({ label: 'daemon', harness });
     for (let r = 0; r < args.loadRounds; r++) {
       for (const name of ['real8', 'real100'] as const) {
-        const { load } = await SCENARIOS[name](sizes, harness);
-        const { p50Ms, p99Ms, maxMs } = load.ledger.latency;
-        const peak = load.collector.peakRssMb;
-        const lost = load.ledger.missing;
-        process.stdout.write(
-          `${name.padEnd(8)} p50 ${round1(p50Ms)} ms, p99 ${round1(p99Ms)} ms (max ${round1(maxMs)}): ${p99Ms <= LATENCY_P99_BOUND_MS ? 'PASS' : 'FAIL'} (p99 <= ${LATENCY_P99_BOUND_MS} ms = flush ${COLLECTOR_FLUSH_MS} + ${TICKS_IN_LATENCY} × ${DEFAULT_SOURCE_OPTIONS.readIntervalMs} ms ticks + ${LATENCY_SLACK_MS}); ` +
-            `peak RSS ${round1(peak)} MB: ${peak <= PEAK_RSS_MB ? 'PASS' : 'FAIL'} (<= ${PEAK_RSS_MB}); idle before it ${round1(load.collector.idleRssMb)} MB; ` +
-            `${load.ledger.received}/${load.emulator.sent} delivered, ${lost} lost; longest send() block ${round1(load.emulator.maxBlockedMs)} ms\n`,
-        );
-        latency.push({ scenario: name, round: r + 1, p50Ms: round1(p50Ms), p99Ms: round1(p99Ms), maxMs: round1(maxMs), boundMs: LATENCY_P99_BOUND_MS, peakRssMb: round1(peak), idleRssMb: round1(load.collector.idleRssMb), lost, maxBlockedMs: round1(load.emulator.maxBlockedMs) });
+        for (const d of daemons) {
+          const { load } = await SCENARIOS[name](sizes, d.harness);
+          const { p50Ms, p99Ms, maxMs } = load.ledger.latency;
+          const warm = load.markers.latencySentFrom((load.ledger.firstNotedAt ?? 0) + WARM_UP_MS);
+          const peak = load.collector.peakRssMb;
+          const lost = load.ledger.missing;
+          process.stdout.write(
+            `${name.padEnd(8)} ${d.label.padEnd(7)} p50 ${round1(p50Ms)} ms, p99 ${round1(p99Ms)} ms (max ${round1(maxMs)}): ${p99Ms <= LATENCY_P99_BOUND_MS ? 'PASS' : 'FAIL'} (p99 <= ${LATENCY_P99_BOUND_MS} ms = flush ${COLLECTOR_FLUSH_MS} + ${TICKS_IN_LATENCY} × ${DEFAULT_SOURCE_OPTIONS.readIntervalMs} ms ticks + ${LATENCY_SLACK_MS}); ` +
+              `after the first ${WARM_UP_MS / 1000} s p50 ${round1(warm.p50Ms)} p99 ${round1(warm.p99Ms)} ms; ` +
+              `peak RSS ${round1(peak)} MB: ${peak <= PEAK_RSS_MB ? 'PASS' : 'FAIL'} (<= ${PEAK_RSS_MB}); idle before it ${round1(load.collector.idleRssMb)} MB; ` +
+              `${load.ledger.received}/${load.emulator.sent} delivered, ${lost} lost; longest send() block ${round1(load.emulator.maxBlockedMs)} ms\n`,
+          );
+          latency.push({
+            scenario: name, daemon: d.label, round: r + 1, p50Ms: round1(p50Ms), p99Ms: round1(p99Ms), maxMs: round1(maxMs), boundMs: LATENCY_P99_BOUND_MS,
+            afterWarmUp: { fromMs: WARM_UP_MS, p50Ms: round1(warm.p50Ms), p99Ms: round1(warm.p99Ms), count: warm.count },
+            peakRssMb: round1(peak), idleRssMb: round1(load.collector.idleRssMb), lost, maxBlockedMs: round1(load.emulator.maxBlockedMs),
+          });
+        }
       }
     }
     const load1 = loadavg();
