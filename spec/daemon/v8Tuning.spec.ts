@@ -59,7 +59,7 @@ describe('V8 tuning for the daemon', () => {
     // --trace-opt names each function V8 optimizes (TurboFan or Maglev). hotWhileLean is only ever
     // called while lean, hotAfter only after; each is hot enough to be optimized many times over.
     const script = `
-      const resume = require(${JSON.stringify(TUNING)}).leanStartUp(600000);
+      const resume = require(${JSON.stringify(TUNING)}).leanStartUp();
       function hotWhileLean(n) { let s = 0; for (let i = 0; i < n; i++) s += i % 7; return s; }
       function hotAfter(n) { let s = 0; for (let i = 0; i < n; i++) s += i % 7; return s; }
       let sum = 0;

@@ -122,9 +122,8 @@ export async function main(argv: readonly string[], extras: MainExtras = {}): Pr
 
 /**
  * Calls `settled` at the first backend's connection: until then the daemon idles as it started,
- * and the serve database's own file events right after start-up (serves.new renamed,
- * serves.loaded written) do not warm V8's compilers up for nothing (v8Tuning.ts ends a start-up
- * that takes long on its own).
+ * and neither the serve database's own file events right after start-up (serves.new renamed,
+ * serves.loaded written) nor its periodic poll warm V8's compilers up for nothing (v8Tuning.ts).
  */
 function onFirstConnection(collector: Collector, settled: () => void): void {
   collector.event$

@@ -29,9 +29,11 @@
 // later): the compilers' code pages in node's binary and their memory stay resident for the
 // daemon's life, ~5 MB of the idle daemon's RSS on Node 20 and ~10 MB on Node 24; optimizing for
 // size while the modules load saves ~0.9 MB more (docs/benchmarks.md, *Idle*). Nothing the daemon
-// runs before a backend connects needs speed, so this lasts until then (or a deadline passes: a
-// start that applies a huge serve set should not crawl interpreted), and from the first
-// connection on V8 runs as it would have, before the first record is read.
+// runs before a backend connects needs speed, so this lasts until then, however long: a deadline
+// would not do, since the serve database's poll (every 10 s) makes the same path functions hot
+// again and brings TurboFan in within a minute or two of idling. From the first connection on,
+// V8 runs as it would have, before the first record is read. What stays slower: a start-up or
+// reload that applies a huge serve set before any backend has connected.
 import type { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 
@@ -68,9 +70,6 @@ export function jitTiersByOperator(execArgv: readonly string[], nodeOptions: str
   return execArgv.some((a) => flag.test(a)) || flag.test(nodeOptions ?? '');
 }
 
-/** Longest a start-up runs lean before V8 is let run as usual anyway. */
-export const DEFAULT_LEAN_START_UP_MS = 5_000;
-
 /**
  * The JIT tiers V8 runs by default on this runtime: Maglev is on by default from V8 12 (Node 22)
  * on x64 and arm64, off (and experimental) before.
@@ -81,24 +80,20 @@ export function defaultJitTiers(v8Version: string = process.versions.v8, arch: s
 }
 
 /**
- * Turns V8's JIT tiers off and its size optimization on until the returned function is called or
- * `maxMs` has passed, then back to this runtime's defaults. Functions that got hot meanwhile are
- * compiled at their next calls.
+ * Turns V8's JIT tiers off and its size optimization on until the returned function is called,
+ * then back to this runtime's defaults. Functions that got hot meanwhile are compiled at their
+ * next calls.
  */
-export function leanStartUp(maxMs: number = DEFAULT_LEAN_START_UP_MS, tiers: readonly string[] = defaultJitTiers()): () => void {
+export function leanStartUp(tiers: readonly string[] = defaultJitTiers()): () => void {
   for (const tier of tiers) setFlagsFromString(`--no-${tier}`);
   setFlagsFromString('--optimize-for-size');
   let lean = true;
-  const resume = (): void => {
+  return () => {
     if (!lean) return;
     lean = false;
-    clearTimeout(deadline);
     for (const tier of tiers) setFlagsFromString(`--${tier}`);
     setFlagsFromString('--no-optimize-for-size');
   };
-  const deadline = setTimeout(resume, maxMs);
-  deadline.unref();
-  return resume;
 }
 
 /** Bytes of one semi-space the daemon lets V8 grow to (both together take twice this). */
