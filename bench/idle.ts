@@ -113,12 +113,8 @@ async function minimalListenerRss(settleMs: number): Promise<number> {
 async function daemonRss(serves: number, settleMs: number, harness: HarnessOptions, root: string | undefined): Promise<{ rssMb: number; anonMb: number }> {
   const tokens = Array.from({ length: serves }, (_, i) => tokenOfServe(i));
   const standIn = await startLogplexStandIn({ tokens });
-  const daemon = new DaemonChild({
-    logplexUrl: standIn.url,
-    flags: ['--stats-interval', `${harness.statsIntervalMs}ms`],
-    keepEventKinds: new Set(['listening']),
-    root,
-  });
+  // The daemon's own defaults, as an operator runs it (the stats line once a minute).
+  const daemon = new DaemonChild({ logplexUrl: standIn.url, flags: [], keepEventKinds: new Set(['listening']), root });
   try {
     const specs: ServeSpec[] = tokens.map((token, i) => ({ identity: `idle-${i}`, token, socketPath: join(daemon.dir, `s${i}.sock`), name: `I${i}` }));
     await daemon.serve(specs, harness.startTimeoutMs);
