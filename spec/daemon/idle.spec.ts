@@ -1,8 +1,8 @@
-// What an idle daemon holds (docs/benchmarks.md, *Idle*): node modules that only records need are
-// loaded by the first records, not at start-up, and the tuning for load (v8Tuning.ts) begins at
-// the first backend's connection. Observed from outside: a module preloaded through NODE_OPTIONS
-// prints node's list of loaded built-in modules when sent SIGUSR2; RSS figures are the bench's
-// (`npm run bench:idle`), not a test's.
+// What an idle daemon holds (docs/benchmarks.md, *Idle*): node modules that only records need
+// (zlib, crypto) are loaded by the first records, not at start-up, and the tuning for load
+// (v8Tuning.ts) begins at the first backend's connection. Observed from outside: a module
+// preloaded through NODE_OPTIONS prints node's list of loaded built-in modules when sent SIGUSR2;
+// RSS figures are the bench's (`npm run bench:idle`), not a test's.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runEmulator } from '../../src/tools/logfebeEmulator';
@@ -40,7 +40,7 @@ describe('the daemon, idle since start-up', () => {
     return JSON.parse(line.slice(prefix.length)) as string[];
   };
 
-  it('has loaded neither zlib nor perf_hooks; the first connection brings the GC observer (perf_hooks), still no zlib before a post', async () => {
+  it('has loaded neither zlib, perf_hooks nor crypto; the first connection brings the GC observer (perf_hooks), still no zlib or crypto before a post', async () => {
     const reporter = join(bed.dir, 'report-modules.js');
     writeFileSync(reporter, REPORTER);
     const socketPath = join(bed.dir, 'idle.sock');
@@ -58,6 +58,7 @@ describe('the daemon, idle since start-up', () => {
     expect(idle).toContain('net'); // the list is node's real one
     expect(idle).not.toContain('zlib');
     expect(idle).not.toContain('perf_hooks');
+    expect(idle).not.toContain('crypto');
 
     // One backend, one record; the flush interval holds it in its batch, so nothing is posted yet.
     await runEmulator({ socketPath, identity: 'idle', recordsPerConnection: 1 });
@@ -66,5 +67,6 @@ describe('the daemon, idle since start-up', () => {
     const connected = await builtinsNow(d, 2);
     expect(connected).toContain('perf_hooks');
     expect(connected).not.toContain('zlib');
+    expect(connected).not.toContain('crypto');
   });
 });

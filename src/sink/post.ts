@@ -3,7 +3,7 @@
 // and the whole of it by a deadline.
 // A body is prepared once (headers, gzip) and sent as often as the retry policy says, so a
 // retried body is byte-identical and carries the same Logplex-Frame-Id.
-import { randomUUID } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
 import { promisify } from 'node:util';
 import type * as Zlib from 'node:zlib';
 import { asyncScheduler, type SchedulerLike } from '../rx';
@@ -54,6 +54,8 @@ export interface PreparedPost {
 /** 32 upper-case hex characters, as in logplex's own examples. */
 export function newFrameId(): string {
   // randomUUID draws from a cached pool of entropy; randomBytes(16) asked the OS on every post.
+  // Required at the first post, not with the module: an idle daemon has no use for node:crypto.
+  const { randomUUID } = require('node:crypto') as typeof Crypto;
   return randomUUID().replace(/-/g, '').toUpperCase();
 }
 
