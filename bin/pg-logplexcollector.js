@@ -3,8 +3,8 @@
 // which `npm ci` / `npm install` run through the `prepare` script.
 'use strict';
 // First, before any module loads: the whole process is ours (unlike the library's), so tune V8
-// for the collector's load (see src/daemon/v8Tuning.ts). Start-up runs without JIT tiers;
-// `started` turns them on once the daemon listens.
+// for the collector's load (see src/daemon/v8Tuning.ts). Start-up runs lean (no JIT tiers, the
+// young generation held); `started` ends that at the first backend's connection.
 const started = require('../dist/daemon/v8Tuning.js').tuneV8ForDaemon();
 // The demo (and the test doubles it runs) is loaded from here, only for --demo: it is no part of
 // the daemon's own modules.

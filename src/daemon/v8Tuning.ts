@@ -51,8 +51,8 @@ export function keepWasmOnBaseline(): void {
 
 /**
  * Every tuning, each unless the operator chose otherwise; first thing in bin/. Returns the
- * function to call once the daemon has started (it turns the JIT tiers on; calling it again does
- * nothing).
+ * function to call at the first backend's connection: it ends the lean start-up (JIT tiers back
+ * on, the young generation free to grow to its cap); calling it again does nothing.
  */
 export function tuneV8ForDaemon(execArgv: readonly string[] = process.execArgv, nodeOptions: string | undefined = process.env.NODE_OPTIONS): () => void {
   if (!wasmTieringByOperator(execArgv, nodeOptions)) keepWasmOnBaseline();
@@ -126,7 +126,8 @@ export interface YoungGenerationCap {
  * until it is done, so growth starts off and the first GC after start-up turns it on if there is
  * room. `held`: growth stays off until `release()` (the daemon's first connection), so that the
  * scavenges of a start-up (100 serves' pipelines being built) do not double the young generation
- * of a daemon that then idles (2 MB of its idle RSS), and nothing watches GCs until then. The returned function stops watching and gives V8 its default back.
+ * of a daemon that then idles (2 MB of its idle RSS), and nothing watches GCs until then. The
+ * returned function stops watching and gives V8 its default back.
  */
 export function capYoungGeneration(semiSpaceBytes: number = DEFAULT_SEMI_SPACE_CAP_BYTES, held = false): YoungGenerationCap {
   let growing = false;
