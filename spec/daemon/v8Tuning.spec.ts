@@ -2,7 +2,7 @@
 // per process, and the young generation only shows what it did under an allocating load.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { sizedByOperator, wasmTieringByOperator } from '../../src/daemon/v8Tuning';
+import { defaultJitTiers, jitTiersByOperator, sizedByOperator, wasmTieringByOperator } from '../../src/daemon/v8Tuning';
 
 const TUNING = resolve(__dirname, '../../dist/daemon/v8Tuning.js'); // built by `npm test` before jest
 
@@ -55,6 +55,71 @@ describe('V8 tuning for the daemon', () => {
     expect(run(`require('node:v8').setFlagsFromString('--no-wasm-tier-up-typo');`)).toMatch(/unrecognized flag/); // the check can fail
   });
 
+  it('runs lean until told: nothing is optimized meanwhile, and V8 optimizes again from then on', () => {
+    // --trace-opt names each function V8 optimizes (TurboFan or Maglev). hotWhileLean is only ever
+    // called while lean, hotAfter only after; each is hot enough to be optimized many times over.
+    const script = `
+      const resume = require(${JSON.stringify(TUNING)}).leanStartUp();
+      function hotWhileLean(n) { let s = 0; for (let i = 0; i < n; i++) s += i % 7; return s; }
+      function hotAfter(n) { let s = 0; for (let i = 0; i < n; i++) s += i % 7; return s; }
+      let sum = 0;
+      for (let i = 0; i < 20000; i++) sum += hotWhileLean(1000);
+      resume();
+      for (let i = 0; i < 20000; i++) sum += hotAfter(1000);
+      setTimeout(() => process.stderr.write(String(sum > 0)), 100); // a turn of the loop: compiled code installed
+    `;
+    const run = spawnSync(process.execPath, ['--trace-opt', '-e', script], { encoding: 'utf8' });
+    expect(run.stderr).toBe('true');
+    const optimized = run.stdout.split('\n').filter((l) => /completed (optimizing|compiling)/.test(l));
+    expect(optimized.filter((l) => l.includes('hotWhileLean'))).toEqual([]);
+    expect(optimized.filter((l) => l.includes('hotAfter'))).not.toEqual([]);
+  });
+
+  it('turns lean on and off with flags this node knows (V8 names an unknown one on stderr)', () => {
+    const run = (script: string): string => spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' }).stderr;
+    expect(run(`require(${JSON.stringify(TUNING)}).leanStartUp()();`)).toBe('');
+  });
+
+  it('holds the young generation back until released, then lets it grow', () => {
+    // The same churn in two processes, one holding: V8 up to 12 keeps the held one at its
+    // start-up size (1 MB semi-spaces), V8 13 and later grow new space by pages and let some
+    // growth through, but far less than without the hold (seen on Node 24: 6 MB against 11).
+    const script = `
+      const v8 = require('node:v8');
+      const cap = require(${JSON.stringify(TUNING)}).capYoungGeneration(4 * 1024 * 1024, process.argv[1] === 'held');
+      const young = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
+      const ring = new Array(20000);
+      let i = 0;
+      const churn = async (rounds) => {
+        let max = 0;
+        for (let round = 0; round < rounds; round++) {
+          for (let k = 0; k < 5000; k++) ring[i++ % ring.length] = { a: 'x'.repeat(20) + k, b: [k, k + 1] };
+          max = Math.max(max, young());
+          await new Promise((r) => setImmediate(r));
+        }
+        return max;
+      };
+      (async () => {
+        const first = await churn(200);
+        cap.release();
+        const then = await churn(200);
+        process.stdout.write(JSON.stringify({ first, then }));
+      })();
+    `;
+    const run = (mode: 'held' | 'free'): { first: number; then: number } => JSON.parse(execFileSync(process.execPath, ['-e', script, mode], { encoding: 'utf8' })) as { first: number; then: number };
+    const held = run('held');
+    const free = run('free');
+    expect(held.first).toBeLessThan(free.first);
+    expect(held.then).toBeGreaterThan(held.first);
+  });
+
+  it('knows which JIT tiers each runtime has on by default', () => {
+    expect(defaultJitTiers('11.3.244.8-node.33', 'x64')).toEqual(['turbofan', 'sparkplug']); // Node 20: Maglev experimental
+    expect(defaultJitTiers('12.4.254.21-node.33', 'x64')).toEqual(['turbofan', 'maglev', 'sparkplug']);
+    expect(defaultJitTiers('13.6.233.10-node.27', 'arm64')).toEqual(['turbofan', 'maglev', 'sparkplug']);
+    expect(defaultJitTiers('13.6.233.10-node.27', 's390x')).toEqual(['turbofan', 'sparkplug']);
+  });
+
   it('leaves node flags an operator set alone', () => {
     expect(sizedByOperator(['--max-semi-space-size=8'], undefined)).toBe(true);
     expect(sizedByOperator([], '--max_semi_space_size=8 --trace-gc')).toBe(true);
@@ -62,5 +127,9 @@ describe('V8 tuning for the daemon', () => {
     expect(wasmTieringByOperator([], '--liftoff-only')).toBe(true);
     expect(wasmTieringByOperator(['--wasm-dynamic-tiering'], undefined)).toBe(true);
     expect(wasmTieringByOperator([], undefined)).toBe(false);
+    expect(jitTiersByOperator(['--no-opt'], undefined)).toBe(true);
+    expect(jitTiersByOperator([], '--max-lazy --jitless')).toBe(true);
+    expect(jitTiersByOperator([], '--optimize-for-size')).toBe(true);
+    expect(jitTiersByOperator(['--trace-opt', '--cpu-prof'], '--optimize_for_size_typo --require x.js')).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 // The `pg-logplexcollector` command: configuration → createCollector → our log on stderr,
 // signals, and the periodic stats line. Everything that can be wrong with the configuration is
 // found before anything listens, and is reported as one line with a non-zero exit.
-import { interval } from '../rx';
+import { filter, interval, take } from '../rx';
 import { createCollector, type Collector, type CollectorEvent } from '../collector';
 import { DEFAULT_COLLECTOR_OPTIONS, type CollectorOptions } from '../options';
 import { ConfigError, DEFAULT_STATS_INTERVAL_MS, EXIT, USAGE, parseConfig, type DaemonConfig } from './config';
@@ -75,6 +75,9 @@ export function collectorOptions(config: DaemonConfig, serveDbDir: string): Coll
  */
 export interface MainExtras {
   readonly loadDemo?: () => Promise<(config: DaemonConfig) => Promise<void>>;
+  // Called at the first backend's connection once the daemon has started: the entry point tunes
+  // V8 for load from here on (v8Tuning.ts): JIT tiers on, young generation free to grow to its cap.
+  readonly started?: () => void;
 }
 
 export async function main(argv: readonly string[], extras: MainExtras = {}): Promise<void> {
@@ -102,17 +105,33 @@ export async function main(argv: readonly string[], extras: MainExtras = {}): Pr
   if (config.demo) {
     if (extras.loadDemo === undefined) fatal(EXIT_CONFIG, '--demo is run by the pg-logplexcollector command (bin/pg-logplexcollector.js)');
     const runDemo = await extras.loadDemo();
+    extras.started?.();
     return runDemo(config);
   }
   if (config.serveDbDir === undefined) {
     fatal(EXIT_CONFIG, 'SERVE_DB_DIR is not set: point it (or --serve-db-dir) at the serve database directory');
   }
-  const { finished } = await startDaemon(config, config.serveDbDir);
+  const { collector, finished } = await startDaemon(config, config.serveDbDir);
+  if (extras.started !== undefined) onFirstConnection(collector, extras.started);
   const { abandoned } = await finished;
   if (abandoned) dieBySigterm();
   // Exit now rather than when nothing is left to do: a stderr nobody reads would hold our last
   // lines, and the process with them, forever (process.exitCode was set by startDaemon).
   process.exit();
+}
+
+/**
+ * Calls `settled` at the first backend's connection: until then the daemon idles as it started,
+ * and neither the serve database's own file events right after start-up (serves.new renamed,
+ * serves.loaded written) nor its periodic poll warm V8's compilers up for nothing (v8Tuning.ts).
+ */
+function onFirstConnection(collector: Collector, settled: () => void): void {
+  collector.event$
+    .pipe(
+      filter((e) => e.kind === 'connect'),
+      take(1),
+    )
+    .subscribe(() => settled());
 }
 
 export interface RunningDaemon {

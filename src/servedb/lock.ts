@@ -14,7 +14,6 @@
 // what was moved is probed again: if a collector starting at the same moment had just taken it,
 // it is put back. A regular file at `lock` is an earlier version's PID file: its process is not
 // asked (see above), only named in the take-over event.
-import { randomBytes } from 'node:crypto';
 import { chmod, link, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import * as path from 'node:path';
@@ -120,6 +119,14 @@ export async function lockServeDb(dir: string, dirSetting = 'SERVE_DB_DIR', sche
   }
 }
 
+/**
+ * Eight hex digits that keep our names apart from another collector's starting at the same
+ * moment. Only unique, never secret (the directory is the operator's, checked before use): from
+ * Math.random, since node:crypto would be loaded for it alone at start-up (~0.65 MB of an idle
+ * daemon's RSS, docs/benchmarks.md, *Idle*).
+ */
+const nameSuffix = (): string => Math.floor(Math.random() * 2 ** 32).toString(16).padStart(8, '0');
+
 /** Where the lock is, and how to reach and probe a socket there. */
 interface LockPlace {
   readonly dir: string;
@@ -137,7 +144,7 @@ async function lockVia(place: LockPlace): Promise<ServeDbLock> {
   });
   server.maxConnections = MAX_PROBES;
   server.unref(); // holding the lock is no reason for the process to stay
-  const oursName = `.lock.${randomBytes(4).toString('hex')}`;
+  const oursName = `.lock.${nameSuffix()}`;
   const ours = path.join(dir, oursName);
   try {
     await listen(server, await address(oursName));
@@ -184,7 +191,7 @@ async function take({ dir, file, address, dirSetting, probe }: LockPlace, ours: 
     // judged. A collector starting at the same moment may have replaced it with a live lock;
     // that one is put back and we go round again.
     const pid = await legacyPid(file);
-    const asideName = `${LOCK_FILE}.stale.${randomBytes(4).toString('hex')}`;
+    const asideName = `${LOCK_FILE}.stale.${nameSuffix()}`;
     const aside = path.join(dir, asideName);
     try {
       await rename(file, aside);

@@ -7,7 +7,6 @@
 // is a new file, left alone for the next pass: the last file written always wins. (Reading in
 // place and renaming serves.new to serves.rej afterwards lost a valid file written 100-120 ms
 // after an invalid one in 6 of 56 trials: the rename took the newer file.)
-import { randomInt } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, link, lstat, open, readdir, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -29,9 +28,11 @@ export const MAX_SERVES_FILE_BYTES = 64 * 1024 * 1024;
 
 /**
  * The number that makes a private name unique within this process: random rather than a module
- * counter, which two collectors in one process (each with its own directory) would share.
+ * counter, which two collectors in one process (each with its own directory) would share. Only
+ * unique, never secret: Math.random, since node:crypto would be loaded for it alone at start-up
+ * (~0.65 MB of an idle daemon's RSS, docs/benchmarks.md, *Idle*).
  */
-const privateSuffix = (): number => randomInt(0, 2 ** 47);
+const privateSuffix = (): number => Math.floor(Math.random() * 2 ** 47);
 
 /** What taking serves.new found. `taken` is its private name until accepted or rejected. */
 export type TakenServes =

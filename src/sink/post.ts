@@ -3,17 +3,15 @@
 // and the whole of it by a deadline.
 // A body is prepared once (headers, gzip) and sent as often as the retry policy says, so a
 // retried body is byte-identical and carries the same Logplex-Frame-Id.
-import { randomUUID } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import type * as Zlib from 'node:zlib';
 import { asyncScheduler, type SchedulerLike } from '../rx';
 import { undiciPool, type Pool } from './undiciPool'; // not 'undici': see undiciPool.ts (memory)
 import type { Serve } from '../servedb/serve';
 import { isTransientStatus, PostError } from './errors';
 import { errnoCode } from '../errors';
 import type { SinkOptions } from './options';
-
-const gzipAsync = promisify(gzip); // off the event loop: a 1 MiB body takes milliseconds to deflate
 
 /**
  * `body` gzipped at the fastest level, off the event loop: how a batch waits while logplex is
@@ -22,6 +20,16 @@ const gzipAsync = promisify(gzip); // off the event loop: a 1 MiB body takes mil
  */
 export function gzipFast(body: Buffer): Promise<Buffer> {
   return gzipAsync(body, { level: 1 });
+}
+
+/**
+ * Off the event loop: a 1 MiB body takes milliseconds to deflate. zlib is required here, not with
+ * the module: an idle daemon has nothing to deflate, and loading it costs ~0.25 MB of RSS
+ * (docs/benchmarks.md, *Idle*).
+ */
+function gzipAsync(body: Buffer, options: Zlib.ZlibOptions = {}): Promise<Buffer> {
+  const { gzip } = require('node:zlib') as typeof Zlib;
+  return promisify(gzip)(body, options);
 }
 
 /** What the sink hands over: frames already concatenated, counted and attributed. */
@@ -46,6 +54,8 @@ export interface PreparedPost {
 /** 32 upper-case hex characters, as in logplex's own examples. */
 export function newFrameId(): string {
   // randomUUID draws from a cached pool of entropy; randomBytes(16) asked the OS on every post.
+  // Required at the first post, not with the module: an idle daemon has no use for node:crypto.
+  const { randomUUID } = require('node:crypto') as typeof Crypto;
   return randomUUID().replace(/-/g, '').toUpperCase();
 }
 

@@ -19,7 +19,7 @@
 // follows damage is never trusted (a length that is wrong cannot say where the next record
 // starts), so damage loses the rest of its segment, never invents a batch. Segments are small
 // (store.ts rolls them at a few MiB) so the rest is bounded.
-import { crc32 } from 'node:zlib';
+import type * as Zlib from 'node:zlib';
 import { Secret } from '../secret';
 import type { Serve } from '../servedb/serve';
 
@@ -101,6 +101,9 @@ export function encodeRecord(batch: SpooledBatch): Buffer {
 }
 
 function checksum(lengthBytes: Buffer, payload: Buffer): number {
+  // zlib is required at the first checksum, not with the module: a daemon without a spool, or one
+  // idle since start-up, never needs it (~0.25 MB of RSS, docs/benchmarks.md, *Idle*).
+  const { crc32 } = require('node:zlib') as typeof Zlib;
   return crc32(payload, crc32(lengthBytes)) >>> 0;
 }
 

@@ -1,0 +1,72 @@
+// What an idle daemon holds (docs/benchmarks.md, *Idle*): node modules that only records need
+// (zlib, crypto) are loaded by the first records, not at start-up, and the tuning for load
+// (v8Tuning.ts) begins at the first backend's connection. Observed from outside: a module
+// preloaded through NODE_OPTIONS prints node's list of loaded built-in modules when sent SIGUSR2;
+// RSS figures are the bench's (`npm run bench:idle`), not a test's.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runEmulator } from '../../src/tools/logfebeEmulator';
+import { useDaemonBed } from '../support/daemonBed';
+import { DaemonProcess } from '../support/daemonProcess';
+import { waitUntil } from '../support/waitUntil';
+
+const TOKEN = 't.1d1e0000-0000-4000-8000-000000000001';
+
+// Loads nothing itself: process.moduleLoadList is node's own record of what was loaded.
+const REPORTER = `
+let asked = 0;
+process.on('SIGUSR2', () => {
+  asked += 1;
+  const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
+  process.stdout.write('MODULES ' + asked + ' ' + JSON.stringify(builtins) + '\\n');
+});
+`;
+
+describe('the daemon, idle since start-up', () => {
+  const bed = useDaemonBed('plc-idle');
+  let daemon: DaemonProcess | undefined;
+  afterEach(async () => {
+    daemon?.kill('SIGKILL');
+    await daemon?.exited;
+    daemon = undefined;
+  });
+
+  /** The built-in modules the daemon has loaded by now (the `n`th time it is asked). */
+  const builtinsNow = async (d: DaemonProcess, n: number): Promise<string[]> => {
+    const prefix = `MODULES ${n} `;
+    d.kill('SIGUSR2');
+    await waitUntil(() => d.stdout.some((l) => l.startsWith(prefix)), 10_000, `the daemon's module list #${n}`);
+    const line = d.stdout.find((l) => l.startsWith(prefix)) as string;
+    return JSON.parse(line.slice(prefix.length)) as string[];
+  };
+
+  it('has loaded neither zlib, perf_hooks nor crypto; the first connection brings the GC observer (perf_hooks), still no zlib or crypto before a post', async () => {
+    const reporter = join(bed.dir, 'report-modules.js');
+    writeFileSync(reporter, REPORTER);
+    const socketPath = join(bed.dir, 'idle.sock');
+    bed.writeServes([{ i: 'idle', t: TOKEN, p: socketPath, name: 'IDLE' }]);
+    const d = new DaemonProcess(['--stats-interval', '0', '--flush-interval', '60s'], {
+      SERVE_DB_DIR: bed.dir,
+      LOGPLEX_URL: bed.standIn.url,
+      NODE_OPTIONS: `--require ${reporter}`,
+    });
+    daemon = d;
+    await d.waitFor('started');
+    await d.waitFor('listening');
+
+    const idle = await builtinsNow(d, 1);
+    expect(idle).toContain('net'); // the list is node's real one
+    expect(idle).not.toContain('zlib');
+    expect(idle).not.toContain('perf_hooks');
+    expect(idle).not.toContain('crypto');
+
+    // One backend, one record; the flush interval holds it in its batch, so nothing is posted yet.
+    await runEmulator({ socketPath, identity: 'idle', recordsPerConnection: 1 });
+    await d.waitFor('connect');
+    await waitUntil(() => d.lines.some((l) => l.includes('event=disconnect')), 10_000, 'the backend to be gone');
+    const connected = await builtinsNow(d, 2);
+    expect(connected).toContain('perf_hooks');
+    expect(connected).not.toContain('zlib');
+    expect(connected).not.toContain('crypto');
+  });
+});
