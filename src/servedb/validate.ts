@@ -24,6 +24,7 @@ import { quoteVisibly } from '../quote';
 import { Secret } from '../secret';
 import { RawServeCodec, SECRET_KEYS, ServesDocumentCodec, type RawServe } from './codec';
 import { describeJsonError } from './jsonError';
+import { parseJsonInSteps } from './jsonSteps';
 import type { LogplexTarget, Serve, ServeSet } from './serve';
 import { eachInSteps, runToEnd, type Steps } from './steps';
 
@@ -83,8 +84,8 @@ export function parseServes(text: string, options: ParseServesOptions): E.Either
 }
 
 /**
- * parseServes as steps (steps.ts): JSON.parse in one go, then the serves SERVES_PER_STEP at a
- * time, so that a running pass can let the event loop turn between them.
+ * parseServes as steps (steps.ts): the JSON, then the serves, SERVES_PER_STEP at a time, so
+ * that a running pass can let the event loop turn between them.
  */
 export function* parseServesInSteps(text: string, options: ParseServesOptions): Steps<E.Either<ServesInvalid, ServeSet>> {
   const fileName = options.fileName ?? 'serves.new';
@@ -95,7 +96,7 @@ export function* parseServesInSteps(text: string, options: ParseServesOptions): 
   if (body.trim() === '') return invalid([`${fileName} is empty; write {"serves": []} for no serves`]);
   let json: unknown;
   try {
-    json = JSON.parse(body);
+    json = yield* parseJsonInSteps(body);
   } catch (err) {
     const { where, reason } = describeJsonError(body, err);
     return invalid([`${fileName} is not valid JSON${where === undefined ? '' : ` at ${where}`}: ${reason}`]);
