@@ -1,6 +1,7 @@
 // What hostile peers can make the daemon hold, and cost its tenants, measured from outside
 // (/proc/<pid>/status, the stand-in's count of frames per token) on the real daemon:
-//   partials  200 connections each sending V, I and all but 1 KiB of a 1 MiB record (--partial-cap 64 MiB)
+//   partials  200 connections each sending V, I and all but 1 KiB of a 1 MiB record (--partial-cap 64 MiB);
+//             the RSS it costs is printed against the cap
 //   trickle   one connection sending a 256 KiB record one byte per write
 //   lines     ten records of "a\n" x 524,000 (inside the 1 MiB record cap)
 //   flood     1,100 silent connections to a tenant's socket (anyone may connect to a 0777 one),
