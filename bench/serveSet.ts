@@ -119,16 +119,13 @@ async function main(): Promise<void> {
     writeServes(daemon.dir, [healthy]);
     await daemon.waitFor('the healthy serve listening', () => daemon.count('listening') >= 1, 30_000);
 
+    // A backend of the healthy tenant, logging at --rate until `stop` aborts.
+    const healthyBackend = (stop: AbortController) =>
+      runEmulator({ socketPath: healthy.p, identity: healthy.i, connections: 1, recordsPerConnection: 100_000_000, rate: args.rate, signal: stop.signal });
+
     // The healthy tenant sends from now until we stop it.
     const stopHealthy = new AbortController();
-    const healthyRun = runEmulator({
-      socketPath: healthy.p,
-      identity: healthy.i,
-      connections: 1,
-      recordsPerConnection: 100_000_000,
-      rate: args.rate,
-      signal: stopHealthy.signal,
-    });
+    const healthyRun = healthyBackend(stopHealthy);
 
     const loopBlock = (from: number): number =>
       daemon.events
@@ -145,14 +142,7 @@ async function main(): Promise<void> {
     // A second backend of the healthy tenant logs only while the set is applied: its longest
     // blocked send() is the apply's alone.
     const stopDuring = new AbortController();
-    const duringRun = runEmulator({
-      socketPath: healthy.p,
-      identity: healthy.i,
-      connections: 1,
-      recordsPerConnection: 100_000_000,
-      rate: args.rate,
-      signal: stopDuring.signal,
-    });
+    const duringRun = healthyBackend(stopDuring);
     await new Promise((resolve) => setTimeout(resolve, 300)); // connected and logging
     let eventsFrom = daemon.events.length;
     const acceptedBefore = accepted();
