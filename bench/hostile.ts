@@ -1,6 +1,7 @@
 // What hostile peers can make the daemon hold, and cost its tenants, measured from outside
 // (/proc/<pid>/status, the stand-in's count of frames per token) on the real daemon:
-//   partials  200 connections each sending V, I and all but 1 KiB of a 1 MiB record (--partial-cap 64 MiB)
+//   partials  200 connections each sending V, I and all but 1 KiB of a 1 MiB record (--partial-cap 64 MiB);
+//             the RSS it costs is printed against the cap
 //   trickle   one connection sending a 256 KiB record one byte per write
 //   lines     ten records of "a\n" x 524,000 (inside the 1 MiB record cap)
 //   flood     1,100 silent connections to a tenant's socket (anyone may connect to a 0777 one),
@@ -21,6 +22,7 @@ import { cpuSeconds, statusMb } from './harness/procStats';
 
 const TOKEN = 't.b0b0b0b0-0000-4000-8000-000000000001';
 const OTHER_TOKEN = 't.b0b0b0b0-0000-4000-8000-000000000002';
+const PARTIAL_CAP = 64 * 1024 * 1024; // the default --partial-cap, given explicitly
 const KEPT = new Set(['listening', 'protocol_error', 'connections_refused']);
 
 const record = (seq: number, message: string): LogRecord => ({
@@ -61,7 +63,7 @@ interface Bed {
 async function scenario(
   name: string,
   drive: (bed: Bed) => Promise<string>,
-  setup: { readonly flags?: readonly string[]; readonly openFiles?: number } = {},
+  setup: { readonly flags?: readonly string[]; readonly openFiles?: number; readonly partialCap?: number } = {},
 ): Promise<void> {
   const standIn = await startLogplexStandIn();
   const daemon = new DaemonChild({
@@ -89,7 +91,11 @@ async function scenario(
     await settle(500);
     const peak = statusMb(daemon.pid, 'VmHWM');
     const cpu = cpuSeconds(daemon.pid) - cpuBefore;
-    console.log(`${name}: idle RSS ${mb(idle)} MB, peak ${mb(peak)} MB (+${mb((peak ?? 0) - (idle ?? 0))}), CPU ${cpu.toFixed(2)} s; ${said}`);
+    const growth = (peak ?? 0) - (idle ?? 0);
+    // Against what the partials may hold by the flag: the rest is what holding them costs besides.
+    const cap = setup.partialCap;
+    const against = cap === undefined ? '' : ` = ${(growth / (cap / 1e6)).toFixed(2)}x the --partial-cap of ${mb(cap / 1e6)} MB (${mb(growth - cap / 1e6)} MB beyond it)`;
+    console.log(`${name}: idle RSS ${mb(idle)} MB, peak ${mb(peak)} MB (+${mb(growth)}${against}), CPU ${cpu.toFixed(2)} s; ${said}`);
   } finally {
     await daemon.stop(15_000);
     await standIn.close();
@@ -112,7 +118,7 @@ const scenarios: Record<string, () => Promise<void>> = {
       const open = sockets.filter((s) => !s.destroyed && !s.readableEnded).length;
       for (const s of sockets) s.destroy();
       return `${daemon.count('protocol_error')} closed with protocol_error (LOGFEBE_PARTIAL_LIMIT), ${open} left open`;
-    }),
+    }, { flags: ['--partial-cap', String(PARTIAL_CAP)], partialCap: PARTIAL_CAP }),
   trickle: () =>
     scenario('trickle: a 256 KiB record one byte per write', async ({ socketPath: path }) => {
       const rec = encodeRecord(record(1, 'y'.repeat(256 * 1024 - 400)));

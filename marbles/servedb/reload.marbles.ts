@@ -8,6 +8,7 @@ import { TestScheduler } from 'rxjs/testing';
 import * as E from 'fp-ts/Either';
 import { parseServes, type ServeDbEvent, type ServeSet } from '../../src/servedb';
 import { reloadPass, type ServesFiles } from '../../src/servedb/reload';
+import { SERVES_PER_STEP } from '../../src/servedb/steps';
 import type { TakenServes } from '../../src/servedb/store';
 import type { LookReason } from '../../src/servedb/watch';
 
@@ -81,6 +82,21 @@ describe('reloadPass', () => {
       expectObservable(pass('file', files)).toBe('--ap--|', {
         a: 'accepted serves.new changed=true serves=2 +2 -0 ~0 file',
         p: 'apply [id-1:t.one id-2:t.two]',
+      });
+    });
+  });
+
+  it('checks and compares a large serves.new a step at a time, the loop turning between steps', () => {
+    // Four steps' worth of new serves: parsing yields 3 times for the JSON's entries and 3 for
+    // checking them, then one turn after parsing; the comparison walks the new set twice (paths,
+    // then changes) and the warnings once (3 each); then one turn before the apply.
+    const many = Array.from({ length: 4 * SERVES_PER_STEP }, (_, n) => ({ i: `id-${n}`, t: `t.${n}`, p: `/run/${n}.sock` }));
+    scheduler.run(({ cold, expectObservable }) => {
+      const files: Partial<ServesFiles> = { take: () => cold('-(t|)', { t: taken(many) }), turn: () => cold('-(x|)', { x: undefined }) };
+      const turns = 3 + 3 + 1 + 3 * 3;
+      expectObservable(pass('file', files).pipe(map((s) => s.slice(0, 40)))).toBe(`- ${turns}ms a(p|)`, {
+        a: `accepted serves.new changed=true serves=${many.length} +${many.length} -0`.slice(0, 40),
+        p: 'apply [id-0:t.0 id-1:t.1 id-2:t.2 id-3:t.'.slice(0, 40),
       });
     });
   });

@@ -66,6 +66,27 @@ describe('RenderShare', () => {
     expect(share.renders).toBe(2);
   });
 
+  it('hands a render to its callers one per turn of the event loop', async () => {
+    // Sixteen scrapers handed a render at once wrote it into their sockets in one go.
+    const turns: (() => void)[] = [];
+    const share = new RenderShare(() => Promise.resolve(rendered(1)), 1_000, () => 0, () => new Promise<void>((resolve) => turns.push(resolve)));
+    const handed: number[] = [];
+    const callers = [0, 1, 2].map((n) => share.get().then(() => handed.push(n)));
+    const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    await settle();
+    expect(turns).toHaveLength(1); // the first caller's turn asked for, the others wait for it
+    expect(handed).toEqual([]);
+    turns[0]!();
+    await settle();
+    expect(handed).toEqual([0]);
+    expect(turns).toHaveLength(2);
+    turns[1]!();
+    await settle();
+    turns[2]!();
+    await Promise.all(callers);
+    expect(handed).toEqual([0, 1, 2]);
+  });
+
   it('does not keep a failed render: the next caller tries again', async () => {
     let fail = true;
     const share = new RenderShare(() => (fail ? Promise.reject(new Error('boom')) : Promise.resolve(rendered(1))), 60_000);

@@ -17,9 +17,10 @@ import * as E from 'fp-ts/Either';
 import { catchError, concat, concatMap, defer, EMPTY, ignoreElements, map, type Observable, of, tap } from '../rx';
 import { describeFsError } from './errors';
 import type { ServeDbEvent, ServesErrorEvent } from './events';
-import { sameServeSet, serveSetChanges, type ServeChange, type ServeSet } from './serve';
+import { serveSetChanges, serveSetChangesInSteps, type ServeChange, type ServeSet } from './serve';
+import { inTurns, runToEnd, type Steps } from './steps';
 import { SERVES_LOADED, SERVES_NEW, type TakenServes } from './store';
-import { describeInvalid, parseServes, type ParseServesOptions, type ServesInvalid } from './validate';
+import { describeInvalid, parseServesInSteps, type ParseServesOptions, type ServesInvalid } from './validate';
 import { serveSetWarnings } from './warnings';
 import type { LookReason } from './watch';
 
@@ -51,27 +52,36 @@ export type ReloadOutcome =
  * lets the event loop turn in between), so that a large serves.new does not hold every tenant's
  * socket unread through both.
  */
-export function decide(current: ServeSet, text: string, parsed: ReturnType<typeof parseServes>): ReloadOutcome {
+export function decide(current: ServeSet, text: string, parsed: E.Either<ServesInvalid, ServeSet>): ReloadOutcome {
+  return runToEnd(decideInSteps(current, text, parsed));
+}
+
+/** decide as steps (steps.ts): comparing 10,000 serves with the set in force is many of them. */
+export function* decideInSteps(current: ServeSet, text: string, parsed: E.Either<ServesInvalid, ServeSet>): Steps<ReloadOutcome> {
   if (E.isLeft(parsed)) return { kind: 'rejected', invalid: parsed.left, error: describeInvalid(parsed.left) };
-  const changed = !sameServeSet(current, parsed.right);
+  const diff = countChanges(yield* serveSetChangesInSteps(current, parsed.right), parsed.right.length);
+  // Socket paths are unique within a set, so no start, stop or update means the same set.
+  const changed = diff.added + diff.removed + diff.updated > 0;
+  const warnings = yield* serveSetWarnings(current, parsed.right);
   // An unchanged set keeps the object already in force, so subscribers comparing by reference
   // see no change either.
-  return {
-    kind: 'accepted',
-    serveSet: changed ? parsed.right : current,
-    changed,
-    diff: diffServeSets(current, parsed.right),
-    text,
-    warnings: serveSetWarnings(current, parsed.right),
-  };
+  return { kind: 'accepted', serveSet: changed ? parsed.right : current, changed, diff, text, warnings };
 }
 
 export function diffServeSets(before: ServeSet, after: ServeSet): ServeSetDiff {
-  const changes = serveSetChanges(before, after);
-  const count = (kind: ServeChange['kind']): number => changes.filter((c) => c.kind === kind).length;
-  const added = count('start');
-  const updated = count('update');
-  return { added, removed: count('stop'), updated, unchanged: after.length - added - updated };
+  return countChanges(serveSetChanges(before, after), after.length);
+}
+
+function countChanges(changes: readonly ServeChange[], servesAfter: number): ServeSetDiff {
+  let added = 0;
+  let removed = 0;
+  let updated = 0;
+  for (const change of changes) {
+    if (change.kind === 'start') added++;
+    else if (change.kind === 'stop') removed++;
+    else updated++;
+  }
+  return { added, removed, updated, unchanged: servesAfter - added - updated };
 }
 
 /** The serve database's files, as a pass uses them (store.ts; each errors with the fs error). */
@@ -84,7 +94,7 @@ export interface ServesFiles {
   reject(error: string, taken: string): Observable<void>;
   /** Puts `taken` back as serves.new (unless a newer one is there). */
   restore(taken: string): Observable<void>;
-  /** Lets the event loop turn (every tenant's socket is read) between long stretches of work. */
+  /** Lets the event loop turn (every tenant's socket is read) between long stretches of work; emits once. */
   turn(): Observable<void>;
 }
 
@@ -144,16 +154,16 @@ export function reloadPass(reason: LookReason, context: ReloadPassContext): Obse
     );
   };
 
+  // Checking and comparing go a step at a time (steps.ts), the loop turning between steps: a
+  // serves.new of 10,000 serves is many steps, one of a few serves is one.
   const decideFile = (file: Exclude<TakenServes, { kind: 'absent' }>): Observable<ServeDbEvent> => {
     if (file.kind === 'unusable') return rejectFile([file.problem], file.problem, file.taken);
-    const parsed = parseServes(file.text, context.parseOptions);
-    return files.turn().pipe(
-      concatMap(() => {
-        const decision = decide(context.current(), file.text, parsed);
-        return decision.kind === 'accepted'
-          ? acceptFile(decision, file.taken)
-          : rejectFile(decision.invalid.problems, decision.error, file.taken);
-      }),
+    return inTurns(() => parseServesInSteps(file.text, context.parseOptions), files.turn).pipe(
+      concatMap((parsed) => files.turn().pipe(map(() => parsed))),
+      concatMap((parsed) => inTurns(() => decideInSteps(context.current(), file.text, parsed), files.turn)),
+      concatMap((decision) =>
+        decision.kind === 'accepted' ? acceptFile(decision, file.taken) : rejectFile(decision.invalid.problems, decision.error, file.taken),
+      ),
     );
   };
 

@@ -2,6 +2,7 @@
 // (docs/serve-db.md). Both serve forms (`t` with LOGPLEX_URL, or `url`) are resolved
 // here into one shape, so the source and sink never need to know which form was written.
 import type { Secret } from '../secret';
+import { eachInSteps, runToEnd, type Steps } from './steps';
 
 /** Where and how a serve's records are posted. */
 export interface LogplexTarget {
@@ -60,15 +61,23 @@ export type ServeChange =
  * nothing. The one diff both the reload report (counts) and the source's rebinding (actions) use.
  */
 export function serveSetChanges(before: ServeSet, after: ServeSet): ServeChange[] {
-  const beforeByPath = new Map(before.map((serve) => [serve.socketPath, serve]));
-  const afterPaths = new Set(after.map((serve) => serve.socketPath));
-  const changes: ServeChange[] = before
-    .filter((serve) => !afterPaths.has(serve.socketPath))
-    .map((serve) => ({ kind: 'stop', socketPath: serve.socketPath }));
-  for (const serve of after) {
+  return runToEnd(serveSetChangesInSteps(before, after));
+}
+
+/** serveSetChanges as steps (steps.ts), for a pass that lets the event loop turn between them. */
+export function* serveSetChangesInSteps(before: ServeSet, after: ServeSet): Steps<ServeChange[]> {
+  const beforeByPath = new Map<string, Serve>();
+  yield* eachInSteps(before, (serve) => void beforeByPath.set(serve.socketPath, serve));
+  const afterPaths = new Set<string>();
+  yield* eachInSteps(after, (serve) => void afterPaths.add(serve.socketPath));
+  const changes: ServeChange[] = [];
+  yield* eachInSteps(before, (serve) => {
+    if (!afterPaths.has(serve.socketPath)) changes.push({ kind: 'stop', socketPath: serve.socketPath });
+  });
+  yield* eachInSteps(after, (serve) => {
     const old = beforeByPath.get(serve.socketPath);
     if (old === undefined) changes.push({ kind: 'start', socketPath: serve.socketPath, serve });
     else if (!sameServe(old, serve)) changes.push({ kind: 'update', socketPath: serve.socketPath, serve });
-  }
+  });
   return changes;
 }

@@ -24,7 +24,9 @@ import { quoteVisibly } from '../quote';
 import { Secret } from '../secret';
 import { RawServeCodec, SECRET_KEYS, ServesDocumentCodec, type RawServe } from './codec';
 import { describeJsonError } from './jsonError';
+import { parseJsonInSteps } from './jsonSteps';
 import type { LogplexTarget, Serve, ServeSet } from './serve';
+import { eachInSteps, runToEnd, type Steps } from './steps';
 
 export interface ParseServesOptions {
   readonly logplexUrl: URL | undefined; // LOGPLEX_URL, for serves with `t`; may carry credentials
@@ -76,7 +78,16 @@ function quotePath(socketPath: string, secrets: readonly string[]): string {
 const overlapsSecret = (value: string, secrets: readonly string[]): boolean =>
   secrets.some((secret) => secret !== '' && (value.includes(secret) || secret.includes(value)));
 
+/** Checks a serves file in one go (start-up, check-serves): parseServesInSteps run to its end. */
 export function parseServes(text: string, options: ParseServesOptions): E.Either<ServesInvalid, ServeSet> {
+  return runToEnd(parseServesInSteps(text, options));
+}
+
+/**
+ * parseServes as steps (steps.ts): the JSON, then the serves, SERVES_PER_STEP at a time, so
+ * that a running pass can let the event loop turn between them.
+ */
+export function* parseServesInSteps(text: string, options: ParseServesOptions): Steps<E.Either<ServesInvalid, ServeSet>> {
   const fileName = options.fileName ?? 'serves.new';
   const invalid = (problems: readonly string[]): E.Either<ServesInvalid, ServeSet> => E.left({ problems });
 
@@ -85,7 +96,7 @@ export function parseServes(text: string, options: ParseServesOptions): E.Either
   if (body.trim() === '') return invalid([`${fileName} is empty; write {"serves": []} for no serves`]);
   let json: unknown;
   try {
-    json = JSON.parse(body);
+    json = yield* parseJsonInSteps(body);
   } catch (err) {
     const { where, reason } = describeJsonError(body, err);
     return invalid([`${fileName} is not valid JSON${where === undefined ? '' : ` at ${where}`}: ${reason}`]);
@@ -105,7 +116,7 @@ export function parseServes(text: string, options: ParseServesOptions): E.Either
   const problems: string[] = [];
   const serves: Serve[] = [];
   const firstUse = new Map<string, number>(); // resolved socket path -> index that first used it
-  document.right.serves.forEach((entry, index) => {
+  yield* eachInSteps(document.right.serves, (entry, index) => {
     const where = `serves[${index}]`;
     const decoded = looksLikeRawServe(entry) ? E.right(entry) : RawServeCodec.decode(entry);
     if (E.isLeft(decoded)) {

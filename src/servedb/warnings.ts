@@ -3,11 +3,13 @@
 // at warn level saying what it means, so that a mistake is seen the first time, not when a
 // tenant asks where its logs went.
 import type { ServeSet } from './serve';
+import { eachInSteps, type Steps } from './steps';
 
 /** At most this many duplicate identities are named; the rest are counted. */
 const MAX_DUPLICATES_NAMED = 5;
 
-export function serveSetWarnings(before: ServeSet, after: ServeSet): string[] {
+/** The warnings, as steps (steps.ts): a pass lets the event loop turn between them. */
+export function* serveSetWarnings(before: ServeSet, after: ServeSet): Steps<string[]> {
   const warnings: string[] = [];
   if (after.length === 0 && before.length > 0) {
     warnings.push(
@@ -17,7 +19,7 @@ export function serveSetWarnings(before: ServeSet, after: ServeSet): string[] {
   }
   // Serves by index, per identity: one pass, so a set of 100,000 costs a Map, not a sort.
   const byIdentity = new Map<string, number[]>();
-  after.forEach((serve, index) => {
+  yield* eachInSteps(after, (serve, index) => {
     const seen = byIdentity.get(serve.identity);
     if (seen === undefined) byIdentity.set(serve.identity, [index]);
     else seen.push(index);
