@@ -7,6 +7,7 @@ import { VirtualTimeScheduler } from 'rxjs';
 import { encodeRecord, encodeVersion } from '../../src/protocol/encode';
 import { CATCH_UP_RECORDS, readConnection, type ConnectionOptions } from '../../src/source/connection';
 import type { SourceEvent } from '../../src/source/events';
+import { Budget } from '../../src/budget';
 import { ReadTicks } from '../../src/source/readTicks';
 import { eachRecord, type SourcedRecord } from '../../src/source/sourcedRecord';
 import { FakeBackend, handshake, makeServe, record, tempDir, waitFor } from './support';
@@ -23,6 +24,7 @@ describe('a connection read in ticks (virtual time, real socket)', () => {
   const chunkSizes: number[] = []; // records per emission
   const events: SourceEvent[] = [];
   let backend: FakeBackend;
+  let ticks: ReadTicks;
 
   /** Runs every timer due up to `ms` from now on the virtual clock. */
   const advance = (ms: number): void => {
@@ -33,7 +35,7 @@ describe('a connection read in ticks (virtual time, real socket)', () => {
 
   const open = async (options: Partial<ConnectionOptions> = {}): Promise<void> => {
     const serve = makeServe(tmp.path('a.sock'), 'ident');
-    const ticks = new ReadTicks(TICK_MS, vt);
+    ticks = new ReadTicks(TICK_MS, vt);
     server = createServer({ highWaterMark: 1 }, (socket) => {
       accepted = socket;
       subscription = readConnection(socket, new BehaviorSubject(serve), {
@@ -129,6 +131,25 @@ describe('a connection read in ticks (virtual time, real socket)', () => {
     for (let i = 0; i < more; i++) void backend.send(record(7, sent + burst + i + 1));
     await waitFor('every record of the second run, without a tick', () => records.length === sent + burst + more);
     expect(records.map((r) => r.message.record.SeqNum)).toEqual(Array.from({ length: sent + burst + more }, (_, i) => i + 1));
+  });
+
+  it('leaves the ticks for good when a read it catches up with closes it', async () => {
+    // The read that ends the connection is not large, and used to send it back to the ticks it had
+    // just left: their timer then ran on for a closed connection, holding it, for as long as the
+    // source lived (jest never exited).
+    const partials = new Budget(96 * 1024); // refused at its second read, the first being large
+    await open({ partials });
+    await backend.write(handshake('ident'));
+    const huge = encodeRecord(record(7, 1, 'x'.repeat(1024 * 1024 - 1000))); // past the budget: refused mid-way
+    void backend.write(huge).catch(() => undefined); // the collector closes the socket under it
+    await waitFor('the refusal', () => {
+      if (held()) advance(TICK_MS);
+      return events.some((e) => e.kind === 'protocol_error');
+    });
+    expect(events.find((e) => e.kind === 'protocol_error')).toMatchObject({ code: 'LOGFEBE_PARTIAL_LIMIT' });
+    expect(accepted?.destroyed).toBe(true);
+    expect(ticks.size).toBe(0);
+    expect(partials.held).toBe(0);
   });
 
   it('times the handshake out on the scheduler: not one virtual ms early', async () => {

@@ -1,8 +1,8 @@
 // FEBE framing (type byte, int32 length counting itself, payload), incremental over socket
 // chunks cut anywhere. A frame that sits inside one chunk is handed out in place, without a copy;
 // only a frame spread over several chunks is copied, piece by piece as it arrives, into one
-// buffer, so framing stays linear however the stream is cut (one byte per chunk included), and
-// what all readers hold for unfinished frames is bounded by the Budget they share.
+// buffer of its whole size, so framing stays linear however the stream is cut (one byte per chunk
+// included), and what all readers hold for unfinished frames is bounded by the Budget they share.
 import { ProtocolError, describeByte } from './errors';
 import { Budget } from '../budget';
 
@@ -14,9 +14,10 @@ export type FrameType = 'V' | 'I' | 'L';
 
 const HEADER_BYTES = 5; // type byte + int32 length
 const MIN_LENGTH = 4; // the length field counts itself
-// A frame up to this size is buffered at its full size from its header on; a larger one starts
-// here and doubles. Real records are 150-600 bytes; 64 KiB is one socket read.
-const GROWTH_START_BYTES = 64 * 1024;
+// What an unfinished frame holds is counted in steps of this size as its bytes arrive: a frame up
+// to this size (real records are 150-600 bytes) counts whole from its header on, a header that
+// announces a megabyte counts one step, not a megabyte. 64 KiB is one socket read.
+const STEP_BYTES = 64 * 1024;
 
 /** One whole message. `payload` may share memory with the chunk it came in. */
 export interface Frame {
@@ -49,10 +50,15 @@ const withArticle = (name: FrameType): string => (name === 'V' ? 'a V' : `an ${n
 
 /** The synchronous framing core; throws ProtocolError. */
 export class FrameReader {
-  // The frame not yet whole, header included, copied into one buffer as it arrives: small reads
-  // cost their bytes, not a Buffer each (a 1 MiB record sent one byte per write took ~200 bytes
-  // of RSS per byte when every read was kept). Never holds a consumed byte, nor a chunk.
+  // The frame not yet whole, header included, copied into one buffer of its whole size as it
+  // arrives: small reads cost their bytes, not a Buffer each (a 1 MiB record sent one byte per
+  // write took ~200 bytes of RSS per byte when every read was kept), and the buffer is made once.
+  // It used to grow by doubling: every old buffer was garbage until the next collection, and 200
+  // half-sent 1 MiB records grew RSS by 82 MB with a 64 MiB cap. Memory the allocator has not
+  // handed out before costs nothing until written, so the budget counts what has arrived (in
+  // STEP_BYTES), not what was announced. Never holds a consumed byte, nor a chunk.
   private partial: Buffer | undefined;
+  private held = 0; // taken from the budget for `partial`
   private pendingBytes = 0; // bytes of the unfinished frame received (in `partial`, or in `header`)
   private frameBytes = -1; // whole size (header included) of the pending frame; -1 until its header is in
   private frameType = 0;
@@ -71,9 +77,9 @@ export class FrameReader {
     return this.pendingBytes;
   }
 
-  /** Bytes this reader holds for its unfinished frame (its buffer's size: at most twice the above). */
+  /** What this reader's unfinished frame counts against the budget: what arrived, in steps of 64 KiB. */
   get heldBytes(): number {
-    return this.partial?.length ?? 0;
+    return this.held;
   }
 
   push(chunk: Buffer, onFrame: FrameHandler): void {
@@ -123,48 +129,36 @@ export class FrameReader {
 
   /** Drops the unfinished frame and gives its bytes back to the budget (the connection is done). */
   discard(): void {
-    if (this.partial !== undefined) this.budget.give(this.partial.length);
+    this.budget.give(this.held);
+    this.held = 0;
     this.partial = undefined;
     this.pendingBytes = 0;
   }
 
-  /** Appends chunk[start, end) to the pending frame, growing its buffer within the budget. */
+  /** Appends chunk[start, end) to the pending frame, counting it against the budget. */
   private keep(chunk: Buffer, start: number, end: number): void {
     const needed = this.pendingBytes + end - start;
-    let partial = this.partial;
-    if (partial === undefined || partial.length < needed) {
-      const capacity = this.capacityFor(needed);
-      const had = partial?.length ?? 0;
-      if (!this.budget.take(capacity - had)) {
+    const counted = Math.min(this.frameBytes, Math.ceil(needed / STEP_BYTES) * STEP_BYTES);
+    if (counted > this.held) {
+      if (!this.budget.take(counted - this.held)) {
         throw new ProtocolError(
           'LOGFEBE_PARTIAL_LIMIT',
           `an unfinished ${frameTypeName(this.frameType)} message of ${this.frameBytes} bytes would take unfinished messages ` +
             `over the ${this.budget.limit} bytes all connections may hold together (${this.budget.held} held)`,
         );
       }
+      this.held = counted;
+    }
+    let partial = this.partial;
+    if (partial === undefined) {
       // Its own memory, not a slice of Node's shared pool: a pooled slice would keep 8 KiB alive.
-      const grown = Buffer.allocUnsafeSlow(capacity);
-      if (partial === undefined) {
-        // A header assembled across chunks is the frame's first bytes.
-        this.header.copy(grown, 0, 0, this.pendingBytes);
-      } else {
-        partial.copy(grown, 0, 0, this.pendingBytes);
-      }
-      partial = grown;
-      this.partial = grown;
+      partial = Buffer.allocUnsafeSlow(this.frameBytes);
+      this.partial = partial;
+      // A header assembled across chunks is the frame's first bytes.
+      if (this.pendingBytes > 0) this.header.copy(partial, 0, 0, this.pendingBytes);
     }
     chunk.copy(partial, this.pendingBytes, start, end);
     this.pendingBytes = needed;
-  }
-
-  // Small frames (nearly all) get their whole size at once; a large one grows by doubling from
-  // GROWTH_START_BYTES, so a header that announces a megabyte reserves what has arrived, not what
-  // was announced, and the copies stay linear.
-  private capacityFor(needed: number): number {
-    if (this.frameBytes <= GROWTH_START_BYTES) return this.frameBytes;
-    let capacity = Math.max(GROWTH_START_BYTES, this.partial?.length ?? 0);
-    while (capacity < needed) capacity *= 2;
-    return Math.min(capacity, this.frameBytes);
   }
 
   // Returns how much of `chunk` finished the pending frame, or -1 when all of it went to pending.

@@ -183,15 +183,17 @@ export function readConnection(
     // as there is data, each chunk handed over at once. Paused again with a high-water mark of 1,
     // node keeps the next chunk and stops reading the socket until a tick takes it.
     const catchUp = (): void => {
-      if (mode !== TICKED) return;
+      if (ended || mode !== TICKED) return;
       mode = CATCHING_UP;
       ticks?.delete(reader);
       socket.on('data', onCatchUpData);
       socket.resume(); // a 'data' listener alone does not resume a socket paused by backToTicks
     };
 
+    // Not once ended: the read that ended it (a violation, the partial cap, a mismatch) reports
+    // itself small, and the ticks would then read a closed connection, and hold it, forever.
     const backToTicks = (): void => {
-      if (mode !== CATCHING_UP || draining || ticks === undefined) return;
+      if (ended || mode !== CATCHING_UP || draining || ticks === undefined) return;
       mode = TICKED;
       socket.removeListener('data', onCatchUpData);
       socket.pause();
