@@ -95,7 +95,14 @@ describe('README.md', () => {
     expect(runnable.length).toBeGreaterThanOrEqual(2);
     for (const block of runnable) {
       expect(block.info).toBe('sh');
-      const run = spawnSync('bash', ['-euo', 'pipefail', '-c', block.code], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+      // --norc: bash reads ~/.bashrc and /etc/bash.bashrc even non-interactively when its stdin is
+      // a socket (as under ssh or a job runner), and a bashrc that reads PS1 fails under -u.
+      const run = spawnSync('bash', ['--norc', '--noprofile', '-euo', 'pipefail', '-c', block.code], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 30_000,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       expect({ line: block.line, status: run.status, stderr: run.stderr }).toEqual({ line: block.line, status: 0, stderr: '' });
       expect(run.stdout).toMatch(/usage/i);
     }
