@@ -11,6 +11,7 @@
 // and five operator subscribers: about half of the 17 KB of heap a serve cost at 10,000 serves).
 import { BehaviorSubject, Observable, type OperatorFunction, type Subscription } from '../rx';
 import { sameServe, type Serve, type ServeSet } from '../servedb/serve';
+import { subscribeLive } from '../subscribeLive';
 import { immediateGate, type Gate } from './sliceGate';
 
 /**
@@ -60,18 +61,17 @@ export function rebindOnServeSet<T>(
       const start = (socketPath: string, serve: Serve): void => {
         const serve$ = new BehaviorSubject<Serve>(serve);
         serving.set(socketPath, serve$);
+        // Undefined while subscribing, and after if it completed then: there is nothing to keep.
         let inner: Subscription | undefined;
-        let ended = false; // completed during subscribe(), before `inner` was assigned
-        inner = project(serve$.asObservable(), socketPath).subscribe({
+        inner = subscribeLive(project(serve$.asObservable(), socketPath), {
           next: (value) => subscriber.next(value),
           error: (err: unknown) => subscriber.error(err), // the teardown below ends the others
           complete: () => {
-            ended = true;
             if (inner !== undefined) inners.delete(inner);
             completeIfDone();
           },
         });
-        if (!ended && !subscriber.closed) inners.add(inner);
+        if (inner !== undefined && !subscriber.closed) inners.add(inner);
       };
 
       const stop = (socketPath: string): void => {
