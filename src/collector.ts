@@ -6,7 +6,7 @@
 //          │                               │                         │
 //          └──── outcome events ───────────┴──── events ─────────────┴──→ event$
 import { asyncScheduler, BehaviorSubject, Observable, ReplaySubject, Subject, Subscription, takeUntil, tap } from './rx';
-import { packageVersion } from './daemon/version';
+import { packageVersion } from './packageVersion';
 import type { EventBase } from './events';
 import { FirstServeSet } from './firstServeSet';
 import { resolveFormatOptions } from './format/options';

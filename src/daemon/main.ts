@@ -8,7 +8,7 @@ import { ConfigError, DEFAULT_STATS_INTERVAL_MS, EXIT, USAGE, parseConfig, type 
 import type { DaemonEvent } from './events';
 import { createLogger } from './log';
 import { EXIT_GRACE_MS } from './options';
-import { packageVersion } from './version';
+import { packageVersion } from '../packageVersion';
 import { SpoolOpenError } from '../spool/errors';
 
 const PROG = 'pg-logplexcollector';

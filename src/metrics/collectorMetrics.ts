@@ -11,7 +11,7 @@ import { createGzip } from 'node:zlib';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { Subscription } from '../rx';
 import type { Collector, CollectorEvent } from '../collector';
-import { packageVersion } from '../daemon/version';
+import { packageVersion } from '../packageVersion';
 import type { ServeSet } from '../servedb/serve';
 import { SERVES_LOADED } from '../servedb/store';
 import { renderFamilies } from './exposition';

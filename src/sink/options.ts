@@ -1,8 +1,10 @@
 // Every tunable of the logplex sink, with its default and the reason for it, in one place.
 // The daemon leaves unset flags undefined (daemon/config.ts) so that these stay the only defaults.
 
-/** How failed posts are retried (retryWithBackoff.ts). */
 import { CollectorError } from '../errors';
+import { packageVersion } from '../packageVersion';
+
+/** How failed posts are retried (retryWithBackoff.ts). */
 export interface RetryPolicy {
   readonly baseDelayMs: number; // delay before the first retry; doubles on each further one
   readonly maxDelayMs: number; // ceiling of the doubling, so a long outage is polled, not abandoned
@@ -33,16 +35,6 @@ export interface SinkOptions {
 /** What callers pass: any subset, `retry` merged field by field. */
 export type SinkOptionsInput = Partial<Omit<SinkOptions, 'retry'>> & { readonly retry?: Partial<RetryPolicy> };
 
-/** Read at runtime so that the build (rootDir src) need not include package.json; src/sink and dist/sink are both two levels down. */
-function packageVersion(): string {
-  try {
-    const pkg: unknown = require('../../package.json');
-    if (typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string') return pkg.version;
-  } catch {
-    // bundled or relocated: the agent string still names the product
-  }
-  return 'unknown';
-}
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   // Logplex 503s are usually a node being rotated out: a quick first retry often lands elsewhere.
