@@ -331,6 +331,10 @@ interface RunCost {
   readonly wakeUpsPerS: number;
   readonly lines: number; // lines shipped during the run (collectors)
   readonly sendWaitShare: number; // of the backends' wchan samples
+  // This process's CPU over the run: the sampler of backends' wchan in every configuration, and
+  // the logplex stand-in too when a collector posts to it. Logplex runs elsewhere in production,
+  // but here it takes its turns on the cores PostgreSQL uses.
+  readonly runnerCpuS: number;
 }
 
 const DISCARD_TICK_MS = DEFAULT_SOURCE_OPTIONS.readIntervalMs;
@@ -391,6 +395,7 @@ async function tpsComparison(root: string, cluster: Cluster, options: RunOptions
         const sampler = new SendWaitSampler(() => descendantsOf(postmaster).filter((pid) => pid !== postmaster));
         const before = { cpu: reader.pid === undefined ? 0 : cpuSeconds(reader.pid), wake: reader.pid === undefined ? 0 : wakeUps(reader.pid), lines: reader.shipped?.() ?? 0 };
         const started = performance.now();
+        const runnerBefore = process.cpuUsage();
         const run = await cluster.pgbench(
           ['-c', String(options.clients), '-j', String(Math.min(options.clients, 2)), '-T', String(options.seconds)],
           `e2e-tps-${round}-${k}`,
@@ -400,18 +405,20 @@ async function tpsComparison(root: string, cluster: Cluster, options: RunOptions
         // A collector posts what it read up to a flush later: count its lines once they stop coming.
         if (reader.shipped !== undefined) await settled(reader.shipped);
         const seconds = (performance.now() - started) / 1000;
+        const runner = process.cpuUsage(runnerBefore);
         const cost: RunCost = {
           tps: pgbenchTps(run.stdout),
           cpuS: reader.pid === undefined ? 0 : cpuSeconds(reader.pid) - before.cpu,
           wakeUpsPerS: reader.pid === undefined ? 0 : (wakeUps(reader.pid) - before.wake) / seconds,
           lines: (reader.shipped?.() ?? 0) - before.lines,
           sendWaitShare: sampler.share,
+          runnerCpuS: (runner.user + runner.system) / 1e6,
         };
         costs.get(reader.name)?.push(cost);
         say(
           `  round ${round + 1} ${reader.name.padEnd(30)} ${cost.tps.toFixed(1)} tps; reader CPU ${cost.cpuS.toFixed(2)} s, ` +
             `${Math.round(cost.wakeUpsPerS)} wake-ups/s${reader.shipped === undefined ? '' : `, ${cost.lines} lines shipped, ${((cost.cpuS * 1e6) / Math.max(1, cost.lines)).toFixed(2)} µs CPU/line`}; ` +
-            `backends in send(): ${(cost.sendWaitShare * 100).toFixed(2)}% of ${sampler.samples} samples; load ${loadAverage()}`,
+            `backends in send(): ${(cost.sendWaitShare * 100).toFixed(2)}% of ${sampler.samples} samples; runner CPU ${cost.runnerCpuS.toFixed(2)} s; load ${loadAverage()}`,
         );
       }
     }
@@ -422,8 +429,8 @@ async function tpsComparison(root: string, cluster: Cluster, options: RunOptions
     }
     const alone = median((costs.get('csvlog alone') ?? []).map((c) => c.tps));
     say(`pgbench tps, ${options.tpsRuns} interleaved rounds (${options.clients} clients, -j ${Math.min(options.clients, 2)}, scale ${options.scale}, ${options.seconds} s, log_statement = all), medians:`);
-    say('  | what reads pg_logfebe\'s socket | tps (median) | ÷ csvlog alone | reader CPU/run | CPU/line shipped | wake-ups/s | backends\' samples in send() |');
-    say('  |---|---|---|---|---|---|---|');
+    say('  | what reads pg_logfebe\'s socket | tps (median) | ÷ csvlog alone | reader CPU/run | CPU/line shipped | wake-ups/s | backends\' samples in send() | runner CPU/run (sampler; stand-in) |');
+    say('  |---|---|---|---|---|---|---|---|');
     for (const reader of readers) {
       const runs = costs.get(reader.name) ?? [];
       const tps = median(runs.map((c) => c.tps));
@@ -432,7 +439,7 @@ async function tpsComparison(root: string, cluster: Cluster, options: RunOptions
       say(
         `  | ${reader.name} | ${tps.toFixed(1)} (${runs.map((c) => c.tps.toFixed(0)).join(', ')}) | ${(tps / alone).toFixed(3)} | ` +
           `${own ? '' : `${median(runs.map((c) => c.cpuS)).toFixed(2)} s`} | ${perLine} | ${own ? '' : Math.round(median(runs.map((c) => c.wakeUpsPerS)))} | ` +
-          `${(median(runs.map((c) => c.sendWaitShare)) * 100).toFixed(2)}% |`,
+          `${(median(runs.map((c) => c.sendWaitShare)) * 100).toFixed(2)}% | ${median(runs.map((c) => c.runnerCpuS)).toFixed(2)} s |`,
       );
     }
   } catch (e) {
