@@ -2,6 +2,7 @@
 // (anyone may connect to a 0777 socket) are the first closed and never keep PostgreSQL's backends
 // out; when descriptors run out, the serve holding the most gives one up, so a serve holding none
 // always gets one.
+import { VirtualTimeScheduler } from 'rxjs';
 import { FakeBackend, makeServe, record, useSourceBed, waitFor } from './support';
 
 describe('socketSource admission', () => {
@@ -31,6 +32,27 @@ describe('socketSource admission', () => {
     await newcomer.send(record(1, 1));
     await tenant[0]!.send(record(2, 1));
     await waitFor('both records', () => harness.recordsOf(1).length === 1 && harness.recordsOf(2).length === 1);
+  });
+
+  it('closes strangers that said nothing before a backend whose handshake waits for the next tick', async () => {
+    // Ticks on virtual time: nothing is read, and nobody identifies, until the clock moves.
+    const vt = new VirtualTimeScheduler();
+    const harness = bed.harness({ maxUnidentifiedPerServe: 4, connectionsRefusedReportMs: 60_000, listenSliceMs: 0, readIntervalMs: 10, scheduler: vt });
+    const serve = makeServe(bed.tmp().path('a.sock'), 'app');
+    await harness.apply([serve]);
+    const backend = await open(serve.socketPath, 'app');
+    await backend.send(record(7, 1));
+
+    const flood = await silentFlood(serve.socketPath, 10);
+    // The backend and the newest three strangers stay; the seven older strangers go.
+    await waitFor('seven strangers closed', () => flood.filter((b) => b.isClosed).length === 7);
+    expect(backend.isClosed).toBe(false);
+    expect(flood.slice(-3).every((b) => !b.isClosed)).toBe(true);
+
+    vt.maxFrames = vt.now() + 10;
+    vt.flush(); // the tick: its V, I and record are read
+    await waitFor("the backend's record", () => harness.recordsOf(7).length === 1);
+    expect(harness.eventsOf('connect')).toHaveLength(1);
   });
 
   it('at its cap, a serve closes an unidentified connection for a newcomer rather than refuse it', async () => {

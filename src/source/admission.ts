@@ -12,6 +12,11 @@
 //   fewer, so a serve holding none always gets one; a serve already holding as many as any
 //   other closes its own oldest unidentified, else the newcomer is refused.
 //
+// Among unidentified connections, those that have sent nothing go first. Read in ticks, a backend
+// is unidentified until the tick after it connects, though its V, I and first records already
+// wait in node's buffer; closing it as "the oldest" lost those records to a flood of silent
+// connections arriving faster than the ticks.
+//
 // A connection's descriptor moves straight to the newcomer that evicted it (the budget's count
 // of sockets never passes its limit, not even for a turn of the event loop).
 import type { Socket } from 'node:net';
@@ -127,9 +132,12 @@ export class ServeAdmission {
     return false;
   }
 
-  /** Closes the oldest of `among`, its descriptor kept for the caller's newcomer; false if none. */
+  /**
+   * Closes the oldest of `among` that has sent nothing, else its oldest, its descriptor kept for
+   * the caller's newcomer; false if none.
+   */
   private evictOldest(among: Set<Socket>, reason: RefusalReason): boolean {
-    const victim = first(among);
+    const victim = firstSilent(among) ?? first(among);
     if (victim === undefined) return false;
     among.delete(victim);
     this.counted(this.held + 1);
@@ -147,6 +155,12 @@ export class ServeAdmission {
   private counted(was: number): void {
     this.shared.moved(this, was, this.held);
   }
+}
+
+/** The oldest socket that has sent no byte: nothing read from it, and nothing waiting in node. */
+function firstSilent(set: ReadonlySet<Socket>): Socket | undefined {
+  for (const socket of set) if (socket.bytesRead === 0 && socket.readableLength === 0) return socket;
+  return undefined;
 }
 
 function first<T>(set: ReadonlySet<T>): T | undefined {
