@@ -1,7 +1,7 @@
 // The daemon as an operator runs it: a child process configured by environment and flags, a
 // real serve database directory, a real unix socket, and logplex played by the stand-in on
 // 127.0.0.1. Nothing here reaches inside the process.
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { runEmulator } from '../../src/tools/logfebeEmulator';
@@ -75,6 +75,17 @@ describe('pg-logplexcollector, start-up errors: one line naming what to fix, non
     expect(proc.code).toBe(2);
     expect(proc.lines).toEqual([expect.stringMatching(/^pg-logplexcollector: spool: cannot use \/proc\/nope \(ENOENT/)]);
     expect(existsSync(join(tmp, 'lock'))).toBe(false); // the serve database was let go
+  });
+
+  it('a SERVE_DB_DIR another user could write: one line saying what to fix, exit 2, the directory left as it was', async () => {
+    chmodSync(tmp, 0o777);
+    const { code, lines } = await run([], { SERVE_DB_DIR: tmp });
+    expect(code).toBe(2);
+    expect(lines).toEqual([
+      `pg-logplexcollector: serve database ${tmp} is writable by group or others (mode 0777), so another user could choose where logs and tokens go: chmod go-w ${tmp}`,
+    ]);
+    expect(statSync(tmp).mode & 0o7777).toBe(0o777);
+    expect(existsSync(join(tmp, 'lock'))).toBe(false);
   });
 
   it('LOGPLEX_URL unparsable, never echoed', async () => {

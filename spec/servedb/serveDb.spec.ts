@@ -272,6 +272,33 @@ describe('start-up', () => {
     );
   });
 
+  it('refuses a directory others may write, or on a way others may change, changing nothing', async () => {
+    // Whoever writes serves.new decides where logs and tokens go.
+    const shared = path.join(dir, 'shared');
+    await mkdir(shared);
+    for (const mode of [0o777, 0o1777, 0o775]) {
+      await chmod(shared, mode);
+      const err = await openServeDb({ dir: shared, logplexUrl: undefined }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ServeDbError);
+      expect(err).toMatchObject({ code: 'SERVEDB_UNSAFE' });
+      expect((err as Error).message).toBe(
+        `serve database ${shared} is writable by group or others (mode 0${mode.toString(8)}), so another user could choose where logs and tokens go: chmod go-w ${shared}`,
+      );
+      expect((await stat(shared)).mode & 0o7777).toBe(mode);
+    }
+
+    // Ours and closed, but inside a directory others may write: they could move it away and put theirs in its place.
+    const inner = path.join(shared, 'db');
+    await mkdir(inner, { mode: 0o700 });
+    await chmod(shared, 0o777);
+    const err = await openServeDb({ dir: inner, logplexUrl: undefined }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'SERVEDB_UNSAFE' });
+    expect((err as Error).message).toContain(`${shared} is writable by group or others (mode 0777)`);
+    expect((err as Error).message).toContain(`chmod go-w ${shared}`);
+    await chmod(shared, 0o1777); // sticky, as /tmp is: only an entry's owner may move it
+    await (await openServeDb({ dir: inner, logplexUrl: undefined })).close();
+  });
+
   it('refuses a file where the directory should be', async () => {
     const file = path.join(dir, 'file');
     await writeFile(file, '');

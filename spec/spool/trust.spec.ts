@@ -102,6 +102,20 @@ describe('the spool owns only what it creates', () => {
     await openStore(open);
   });
 
+  it('refuses a --spool-dir inside a directory others may write, unless that one is sticky', async () => {
+    const open = join(dir, 'open');
+    await mkdir(join(open, 'spool'), { recursive: true });
+    await chmod(open, 0o777); // another user could move spool/ away and put a link to theirs in its place
+    const err = await openError(join(open, 'spool'));
+    expect(err).toMatchObject({ code: 'SPOOL_DIR_UNSAFE' });
+    expect((err as Error).message).toBe(
+      `spool: ${open} is writable by group or others (mode 0777), who could move ${join(open, 'spool')} away and put another in its place, so another user could plant or take spooled batches (which hold tokens): chmod go-w ${open}`,
+    );
+    expect(await readdir(join(open, 'spool'))).toEqual([]);
+    await chmod(open, 0o1777);
+    await openStore(join(open, 'spool'));
+  });
+
   it('refuses its own directory when it is a symlink, open to others, or holds no marker', async () => {
     const root = join(dir, ROOT_NAME);
     await mkdir(join(dir, 'elsewhere'));
@@ -130,6 +144,19 @@ describe('the spool owns only what it creates', () => {
     await lchown(link, OTHER_UID, OTHER_UID);
     expect(await openError(link)).toMatchObject({ code: 'SPOOL_DIR_UNSAFE' });
     expect(await readdir(victim)).toEqual(['id_ed25519']);
+
+    // A parent another user owns: they could rename the spool away and link theirs in.
+    const theirs = join(dir, 'theirs');
+    await mkdir(join(theirs, 'spool'), { recursive: true });
+    await chown(theirs, OTHER_UID, OTHER_UID);
+    expect(await openError(join(theirs, 'spool'))).toMatchObject({ code: 'SPOOL_DIR_UNSAFE', message: expect.stringContaining(`${theirs} belongs to uid ${OTHER_UID}`) });
+    expect(await readdir(join(theirs, 'spool'))).toEqual([]);
+    // A link on the way that another user made, even to a safe place.
+    await symlink(victim, join(dir, 'via'));
+    await lchown(join(dir, 'via'), OTHER_UID, OTHER_UID);
+    await mkdir(join(victim, 'spool'));
+    expect(await openError(join(dir, 'via', 'spool'))).toMatchObject({ code: 'SPOOL_DIR_UNSAFE', message: expect.stringContaining(`${join(dir, 'via')} is a symlink made by uid ${OTHER_UID}`) });
+    expect(await readdir(join(victim, 'spool'))).toEqual([]);
 
     await openStore(dir).then((s) => s.close());
     await chown(join(dir, ROOT_NAME), OTHER_UID, OTHER_UID);

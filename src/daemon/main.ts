@@ -10,6 +10,7 @@ import { createLogger } from './log';
 import { EXIT_GRACE_MS } from './options';
 import { packageVersion } from '../packageVersion';
 import { SpoolOpenError } from '../spool/errors';
+import { ServeDbError } from '../servedb/errors';
 
 const PROG = 'pg-logplexcollector';
 const EXIT_CONFIG = EXIT.config;
@@ -238,9 +239,11 @@ export async function startDaemon(config: DaemonConfig, serveDbDir: string): Pro
   try {
     await collector.start();
   } catch (err) {
-    // SpoolOpenError (a --spool-dir that cannot be used) is configuration; ServeDbError (missing
-    // directory, corrupt serves.loaded, ...) is not.
-    fatal(err instanceof SpoolOpenError ? EXIT_CONFIG : EXIT_FAILURE, err);
+    // SpoolOpenError (a --spool-dir that cannot be used) and a SERVE_DB_DIR others could write
+    // are configuration; the serve database's other errors (missing directory, corrupt
+    // serves.loaded, ...) are not.
+    const config = err instanceof SpoolOpenError || (err instanceof ServeDbError && err.code === 'SERVEDB_UNSAFE');
+    fatal(config ? EXIT_CONFIG : EXIT_FAILURE, err);
   }
   return { collector, finished };
 }

@@ -10,7 +10,8 @@ export type ServeDbErrorCode =
   | 'SERVEDB_NOT_A_DIR' // SERVE_DB_DIR is a file (or something else that is not a directory)
   | 'SERVEDB_UNREADABLE' // the directory or serves.loaded could not be read (permissions, I/O)
   | 'SERVEDB_CORRUPT_LOADED' // serves.loaded is not a valid serves file
-  | 'SERVEDB_LOCKED'; // another running collector holds SERVE_DB_DIR/lock
+  | 'SERVEDB_LOCKED' // another running collector holds SERVE_DB_DIR/lock
+  | 'SERVEDB_UNSAFE'; // SERVE_DB_DIR, or the way to it, is another user's or writable by others
 
 export class ServeDbError extends CollectorError {
   override readonly name = 'ServeDbError';

@@ -7,6 +7,7 @@ import { access, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { BehaviorSubject, catchError, concat, defer, EMPTY, finalize, from, type Observable, of, ReplaySubject, startWith } from '../rx';
+import { ownedByUsOrRoot, untrustedWayTo } from '../pathTrust';
 import { coalescePasses } from './coalesce';
 import { describeFsError, errnoCode, ServeDbError } from './errors';
 import type { ServeDbEvent } from './events';
@@ -235,6 +236,19 @@ async function checkDirectory(dir: string, setting: string): Promise<void> {
   } catch (err) {
     throw new ServeDbError('SERVEDB_UNREADABLE', `serve database ${dir} must be readable and writable by this user (${describeFsError(err)}): check its owner and permissions`, { cause: err });
   }
+  // Whoever may write here decides where logs go and with which token, and which socket paths we
+  // bind: this user and root only (README, Security and trust).
+  const unsafe = (at: string, what: string, fix: string): ServeDbError =>
+    new ServeDbError('SERVEDB_UNSAFE', `serve database ${at} ${what}, so another user could choose where logs and tokens go: ${fix}`);
+  if (!ownedByUsOrRoot(stats)) throw unsafe(dir, `belongs to uid ${stats.uid}`, `chown it to this daemon's user (uid ${process.getuid?.() ?? '?'}) or root`);
+  if ((stats.mode & 0o022) !== 0) throw unsafe(dir, `is writable by group or others (mode 0${(stats.mode & 0o7777).toString(8)})`, `chmod go-w ${dir}`);
+  let way;
+  try {
+    way = await untrustedWayTo(dir);
+  } catch (err) {
+    throw new ServeDbError('SERVEDB_UNREADABLE', `cannot check the way to serve database ${dir} (${describeFsError(err)}): check its permissions`, { cause: err });
+  }
+  if (way !== undefined) throw unsafe(way.path === path.resolve(dir) ? dir : `${dir}: ${way.path}`, way.what, way.fix);
 }
 
 /** The set to start from: serves.loaded's, or undefined for a fresh database (none yet). */

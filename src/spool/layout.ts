@@ -8,18 +8,19 @@
 //       <socket path, base64url>/       0700, one per serve: the name says whose it is
 //         0000000000000001.seg          0600, a regular file of our uid with one link
 //
-// Trust rests on ownership and modes, as ssh's StrictModes does: SPOOL_DIR is our user's or
-// root's and nobody else may write it (unless sticky, like /tmp), so nobody else can swap our
-// directory for theirs; our directory is ours and writable by us alone, so nothing appears in it
-// that we did not put there. Each file is still opened without following a symlink and checked
-// after the open (fstat: what we read is what we checked), so that a file that does not check out
-// is skipped, never read, truncated, unlinked or posted: a planted segment holds a URL and token
-// of someone's choosing.
+// Trust rests on ownership and modes, as ssh's StrictModes does: SPOOL_DIR and every directory
+// and link on the way to it are our user's or root's and nobody else may write them (unless
+// sticky, like /tmp), so nobody else can swap our directory for theirs (pathTrust.ts); our
+// directory is ours and writable by us alone, so nothing appears in it that we did not put there.
+// Each file is still opened without following a symlink and checked after the open (fstat: what
+// we read is what we checked), so that a file that does not check out is skipped, never read,
+// truncated, unlinked or posted: a planted segment holds a URL and token of someone's choosing.
 import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CollectorError } from '../errors';
 import type { SchedulerLike } from '../rx';
+import { untrustedWayTo } from '../pathTrust';
 import { within } from '../within';
 import { errnoOf, SpoolOpenError } from './errors';
 
@@ -216,6 +217,8 @@ async function checkSpoolDir(dir: string, step: Step): Promise<void> {
   if (!ownedByUs(s) && s.uid !== 0) throw unsafe(dir, `belongs to uid ${s.uid}`, `chown it to this daemon's user (uid ${ownUid() ?? '?'}) or root`);
   const sticky = (s.mode & 0o1000) !== 0; // S_ISVTX: only an entry's owner may rename or remove it
   if (writableByOthers(s) && !sticky) throw unsafe(dir, `is writable by group or others (mode ${octal(s.mode)})`, `chmod go-w ${dir}`);
+  const way = await step('looking at the way to', untrustedWayTo(dir));
+  if (way !== undefined) throw unsafe(way.path, way.what, way.fix);
 }
 
 /** Our directory, found: ours, closed to others, and marked as ours (or empty: made by a start that died before marking it). */
