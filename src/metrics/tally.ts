@@ -5,7 +5,7 @@
 // Bounded whatever peers do: a serve has series only while it is in the serve set in force
 // (the operator's file, not a peer, decides how many), and every breakdown label comes from a
 // closed list, anything else counted as `other`.
-import { renderLabels } from './exposition';
+import { labelBytes, renderLabels } from './exposition';
 import type { CollectorEvent, CollectorStats } from '../collector';
 import type { ServeSet } from '../servedb/serve';
 import type { RefusalReason } from '../source/admission';
@@ -56,6 +56,7 @@ const add = (counts: Map<string, number>, key: string, n: number): void => {
 /** One serve in force: running totals since it came into force, and its gauges now. */
 export class ServeTally {
   labels: string; // `serve="…",socket="…"`, rendered once per name
+  labelBytes: Buffer; // the same in UTF-8, as the exposition writes it
   recordsIn = 0;
   framesOut = 0;
   bytesOut = 0;
@@ -74,16 +75,28 @@ export class ServeTally {
 
   constructor(
     readonly socket: string,
-    public name: string, // '' when the serve has none
+    public name: string, // '' when the serve has none; changed by rename()
   ) {
     this.labels = ServeTally.labelsOf(name, socket);
+    this.labelBytes = labelBytes(ServeTally.#pairs(name, socket));
+  }
+
+  /** Renamed: its labels change with it. */
+  rename(name: string): void {
+    this.name = name;
+    this.labels = ServeTally.labelsOf(name, this.socket);
+    this.labelBytes = labelBytes(ServeTally.#pairs(name, this.socket));
   }
 
   static labelsOf(name: string, socket: string): string {
-    return renderLabels([
+    return renderLabels(ServeTally.#pairs(name, socket));
+  }
+
+  static #pairs(name: string, socket: string): [string, string][] {
+    return [
       ['serve', name],
       ['socket', socket],
-    ]);
+    ];
   }
 }
 
@@ -132,10 +145,7 @@ export class CollectorTally {
       const name = s.name ?? '';
       const tally = this.#serves.get(s.socketPath);
       if (tally === undefined) this.#serves.set(s.socketPath, new ServeTally(s.socketPath, name));
-      else if (tally.name !== name) {
-        tally.name = name;
-        tally.labels = ServeTally.labelsOf(name, s.socketPath);
-      }
+      else if (tally.name !== name) tally.rename(name);
     }
   }
 
