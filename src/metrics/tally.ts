@@ -8,6 +8,7 @@
 import { labelBytes, renderLabels } from './exposition';
 import type { CollectorEvent, CollectorStats } from '../collector';
 import type { ServeSet } from '../servedb/serve';
+import { eachInSteps, runToEnd, type Steps } from '../servedb/steps';
 import type { RefusalReason } from '../source/admission';
 
 /** Protocol error codes kept as labels (ProtocolErrorCode and the decoder's own); others are `other`. */
@@ -118,6 +119,9 @@ export class CollectorTally {
   readonly #serves = new Map<string, ServeTally>(); // the serve set in force, by socket path
   readonly #seen = new Map<string, Seen>(); // every serve of the latest snapshot (bounded by the sink's lanes)
   #generation = 0;
+  // While a serve set is being applied: a serve it starts may report before its step. Its paths
+  // once all are known (then an event of another serve adds nothing).
+  #applying: { wanted: ReadonlySet<string> | undefined } | undefined;
   latest: CollectorStats | undefined;
   serveSetAccepts = 0;
   serveSetRejects = 0;
@@ -139,14 +143,31 @@ export class CollectorTally {
   }
 
   onServeSet(set: ServeSet): void {
-    const paths = new Set(set.map((s) => s.socketPath));
-    for (const path of this.#serves.keys()) if (!paths.has(path)) this.#serves.delete(path); // its series go with it
-    for (const s of set) {
+    runToEnd(this.serveSetInSteps(set));
+  }
+
+  /**
+   * The serve set in force becomes `set`, a few hundred serves a step (10,000 at once held the
+   * loop for tens of milliseconds). New serves are added first, serves gone removed last: between
+   * steps the tally holds both, and an event of a serve it has not reached yet (the source may
+   * start it sooner) adds that serve, so nothing the source reports meanwhile goes uncounted.
+   */
+  *serveSetInSteps(set: ServeSet): Steps<void> {
+    const applying: { wanted: ReadonlySet<string> | undefined } = { wanted: undefined };
+    this.#applying = applying;
+    const paths = new Set<string>();
+    yield* eachInSteps(set, (s) => {
+      paths.add(s.socketPath);
       const name = s.name ?? '';
       const tally = this.#serves.get(s.socketPath);
       if (tally === undefined) this.#serves.set(s.socketPath, new ServeTally(s.socketPath, name));
       else if (tally.name !== name) tally.rename(name);
-    }
+    });
+    applying.wanted = paths;
+    yield;
+    // Its series go with it.
+    yield* eachInSteps([...this.#serves.keys()], (path) => void (paths.has(path) || this.#serves.delete(path)));
+    if (this.#applying === applying) this.#applying = undefined;
   }
 
   // Per snapshot: add what each serve's counters gained since the last one. A serve missing from
@@ -163,7 +184,7 @@ export class CollectorTally {
         this.#seen.set(s.socketPath, seen);
       }
       const gained = (now: number, before: number): number => (now >= before ? now - before : now);
-      const tally = this.#serves.get(s.socketPath);
+      const tally = this.#tallyOf(s.socketPath, s.name);
       if (tally !== undefined) {
         tally.recordsIn += gained(s.recordsIn, seen.recordsIn);
         tally.framesOut += gained(s.framesOut, seen.framesOut);
@@ -197,6 +218,17 @@ export class CollectorTally {
     }
   }
 
+  /** The serve's tally: in force, or being added by the set being applied (named by its step, removed by the last if the set has no such serve). */
+  #tallyOf(socket: string, name: string | undefined): ServeTally | undefined {
+    let tally = this.#serves.get(socket);
+    const applying = this.#applying;
+    if (tally === undefined && applying !== undefined && (applying.wanted === undefined || applying.wanted.has(socket))) {
+      tally = new ServeTally(socket, name ?? '');
+      this.#serves.set(socket, tally);
+    }
+    return tally;
+  }
+
   onEvent(event: CollectorEvent): void {
     switch (event.kind) {
       case 'serves_accepted':
@@ -224,7 +256,7 @@ export class CollectorTally {
         break;
     }
     if (!('socket' in event)) return;
-    const tally = this.#serves.get(event.socket);
+    const tally = this.#tallyOf(event.socket, event.serve);
     if (tally === undefined) return; // a serve no longer in force: its series are gone
     switch (event.kind) {
       case 'connect':
