@@ -182,23 +182,7 @@ export function labelBytes(pairs: readonly (readonly [string, string])[]): Buffe
 
 /** A family of a few series, labels rendered as text (build_info, the spool's breakdown...). */
 export function listFamily(name: string, type: FamilyType, help: string, series: () => Iterable<Series>): Family {
-  const nameBytes = Buffer.from(name);
-  return {
-    name,
-    type,
-    help,
-    open: () => {
-      const iterator = series()[Symbol.iterator]();
-      return (out) => {
-        for (let next = iterator.next(); next.done !== true; next = iterator.next()) {
-          const [labels, value] = next.value;
-          out.series(nameBytes, labels === '' ? EMPTY : Buffer.from(labels), value);
-          if (out.full) return true;
-        }
-        return false;
-      };
-    },
-  };
+  return rowFamily(name, type, help, () => [...series()], ([labels, value], nameBytes, out) => out.series(nameBytes, labels === '' ? EMPTY : Buffer.from(labels), value));
 }
 
 const EMPTY = Buffer.alloc(0);
