@@ -5,7 +5,7 @@
 // Bounded whatever peers do: a serve has series only while it is in the serve set in force
 // (the operator's file, not a peer, decides how many), and every breakdown label comes from a
 // closed list, anything else counted as `other`.
-import { labelBytes, renderLabels } from './exposition';
+import { labelBytes } from './exposition';
 import type { CollectorEvent, CollectorStats } from '../collector';
 import type { ServeSet } from '../servedb/serve';
 import { eachInSteps, runToEnd, type Steps } from '../servedb/steps';
@@ -56,8 +56,7 @@ const add = (counts: Map<string, number>, key: string, n: number): void => {
 
 /** One serve in force: running totals since it came into force, and its gauges now. */
 export class ServeTally {
-  labels: string; // `serve="…",socket="…"`, rendered once per name
-  labelBytes: Buffer; // the same in UTF-8, as the exposition writes it
+  labelBytes: Buffer; // `serve="…",socket="…"` in UTF-8, as the exposition writes it: rendered once per name
   recordsIn = 0;
   framesOut = 0;
   bytesOut = 0;
@@ -78,26 +77,25 @@ export class ServeTally {
     readonly socket: string,
     public name: string, // '' when the serve has none; changed by rename()
   ) {
-    this.labels = ServeTally.labelsOf(name, socket);
-    this.labelBytes = labelBytes(ServeTally.#pairs(name, socket));
+    this.labelBytes = ServeTally.#labelBytes(name, socket);
+  }
+
+  /** `serve="…",socket="…"`. */
+  get labels(): string {
+    return this.labelBytes.toString();
   }
 
   /** Renamed: its labels change with it. */
   rename(name: string): void {
     this.name = name;
-    this.labels = ServeTally.labelsOf(name, this.socket);
-    this.labelBytes = labelBytes(ServeTally.#pairs(name, this.socket));
+    this.labelBytes = ServeTally.#labelBytes(name, this.socket);
   }
 
-  static labelsOf(name: string, socket: string): string {
-    return renderLabels(ServeTally.#pairs(name, socket));
-  }
-
-  static #pairs(name: string, socket: string): [string, string][] {
-    return [
+  static #labelBytes(name: string, socket: string): Buffer {
+    return labelBytes([
       ['serve', name],
       ['socket', socket],
-    ];
+    ]);
   }
 }
 
