@@ -127,13 +127,23 @@ async function main(): Promise<void> {
     const stopHealthy = new AbortController();
     const healthyRun = healthyBackend(stopHealthy);
 
-    const loopBlock = (from: number): number =>
+    // The probe's worst since event `from` (until `to`): wall-clock lateness, CPU time of the
+    // main thread between two turns of its timer, or the longest garbage-collector pause.
+    const round = (n: number): number => Math.round(n);
+    const loopBlock = (from: number, field: 'max_block_ms' | 'max_block_cpu_ms' | 'max_block_cpu_outside_gc_ms' | 'max_gc_ms' = 'max_block_ms', to = daemon.events.length): number =>
       daemon.events
-        .slice(from)
+        .slice(from, to)
         .filter((e: LogEvent) => e.event === 'loop_probe')
-        .reduce((m, e) => Math.max(m, Number(e.max_block_ms)), 0);
+        .reduce((m, e) => Math.max(m, Number(e[field] ?? NaN)), 0);
+    const loopFigures = (from: number, to?: number): string =>
+      `${round(loopBlock(from, 'max_block_ms', to))} ms wall, ${loopBlock(from, 'max_block_cpu_ms', to).toFixed(1)} ms on the CPU ` +
+      `(${loopBlock(from, 'max_block_cpu_outside_gc_ms', to).toFixed(1)} outside GC pauses), GC pause ${loopBlock(from, 'max_gc_ms', to).toFixed(1)} ms`;
     const accepted = (): number => daemon.events.filter((e) => e.event === 'serves_accepted').length;
     await new Promise((resolve) => setTimeout(resolve, 1000)); // the tenant's steady state first
+    // The noise floor: a second of the healthy tenant alone, in its steady state.
+    const quietFrom = daemon.events.length;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const quiet = loopFigures(quietFrom);
     const idleRssMb = statusMb(daemon.pid, 'VmRSS') ?? NaN;
 
     // 1. The big set.
@@ -155,6 +165,7 @@ async function main(): Promise<void> {
     stopDuring.abort();
     const during = await duringRun;
     const applyBlockMs = loopBlock(eventsFrom);
+    const applyFigures = loopFigures(eventsFrom);
     const appliedRssMb = statusMb(daemon.pid, 'VmRSS') ?? NaN;
 
     // 2. One serve changes (its token): the rest must not be touched.
@@ -178,7 +189,6 @@ async function main(): Promise<void> {
     const exit = await daemon.stop(60_000);
     const stopped = daemon.events.find((e) => e.event === 'stopped');
 
-    const round = (n: number): number => Math.round(n);
     const verdict = (ok: boolean, miss = 'MISS'): string => (ok ? 'PASS' : miss);
     const lines = [
       `${args.root ?? repoRoot()}: load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
@@ -188,6 +198,7 @@ async function main(): Promise<void> {
       `  healthy backend's longest blocked send() ${round(report.maxBlockedMs)} ms (${report.blockedWrites} blocked writes)  ${verdict(report.maxBlockedMs <= TARGET.blockMs)} (<= ${TARGET.blockMs})`,
       `  during the apply only: longest event-loop block ${round(applyBlockMs)} ms  ${verdict(applyBlockMs <= TARGET.busyBlockMs, 'FAIL')} (<= ${TARGET.busyBlockMs}); ` +
         `a backend logging only then: longest blocked send() ${round(during.maxBlockedMs)} ms (${during.blockedWrites} blocked writes, ${during.sent} sent)  ${verdict(during.maxBlockedMs <= TARGET.busyBlockMs, 'FAIL')} (<= ${TARGET.busyBlockMs})`,
+      `  the loop during the apply: ${applyFigures}; before it, a second of the healthy tenant alone (the noise floor): ${quiet}`,
       `  RSS idle ${round(idleRssMb)} MB, applied ${round(appliedRssMb)} MB, peak ${round(peakRssMb)} MB  ${verdict(peakRssMb < TARGET.rssMb)} (peak < ${TARGET.rssMb})`,
       `  one-change reload: ${round(reloadMs)} ms, loop block ${round(reloadBlockMs)} ms, sockets re-created ${relistened}`,
       `  SIGTERM to exit ${round(exit.stopMs)} ms (code ${exit.code}), delivered_all=${String(stopped?.delivered_all)}; healthy records sent ${report.sent} (${frames} frames reached the stand-in), dropped ${String(daemon.latestStats?.dropped ?? 0)}, lost ${String(daemon.latestStats?.lost ?? 0)}`,

@@ -6,6 +6,12 @@ import { connect, type Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { manyServes, type ManyServes } from '../../bench/harness/manyServes';
 import { collectorMetrics, serveMetrics, type CollectorMetrics, type MetricsServer } from '../../src/metrics';
+import { BehaviorSubject, Subject } from 'rxjs';
+import type { Collector, CollectorEvent, CollectorStats } from '../../src/collector';
+import { Secret } from '../../src/secret';
+import type { ServeSet } from '../../src/servedb/serve';
+import { SERVES_PER_STEP } from '../../src/servedb/steps';
+import { makeServe } from '../source/support';
 import { parsePrometheusText, sumOf } from '../support/promText';
 import { httpGet, waitUntil } from './support';
 
@@ -132,4 +138,59 @@ describe('scraping many serves', () => {
     };
     await waitUntil('the stuck scraper cut off', async () => (await open()) === 1, 40_000);
   }, 60_000);
+});
+
+describe('a large serve set reaching the metrics', () => {
+  const serves = (count: number, prefix: string): ServeSet =>
+    Array.from({ length: count }, (_, i) => ({ ...makeServe(`/run/${prefix}-${i}.sock`, `db-${i}`, 't', `${prefix}_${i}`), target: { url: `https://logplex-${i % 3}.example.com/logs`, user: 'u', token: new Secret('t') } }));
+  const gauge = async (metrics: CollectorMetrics, name: string): Promise<number> => sumOf(parsePrometheusText(text((await metrics.scrape()).chunks)), `${P}${name}`);
+
+  let serveSet$: BehaviorSubject<ServeSet>;
+  let event$: Subject<CollectorEvent>;
+  let metrics: CollectorMetrics;
+  beforeEach(() => {
+    serveSet$ = new BehaviorSubject<ServeSet>([]);
+    event$ = new Subject<CollectorEvent>();
+    const collector: Collector = {
+      record$: new Subject<never>(),
+      event$,
+      stats$: new Subject<CollectorStats>(),
+      serveSet$,
+      start: () => Promise.resolve(),
+      reload: () => undefined,
+      stop: () => Promise.resolve(),
+    };
+    metrics = collectorMetrics(collector, { scrapeCacheMs: 0 });
+  });
+  afterEach(() => metrics.close());
+
+  it('is applied a few hundred serves a turn of the event loop, not 10,000 in one', async () => {
+    serveSet$.next(serves(10_000, 'a'));
+    // The render's first slice runs now, in this turn: what it counts is what was applied in it.
+    const first = await gauge(metrics, 'serves');
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThanOrEqual(SERVES_PER_STEP);
+    await waitUntil('the whole set applied', async () => (await gauge(metrics, 'serves')) === 10_000);
+  });
+
+  it('counts what a serve reports before its step is reached, and drops serves gone once applied', async () => {
+    serveSet$.next(serves(3_000, 'a'));
+    await waitUntil('the first set applied', async () => (await gauge(metrics, 'serves')) === 3_000);
+    const next = serves(5_000, 'b');
+    serveSet$.next(next);
+    const last = next[next.length - 1]!;
+    event$.next({ kind: 'connect', level: 'info', serve: last.name, socket: last.socketPath, identity: last.identity, server_version: '15' });
+    await waitUntil('the second set applied', async () => (await gauge(metrics, 'serves')) === 5_000);
+    const families = parsePrometheusText(text((await metrics.scrape()).chunks));
+    expect(sumOf(families, `${P}connections_accepted_total`, { socket: last.socketPath, serve: last.name! })).toBe(1);
+    expect(families.get(`${P}connections`)?.samples.filter((s) => s.labels.socket!.startsWith('/run/a-'))).toEqual([]);
+  });
+
+  it('applies only the latest of sets that come while one is being applied', async () => {
+    serveSet$.next(serves(10_000, 'a'));
+    serveSet$.next(serves(10, 'b'));
+    await waitUntil('the latest set applied', async () => (await gauge(metrics, 'serves')) === 10);
+    const families = parsePrometheusText(text((await metrics.scrape()).chunks));
+    expect(families.get(`${P}serve_listening`)?.samples.map((s) => s.labels.serve)).toEqual(Array.from({ length: 10 }, (_, i) => `b_${i}`));
+  });
 });

@@ -7,12 +7,14 @@
 // for, its process metrics, in a private Registry (embedders' own metrics stay in theirs).
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createGzip } from 'node:zlib';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-import { Subscription } from '../rx';
+import { defer, type Observable, Subscription, switchMap } from '../rx';
 import type { Collector, CollectorEvent } from '../collector';
 import { packageVersion } from '../packageVersion';
 import type { ServeSet } from '../servedb/serve';
+import { eachInSteps, inTurns, type Steps } from '../servedb/steps';
 import { SERVES_LOADED } from '../servedb/store';
 import { renderFamilies } from './exposition';
 import { collectorFamilies, PREFIX } from './families';
@@ -76,11 +78,18 @@ export function collectorMetrics(collector: Collector, input: Input = {}, scrape
   };
   const share = new RenderShare(render, options.scrapeCacheMs);
 
-  const onServeSet = (set: ServeSet): void => {
-    readiness.onServeSet(set);
-    tally.onServeSet(set);
-    origins = new Set(set.map((s) => new URL(s.target.url).origin));
-  };
+  // In steps, a turn of the event loop between them: 10,000 serves at once (URLs parsed, labels
+  // rendered, maps built) held the loop for tens of milliseconds, every tenant's socket unread.
+  // A set that comes while one is being applied replaces it.
+  function* applyServeSet(set: ServeSet): Steps<void> {
+    yield* readiness.serveSetInSteps(set);
+    yield* tally.serveSetInSteps(set);
+    const urls = new Set<string>(); // usually one: serves post to one logplex
+    yield* eachInSteps(set, (s) => void urls.add(s.target.url));
+    const next = new Set<string>();
+    yield* eachInSteps([...urls], (url) => void next.add(new URL(url).origin));
+    origins = next;
+  }
   const onEvent = (event: CollectorEvent): void => {
     readiness.onEvent(event);
     tally.onEvent(event);
@@ -92,7 +101,7 @@ export function collectorMetrics(collector: Collector, input: Input = {}, scrape
   const subscriptions = new Subscription();
   const stopLatency = observePostLatency((origin) => origins.has(origin), (seconds) => latency.observe(seconds));
   subscriptions.add(stopLatency);
-  subscriptions.add(collector.serveSet$.subscribe(onServeSet));
+  subscriptions.add(collector.serveSet$.pipe(switchMap((set) => inTurns(() => applyServeSet(set), turn))).subscribe());
   subscriptions.add(collector.stats$.subscribe((stats) => tally.onStats(stats)));
   subscriptions.add(collector.event$.subscribe({ next: onEvent, complete: stopLatency }));
 
@@ -107,6 +116,9 @@ export function collectorMetrics(collector: Collector, input: Input = {}, scrape
     },
   };
 }
+
+/** Completes once the event loop has turned: I/O (every tenant's socket) is served first. */
+const turn = (): Observable<void> => defer(() => nextTurn());
 
 const total = (chunks: readonly Buffer[]): number => chunks.reduce((n, c) => n + c.length, 0);
 

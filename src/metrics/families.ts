@@ -2,7 +2,7 @@
 // metrics), with its help text: the list an on-call engineer alerts on. Per-serve families carry
 // `serve` (the serve's name, '' when it has none) and `socket` (its socket path); breakdowns add
 // one label from a closed list (tally.ts).
-import { renderLabels, withLabel, type Family, type FamilyType, type Series } from './exposition';
+import { labelBytes, listFamily, renderLabels, rowFamily, type Family, type FamilyType, type Series, type SeriesWriter } from './exposition';
 import type { CollectorTally, ServeTally } from './tally';
 import type { Readiness } from './readiness';
 
@@ -18,30 +18,37 @@ export interface FamilySources {
   readonly scrapeConnections: () => number;
 }
 
-const family = (name: string, type: FamilyType, help: string, series: () => Iterable<Series>): Family => ({
-  name: `${PREFIX}${name}`,
-  type,
-  help,
-  series,
-});
+const family = (name: string, type: FamilyType, help: string, series: () => Iterable<Series>): Family => listFamily(`${PREFIX}${name}`, type, help, series);
 const one = (value: number): Iterable<Series> => [['', value]];
 
-/** A per-serve family: one series per serve in force, read by `value`. */
-function perServe(tally: CollectorTally, name: string, type: FamilyType, help: string, value: (s: ServeTally) => number): Family {
-  return family(name, type, help, function* () {
-    for (const s of tally.serves()) yield [s.labels, value(s)];
-  });
+/** A family with a series per serve in force for which `has` holds (every one by default), read by `value`. */
+function perServe(tally: CollectorTally, name: string, type: FamilyType, help: string, value: (s: ServeTally) => number, has?: (s: ServeTally) => boolean): Family {
+  const write = (s: ServeTally, nameBytes: Buffer, out: SeriesWriter): void => {
+    if (has === undefined || has(s)) out.series(nameBytes, s.labelBytes, value(s));
+  };
+  return rowFamily(`${PREFIX}${name}`, type, help, () => tally.serves(), write);
 }
 
 /** A per-serve breakdown: a series per serve and label value it has counted (none before the first). */
-function perServeBy(tally: CollectorTally, name: string, help: string, label: string, counts: (s: ServeTally) => ReadonlyMap<string, number>, first?: (s: ServeTally) => Iterable<Series>): Family {
-  return family(name, 'counter', help, function* () {
-    for (const s of tally.serves()) {
-      if (first !== undefined) yield* first(s);
-      for (const [value, n] of counts(s)) yield [withLabel(s.labels, label, value), n];
+function perServeBy(tally: CollectorTally, name: string, help: string, label: string, counts: (s: ServeTally) => ReadonlyMap<string, number>, first?: readonly [value: string, count: (s: ServeTally) => number]): Family {
+  // `label="value"` once per value: values come from closed lists (tally.ts), so this stays small.
+  const extras = new Map<string, Buffer>();
+  const extra = (value: string): Buffer => {
+    let bytes = extras.get(value);
+    if (bytes === undefined) {
+      bytes = labelBytes([[label, value]]);
+      extras.set(value, bytes);
     }
-  });
+    return bytes;
+  };
+  const write = (s: ServeTally, nameBytes: Buffer, out: SeriesWriter): void => {
+    if (first !== undefined) out.seriesWith(nameBytes, s.labelBytes, extra(first[0]), first[1](s));
+    for (const [value, n] of counts(s)) out.seriesWith(nameBytes, s.labelBytes, extra(value), n);
+  };
+  return rowFamily(`${PREFIX}${name}`, 'counter', help, () => tally.serves(), write);
 }
+
+const spooled = (s: ServeTally): boolean => s.spoolBytes > 0 || s.spoolBatches > 0;
 
 export function collectorFamilies(src: FamilySources): Family[] {
   const { tally } = src;
@@ -100,17 +107,11 @@ export function collectorFamilies(src: FamilySources): Family[] {
       'POST attempts to logplex by status: 2xx accepted; the HTTP status logplex answered (4xx/5xx for uncommon ones); or timeout, connection, aborted, request_invalid when it did not answer.',
       'status',
       (s) => s.postsFailed,
-      (s) => [[withLabel(s.labels, 'status', '2xx'), s.postsOk]],
+      ['2xx', (s) => s.postsOk],
     ),
     perServe(tally, 'queued_bytes', 'gauge', 'Frame bytes held in memory for a serve: open batch, waiting, in flight or retrying (capped by the buffer cap).', (s) => s.queuedBytes),
-    family('serve_spool_bytes', 'gauge', 'Spool bytes of a serve, for serves that have something spooled.', function* () {
-      for (const s of tally.serves()) if (s.spoolBytes > 0 || s.spoolBatches > 0) yield [s.labels, s.spoolBytes];
-    }),
-    family('serve_spool_batches', 'gauge', 'Batches of a serve waiting in the spool, for serves that have something spooled.', function* () {
-      for (const s of tally.serves()) if (s.spoolBytes > 0 || s.spoolBatches > 0) yield [s.labels, s.spoolBatches];
-    }),
-    family('serve_spool_oldest_batch_age_seconds', 'gauge', "Age of a serve's oldest spooled batch, for serves that have something spooled.", function* () {
-      for (const s of tally.serves()) if (s.spoolBytes > 0 || s.spoolBatches > 0) yield [s.labels, ageSeconds(s.spoolOldestAtMs)];
-    }),
+    perServe(tally, 'serve_spool_bytes', 'gauge', 'Spool bytes of a serve, for serves that have something spooled.', (s) => s.spoolBytes, spooled),
+    perServe(tally, 'serve_spool_batches', 'gauge', 'Batches of a serve waiting in the spool, for serves that have something spooled.', (s) => s.spoolBatches, spooled),
+    perServe(tally, 'serve_spool_oldest_batch_age_seconds', 'gauge', "Age of a serve's oldest spooled batch, for serves that have something spooled.", (s) => ageSeconds(s.spoolOldestAtMs), spooled),
   ];
 }

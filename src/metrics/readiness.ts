@@ -3,6 +3,7 @@
 // Fed by the collector's events and serve set, so it costs nothing on the record path.
 import type { CollectorEvent } from '../collector';
 import type { ServeSet } from '../servedb/serve';
+import { eachInSteps, runToEnd, type Steps } from '../servedb/steps';
 
 export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: string };
 
@@ -43,9 +44,17 @@ export class ReadinessTracker {
   }
 
   onServeSet(set: ServeSet): void {
+    runToEnd(this.serveSetInSteps(set));
+  }
+
+  /** The serve set in force becomes `set` at once; failures of serves it no longer has are forgotten in steps. */
+  *serveSetInSteps(set: ServeSet): Steps<void> {
     this.#serves = set;
-    const paths = new Set(set.map((s) => s.socketPath));
-    for (const path of this.#failures.keys()) if (!paths.has(path)) this.#failures.delete(path); // bounded by the set
+    if (this.#failures.size === 0) return;
+    const paths = new Set<string>();
+    yield* eachInSteps(set, (s) => void paths.add(s.socketPath));
+    yield;
+    yield* eachInSteps([...this.#failures.keys()], (path) => void (paths.has(path) || this.#failures.delete(path))); // bounded by the set
   }
 
   /** Whether every serve of the set in force is listening (the metrics' serve_listening gauge). */

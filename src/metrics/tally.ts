@@ -5,9 +5,10 @@
 // Bounded whatever peers do: a serve has series only while it is in the serve set in force
 // (the operator's file, not a peer, decides how many), and every breakdown label comes from a
 // closed list, anything else counted as `other`.
-import { renderLabels } from './exposition';
+import { labelBytes } from './exposition';
 import type { CollectorEvent, CollectorStats } from '../collector';
 import type { ServeSet } from '../servedb/serve';
+import { eachInSteps, runToEnd, type Steps } from '../servedb/steps';
 import type { RefusalReason } from '../source/admission';
 
 /** Protocol error codes kept as labels (ProtocolErrorCode and the decoder's own); others are `other`. */
@@ -55,7 +56,7 @@ const add = (counts: Map<string, number>, key: string, n: number): void => {
 
 /** One serve in force: running totals since it came into force, and its gauges now. */
 export class ServeTally {
-  labels: string; // `serve="…",socket="…"`, rendered once per name
+  labelBytes: Buffer; // `serve="…",socket="…"` in UTF-8, as the exposition writes it: rendered once per name
   recordsIn = 0;
   framesOut = 0;
   bytesOut = 0;
@@ -74,13 +75,24 @@ export class ServeTally {
 
   constructor(
     readonly socket: string,
-    public name: string, // '' when the serve has none
+    public name: string, // '' when the serve has none; changed by rename()
   ) {
-    this.labels = ServeTally.labelsOf(name, socket);
+    this.labelBytes = ServeTally.#labelBytes(name, socket);
   }
 
-  static labelsOf(name: string, socket: string): string {
-    return renderLabels([
+  /** `serve="…",socket="…"`. */
+  get labels(): string {
+    return this.labelBytes.toString();
+  }
+
+  /** Renamed: its labels change with it. */
+  rename(name: string): void {
+    this.name = name;
+    this.labelBytes = ServeTally.#labelBytes(name, this.socket);
+  }
+
+  static #labelBytes(name: string, socket: string): Buffer {
+    return labelBytes([
       ['serve', name],
       ['socket', socket],
     ]);
@@ -105,6 +117,9 @@ export class CollectorTally {
   readonly #serves = new Map<string, ServeTally>(); // the serve set in force, by socket path
   readonly #seen = new Map<string, Seen>(); // every serve of the latest snapshot (bounded by the sink's lanes)
   #generation = 0;
+  // While a serve set is being applied: a serve it starts may report before its step. Its paths
+  // once all are known (then an event of another serve adds nothing).
+  #applying: { wanted: ReadonlySet<string> | undefined } | undefined;
   latest: CollectorStats | undefined;
   serveSetAccepts = 0;
   serveSetRejects = 0;
@@ -126,17 +141,31 @@ export class CollectorTally {
   }
 
   onServeSet(set: ServeSet): void {
-    const paths = new Set(set.map((s) => s.socketPath));
-    for (const path of this.#serves.keys()) if (!paths.has(path)) this.#serves.delete(path); // its series go with it
-    for (const s of set) {
+    runToEnd(this.serveSetInSteps(set));
+  }
+
+  /**
+   * The serve set in force becomes `set`, a few hundred serves a step (10,000 at once held the
+   * loop for tens of milliseconds). New serves are added first, serves gone removed last: between
+   * steps the tally holds both, and an event of a serve it has not reached yet (the source may
+   * start it sooner) adds that serve, so nothing the source reports meanwhile goes uncounted.
+   */
+  *serveSetInSteps(set: ServeSet): Steps<void> {
+    const applying: { wanted: ReadonlySet<string> | undefined } = { wanted: undefined };
+    this.#applying = applying;
+    const paths = new Set<string>();
+    yield* eachInSteps(set, (s) => {
+      paths.add(s.socketPath);
       const name = s.name ?? '';
       const tally = this.#serves.get(s.socketPath);
       if (tally === undefined) this.#serves.set(s.socketPath, new ServeTally(s.socketPath, name));
-      else if (tally.name !== name) {
-        tally.name = name;
-        tally.labels = ServeTally.labelsOf(name, s.socketPath);
-      }
-    }
+      else if (tally.name !== name) tally.rename(name);
+    });
+    applying.wanted = paths;
+    yield;
+    // Its series go with it.
+    yield* eachInSteps([...this.#serves.keys()], (path) => void (paths.has(path) || this.#serves.delete(path)));
+    if (this.#applying === applying) this.#applying = undefined;
   }
 
   // Per snapshot: add what each serve's counters gained since the last one. A serve missing from
@@ -153,7 +182,7 @@ export class CollectorTally {
         this.#seen.set(s.socketPath, seen);
       }
       const gained = (now: number, before: number): number => (now >= before ? now - before : now);
-      const tally = this.#serves.get(s.socketPath);
+      const tally = this.#tallyOf(s.socketPath, s.name);
       if (tally !== undefined) {
         tally.recordsIn += gained(s.recordsIn, seen.recordsIn);
         tally.framesOut += gained(s.framesOut, seen.framesOut);
@@ -187,6 +216,17 @@ export class CollectorTally {
     }
   }
 
+  /** The serve's tally: in force, or being added by the set being applied (named by its step, removed by the last if the set has no such serve). */
+  #tallyOf(socket: string, name: string | undefined): ServeTally | undefined {
+    let tally = this.#serves.get(socket);
+    const applying = this.#applying;
+    if (tally === undefined && applying !== undefined && (applying.wanted === undefined || applying.wanted.has(socket))) {
+      tally = new ServeTally(socket, name ?? '');
+      this.#serves.set(socket, tally);
+    }
+    return tally;
+  }
+
   onEvent(event: CollectorEvent): void {
     switch (event.kind) {
       case 'serves_accepted':
@@ -214,7 +254,7 @@ export class CollectorTally {
         break;
     }
     if (!('socket' in event)) return;
-    const tally = this.#serves.get(event.socket);
+    const tally = this.#tallyOf(event.socket, event.serve);
     if (tally === undefined) return; // a serve no longer in force: its series are gone
     switch (event.kind) {
       case 'connect':

@@ -103,9 +103,9 @@ export interface SourceOptions {
   readonly connectionsRefusedReportMs: number;
   /**
    * Creating sockets is synchronous work (bind() makes an inode): a serve set with thousands of
-   * new serves is started in slices of at most this long, with the event loop given back between
-   * them so that every open connection keeps being read. 10,000 serves in one go held the loop
-   * 2–11 s; in 5 ms slices no tenant's backend blocked in send() for more than a few ms
+   * new serves is started in slices of at most this much CPU time (and at most CALLS_PER_SLICE
+   * sockets or apply steps, sliceGate.ts), with the event loop given back between them so that
+   * every open connection keeps being read. 10,000 serves in one go held the loop 2–11 s
    * (bench/serveSet.ts). 0 starts them all at once.
    */
   readonly listenSliceMs: number;
