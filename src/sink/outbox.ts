@@ -2,6 +2,7 @@
 // decided here, and only here. Where a batch can be, in order:
 //
 //   formed ─ submit() ─ memory queue (gzipped first while backing off or spooling) ─ one of `concurrency` slots ─┐
+//     and, for its first try, a sink slot (postSlots.ts: round the serves in turn)                             │
 //     (on the ledger from admission)                                                                           │
 //   ┌──────────────────────────────────────────────────────────────────────────────────────────────────────────┘
 //   ├─ spool holds anything, or memory past its high-water mark ─ gzip ─ append, in formation order ─┐ taken: off the
