@@ -1,11 +1,13 @@
-// `npm run bench:lanes [-- --serves 10,100,1000,10000] [--total 10000]`: what a record costs the
+// `npm run bench:lanes [-- --serves 10,100,1000,10000] [--total 10000] [--rounds 3]`: what a record costs the
 // sink as the number of serves grows. N serves each send one record through the real sink
 // (formatter, lanes, outboxes) to a transport that answers every post at once, and the input
 // ends; the figure is the wall time from the first record to the sink's completion, per record,
 // over total/N such runs (so every row is `total` records), and the process's CPU time over the
 // same span (wall time on a shared machine includes other processes' turns). Serves scale when the figure stays
 // flat: lanes and outboxes live in Maps by socket path, where groupBy + mergeMap kept them in
-// arrays searched linearly as each ended. Printed, never asserted.
+// arrays searched linearly as each ended. The last line is the ratio of the last row to the
+// first (10,000 serves ÷ 10): the goal is a record costing no more with 10,000 serves than
+// with 10 (about 1). Printed, never asserted.
 import { lastValueFrom, Subject } from 'rxjs';
 import type { RecordMessage } from '../src/protocol/messages';
 import { Secret } from '../src/secret';
@@ -70,19 +72,50 @@ async function perRecordUs(serveCount: number, total: number): Promise<{ us: num
   return { us: ns / 1000 / (runs * serveCount), cpuUs: cpuUs / (runs * serveCount), posts };
 }
 
+const median = (xs: readonly number[]): number => {
+  const sorted = [...xs].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
 async function main(): Promise<void> {
   const total = Number(arg('total', '10000'));
+  const rounds = Number(arg('rounds', '3'));
   const counts = arg('serves', '10,100,1000,10000')
     .split(',')
     .map(Number);
   await perRecordUs(100, 2000); // warm-up: JIT, the formatter's caches
-  const first = await perRecordUs(counts[0] as number, total);
-  for (const n of counts) {
-    const { us, cpuUs, posts } = n === counts[0] ? first : await perRecordUs(n, total);
-    console.log(
-      `sink lanes: ${String(n).padStart(6)} serves × 1 record (${total} records in all): ${us.toFixed(1)} µs/record (${(us / first.us).toFixed(2)}× ${counts[0]} serves), CPU ${cpuUs.toFixed(1)} µs/record (${(cpuUs / first.cpuUs).toFixed(2)}×), ${posts} posts`,
-    );
+  // Rows interleaved, round after round: the machine's load drifts alike over every row, and each
+  // ratio below is taken within one round before the median of the rounds.
+  const wall = counts.map((): number[] => []);
+  const cpu = counts.map((): number[] => []);
+  const wallRatio = counts.map((): number[] => []);
+  const cpuRatio = counts.map((): number[] => []);
+  let posts = 0;
+  for (let r = 0; r < rounds; r += 1) {
+    const row: { us: number; cpuUs: number }[] = [];
+    for (const n of counts) {
+      const one = await perRecordUs(n, total);
+      posts += one.posts;
+      row.push(one);
+    }
+    const first = row[0] as { us: number; cpuUs: number };
+    row.forEach((one, i) => {
+      wall[i]?.push(one.us);
+      cpu[i]?.push(one.cpuUs);
+      wallRatio[i]?.push(one.us / first.us);
+      cpuRatio[i]?.push(one.cpuUs / first.cpuUs);
+    });
   }
+  counts.forEach((n, i) => {
+    console.log(
+      `sink lanes: ${String(n).padStart(6)} serves × 1 record (${total} records in all, median of ${rounds}): ${median(wall[i] ?? []).toFixed(1)} µs/record (${median(wallRatio[i] ?? []).toFixed(2)}× ${counts[0]} serves), CPU ${median(cpu[i] ?? []).toFixed(1)} µs/record (${median(cpuRatio[i] ?? []).toFixed(2)}×)`,
+    );
+  });
+  const last = counts.length - 1;
+  console.log(
+    `sink lanes: ratio ${counts[last]} ÷ ${counts[0]} serves per record: CPU ${median(cpuRatio[last] ?? []).toFixed(2)}× (rounds: ${(cpuRatio[last] ?? []).map((x) => x.toFixed(2)).join(' ')}), wall ${median(wallRatio[last] ?? []).toFixed(2)}×; ${posts} posts`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { lastValueFrom, Subject, tap, type Subscription } from 'rxjs';
-import { logplexSink, type LogplexSinkConfig, type SinkEvent, type SinkStats } from '../../src/sink';
+import { LogplexClient, logplexSink, resolveSinkOptions, type LogplexSinkConfig, type PostTransport, type SinkEvent, type SinkStats } from '../../src/sink';
 import type { SourcedRecord } from '../../src/source/sourcedRecord';
 import { deadPort, FAST, makeRecord, makeServe, msgOf, startServer, stubFormatter, stubFrames, waitFor, type TestServer } from './support';
 import { undiciPool } from '../../src/sink/undiciPool';
@@ -552,4 +552,46 @@ describe('logplexSink: many serves at once', () => {
     expect(stats).toMatchObject({ recordsIn: 500, framesOut: 500, requestsOk: 500, requestsFailed: 0 });
     expect(snapshots).toBeLessThan(serves.length); // one per batch formed, settled and lane closed: 1,500 before
   }, 60_000);
+
+  it('keeps at most maxPostsInFlight first tries in flight across every serve; the rest wait on their ledgers and all are delivered', async () => {
+    const s = await server();
+    const serves = Array.from({ length: 12 }, (_, i) => makeServe(s.url, { socketPath: `/run/slots/${i}.sock`, name: `S${i}`, token: `t.slots-${i}` }));
+    // The real client, its requests counted while they are under way.
+    const client = new LogplexClient(resolveSinkOptions(FAST));
+    let inFlight = 0;
+    let most = 0;
+    const transport: PostTransport = {
+      send: async (post, signal) => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        try {
+          return await client.send(post, signal);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+      close: () => client.close(),
+      destroy: () => client.destroy(),
+    };
+    // All twelve batches are formed together, at the end of the input.
+    const { stats } = await runSink(
+      serves.map((serve) => makeRecord(serve, serve.name ?? '')),
+      { transport, maxPostsInFlight: 3 },
+    );
+    expect(most).toBe(3);
+    expect(stats).toMatchObject({ recordsIn: 12, framesOut: 12, requestsOk: 12, queuedBytes: 0 });
+    expect(new Set(s.received.map((r) => msgOf(r.frames[0] ?? '')))).toEqual(new Set(serves.map((x) => x.name)));
+  });
+
+  it('hands post slots round the serves in turn: a serve with many batches queued delays one with a single batch by one post', async () => {
+    const s = await server();
+    const busy = makeServe(s.url, { socketPath: '/run/turns/a.sock', name: 'A', token: 't.turns-a' });
+    const quiet = [makeServe(s.url, { socketPath: '/run/turns/b.sock', name: 'B', token: 't.turns-b' }), makeServe(s.url, { socketPath: '/run/turns/c.sock', name: 'C', token: 't.turns-c' })];
+    const records = [...lines(6, 'A').map((t) => makeRecord(busy, t)), ...quiet.map((serve) => makeRecord(serve, serve.name ?? ''))];
+    // One slot, a batch per record: every post waits for the one before it to be answered.
+    await runSink(records, { maxPostsInFlight: 1, maxBatchFrames: 1, concurrency: 4 });
+    // A's first post takes the slot; A (its next batch), B and C wait in line, each for one post,
+    // and A goes to the back after each of its own.
+    expect(s.received.map((r) => msgOf(r.frames[0] ?? ''))).toEqual(['A 0', 'A 1', 'B', 'C', 'A 2', 'A 3', 'A 4', 'A 5']);
+  });
 });

@@ -8,6 +8,7 @@
 // is no longer its current one (a body that closed on size before its timer). Stale entries cost
 // one queue slot until their time, bounded by what was set within one delay.
 import type { SchedulerAction, SchedulerLike, Subscription } from '../rx';
+import { Fifo } from './fifo';
 
 /** What a deadline calls when due. */
 export interface Expiring {
@@ -24,8 +25,7 @@ interface Entry {
 export class Deadlines {
   readonly #delayMs: number;
   readonly #scheduler: SchedulerLike;
-  #queue: Entry[] = [];
-  #head = 0; // the next entry due; entries before it are done
+  readonly #queue = new Fifo<Entry>(); // in the order they come due
   #timer: Subscription | undefined; // set while the queue holds entries
 
   constructor(delayMs: number, scheduler: SchedulerLike) {
@@ -40,14 +40,11 @@ export class Deadlines {
     const fire = (action: SchedulerAction<undefined>): void => {
       const now = this.#scheduler.now();
       // An owner may set a new deadline from expire(): it lands behind, at now + delayMs.
-      while (this.#head < this.#queue.length) {
-        const entry = this.#queue[this.#head] as Entry;
-        if (entry.at > now) break;
-        this.#head++;
+      for (let entry = this.#queue.peek(); entry !== undefined && entry.at <= now; entry = this.#queue.peek()) {
+        this.#queue.shift();
         entry.owner.expire(entry.ticket);
       }
-      this.#compact();
-      const next = this.#queue[this.#head];
+      const next = this.#queue.peek();
       if (next === undefined || this.#timer === undefined) {
         this.#timer = undefined;
         action.unsubscribe();
@@ -64,22 +61,11 @@ export class Deadlines {
   clear(): void {
     this.#timer?.unsubscribe();
     this.#timer = undefined;
-    this.#queue = [];
-    this.#head = 0;
+    this.#queue.clear();
   }
 
   /** Deadlines not yet due (stale ones included). */
   get size(): number {
-    return this.#queue.length - this.#head;
-  }
-
-  #compact(): void {
-    if (this.#head === this.#queue.length) {
-      this.#queue = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
+    return this.#queue.length;
   }
 }

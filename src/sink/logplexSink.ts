@@ -29,6 +29,7 @@ import { Lane, type LaneShared } from './lane';
 import { resolveSinkOptions, type SinkOptionsInput } from './options';
 import { Outbox, type OutboxContext, type OutboxState, type SpoolAccess } from './outbox';
 import { gzipFast, LogplexClient, type PostTransport } from './post';
+import { PostSlots } from './postSlots';
 import { StatsRecorder, type SinkStats } from './stats';
 import { Throttle } from '../throttle';
 
@@ -134,7 +135,10 @@ export function logplexSink(record$: Observable<SourcedInput>, config: LogplexSi
     let inputDone = false;
     let settled = false; // completed or failed: nothing to destroy at teardown
 
+    // One line for every serve's posts: a slot a post frees must not start another as the sink aborts.
+    const slots = new PostSlots(options.maxPostsInFlight);
     const abortAll = (): void => {
+      slots.close();
       stopDeadlines();
       for (const lane of lanes.values()) lane.abort();
       lanes.clear();
@@ -180,6 +184,7 @@ export function logplexSink(record$: Observable<SourcedInput>, config: LogplexSi
       publishSoon,
       currentServe,
       spool: store,
+      slots,
       stateChanged: (outbox, state) => {
         if (state === 'spooling' || state === 'draining') watchSpool();
         config.outboxState?.(outbox.socketPath, state);

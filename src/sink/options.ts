@@ -19,6 +19,7 @@ export interface SinkOptions {
   readonly maxBatchFrames: number; // frames per POST
   readonly maxBatchBytes: number; // body bytes per POST (before gzip)
   readonly concurrency: number; // POSTs in flight (or retrying) per serve
+  readonly maxPostsInFlight: number; // first tries of POSTs in flight across every serve of the sink (postSlots.ts)
   readonly bufferCapBytes: number; // per serve: frame bytes batched, waiting, in flight or retrying
   readonly connectTimeoutMs: number; // TCP + TLS handshake
   readonly headersTimeoutMs: number; // request sent → response headers received
@@ -75,6 +76,13 @@ export const DEFAULT_SINK_OPTIONS: SinkOptions = {
   // log-shuttle's default outlet count: enough to hide round-trip latency, few enough not to
   // look like a flood to logplex when a noisy database catches up.
   concurrency: 4,
+  // Every serve's requests share one undici Pool per logplex origin, which opens a connection per
+  // request it cannot queue on an idle one: 10,000 serves flushing in the same turn asked for
+  // 10,000 requests at once. A quiet serve posts every flushIntervalMs, so 10,000 of them at a
+  // 20 ms round trip keep about 800 posts in flight: 1024 bounds the connections and the posting
+  // state alive at once without slowing them; past it, batches wait on their serve's ledger and
+  // slots go round the serves in turn.
+  maxPostsInFlight: 1024,
   // Holds about two minutes of a very busy serve (a few thousand 200-byte lines a second) through a
   // logplex outage; a collector with a hundred serves is bounded at a few GiB only if all are full.
   bufferCapBytes: 32 * 1024 * 1024,
@@ -132,6 +140,7 @@ export function resolveSinkOptions(input: SinkOptionsInput = {}): SinkOptions {
   positive('maxBatchFrames', o.maxBatchFrames);
   positive('maxBatchBytes', o.maxBatchBytes);
   positive('concurrency', o.concurrency);
+  positive('maxPostsInFlight', o.maxPostsInFlight);
   positive('bufferCapBytes', o.bufferCapBytes);
   positive('connectTimeoutMs', o.connectTimeoutMs);
   positive('headersTimeoutMs', o.headersTimeoutMs);

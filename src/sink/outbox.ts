@@ -2,6 +2,7 @@
 // decided here, and only here. Where a batch can be, in order:
 //
 //   formed ─ submit() ─ memory queue (gzipped first while backing off or spooling) ─ one of `concurrency` slots ─┐
+//     and, for its first try, a sink slot (postSlots.ts: round the serves in turn)                             │
 //     (on the ledger from admission)                                                                           │
 //   ┌──────────────────────────────────────────────────────────────────────────────────────────────────────────┘
 //   ├─ spool holds anything, or memory past its high-water mark ─ gzip ─ append, in formation order ─┐ taken: off the
@@ -30,7 +31,7 @@
 // accepted while an older one fails and goes to the spool. What goes to the spool goes in the order
 // the batches were formed, however their failures come back (SpoolTurn). Past the spool's cap or
 // floor, batches held in memory are posted beside the drain, and that order is not kept.
-import { catchError, concat, concatMap, defer, EMPTY, filter, finalize, ignoreElements, map, mergeMap, Observable, of, Subject, Subscription, take, throwError, timer, tap } from '../rx';
+import { catchError, concat, concatMap, defer, EMPTY, filter, finalize, ignoreElements, map, Observable, of, Subject, Subscription, take, throwError, timer, tap } from '../rx';
 import { sameDelivery, type Serve } from '../servedb/serve';
 import { drainSpool, type DrainOutcome } from '../spool/drain';
 import type { SpooledBatch } from '../spool/format';
@@ -38,8 +39,10 @@ import type { ServeSpool } from '../spool/store';
 import { attempt$, batchLostEvent, isTransientPostError, postFailedEvent, postWithRetries, serveFields, type PostingContext } from './attempts';
 import { formBatch, NOTICE_ROOM_BYTES, type Batch, type BatchContext, type NoticeLedger } from './batch';
 import { refusedByTenant } from './errors';
+import { Fifo } from './fifo';
 import { Ledger, type Announced } from './ledger';
 import type { RetryPolicy } from './options';
+import type { PostSlots, SlotTaker } from './postSlots';
 import { backoffDelay } from './retryWithBackoff';
 import type { MutableCounters, StatsRecorder } from './stats';
 
@@ -85,6 +88,7 @@ export interface OutboxContext extends PostingContext, BatchContext {
   /** The serve at this socket path as the serve set has it now; undefined when unknown. */
   readonly currentServe: (socketPath: string) => Serve | undefined;
   readonly spool: SpoolAccess | undefined; // with --spool-dir
+  readonly slots: PostSlots; // first tries in flight across every serve (maxPostsInFlight)
   /** A body deflated at the fastest level; off the event loop (gzipFast) unless a test keeps it on a virtual clock. */
   readonly deflate: (body: Buffer) => Observable<Buffer>;
   /** Told of every change of state (the sink keeps the spool's gauges moving while one is spooling). */
@@ -105,6 +109,15 @@ interface DrainRun {
   // (the ack is what keeps it from being posted again, and what frees its segment).
   holding: boolean;
 }
+
+/** A batch in the memory queue, past its gzip, waiting for a post slot; `turn` with a spool only. */
+interface Queued {
+  readonly batch: Batch;
+  readonly turn: SpoolTurn | undefined;
+}
+
+/** The last batch (what is still unannounced once the rest has settled): not due, queued or posting, done. */
+type LastBatch = 'to_come' | 'out' | 'done';
 
 /** How a post from memory ended. */
 type PostOutcome = 'delivered' | 'spooled' | 'lost';
@@ -127,27 +140,38 @@ interface SpoolTurn {
 
 const spillKey = (b: { readonly createdAtMs: number; readonly frameCount: number; readonly body: Buffer }): string => `${b.createdAtMs}:${b.frameCount}:${b.body.length}`;
 
-export class Outbox implements NoticeLedger {
+export class Outbox implements NoticeLedger, SlotTaker {
   readonly socketPath: string;
   readonly #ctx: OutboxContext;
   readonly #ledger: Ledger;
   readonly #counters: MutableCounters; // one object for the outbox's life
   readonly #spool: ServeSpool | undefined;
-  readonly #drainPolicy: RetryPolicy;
-  readonly #formed = new Subject<Batch>(); // batches submitted, and notices, into the memory queue
-  readonly #spilled = new Map<string, Spilled>(); // at most `concurrency` per outage: only posts in flight spill
+  #drainPolicyMade: RetryPolicy | undefined; // made when a batch first goes to the spool
+  // The memory queue is plain state, made on first use: a serve that sends one record in its
+  // life costs no Subject, operator chain or subscription until its batch is posted (10,000 such
+  // pipelines, built at once, were most of what the garbage collector had to do).
+  #entering: Fifo<Batch> | undefined; // formed (records, notices), waiting for the gzip ahead of them
+  #gzipping: Subscription | undefined; // the one gzip under way: batches enter in order
+  #queued: Fifo<Queued> | undefined; // ready, waiting for one of the serve's `concurrency` slots and a sink slot
+  #inFlight = 0; // posts from memory (and appends) under way, retries included: at most `concurrency`
+  #posts: Subscription | undefined; // those posts, for an abort
+  #wantsSlot = false; // waiting in the sink's line for a post slot (PostSlots)
+  #noMore = false; // closing: nothing more enters the memory queue
+  #last: LastBatch = 'to_come';
+  #pumping = false; // inside #pump(): a nested call only asks for another round
+  #pumpAgain = false;
+  #spilled: Map<string, Spilled> | undefined; // at most `concurrency` per outage: only posts in flight spill
   #state: OutboxState = 'sending';
   #lanes = 0; // record lanes feeding it (lane.ts)
   #latest: Serve | undefined; // the serve as of its latest record, for a notice when the serve set has none
   #notice: NoticeSlot = NO_NOTICE;
   #refusedWith: Serve | undefined; // the delivery a notice batch was last given up with: not tried again with it
-  #posting: Subscription | undefined; // the memory queue and its posts, until closing has settled them
   #drain: DrainRun | undefined;
   // Spool turns (SpoolTurn): taken in order by the posts from memory; every one below `#turnsOver` is done.
   #turnsTaken = 0;
   #turnsOver = 0;
-  readonly #turnsDoneEarly = new Set<number>(); // done while one ahead of it is not
-  readonly #turnsMoved = new Subject<void>();
+  #turnsDoneEarly: Set<number> | undefined; // done while one ahead of it is not
+  #turnsMoved: Subject<void> | undefined; // made when a batch first waits for its turn
 
   constructor(socketPath: string, ctx: OutboxContext) {
     this.socketPath = socketPath;
@@ -156,41 +180,11 @@ export class Outbox implements NoticeLedger {
     ctx.stats.opened(socketPath);
     this.#counters = ctx.stats.countersOf(socketPath);
     this.#spool = ctx.spool?.serve(socketPath);
-    // On disk, not in memory: waiting costs nothing but the spool's room, so no limit.
-    this.#drainPolicy = { ...ctx.options.retry, maxAttempts: Number.POSITIVE_INFINITY, maxAgeMs: Number.POSITIVE_INFINITY };
-    const { concurrency } = ctx.options;
-    const memory$ = this.#formed.pipe(
-      // A body under NOTICE_ROOM_BYTES (a notice, a quiet serve's few lines) would save at most a
-      // few KiB held: it waits as it is, without a trip through zlib.
-      concatMap((batch) =>
-        this.#goesToDisk() || (this.#state === 'backing_off' && batch.body.length >= NOTICE_ROOM_BYTES) ? this.#gzipped(batch, 'never sent') : of(batch),
-      ),
-      // Its spool turn taken in the stream's order: whatever a batch's path to the spool (sent
-      // there at once, or after a failed first try), it is appended after every older one's.
-      map((batch) => ({ batch, turn: this.#takeTurn() })),
-      // Batches beyond `concurrency` wait in mergeMap's queue, on the ledger, where the buffer cap
-      // turns a long wait (a slow disk, a failing logplex) into drops. Where a batch goes is decided
-      // once it has a slot: every batch older than it has one too, or is done, so its turn waits
-      // only on first tries and appends already under way, never on a batch queued behind it.
-      mergeMap(({ batch, turn }) => this.#sendOrSpool(batch, turn), concurrency),
-    );
-    // What is still unannounced once every other post has settled (drops after the last batch
-    // formed, the loss of a batch that was still retrying) would otherwise never be told to logplex.
-    const last$ = defer(() => {
-      const serve = this.#current();
-      return serve !== undefined && this.#ledger.hasUnannounced() ? this.#post(formBatch('last', serve, undefined, this.#now(), this, ctx), undefined) : EMPTY;
-    });
-    this.#posting = concat(memory$, last$).subscribe({
-      complete: () => {
-        this.#posting = undefined;
-        this.#settleIfDone();
-      },
-      error: (err: unknown) => {
-        this.#posting = undefined;
-        this.abort();
-        ctx.ended(this, err);
-      },
-    });
+  }
+
+  /** How a spooled batch is retried. On disk, not in memory: waiting costs nothing but the spool's room, so no limit. */
+  get #drainPolicy(): RetryPolicy {
+    return (this.#drainPolicyMade ??= { ...this.#ctx.options.retry, maxAttempts: Number.POSITIVE_INFINITY, maxAgeMs: Number.POSITIVE_INFINITY });
   }
 
   get state(): OutboxState {
@@ -268,7 +262,7 @@ export class Outbox implements NoticeLedger {
   submit(batch: Batch): void {
     this.#counters.queuedBytes = this.#ledger.queuedBytes;
     this.#ctx.publish();
-    this.#formed.next(batch);
+    this.#enter(batch);
   }
 
   // ── what the sink calls ───────────────────────────────────────────────────────────────────
@@ -289,8 +283,9 @@ export class Outbox implements NoticeLedger {
       this.#drain = undefined;
       drain.subscription.unsubscribe();
     }
-    this.#spilled.clear();
-    this.#formed.complete();
+    this.#spilled = undefined;
+    this.#noMore = true;
+    this.#pump();
   }
 
   /** Abrupt end (the sink unsubscribed): requests in flight are aborted, nothing more happens. */
@@ -299,8 +294,14 @@ export class Outbox implements NoticeLedger {
     this.#notice = NO_NOTICE;
     this.#drain?.subscription.unsubscribe();
     this.#drain = undefined;
-    this.#posting?.unsubscribe();
-    this.#posting = undefined;
+    this.#noMore = true;
+    this.#entering = undefined;
+    this.#queued = undefined;
+    this.#gzipping?.unsubscribe();
+    this.#gzipping = undefined;
+    this.#posts?.unsubscribe();
+    this.#posts = undefined;
+    this.#last = 'done';
     if (this.#state !== 'closed') {
       this.#state = 'closed';
       this.#ctx.stats.closed(this.socketPath);
@@ -332,6 +333,161 @@ export class Outbox implements NoticeLedger {
     run.subscription.add(drainSpool(spool, (batch) => this.#postSpooled(batch, run), () => this.open).subscribe({ complete: done, error: done }));
   }
 
+  // ── the memory queue ──────────────────────────────────────────────────────────────────────
+
+  /** Into the memory queue, behind every batch formed before it. */
+  #enter(batch: Batch): void {
+    (this.#entering ??= new Fifo()).push(batch);
+    this.#pump();
+  }
+
+  /** A sink slot is ours (PostSlots): one batch goes out with it, and we get back in line for the next. */
+  slotGranted(): boolean {
+    this.#wantsSlot = false;
+    const next = this.#queued?.shift();
+    if (next === undefined || this.#state === 'closed') return false;
+    this.#start(next);
+    this.#pump();
+    return true;
+  }
+
+  /**
+   * Moves the memory queue on as far as it goes now: batches through their gzip (one at a time, in
+   * order), queued batches into post slots, and, closing with nothing left, the last batch. Anything
+   * that moves it (a batch formed, a gzip or post done, a slot) calls it; a call from inside (a post
+   * that ended at once) makes one more round instead of a nested one.
+   */
+  #pump(): void {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        this.#gzipAhead();
+        this.#startPosts();
+        this.#queueLast();
+      } while (this.#pumpAgain);
+    } finally {
+      this.#pumping = false;
+    }
+    if (this.#last === 'done') this.#settleIfDone();
+  }
+
+  /**
+   * A body under NOTICE_ROOM_BYTES (a notice, a quiet serve's few lines) would save at most a few
+   * KiB held: it waits as it is, without a trip through zlib. A batch's spool turn is taken as it
+   * leaves here, in formation order: whatever its path to the spool (sent there at once, or after
+   * a failed first try), it is appended after every older one's.
+   */
+  #gzipAhead(): void {
+    const entering = this.#entering;
+    while (entering !== undefined && this.#gzipping === undefined && this.#state !== 'closed') {
+      const batch = entering.shift();
+      if (batch === undefined) return;
+      if (!this.#goesToDisk() && !(this.#state === 'backing_off' && batch.body.length >= NOTICE_ROOM_BYTES)) {
+        this.#queue(batch);
+        continue;
+      }
+      const gzipping = new Subscription();
+      this.#gzipping = gzipping;
+      let gz: Batch | undefined;
+      gzipping.add(
+        this.#gzipped(batch, 'never sent').subscribe({
+          next: (b) => (gz = b),
+          complete: () => {
+            if (this.#gzipping !== gzipping) return;
+            this.#gzipping = undefined;
+            this.#queue(gz ?? batch);
+            this.#pump();
+          },
+          error: (err: unknown) => this.#fail(err),
+        }),
+      );
+    }
+  }
+
+  #queue(batch: Batch): void {
+    (this.#queued ??= new Fifo()).push({ batch, turn: this.#spool === undefined ? undefined : this.#takeTurn() });
+  }
+
+  /**
+   * Queued batches beyond `concurrency` wait here, on the ledger, where the buffer cap turns a long
+   * wait (a slow disk, a failing logplex) into drops; so do batches waiting for a sink slot, one
+   * batch per turn of the sink's line. Where a batch goes is decided once it has a slot: every
+   * batch older than it has one too, or is done, so its turn waits only on first tries and appends
+   * already under way, never on a batch queued behind it.
+   */
+  #startPosts(): void {
+    const queued = this.#queued;
+    while (queued !== undefined && queued.length > 0 && this.#inFlight < this.#ctx.options.concurrency && !this.#wantsSlot && this.#state !== 'closed') {
+      if (!this.#ctx.slots.take(this)) {
+        this.#wantsSlot = true;
+        return;
+      }
+      this.#start(queued.shift() as Queued);
+    }
+  }
+
+  /** One queued batch posted (or spooled) with a sink slot, released once its first try is answered. */
+  #start({ batch, turn }: Queued): void {
+    this.#inFlight += 1;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.#ctx.slots.release();
+    };
+    const post$ = batch.kind === 'last' ? this.#post(batch, undefined, release) : this.#sendOrSpool(batch, turn, release);
+    let completed = false;
+    const subscription = post$.subscribe({
+      complete: () => (completed = true),
+      error: (err: unknown) => {
+        release();
+        this.#fail(err);
+      },
+    });
+    // After the post's own finalize (its batch settled on the ledger and in the counters), as
+    // mergeMap does: a slot freed before that could let the outbox close with the batch unsettled.
+    subscription.add(() => {
+      if (!completed) return; // aborted, or failed: nothing moves on
+      this.#inFlight -= 1;
+      release();
+      this.#pump();
+    });
+    // A subscription removes itself from this container when it ends.
+    if (!subscription.closed) (this.#posts ??= new Subscription()).add(subscription);
+  }
+
+  /**
+   * What is still unannounced once every other post has settled (drops after the last batch
+   * formed, the loss of a batch that was still retrying) would otherwise never be told to logplex.
+   */
+  #queueLast(): void {
+    if (!this.#noMore || this.#last === 'done' || this.#gzipping !== undefined || this.#inFlight > 0) return;
+    if ((this.#entering?.length ?? 0) > 0 || (this.#queued?.length ?? 0) > 0) return;
+    if (this.#last === 'out') {
+      this.#last = 'done'; // posted and settled
+      return;
+    }
+    const serve = this.#current();
+    if (serve === undefined || !this.#ledger.hasUnannounced()) {
+      this.#last = 'done';
+      return;
+    }
+    this.#last = 'out';
+    this.#queue(formBatch('last', serve, undefined, this.#now(), this, this.#ctx));
+    this.#startPosts();
+  }
+
+  /** A bug on the way (a gzip or an append that threw): the outbox stops, and the sink fails. */
+  #fail(err: unknown): void {
+    this.abort();
+    this.#ctx.ended(this, err);
+  }
+
   // ── where a formed batch goes ─────────────────────────────────────────────────────────────
 
   #goesToDisk(): boolean {
@@ -340,15 +496,18 @@ export class Outbox implements NoticeLedger {
   }
 
   /** To the spool while it holds anything (live lines wait behind it) or memory is past its mark; else posted. */
-  #sendOrSpool(batch: Batch, turn: SpoolTurn): Observable<never> {
+  #sendOrSpool(batch: Batch, turn: SpoolTurn | undefined, release: () => void): Observable<never> {
     return defer(() => {
       const spool = this.#spool;
-      if (spool === undefined || !this.#goesToDisk()) return this.#post(batch, turn);
+      if (spool === undefined || turn === undefined || !this.#goesToDisk()) return this.#post(batch, turn, release);
+      // Nothing of it goes to logplex now: the sink slot is free for another serve's post. Refused
+      // by the spool, it is posted within the serve's own `concurrency`, without one.
+      release();
       return concat(turn.ahead, defer(() => this.#gzipped(batch, 'never sent'))).pipe(
         concatMap((gz) => spool.append(spooledOf(gz, this.#ctx.scheduler.now())).pipe(map((outcome) => ({ gz, outcome })))),
         concatMap(({ gz, outcome }) => {
           // Refused (cap, floor, disk error): posted from memory as without a spool, in the same turn.
-          if (outcome !== 'spooled') return this.#post(gz, turn);
+          if (outcome !== 'spooled') return this.#post(gz, turn, release);
           turn.done();
           this.#settled(gz, 'spooled');
           this.#to('spooled');
@@ -377,8 +536,9 @@ export class Outbox implements NoticeLedger {
   /**
    * Post one batch from memory with retries; settle it on the ledger whatever happens. With a
    * `turn` (and a spool), a transient failure of its first try may send it to the spool.
+   * `release` gives back its sink slot: called once its first try is answered (or it ends).
    */
-  #post(batch: Batch, turn: SpoolTurn | undefined): Observable<never> {
+  #post(batch: Batch, turn: SpoolTurn | undefined, release: () => void): Observable<never> {
     const ctx = this.#ctx;
     this.#named(batch.serve);
     let outcome: PostOutcome = 'lost';
@@ -389,19 +549,21 @@ export class Outbox implements NoticeLedger {
         if (tryIndex > 0 || turn === undefined || this.#spool === undefined) return once;
         return once.pipe(
           tap(turn.done), // delivered: nothing of it goes to the spool
-          catchError((err: unknown) =>
-            this.#spill(batch, err, turn.ahead).pipe(
+          catchError((err: unknown) => {
+            release(); // answered: the spool's append needs no sink slot
+            return this.#spill(batch, err, turn.ahead).pipe(
               finalize(turn.done),
               concatMap((spooled) => {
                 if (!spooled) return throwError(() => err); // refused: retried from memory as without a spool
                 outcome = 'spooled';
                 return EMPTY;
               }),
-            ),
-          ),
+            );
+          }),
         );
       },
       onFailure: (f) => {
+        release(); // its retries wait in the serve's own slots, not the sink's
         this.#to('post_failed');
         if (f.willRetry) this.#counters.requestsRetried += 1;
         ctx.emit(postFailedEvent(batch, f));
@@ -409,6 +571,7 @@ export class Outbox implements NoticeLedger {
       },
     }).pipe(
       tap((result) => {
+        release();
         outcome = 'delivered';
         this.#to('post_ok');
         const c = this.#counters;
@@ -424,6 +587,7 @@ export class Outbox implements NoticeLedger {
         return EMPTY;
       }),
       finalize(() => {
+        release(); // not prepared, or unsubscribed
         turn?.done(); // without a first try (no spool), or unsubscribed
         if (outcome === 'delivered') ctx.bodies.give(batch.body); // answered 2xx: the server read all of it
         this.#settled(batch, outcome);
@@ -447,7 +611,7 @@ export class Outbox implements NoticeLedger {
           map((outcome) => {
             if (outcome !== 'spooled') return false;
             const delayMs = backoffDelay(1, this.#drainPolicy, this.#ctx.random);
-            this.#spilled.set(spillKey(spooled), { tries: 1, delayMs });
+            (this.#spilled ??= new Map()).set(spillKey(spooled), { tries: 1, delayMs });
             this.#to('spooled');
             this.#counters.requestsRetried += 1;
             this.#ctx.emit(postFailedEvent(batch, { error: err, attempt: 1, willRetry: true, delayMs }));
@@ -467,8 +631,8 @@ export class Outbox implements NoticeLedger {
     const ctx = this.#ctx;
     const counters = ctx.stats.forServe(batch.serve.socketPath, batch.serve.name);
     const key = spillKey(batch);
-    const spilled = this.#spilled.get(key);
-    this.#spilled.delete(key);
+    const spilled = this.#spilled?.get(key);
+    this.#spilled?.delete(key);
     // A batch spooled after failing its first try: its next try waits the backoff that failure announced.
     const wait$ = spilled === undefined ? EMPTY : timer(spilled.delayMs, ctx.scheduler).pipe(ignoreElements());
     const closing = (): boolean => !this.open;
@@ -530,11 +694,13 @@ export class Outbox implements NoticeLedger {
       done: () => {
         if (done) return;
         done = true;
-        this.#turnsDoneEarly.add(seq);
         const before = this.#turnsOver;
+        if (seq === before) this.#turnsOver += 1;
+        else (this.#turnsDoneEarly ??= new Set()).add(seq);
         // A loop, not a chain of completions: any number of turns done behind a slow one end here at once.
-        while (this.#turnsDoneEarly.delete(this.#turnsOver)) this.#turnsOver += 1;
-        if (this.#turnsOver !== before) this.#turnsMoved.next();
+        const early = this.#turnsDoneEarly;
+        if (early !== undefined) while (early.delete(this.#turnsOver)) this.#turnsOver += 1;
+        if (this.#turnsOver !== before) this.#turnsMoved?.next();
       },
     };
   }
@@ -544,7 +710,7 @@ export class Outbox implements NoticeLedger {
     return defer(() =>
       this.#turnsOver >= seq
         ? EMPTY
-        : this.#turnsMoved.pipe(
+        : (this.#turnsMoved ??= new Subject<void>()).pipe(
             filter(() => this.#turnsOver >= seq),
             take(1),
             ignoreElements(),
@@ -620,7 +786,7 @@ export class Outbox implements NoticeLedger {
       return;
     }
     this.#notice = { kind: 'out' };
-    this.#formed.next(formBatch('notice', serve, undefined, this.#now(), this, this.#ctx));
+    this.#enter(formBatch('notice', serve, undefined, this.#now(), this, this.#ctx));
   }
 
   /** Notices go out as the serve set has the serve now: a token fixed since the last record applies. */
@@ -649,7 +815,7 @@ export class Outbox implements NoticeLedger {
 
   /** Closing, with the memory queue, the last notice and the drain all done: closed. */
   #settleIfDone(): void {
-    if (this.#state !== 'closing' || this.#posting !== undefined || this.#drain !== undefined) return;
+    if (this.#state !== 'closing' || this.#last !== 'done' || this.#drain !== undefined) return;
     this.#to('settled');
     this.#ctx.stats.closed(this.socketPath);
     this.#ctx.publish();
