@@ -2,32 +2,39 @@
 // pin to the reference layout: the same record, decoded from the same bytes, must become the same
 // bytes and frames either way, whatever its text (ASCII, control characters, newlines, non-ASCII,
 // invalid UTF-8, fields over the frame cap), its LogTime, and the options. The byte path takes
-// ASCII records and hands the rest to the string path, so the random records are mostly ASCII.
+// records of valid UTF-8 and hands the rest to the string path.
 import fc from 'fast-check';
 import { createRecordWriter, type FormatOptions } from '../../src/format';
 import { LogfebeDecoder } from '../../src/protocol/decoder';
-import { encodeIdentity, encodeLatin1Record, encodeVersion } from '../../src/protocol/encode';
+import { encodeIdentity, encodeLatin1Record, encodeRecord, encodeVersion } from '../../src/protocol/encode';
 import type { LogRecord } from '../../src/protocol/messages';
 import { plainRecord, WireRecord } from '../../src/protocol/wireRecord';
 import { aRecord, serveNamed } from './records';
 
-const ASCII_BYTE = fc.oneof(
-  { weight: 12, arbitrary: fc.integer({ min: 0x20, max: 0x7e }) },
-  { weight: 3, arbitrary: fc.constantFrom(0x0a, 0x0d) }, // line breaks, \r\n among them
-  { weight: 1, arbitrary: fc.integer({ min: 0x01, max: 0x1f }) }, // other control characters
+const ASCII_CHAR = fc
+  .oneof(
+    { weight: 12, arbitrary: fc.integer({ min: 0x20, max: 0x7e }) },
+    { weight: 3, arbitrary: fc.constantFrom(0x0a, 0x0d) }, // line breaks, \r\n among them
+    { weight: 1, arbitrary: fc.integer({ min: 0x01, max: 0x1f }) }, // other control characters
+  )
+  .map((code) => String.fromCharCode(code));
+// Sent as UTF-8: characters of two, three and four bytes (a surrogate pair in a string).
+const UNICODE_CHAR = fc.oneof({ weight: 6, arbitrary: ASCII_CHAR }, { weight: 1, arbitrary: fc.constantFrom('é', '\u00a0', '✓', '€', '😀', '𝄞') });
+// Sent as latin1, one byte a character: bytes from 0x80 on, UTF-8 where they happen to make a valid sequence, invalid elsewhere.
+const ANY_BYTE = fc.oneof(
+  { weight: 6, arbitrary: ASCII_CHAR },
+  { weight: 1, arbitrary: fc.integer({ min: 0x80, max: 0xff }).map((code) => String.fromCharCode(code)) },
 );
-// Bytes from 0x80 on, as latin1 characters: UTF-8 where the sequence happens to be valid, invalid elsewhere.
-const ANY_BYTE = fc.oneof({ weight: 6, arbitrary: ASCII_BYTE }, { weight: 1, arbitrary: fc.integer({ min: 0x80, max: 0xff }) });
 
-const textOf = (byte: fc.Arbitrary<number>): fc.Arbitrary<string> =>
+const textOf = (char: fc.Arbitrary<string>): fc.Arbitrary<string> =>
   fc.oneof(
-    { weight: 10, arbitrary: fc.array(byte, { maxLength: 40 }).map((codes) => String.fromCharCode(...codes)) },
+    { weight: 10, arbitrary: fc.array(char, { maxLength: 40 }).map((chars) => chars.join('')) },
     // Over the frame cap: a line cut into pieces, or many lines past maxRecordFrames.
     {
       weight: 1,
       arbitrary: fc
-        .tuple(fc.array(byte, { minLength: 1, maxLength: 12 }), fc.integer({ min: 200, max: 2500 }))
-        .map(([codes, times]) => String.fromCharCode(...codes).repeat(times)),
+        .tuple(fc.array(char, { minLength: 1, maxLength: 12 }), fc.integer({ min: 200, max: 2500 }))
+        .map(([chars, times]) => chars.join('').repeat(times)),
     },
   );
 
@@ -47,11 +54,20 @@ const LOG_TIME = fc.oneof(
       const two = (v: number): string => String(v).padStart(2, '0');
       return `${y}-${two(mo)}-${two(d)} ${two(h)}:${two(mi)}:${two(s)}.${String(ms).padStart(3, '0')} ${zone}`;
     }),
-  fc.constantFrom('2026-11-25 01:43:51.5x6 UTC', '2026-11-25 01:43:51 UTC', '2026-11-25T01:43:51.596 UTC', ''),
+  fc.constantFrom(
+    '2026-11-25 01:43:51.5x6 UTC',
+    '2026-11-25 01:43:51 UTC',
+    '2026-11-25T01:43:51.596 UTC',
+    '',
+    // Not ASCII: character positions are not byte positions.
+    'é2026-11-25 01:43:51.596 UTC',
+    '2026-11-25 01:43:5é.596 UTC',
+    '2026-11-25 01:43:51.596 Müll',
+  ),
 );
 
-function recordOf(byte: fc.Arbitrary<number>): fc.Arbitrary<LogRecord> {
-  const text = textOf(byte);
+function recordOf(char: fc.Arbitrary<string>): fc.Arbitrary<LogRecord> {
+  const text = textOf(char);
   const nullable = fc.option(text, { nil: null, freq: 3 });
   return fc.record({
     LogTime: LOG_TIME,
@@ -96,10 +112,10 @@ const OPTIONS: fc.Arbitrary<Partial<FormatOptions>> = fc.record({
 const SERVES = [serveNamed('BLUE'), serveNamed(undefined), serveNamed('N'.repeat(300)), serveNamed('B', 't.x')];
 
 /** The record through the wire and the decoder, as the source hands it to the sink. */
-function wire(record: LogRecord): WireRecord {
+function wire(record: LogRecord, encode: (record: LogRecord) => Buffer = encodeRecord): WireRecord {
   const decoder = new LogfebeDecoder();
   decoder.wire(Buffer.concat([encodeVersion('PG-15.20/logfebe-1'), encodeIdentity('x')]));
-  const [message] = decoder.wire(encodeLatin1Record(record));
+  const [message] = decoder.wire(encode(record));
   if (!(message instanceof WireRecord)) throw new Error('no record decoded');
   return message;
 }
@@ -117,10 +133,10 @@ describe('the byte path writes what the string path writes', () => {
     return { n, frames: writer.frames(), bytes: target.subarray(16, 16 + Math.max(n, 0)) };
   };
 
-  const compare = (record: LogRecord, options: Partial<FormatOptions>, serveIndex: number): void => {
+  const compareAs = (encode: (record: LogRecord) => Buffer) => (record: LogRecord, options: Partial<FormatOptions>, serveIndex: number): void => {
     const serve = SERVES[serveIndex % SERVES.length]!;
     const writer = createRecordWriter(options);
-    const message = wire(record);
+    const message = wire(record, encode);
     const bytePath = write(writer, message, 1 << 21, serve);
     const stringPath = write(writer, plainRecord(message), 1 << 21, serve);
     expect(bytePath.n).toBe(stringPath.n);
@@ -135,12 +151,18 @@ describe('the byte path writes what the string path writes', () => {
     }
   };
 
+  const compare = compareAs(encodeRecord);
+
   it('for ASCII records, control characters and line breaks included', () => {
-    fc.assert(fc.property(recordOf(ASCII_BYTE), OPTIONS, fc.nat(), compare), { numRuns: 400 });
+    fc.assert(fc.property(recordOf(ASCII_CHAR), OPTIONS, fc.nat(), compare), { numRuns: 300 });
   });
 
-  it('for records with bytes from 0x80 on, valid UTF-8 or not', () => {
-    fc.assert(fc.property(recordOf(ANY_BYTE), OPTIONS, fc.nat(), compare), { numRuns: 150 });
+  it('for records in UTF-8 of every character width', () => {
+    fc.assert(fc.property(recordOf(UNICODE_CHAR), OPTIONS, fc.nat(), compare), { numRuns: 300 });
+  });
+
+  it('for records with bytes from 0x80 on that are not always UTF-8', () => {
+    fc.assert(fc.property(recordOf(ANY_BYTE), OPTIONS, fc.nat(), compareAs(encodeLatin1Record)), { numRuns: 150 });
   });
 
   it('for the cases around the frame cap and the frame bound', () => {
@@ -157,15 +179,21 @@ describe('the byte path writes what the string path writes', () => {
     }
   });
 
-  it('makes no string of an ASCII record (its record is never read)', () => {
+  it('pads non-ASCII prefix fields by characters, as padStart counts them', () => {
+    const record = aRecord({ ApplicationName: 'é✓😀', UserName: 'ü', ClientAddr: 'hôte:5432' });
+    compare(record, { linePrefix: '%-10a|%10u|%12h|%-3a ' }, 0);
+  });
+
+  it('makes no string of a record of valid UTF-8 (its record is never read)', () => {
     const writer = createRecordWriter({ linePrefix: '%m [%p] %q%u@%d %a %h %t %l %x %c %s %v %i %e %r ' });
     const message = wire(aRecord({ ErrDetail: 'a\nb', UserQuery: 'select 1' }));
     const strings = jest.spyOn(WireRecord.prototype, 'record', 'get');
     try {
       expect(write(writer, message, 1 << 16).n).toBeGreaterThan(0);
+      expect(write(writer, wire(aRecord({ ErrMessage: 'caf\u00e9 ✓\n😀', ApplicationName: 'ü' })), 1 << 16).n).toBeGreaterThan(0);
       expect(strings).not.toHaveBeenCalled();
-      // A non-ASCII one takes the string path, which reads it.
-      write(writer, wire(aRecord({ ErrMessage: 'caf\u00e9' })), 1 << 16);
+      // Invalid UTF-8 (a lone latin1 é) takes the string path, which reads it.
+      write(writer, wire(aRecord({ ErrMessage: 'caf\u00e9' }), encodeLatin1Record), 1 << 16);
       expect(strings).toHaveBeenCalled();
     } finally {
       strings.mockRestore();

@@ -120,7 +120,7 @@ export function createRecordWriter(options: Partial<FormatOptions> = {}): Record
   const prefixAscii = isAscii(linePrefix);
 
   // The byte path (wireFrames.ts): `<PRI>1 ` as bytes per severity, the tail per (token, Pid),
-  // the tag's start per serve name; taken by ASCII records whose every piece is ASCII.
+  // the tag's start per serve name; taken when those are ASCII and the record valid UTF-8.
   const wire = new WireFrameWriter(compileWirePrefix(linePrefix), maxMessageBytes, maxRecordFrames);
   const priBytes = new Map<SeverityName, Buffer>();
   for (const [name, head] of priHeads) priBytes.set(name, Buffer.from(head, 'latin1'));
@@ -152,7 +152,7 @@ export function createRecordWriter(options: Partial<FormatOptions> = {}): Record
   };
 
   const write = (serve: Serve, message: RecordMessage, receivedAt: number, target: Buffer, at: number, end: number): number => {
-    if (message instanceof WireRecord && message.ascii && prefixAscii) {
+    if (message instanceof WireRecord && prefixAscii) {
       const written = writeWire(serve, message, receivedAt, target, at, end);
       wroteWire = written !== null;
       if (written !== null) return written;

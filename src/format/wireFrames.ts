@@ -3,16 +3,18 @@
 // (recordFrames.ts) made a string of every field, a rope of the whole record, and wrote it back
 // into bytes; the garbage collector then spent a quarter of the daemon's CPU on those strings.
 //
-// Only for what the byte path can do exactly: an ASCII record (the decoder saw every byte below
-// 0x80) with an ASCII header, tag and prefix, where a character is a byte, so counting, cutting
-// and padding are byte arithmetic, and there is no UTF-8 to repair. Anything else, and a record
-// whose tag leaves too little room to make progress (FORMAT_HEADER_TOO_LONG), goes to the string
-// path (write() returns null), which remains the reference: the layout here is recordFrames.ts'
-// decision for decision (lines.ts says what they are), and spec/format/wireFrames.spec.ts
-// compares the two byte for byte over random records.
+// Only for what the byte path can do exactly: a record whose text is valid UTF-8 (the string path
+// would write U+FFFD for what is not), with an ASCII LogTime (its positions are characters), an
+// ASCII header, tag and template; then counting is byte arithmetic and cuts back off over
+// continuation bytes onto a character, as the string path's exact pass does. Anything else, and
+// a record whose tag leaves too little room to make progress (FORMAT_HEADER_TOO_LONG), goes to
+// the string path (write() returns null), which remains the reference: the layout here is
+// recordFrames.ts' decision for decision (lines.ts says what they are), and
+// spec/format/wireFrames.spec.ts compares the two byte for byte over random records.
 //
 // The bytes go where they belong as they are laid out; one that would pass `end` is counted and
 // not written, so a record that does not fit costs one pass and says how much it needs.
+import { isUtf8 } from 'node:buffer';
 import { copyBytes, digitsOf, isPlainCount, numberText, writeDigits, ByteScratch } from './bytes';
 import { logTimeUtc, formatUtcMicros } from './timestamp';
 import { cutMarker, MIN_ROOM_BYTES, MISSING_MESSAGE } from './lines';
@@ -52,9 +54,10 @@ export class WireFrameWriter {
   readonly #maxFrames: number;
   readonly #marker: Buffer; // the cut marker's text
   readonly #labels = new Map<string, Buffer>(); // severity label → its bytes
-  readonly #header = new ByteScratch(256); // `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID - - `
+  // `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID - - [NAME] [SEQ-`: what every frame of a record
+  // starts with (after its length), copied in one go.
+  readonly #lead = new ByteScratch(256);
   readonly #head = new ByteScratch(256); // the rendered prefix, then the part's `LABEL:  `
-  readonly #tag = new ByteScratch(64); // `[NAME] [SEQ-`
 
   // The timestamp of the last LogTime seen, kept for the next records of the same second.
   readonly #lastLogTime = new ByteScratch(64); // its bytes (the milliseconds are not compared)
@@ -67,7 +70,8 @@ export class WireFrameWriter {
   #end = 0;
   #pos = 0; // where the next byte goes, counted on past #end when it does not fit
   #src: Buffer = NOTHING; // the record's bytes
-  #headerBytes = 0;
+  #headerBytes = 0; // of #lead, up to the tag
+  #tagBytes = 0; // of #lead, after the header: `[NAME] [SEQ-`
   #budget = 0;
   #n = 1; // the N of the next frame
   #frames = 0;
@@ -88,22 +92,23 @@ export class WireFrameWriter {
   }
 
   /**
-   * Writes the frames of ASCII `record` (its header `pri` `<PRI>1 `, the timestamp, and `tail`,
+   * Writes the frames of `record` (its header `pri` `<PRI>1 `, the timestamp, and `tail`,
    * ` HOSTNAME APP-NAME PROCID - - `; its tag from `tagStart`, `[NAME] [`) into `target` from `at`, never past `end`: the bytes written, minus the bytes
    * needed when they do not fit (nothing committed, [at, end) maybe scribbled on), or null when
-   * the string path must write it. Every argument must be ASCII.
+   * the string path must write it. Every other argument must be ASCII.
    */
   write(pri: Buffer, tail: Buffer, tagStart: Buffer, record: WireRecord, label: string, receivedAt: number, target: Buffer, at: number, end: number): number | null {
-    const header = this.#header;
-    header.length = 0;
-    header.putAll(pri);
-    this.#timestamp(record, receivedAt, header);
-    header.putAll(tail);
-    const tag = this.#tag;
-    tag.length = 0;
-    tag.putAll(tagStart);
-    tag.putNumber(record.SeqNum);
-    tag.putByte(0x2d); // -
+    const wide = record.nonAscii;
+    if (wide !== 0 && !validUtf8(record, wide)) return null;
+    const lead = this.#lead;
+    lead.length = 0;
+    lead.putAll(pri);
+    this.#timestamp(record, receivedAt, lead);
+    lead.putAll(tail);
+    const headerBytes = lead.length;
+    lead.putAll(tagStart);
+    lead.putNumber(record.SeqNum);
+    lead.putByte(0x2d); // -
     const head = this.#head;
     head.length = 0;
     this.#prefix(record, head);
@@ -113,9 +118,10 @@ export class WireFrameWriter {
     this.#end = end;
     this.#pos = at;
     this.#src = record.buf;
-    this.#headerBytes = header.length;
+    this.#headerBytes = headerBytes;
+    this.#tagBytes = lead.length - headerBytes;
     // An ASCII header is as many bytes as characters: messageBudget in formatRecord.ts.
-    this.#budget = Math.min(this.#maxMessageBytes, MAX_FRAME_BYTES - header.length);
+    this.#budget = Math.min(this.#maxMessageBytes, MAX_FRAME_BYTES - headerBytes);
     this.#n = 1;
     this.#frames = 0;
     this.#cut = false;
@@ -242,22 +248,26 @@ export class WireFrameWriter {
   /** One line, #head[0, headBytes) + #src[start, end), in as many frames as the budget wants. */
   #line(headBytes: number, start: number, end: number): void {
     if (this.#cut) return;
-    const tagBytes = this.#tag.length + digitsOf(this.#n) + 2;
+    const tagBytes = this.#tagBytes + digitsOf(this.#n) + 2;
     const textBytes = end - start;
     if (tagBytes + headBytes + textBytes <= this.#budget) {
       this.#frame(0, headBytes, start, end);
       return;
     }
-    // Over the cap: the line (head and text as one run) is cut where the room ends; ASCII, so
-    // any byte is a character boundary.
+    // Over the cap: the line (head and text as one run) is cut where the room ends, backed off
+    // over continuation bytes (10xxxxxx) onto the first byte of a character (cutAt in lines.ts).
     const whole = headBytes + textBytes;
+    const head = this.#head.buf;
+    const src = this.#src;
     for (let from = 0; from < whole && !this.#cut; ) {
-      const room = this.#budget - (this.#tag.length + digitsOf(this.#n) + 2);
+      const room = this.#budget - (this.#tagBytes + digitsOf(this.#n) + 2);
       if (room < MIN_ROOM_BYTES) {
         this.#bail = true; // the string path throws FORMAT_HEADER_TOO_LONG, with its words
         return;
       }
-      const to = Math.min(from + room, whole);
+      let to = from + room;
+      if (to >= whole) to = whole;
+      else while (to > from && (((to < headBytes ? head[to] : src[start + to - headBytes]) as number) & 0xc0) === 0x80) to--;
       this.#frame(Math.min(from, headBytes), Math.min(to, headBytes), start + Math.max(0, from - headBytes), start + Math.max(0, to - headBytes));
       from = to;
     }
@@ -271,8 +281,7 @@ export class WireFrameWriter {
       return;
     }
     if (n === this.#maxFrames) this.#heldAt = this.#pos; // the record's last, or the marker's place
-    const tag = this.#tag;
-    const msgBytes = tag.length + digitsOf(n) + 2 + (he - hs) + (te - ts);
+    const msgBytes = this.#tagBytes + digitsOf(n) + 2 + (he - hs) + (te - ts);
     this.#frameHead(this.#headerBytes + msgBytes, n);
     this.#put(this.#head.buf, hs, he);
     this.#put(this.#src, ts, te);
@@ -284,8 +293,7 @@ export class WireFrameWriter {
   #frameHead(length: number, n: number): void {
     this.#count(length);
     this.#byte(SPACE);
-    this.#put(this.#header.buf, 0, this.#headerBytes);
-    this.#put(this.#tag.buf, 0, this.#tag.length);
+    this.#put(this.#lead.buf, 0, this.#headerBytes + this.#tagBytes);
     this.#count(n);
     this.#byte(0x5d); // ]
     this.#byte(SPACE);
@@ -297,11 +305,11 @@ export class WireFrameWriter {
     this.#pos = this.#heldAt;
     const maxFrames = this.#maxFrames;
     const marker = this.#marker;
-    this.#frameHead(this.#headerBytes + this.#tag.length + digitsOf(maxFrames) + 2 + marker.length, maxFrames);
+    this.#frameHead(this.#headerBytes + this.#tagBytes + digitsOf(maxFrames) + 2 + marker.length, maxFrames);
     this.#put(marker, 0, marker.length);
   }
 
-  #put(src: Uint8Array, start: number, end: number): void {
+  #put(src: Buffer, start: number, end: number): void {
     const pos = this.#pos;
     const next = pos + end - start;
     if (next <= this.#end) copyBytes(src, start, end, this.#target, pos);
@@ -326,6 +334,15 @@ export class WireFrameWriter {
     if (pos + digits <= this.#end) writeDigits(this.#target, pos, v, digits);
     this.#pos = pos + digits;
   }
+}
+
+/** Every text field that is not ASCII (bits of `wide`) is valid UTF-8, and LogTime is ASCII. */
+function validUtf8(record: WireRecord, wide: number): boolean {
+  if ((wide & (1 << LOG_TIME)) !== 0) return false;
+  for (let field = 0; wide !== 0; field++, wide >>>= 1) {
+    if ((wide & 1) !== 0 && !isUtf8(record.buf.subarray(record.start(field), record.end(field)))) return false;
+  }
+  return true;
 }
 
 /**

@@ -1,7 +1,7 @@
 // The line prefix rendered from a WireRecord's bytes: the same template (parsePrefix, prefix.ts)
-// and the same output as compilePrefix's renderer, for ASCII records and templates only (the
-// byte path's domain, where a character is a byte, so padding counts bytes).
-import { isPlainCount, digitsOf, type ByteScratch } from './bytes';
+// and the same output as compilePrefix's renderer, for the byte path's records (valid UTF-8, an
+// ASCII LogTime) and ASCII templates; padding counts UTF-16 code units, as padStart does.
+import { isPlainCount, digitsOf, utf16Units, type ByteScratch } from './bytes';
 import { parsePrefix, type PrefixPiece } from './prefix';
 import {
   APPLICATION_NAME, CLIENT_ADDR, DATABASE_NAME, LOG_TIME, PS_DISPLAY, SESSION_ID, SESSION_START, SQL_STATE, USER_NAME, VXID,
@@ -74,18 +74,19 @@ const hasMillis = (buf: Buffer, start: number, end: number): boolean => end - st
 
 const numberOf = (record: WireRecord, kind: Kind): number => (kind === PID ? record.Pid : kind === SEQ_NUM ? record.SeqNum : record.Txid);
 
-/** Bytes escape `op` prints for `record`, before padding. */
-function valueBytes(op: Op, record: WireRecord): number {
+/** What escape `op` prints for `record`, before padding, in UTF-16 code units (a string's length). */
+function valueLength(op: Op, record: WireRecord): number {
   switch (op.kind) {
     case TEXT:
     case HOST:
     case SECONDS: {
       const start = record.start(op.field);
       if (start < 0) return 0;
-      const end = record.end(op.field);
-      if (op.kind === TEXT) return end - start;
-      if (op.kind === HOST) return hostEnd(record.buf, start, end) - start;
-      return hasMillis(record.buf, start, end) ? end - start - 4 : end - start;
+      const buf = record.buf;
+      let end = record.end(op.field);
+      if (op.kind === HOST) end = hostEnd(buf, start, end);
+      else if (op.kind === SECONDS && hasMillis(buf, start, end)) return end - start - 4; // LogTime is ASCII here
+      return (record.nonAscii & (1 << op.field)) === 0 ? end - start : utf16Units(buf, start, end);
     }
     case NOTHING:
       return 0;
@@ -131,7 +132,7 @@ function render(ops: readonly Op[], record: WireRecord, out: ByteScratch): void 
       renderValue(op, record, out);
       continue;
     }
-    const spaces = Math.abs(padding) - valueBytes(op, record);
+    const spaces = Math.abs(padding) - valueLength(op, record);
     if (padding > 0) out.pad(spaces);
     renderValue(op, record, out);
     if (padding < 0) out.pad(spaces);

@@ -192,6 +192,6 @@ export class LogfebeDecoder {
     }
     this.nextSlot = base + SPAN_SLOTS;
     const severity = severityOf(elevel, this.major);
-    return new WireRecord(buf, spans, base, c.newlines, pid, seqNum, txid, elevel, internalQueryPos, userQueryPos, severity, c.allAscii);
+    return new WireRecord(buf, spans, base, c.newlines, c.nonAscii, pid, seqNum, txid, elevel, internalQueryPos, userQueryPos, severity, c.allAscii);
   }
 }

@@ -21,6 +21,7 @@ export class PayloadCursor {
   private message: FrameType = 'L';
   private high = 0; // OR of every CString byte read since reset: below 0x80 means all were ASCII
   private lines = 0; // bit i set when text field i (span's `index`) held a newline, since reset
+  private wide = 0; // bit i set when text field i held a byte from 0x80 on, since reset
 
   /** Point at `buf[start, end)`, the payload of a `message` frame. */
   reset(buf: Buffer, start: number, end: number, message: FrameType): void {
@@ -30,6 +31,7 @@ export class PayloadCursor {
     this.message = message;
     this.high = 0;
     this.lines = 0;
+    this.wide = 0;
   }
 
   /** Every CString read since reset was ASCII (so each of its characters is one UTF-8 byte). */
@@ -40,6 +42,11 @@ export class PayloadCursor {
   /** Text fields read by span() since reset that hold a newline, one bit per field index. */
   get newlines(): number {
     return this.lines;
+  }
+
+  /** Text fields read by span() since reset that are not ASCII, one bit per field index. */
+  get nonAscii(): number {
+    return this.wide;
   }
 
   /** Drop the buffer, so a consumed chunk is not kept alive by the cursor. */
@@ -93,6 +100,7 @@ export class PayloadCursor {
     this.pos = nul + 1;
     this.high |= high;
     if (newline) this.lines |= 1 << index;
+    if (high >= 0x80) this.wide |= 1 << index;
     return nul + 1;
   }
 

@@ -40,6 +40,7 @@ export class WireRecord implements RecordMessage {
     readonly spans: Int32Array, // shared by the records of one read: [start, end) of each text field in `buf`, start -1 when null
     readonly base: number, // this record's first slot in `spans`
     readonly newlines: number, // bit `field` set when that text field holds a `\n`
+    readonly nonAscii: number, // bit `field` set when that text field holds a byte from 0x80 on (UTF-8, or not)
     readonly Pid: number,
     readonly SeqNum: number,
     readonly Txid: number,
