@@ -77,6 +77,7 @@ export class WireFrameWriter {
   #frames = 0;
   #cut = false; // past maxFrames: the marker is written, the rest skipped
   #heldAt = -1; // where frame number maxFrames starts: the marker replaces it if another follows
+  #leadAt = -1; // where the record's first frame has its lead in the target, once written there
   #bail = false; // the string path must do this record
 
   constructor(prefix: WirePrefixRenderer, maxMessageBytes: number, maxRecordFrames: number) {
@@ -126,6 +127,7 @@ export class WireFrameWriter {
     this.#frames = 0;
     this.#cut = false;
     this.#heldAt = -1;
+    this.#leadAt = -1;
     this.#bail = false;
     try {
       const message = record.start(ERR_MESSAGE);
@@ -293,7 +295,7 @@ export class WireFrameWriter {
   #frameHead(length: number, n: number): void {
     this.#count(length);
     this.#byte(SPACE);
-    this.#put(this.#lead.buf, 0, this.#headerBytes + this.#tagBytes);
+    this.#putLead();
     this.#count(n);
     this.#byte(0x5d); // ]
     this.#byte(SPACE);
@@ -307,6 +309,25 @@ export class WireFrameWriter {
     const marker = this.#marker;
     this.#frameHead(this.#headerBytes + this.#tagBytes + digitsOf(maxFrames) + 2 + marker.length, maxFrames);
     this.#put(marker, 0, marker.length);
+  }
+
+  /**
+   * The lead, copied from the record's first frame once that is in the target: copyWithin is a
+   * memmove, where Buffer#copy from another buffer makes a view object for every frame.
+   */
+  #putLead(): void {
+    const pos = this.#pos;
+    const bytes = this.#headerBytes + this.#tagBytes;
+    const next = pos + bytes;
+    if (next <= this.#end) {
+      const leadAt = this.#leadAt;
+      if (leadAt >= 0) this.#target.copyWithin(pos, leadAt, leadAt + bytes);
+      else {
+        copyBytes(this.#lead.buf, 0, bytes, this.#target, pos);
+        this.#leadAt = pos;
+      }
+    }
+    this.#pos = next;
   }
 
   #put(src: Buffer, start: number, end: number): void {
