@@ -165,28 +165,28 @@ export class LogfebeDecoder {
     }
     // In wire order, which is the order of the field indices.
     c.span('LogTime', LOG_TIME, false, spans, base);
-    c.span('UserName', USER_NAME, true, spans, base + 2);
-    c.span('DatabaseName', DATABASE_NAME, true, spans, base + 4);
+    c.span('UserName', USER_NAME, true, spans, base);
+    c.span('DatabaseName', DATABASE_NAME, true, spans, base);
     const pid = c.int32('Pid');
-    c.span('ClientAddr', CLIENT_ADDR, true, spans, base + 6);
-    c.span('SessionId', SESSION_ID, false, spans, base + 8);
+    c.span('ClientAddr', CLIENT_ADDR, true, spans, base);
+    c.span('SessionId', SESSION_ID, false, spans, base);
     const seqNum = c.int64('SeqNum');
-    c.span('PsDisplay', PS_DISPLAY, true, spans, base + 10);
-    c.span('SessionStart', SESSION_START, false, spans, base + 12);
-    c.span('Vxid', VXID, true, spans, base + 14);
+    c.span('PsDisplay', PS_DISPLAY, true, spans, base);
+    c.span('SessionStart', SESSION_START, false, spans, base);
+    c.span('Vxid', VXID, true, spans, base);
     const txid = c.uint64('Txid');
     const elevel = c.int32('ELevel');
-    c.span('SQLState', SQL_STATE, true, spans, base + 16);
-    c.span('ErrMessage', ERR_MESSAGE, true, spans, base + 18);
-    c.span('ErrDetail', ERR_DETAIL, true, spans, base + 20);
-    c.span('ErrHint', ERR_HINT, true, spans, base + 22);
-    c.span('InternalQuery', INTERNAL_QUERY, true, spans, base + 24);
+    c.span('SQLState', SQL_STATE, true, spans, base);
+    c.span('ErrMessage', ERR_MESSAGE, true, spans, base);
+    c.span('ErrDetail', ERR_DETAIL, true, spans, base);
+    c.span('ErrHint', ERR_HINT, true, spans, base);
+    c.span('InternalQuery', INTERNAL_QUERY, true, spans, base);
     const internalQueryPos = c.int32('InternalQueryPos');
-    c.span('ErrContext', ERR_CONTEXT, true, spans, base + 26);
-    c.span('UserQuery', USER_QUERY, true, spans, base + 28);
+    c.span('ErrContext', ERR_CONTEXT, true, spans, base);
+    c.span('UserQuery', USER_QUERY, true, spans, base);
     const userQueryPos = c.int32('UserQueryPos');
-    c.span('FileErrPos', FILE_ERR_POS, true, spans, base + 30);
-    c.span('ApplicationName', APPLICATION_NAME, true, spans, base + 32);
+    c.span('FileErrPos', FILE_ERR_POS, true, spans, base);
+    c.span('ApplicationName', APPLICATION_NAME, true, spans, base);
     if (c.remaining !== 0) {
       throw new ProtocolError('LOGFEBE_TRAILING_BYTES', `${plural(c.remaining, 'byte')} left over after the L record`);
     }

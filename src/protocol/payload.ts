@@ -70,9 +70,10 @@ export class PayloadCursor {
 
   /**
    * Text field `index` of a record (a CString, or a `*CString` when `nullable`): its [start, end)
-   * in the buffer go to `spans[slot]` and `spans[slot + 1]`, start -1 when it is null.
+   * in the buffer go to the record's spans from `base`, at 2 × index, start -1 when it is null.
    */
-  span(field: string, index: number, nullable: boolean, spans: Int32Array, slot: number): void {
+  span(field: string, index: number, nullable: boolean, spans: Int32Array, base: number): void {
+    const slot = base + 2 * index;
     if (nullable && !this.present(field)) {
       spans[slot] = -1;
       spans[slot + 1] = -1;
