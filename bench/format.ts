@@ -9,6 +9,9 @@
 // Baseline (same machine, before records became one Buffer and batches counted records):
 // synthetic 4.48 µs/record, 222 MB/s; fixtures 2.20 µs/record, 184 MB/s.
 //
+// Cases: records as the daemon has them (WireRecords: the byte path, format/wireFrames.ts), and
+// `/str` the same with their strings made (the string path, format/recordFrames.ts).
+//
 // Prints one line per case and a final JSON line. The daemon's budget is 8 µs of CPU per record
 // for everything (decode, format, batch, post); this part should take well under half of it.
 import { resolve } from 'node:path';
@@ -16,6 +19,7 @@ import { from, lastValueFrom, map, reduce } from 'rxjs';
 import { LogfebeDecoder } from '../src/protocol/decoder';
 import { encodeIdentity, encodeRecord, encodeVersion } from '../src/protocol/encode';
 import type { LogRecord } from '../src/protocol/messages';
+import { plainRecord } from '../src/protocol/wireRecord';
 import { Secret } from '../src/secret';
 import type { Serve } from '../src/servedb/serve';
 import { BodyPool } from '../src/sink/bodyPool';
@@ -38,13 +42,13 @@ const serve: Serve = {
   target: { url: 'http://127.0.0.1/logs', user: 'token', token: new Secret('t.6f1c2d3e-0000-4000-8000-000000000001') },
 };
 
-/** Records decoded by the real decoder, so their strings are shaped as the daemon's are. */
+/** Records decoded by the real decoder as the daemon's are: WireRecords, their text left in the bytes. */
 function sourcedRecords(records: readonly LogRecord[]): SourcedRecord[] {
   const decoder = new LogfebeDecoder();
-  decoder.push(Buffer.concat([encodeVersion(DEFAULT_EMULATOR_OPTIONS.version), encodeIdentity('bench')]));
+  decoder.wire(Buffer.concat([encodeVersion(DEFAULT_EMULATOR_OPTIONS.version), encodeIdentity('bench')]));
   const receivedAt = Date.now();
   return records.map((r) => {
-    const [message] = decoder.push(encodeRecord(r));
+    const [message] = decoder.wire(encodeRecord(r));
     if (message === undefined || message.type !== 'L') throw new Error('bench: the decoder did not return a record');
     return { serve, message, receivedAt };
   });
@@ -152,9 +156,15 @@ async function runCase(name: string, records: readonly SourcedRecord[], pass = o
 }
 
 async function main(): Promise<void> {
+  const synthetic = syntheticMix();
+  const fixtures = sourcedRecords(loadFixtureRecords(FIXTURE_DIR));
+  // The same records with their strings made (plainRecord): the string path (recordFrames.ts), for the ratio.
+  const withStrings = (records: readonly SourcedRecord[]): SourcedRecord[] => records.map((r) => ({ ...r, message: plainRecord(r.message) }));
   const cases: [string, SourcedRecord[]][] = [
-    ['synthetic', syntheticMix()],
-    ['fixtures', sourcedRecords(loadFixtureRecords(FIXTURE_DIR))],
+    ['synthetic', synthetic],
+    ['fixtures', fixtures],
+    ['synthetic/str', withStrings(synthetic)],
+    ['fixtures/str', withStrings(fixtures)],
   ];
   const results: CaseResult[] = [];
   const runs: [string, SourcedRecord[], (records: readonly SourcedRecord[]) => Promise<Totals>][] = [

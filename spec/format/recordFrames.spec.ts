@@ -43,7 +43,7 @@ function reference(rec: SourcedRecord, options: Partial<FormatOptions> = {}): Bu
 function decoded(rec: SourcedRecord): SourcedRecord {
   const decoder = new LogfebeDecoder();
   decoder.push(Buffer.concat([encodeVersion('PG-15.20/logfebe-1'), encodeIdentity('x')]));
-  const [message] = decoder.push(encodeRecord(rec.message.record));
+  const [message] = decoder.wire(encodeRecord(rec.message.record));
   if (message?.type !== 'L') throw new Error('no record decoded');
   return { ...rec, message };
 }

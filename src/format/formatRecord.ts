@@ -21,6 +21,9 @@ import { type FormatOptions, MAX_FRAME_BYTES, resolveFormatOptions, validateForm
 import { compilePrefix } from './prefix';
 import { NOTICE_SYSLOG_SEVERITY, SYSLOG_SEVERITY, syslogPri } from './severity';
 import { formatUtcMicros, formatUtcSeconds, syslogTimestamp } from './timestamp';
+import { WireFrameWriter } from './wireFrames';
+import { compileWirePrefix } from './wirePrefix';
+import { WireRecord } from '../protocol/wireRecord';
 
 /** A record's octet-counted frames, back to back: a ready piece of an application/logplex-1 body. */
 export interface FormattedRecord {
@@ -52,10 +55,11 @@ function messageBudget(header: string, maxMessageBytes: number): number {
   return Math.min(maxMessageBytes, MAX_FRAME_BYTES - Buffer.byteLength(header));
 }
 
-/** Header tails of one token: per Pid, and whether hostname and token are ASCII. */
+/** Header tails of one token: per Pid (as a string, and as bytes for the byte path), and whether hostname and token are ASCII. */
 interface TokenTails {
   readonly ascii: boolean;
   readonly byPid: Map<number, string>;
+  readonly bytesByPid: Map<number, Buffer>;
 }
 
 const isAscii = (s: string): boolean => Buffer.byteLength(s, 'utf8') === s.length;
@@ -83,17 +87,21 @@ export function createRecordWriter(options: Partial<FormatOptions> = {}): Record
   const tails = new WeakMap<Secret, TokenTails>();
   const hostAscii = isAscii(hostname);
   let lastToken: Secret | undefined;
-  let last: TokenTails = { ascii: true, byPid: new Map() };
-  const headerTail = (token: Secret, pid: number): string => {
+  let last: TokenTails = { ascii: true, byPid: new Map(), bytesByPid: new Map() };
+  const tailsOf = (token: Secret): TokenTails => {
     if (token !== lastToken) {
       let forToken = tails.get(token);
       if (forToken === undefined) {
-        forToken = { ascii: hostAscii && isAscii(token.reveal()), byPid: new Map() };
+        forToken = { ascii: hostAscii && isAscii(token.reveal()), byPid: new Map(), bytesByPid: new Map() };
         tails.set(token, forToken);
       }
       lastToken = token;
       last = forToken;
     }
+    return last;
+  };
+  const headerTail = (token: Secret, pid: number): string => {
+    tailsOf(token);
     let tail = last.byPid.get(pid);
     if (tail === undefined) {
       tail = ` ${hostname} ${token.reveal()} postgres.${pid} - - `;
@@ -111,25 +119,59 @@ export function createRecordWriter(options: Partial<FormatOptions> = {}): Record
   // ASCII template renders ASCII for an ASCII record.
   const prefixAscii = isAscii(linePrefix);
 
+  // The byte path (wireFrames.ts): `<PRI>1 ` as bytes per severity, the tail per (token, Pid),
+  // the tag's start per serve name; taken when those are ASCII and the record valid UTF-8.
+  const wire = new WireFrameWriter(compileWirePrefix(linePrefix), maxMessageBytes, maxRecordFrames);
+  const priBytes = new Map<SeverityName, Buffer>();
+  for (const [name, head] of priHeads) priBytes.set(name, Buffer.from(head, 'latin1'));
+  let lastTagBytes = Buffer.alloc(0);
+  let wroteWire = false; // which path wrote the last record: frames() asks it
+
+  const tagStart = (name: string | undefined): void => {
+    if (name === lastName) return;
+    lastName = name;
+    lastTagStart = `[${tagName(name)}] [`;
+    lastTagAscii = isAscii(lastTagStart);
+    lastTagBytes = Buffer.from(lastTagStart, 'latin1');
+  };
+
+  const writeWire = (serve: Serve, record: WireRecord, receivedAt: number, target: Buffer, at: number, end: number): number | null => {
+    const forToken = tailsOf(serve.target.token);
+    tagStart(serve.name);
+    if (!forToken.ascii || !lastTagAscii) return null;
+    const pri = priBytes.get(record.severity.name);
+    if (pri === undefined) return null;
+    const pid = record.Pid;
+    let tail = forToken.bytesByPid.get(pid);
+    if (tail === undefined) {
+      tail = Buffer.from(headerTail(serve.target.token, pid), 'latin1');
+      if (forToken.bytesByPid.size >= PROCID_CACHE_LIMIT) forToken.bytesByPid.clear();
+      forToken.bytesByPid.set(pid, tail);
+    }
+    return wire.write(pri, tail, lastTagBytes, record, record.severity.label, receivedAt, target, at, end);
+  };
+
   const write = (serve: Serve, message: RecordMessage, receivedAt: number, target: Buffer, at: number, end: number): number => {
+    if (message instanceof WireRecord && prefixAscii) {
+      const written = writeWire(serve, message, receivedAt, target, at, end);
+      wroteWire = written !== null;
+      if (written !== null) return written;
+    } else {
+      wroteWire = false;
+    }
     const { record, severity } = message;
     const timestamp = syslogTimestamp(record.LogTime, receivedAt);
     const priHead = priHeads.get(severity.name) ?? `<${syslogPri(facility, severity.name)}>1 `;
     const header = priHead + timestamp + headerTail(serve.target.token, record.Pid);
     const budget = messageBudget(header, maxMessageBytes);
-    const name = serve.name;
-    if (name !== lastName) {
-      lastName = name;
-      lastTagStart = `[${tagName(name)}] [`;
-      lastTagAscii = isAscii(lastTagStart);
-    }
+    tagStart(serve.name);
     const tagHead = `${lastTagStart}${record.SeqNum}-`;
     // Severity labels, PRI and timestamps are always ASCII. Only the decoder's own flag counts
     // for the record: a message built by hand is checked as it always was.
     const ascii = message.ascii === true && prefixAscii && last.ascii && lastTagAscii;
     return writeRecordFrames(header, budget, tagHead, record, severity.label, prefix(record), maxRecordFrames, ascii, target, at, end);
   };
-  return { write, frames: framesWritten };
+  return { write, frames: () => (wroteWire ? wire.frames : framesWritten()) };
 }
 
 // Records of up to this many bytes are written here first, then copied out at their size.

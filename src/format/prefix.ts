@@ -90,15 +90,27 @@ function isDigit(c: string | undefined): boolean {
   return c !== undefined && c >= '0' && c <= '9';
 }
 
-/** Compiles a log_line_prefix template; throws FormatError('FORMAT_BAD_PREFIX') saying where. */
-export function compilePrefix(template: string): PrefixRenderer {
+/** A piece of a parsed template: literal text, or an escape (`u` of `%u`) with its padding. */
+export type PrefixPiece = string | { readonly escape: string; readonly padding: number };
+
+/** A template parsed: the pieces before %q (every record), and after it (records with a session). */
+export interface ParsedPrefix {
+  readonly head: readonly PrefixPiece[];
+  readonly tail: readonly PrefixPiece[] | undefined; // undefined without %q
+}
+
+/** Whether `escape` is one compilePrefix knows (the byte renderer knows the same ones). */
+export const isPrefixEscape = (escape: string): boolean => Object.prototype.hasOwnProperty.call(FIELDS, escape);
+
+/** Parses a log_line_prefix template; throws FormatError('FORMAT_BAD_PREFIX') saying where. */
+export function parsePrefix(template: string): ParsedPrefix {
   const bad = (why: string): never => {
     throw new FormatError('FORMAT_BAD_PREFIX', `format.linePrefix ${JSON.stringify(template)}: ${why}`);
   };
   if (/[\r\n]/.test(template)) bad('must not contain a line break (every line of a record is one frame)');
 
-  const head: Piece[] = []; // before %q: every record
-  const tail: Piece[] = []; // after %q: only records with a session
+  const head: PrefixPiece[] = []; // before %q: every record
+  const tail: PrefixPiece[] = []; // after %q: only records with a session
   let pieces = head;
   let literal = '';
   const flush = (): void => {
@@ -132,16 +144,26 @@ export function compilePrefix(template: string): PrefixRenderer {
       flush();
       pieces = tail;
     } else {
-      const field = Object.prototype.hasOwnProperty.call(FIELDS, escape) ? FIELDS[escape] : undefined;
-      if (field === undefined) return bad(`unknown escape %${escape} at position ${at} (see log_line_prefix in PostgreSQL's manual)`);
+      if (!isPrefixEscape(escape)) return bad(`unknown escape %${escape} at position ${at} (see log_line_prefix in PostgreSQL's manual)`);
       flush();
-      pieces.push(padding === 0 ? field : padded(field, padding));
+      pieces.push({ escape, padding });
     }
   }
   flush();
+  return { head, tail: pieces === tail ? tail : undefined };
+}
 
-  const renderHead = renderer(head);
-  if (pieces === head) return renderHead;
-  const renderTail = renderer(tail);
+/** Compiles a log_line_prefix template; throws FormatError('FORMAT_BAD_PREFIX') saying where. */
+export function compilePrefix(template: string): PrefixRenderer {
+  const { head, tail } = parsePrefix(template);
+  const fields = (pieces: readonly PrefixPiece[]): Piece[] =>
+    pieces.map((piece) => {
+      if (typeof piece === 'string') return piece;
+      const field = FIELDS[piece.escape] as Field;
+      return piece.padding === 0 ? field : padded(field, piece.padding);
+    });
+  const renderHead = renderer(fields(head));
+  if (tail === undefined) return renderHead;
+  const renderTail = renderer(fields(tail));
   return (r) => (r.UserName === null ? renderHead(r) : renderHead(r) + renderTail(r));
 }

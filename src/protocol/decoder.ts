@@ -4,10 +4,14 @@
 import { severityOf } from './elevel';
 import { ProtocolError, plural } from './errors';
 import { FrameReader, TYPE_I, TYPE_L, TYPE_V } from './deframe';
-import type { IdentityMessage, LogfebeMessage, LogRecord, RecordMessage, VersionMessage } from './messages';
+import type { IdentityMessage, LogfebeMessage, VersionMessage } from './messages';
 import { resolveProtocolOptions, type ProtocolOptions } from './options';
 import type { Budget } from '../budget';
 import { PayloadCursor } from './payload';
+import {
+  APPLICATION_NAME, CLIENT_ADDR, DATABASE_NAME, ERR_CONTEXT, ERR_DETAIL, ERR_HINT, ERR_MESSAGE, FILE_ERR_POS, INTERNAL_QUERY,
+  LOG_TIME, PS_DISPLAY, SESSION_ID, SESSION_START, SPAN_SLOTS, SQL_STATE, USER_NAME, USER_QUERY, VXID, WireRecord, plainRecord,
+} from './wireRecord';
 import { parseVersion } from './version';
 
 // Where the connection is in its V, I, L* life.
@@ -16,6 +20,11 @@ const WANT_IDENTITY = 1;
 const RECORDS = 2;
 type Phase = typeof WANT_VERSION | typeof WANT_IDENTITY | typeof RECORDS;
 
+// Records whose spans share one Int32Array: a busy read's records cost one array between them,
+// and an array outlives its last record only by its own 4.4 KB.
+const SPANS_PER_ARRAY = 32;
+const NO_SPANS = new Int32Array(0);
+
 
 export class LogfebeDecoder {
   private readonly frames: FrameReader;
@@ -23,6 +32,8 @@ export class LogfebeDecoder {
   private phase: Phase = WANT_VERSION;
   private major = 0; // from V; picks the ELevel table
   private out: LogfebeMessage[] = [];
+  private spans = NO_SPANS; // where the next record's spans go, from nextSlot
+  private nextSlot = 0;
   private failure: ProtocolError | undefined;
 
   /** `budget`: shared with the other connections' decoders, bounds what unfinished messages hold. */
@@ -32,7 +43,8 @@ export class LogfebeDecoder {
   }
 
   /**
-   * Decode one chunk: every message it completes, in order (often none, often many).
+   * Decode one chunk: every message it completes, in order (often none, often many), records as
+   * plain objects with their strings (see wire() for the records as they lie in the bytes).
    *
    * A violation throws ProtocolError, and the connection is then beyond repair: every later call
    * throws the same error. Records that the same chunk completed before the violation are still
@@ -40,6 +52,19 @@ export class LogfebeDecoder {
    * call; `violation` tells the caller at once (the connection forwards them, then closes).
    */
   push(chunk: Buffer): LogfebeMessage[] {
+    const out = this.wire(chunk);
+    for (let i = 0; i < out.length; i++) {
+      const message = out[i] as LogfebeMessage;
+      if (message.type === 'L') out[i] = plainRecord(message);
+    }
+    return out;
+  }
+
+  /**
+   * push(), with each record a WireRecord: its text fields left where they lie in `chunk` (which
+   * it then holds), its strings made only when its `record` is read. What the source runs.
+   */
+  wire(chunk: Buffer): LogfebeMessage[] {
     if (this.failure !== undefined) throw this.failure;
     const out: LogfebeMessage[] = [];
     this.out = out;
@@ -127,39 +152,46 @@ export class LogfebeDecoder {
     return { type: 'I', identity };
   }
 
-  private readRecord(buf: Buffer, start: number, end: number): RecordMessage {
+  private readRecord(buf: Buffer, start: number, end: number): WireRecord {
     const c = this.cursor;
     c.reset(buf, start, end, 'L');
-    // Property initialisers run in source order, which is the wire order; one literal keeps a
-    // single object shape for every record.
-    const record: LogRecord = {
-      LogTime: c.cstring('LogTime'),
-      UserName: c.nullableCString('UserName'),
-      DatabaseName: c.nullableCString('DatabaseName'),
-      Pid: c.int32('Pid'),
-      ClientAddr: c.nullableCString('ClientAddr'),
-      SessionId: c.cstring('SessionId'),
-      SeqNum: c.int64('SeqNum'),
-      PsDisplay: c.nullableCString('PsDisplay'),
-      SessionStart: c.cstring('SessionStart'),
-      Vxid: c.nullableCString('Vxid'),
-      Txid: c.uint64('Txid'),
-      ELevel: c.int32('ELevel'),
-      SQLState: c.nullableCString('SQLState'),
-      ErrMessage: c.nullableCString('ErrMessage'),
-      ErrDetail: c.nullableCString('ErrDetail'),
-      ErrHint: c.nullableCString('ErrHint'),
-      InternalQuery: c.nullableCString('InternalQuery'),
-      InternalQueryPos: c.int32('InternalQueryPos'),
-      ErrContext: c.nullableCString('ErrContext'),
-      UserQuery: c.nullableCString('UserQuery'),
-      UserQueryPos: c.int32('UserQueryPos'),
-      FileErrPos: c.nullableCString('FileErrPos'),
-      ApplicationName: c.nullableCString('ApplicationName'),
-    };
+    let spans = this.spans;
+    let base = this.nextSlot;
+    if (base + SPAN_SLOTS > spans.length) {
+      // A new array, not a bigger copy: the records already out keep the one they point into.
+      spans = new Int32Array(SPAN_SLOTS * SPANS_PER_ARRAY);
+      this.spans = spans;
+      base = 0;
+    }
+    // In wire order, which is the order of the field indices.
+    c.span('LogTime', LOG_TIME, false, spans, base);
+    c.span('UserName', USER_NAME, true, spans, base);
+    c.span('DatabaseName', DATABASE_NAME, true, spans, base);
+    const pid = c.int32('Pid');
+    c.span('ClientAddr', CLIENT_ADDR, true, spans, base);
+    c.span('SessionId', SESSION_ID, false, spans, base);
+    const seqNum = c.int64('SeqNum');
+    c.span('PsDisplay', PS_DISPLAY, true, spans, base);
+    c.span('SessionStart', SESSION_START, false, spans, base);
+    c.span('Vxid', VXID, true, spans, base);
+    const txid = c.uint64('Txid');
+    const elevel = c.int32('ELevel');
+    c.span('SQLState', SQL_STATE, true, spans, base);
+    c.span('ErrMessage', ERR_MESSAGE, true, spans, base);
+    c.span('ErrDetail', ERR_DETAIL, true, spans, base);
+    c.span('ErrHint', ERR_HINT, true, spans, base);
+    c.span('InternalQuery', INTERNAL_QUERY, true, spans, base);
+    const internalQueryPos = c.int32('InternalQueryPos');
+    c.span('ErrContext', ERR_CONTEXT, true, spans, base);
+    c.span('UserQuery', USER_QUERY, true, spans, base);
+    const userQueryPos = c.int32('UserQueryPos');
+    c.span('FileErrPos', FILE_ERR_POS, true, spans, base);
+    c.span('ApplicationName', APPLICATION_NAME, true, spans, base);
     if (c.remaining !== 0) {
       throw new ProtocolError('LOGFEBE_TRAILING_BYTES', `${plural(c.remaining, 'byte')} left over after the L record`);
     }
-    return { type: 'L', record, severity: severityOf(record.ELevel, this.major), ascii: c.allAscii };
+    this.nextSlot = base + SPAN_SLOTS;
+    const severity = severityOf(elevel, this.major);
+    return new WireRecord(buf, spans, base, c.newlines, c.nonAscii, pid, seqNum, txid, elevel, internalQueryPos, userQueryPos, severity, c.allAscii);
   }
 }

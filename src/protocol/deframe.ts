@@ -25,7 +25,11 @@ export interface Frame {
   readonly payload: Buffer;
 }
 
-/** A complete frame: its payload is `buf[start, end)`, valid only during the call. */
+/**
+ * A complete frame: its payload is `buf[start, end)`. The reader never writes into `buf` again
+ * (a chunk is the caller's, a frame assembled across chunks gets a buffer of its own), so the
+ * payload may be kept; only an empty payload lies in the reader's header scratch.
+ */
 export type FrameHandler = (type: number, buf: Buffer, start: number, end: number) => void;
 
 /** Lets the owner refuse a frame by type as soon as its header arrives (message order). */

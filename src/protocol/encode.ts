@@ -13,9 +13,11 @@ function frame(type: 'V' | 'I' | 'L', payload: Buffer): Buffer {
   return out;
 }
 
-const cstring = (s: string): Buffer => Buffer.concat([Buffer.from(s, 'utf8'), Buffer.of(0)]);
-const nullable = (s: string | null): Buffer =>
-  s === null ? Buffer.from('N\0', 'latin1') : Buffer.concat([Buffer.from('P', 'latin1'), cstring(s)]);
+type TextEncoding = 'utf8' | 'latin1';
+
+const cstringIn = (s: string, encoding: TextEncoding = 'utf8'): Buffer => Buffer.concat([Buffer.from(s, encoding), Buffer.of(0)]);
+const nullableIn = (s: string | null, encoding: TextEncoding = 'utf8'): Buffer =>
+  s === null ? Buffer.from('N\0', 'latin1') : Buffer.concat([Buffer.from('P', 'latin1'), cstringIn(s, encoding)]);
 const int32 = (n: number): Buffer => {
   const b = Buffer.allocUnsafe(4);
   b.writeInt32BE(n);
@@ -34,7 +36,7 @@ const uint64 = (n: number): Buffer => {
 
 /** `V` with the given full version string, e.g. `PG-15.20/logfebe-1`. */
 export function encodeVersion(version: string): Buffer {
-  return frame('V', cstring(version));
+  return frame('V', cstringIn(version));
 }
 
 /**
@@ -54,11 +56,25 @@ export function encodeIdentity(identity: string, opts: { padding?: IdentityPaddi
   const padding = opts.padding ?? 'garbage';
   const tail =
     padding === 'garbage' ? Buffer.from(IDENTITY_GARBAGE) : padding === 'nul' ? Buffer.alloc(3) : padding === 'none' ? Buffer.alloc(0) : padding;
-  return frame('I', Buffer.concat([cstring(identity), tail]));
+  return frame('I', Buffer.concat([cstringIn(identity), tail]));
 }
 
 /** `L` with every field in protocol order. */
 export function encodeRecord(r: LogRecord): Buffer {
+  return encodeRecordIn(r, 'utf8');
+}
+
+/**
+ * encodeRecord, each character of the text written as the one byte of its code (below 256), so
+ * a test can send text that is not UTF-8, as a server may.
+ */
+export function encodeLatin1Record(r: LogRecord): Buffer {
+  return encodeRecordIn(r, 'latin1');
+}
+
+function encodeRecordIn(r: LogRecord, encoding: TextEncoding): Buffer {
+  const cstring = (s: string): Buffer => cstringIn(s, encoding);
+  const nullable = (s: string | null): Buffer => nullableIn(s, encoding);
   return frame(
     'L',
     Buffer.concat([

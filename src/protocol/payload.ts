@@ -1,15 +1,14 @@
-// Reads the typed fields of one payload in place, integers where they lie and strings with as few
-// native calls as possible: the payload is decoded once as latin1 (one byte, one char, so byte
-// offsets are string offsets) and an all-ASCII field, the common case, is a substring of that;
-// only a field with a byte >= 0x80 is decoded again, as UTF-8. Per-field toString() calls were
-// the largest cost of a record. (V8 may keep a long substring as a view on that text, so a record
-// can keep its own payload's text alive; never the chunk, nor other records.)
+// Reads the typed fields of one payload in place: integers where they lie, and text fields as
+// where they lie (a record's, into the spans of a WireRecord, so no string is made; the V and I
+// messages' as strings, once per connection). The byte scan that finds a field's NUL also notes
+// whether the field is ASCII and whether it holds a newline, which the formatter needs to know.
 // Every read is bounds-checked against the end of the message, not of the buffer, because a
 // frame is often a window on a larger chunk.
 import { ProtocolError, hexByte } from './errors';
 import type { FrameType } from './deframe';
 
 const NUL = 0x00;
+const LF = 0x0a;
 const PRESENT = 0x50; // 'P'
 const ABSENT = 0x4e; // 'N'
 const TWO_TO_32 = 0x1_0000_0000;
@@ -20,9 +19,9 @@ export class PayloadCursor {
   private pos = 0;
   private end = 0;
   private message: FrameType = 'L';
-  private text = ''; // the payload as latin1
-  private textStart = 0; // buffer offset of text[0]
   private high = 0; // OR of every CString byte read since reset: below 0x80 means all were ASCII
+  private lines = 0; // bit i set when text field i (span's `index`) held a newline, since reset
+  private wide = 0; // bit i set when text field i held a byte from 0x80 on, since reset
 
   /** Point at `buf[start, end)`, the payload of a `message` frame. */
   reset(buf: Buffer, start: number, end: number, message: FrameType): void {
@@ -30,9 +29,9 @@ export class PayloadCursor {
     this.pos = start;
     this.end = end;
     this.message = message;
-    this.text = buf.toString('latin1', start, end);
-    this.textStart = start;
     this.high = 0;
+    this.lines = 0;
+    this.wide = 0;
   }
 
   /** Every CString read since reset was ASCII (so each of its characters is one UTF-8 byte). */
@@ -40,10 +39,19 @@ export class PayloadCursor {
     return this.high < 0x80;
   }
 
-  /** Drop the buffer and text, so a consumed chunk is not kept alive by the cursor. */
+  /** Text fields read by span() since reset that hold a newline, one bit per field index. */
+  get newlines(): number {
+    return this.lines;
+  }
+
+  /** Text fields read by span() since reset that are not ASCII, one bit per field index. */
+  get nonAscii(): number {
+    return this.wide;
+  }
+
+  /** Drop the buffer, so a consumed chunk is not kept alive by the cursor. */
   release(): void {
     this.buf = NOTHING;
-    this.text = '';
   }
 
   get offset(): number {
@@ -54,32 +62,57 @@ export class PayloadCursor {
     return this.end - this.pos;
   }
 
+  /** A CString as a string (V and I): invalid UTF-8 becomes U+FFFD rather than an error. */
   cstring(field: string): string {
+    const start = this.pos;
+    return this.buf.toString('utf8', start, this.nulAt(field, 0) - 1);
+  }
+
+  /**
+   * Text field `index` of a record (a CString, or a `*CString` when `nullable`): its [start, end)
+   * in the buffer go to the record's spans from `base`, at 2 × index, start -1 when it is null.
+   */
+  span(field: string, index: number, nullable: boolean, spans: Int32Array, base: number): void {
+    const slot = base + 2 * index;
+    if (nullable && !this.present(field)) {
+      spans[slot] = -1;
+      spans[slot + 1] = -1;
+      return;
+    }
+    const start = this.pos;
+    spans[slot] = start;
+    spans[slot + 1] = this.nulAt(field, index) - 1;
+  }
+
+  /** Finds the NUL ending the CString at pos, moves past it, returns where it moved to. */
+  private nulAt(field: string, index: number): number {
     const { buf, pos, end } = this;
     let nul = pos;
     let high = 0; // OR of the field's bytes: below 0x80 means ASCII, where latin1 and UTF-8 agree
+    let newline = false;
     while (nul < end) {
-      const byte = buf[nul];
+      const byte = buf[nul] as number;
       if (byte === NUL) break;
       high |= byte;
+      if (byte === LF) newline = true;
       nul++;
     }
     if (nul === end) throw this.pastTheEnd(field);
     this.pos = nul + 1;
     this.high |= high;
-    if (high < 0x80) return this.text.slice(pos - this.textStart, nul - this.textStart);
-    // Invalid UTF-8 becomes U+FFFD rather than an error: a mangled byte must not cost the record.
-    return buf.toString('utf8', pos, nul);
+    if (newline) this.lines |= 1 << index;
+    if (high >= 0x80) this.wide |= 1 << index;
+    return nul + 1;
   }
 
-  /** `*CString`: `P` and a CString, or `N` and an empty CString. */
-  nullableCString(field: string): string | null {
+  /** Reads a `*CString`'s flag: true when a CString follows, false for `N` (and its empty CString). */
+  private present(field: string): boolean {
     const { buf, pos, end } = this;
     if (pos >= end) throw this.pastTheEnd(field);
     const flag = buf[pos];
     if (flag === PRESENT) {
       this.pos = pos + 1;
-      return this.cstring(field);
+      return true;
     }
     if (flag === ABSENT) {
       if (pos + 1 >= end) throw this.pastTheEnd(field);
@@ -91,11 +124,11 @@ export class PayloadCursor {
         );
       }
       this.pos = pos + 2;
-      return null;
+      return false;
     }
     throw new ProtocolError(
       'LOGFEBE_BAD_NULL_FLAG',
-      `${this.message} field ${field}: null flag ${hexByte(flag)} is neither 'P' nor 'N'`,
+      `${this.message} field ${field}: null flag ${hexByte(flag as number)} is neither 'P' nor 'N'`,
     );
   }
 

@@ -134,7 +134,7 @@ export function readConnection(
       if (draining) lastReadAt = receivedAt;
       let messages;
       try {
-        messages = decoder.push(chunk);
+        messages = decoder.wire(chunk); // records as their bytes: the sink formats them without a string
       } catch (error) {
         protocolError(error);
         return false;

@@ -2,6 +2,7 @@
 // with the serve they arrived on. A read under load carries dozens of records; handing them on
 // as one emission costs one pass through the pipeline per read rather than per record.
 import type { RecordMessage } from '../protocol/messages';
+import { plainRecord } from '../protocol/wireRecord';
 import type { Serve } from '../servedb/serve';
 
 /** One record and the serve it arrived on (the collector's record$ shows records this way). */
@@ -25,8 +26,11 @@ export type SourcedInput = SourcedChunk | SourcedRecord;
 export const chunkOf = (input: SourcedInput): SourcedChunk =>
   'records' in input ? input : { serve: input.serve, records: [input.message], receivedAt: input.receivedAt };
 
-/** Each record of `chunk` on its own, for whoever wants them one at a time. */
+/**
+ * Each record of `chunk` on its own, for whoever wants them one at a time: with its strings, made
+ * here (the sink never needs them), and holding none of the bytes of the read it came in.
+ */
 export function eachRecord(chunk: SourcedChunk, each: (record: SourcedRecord) => void): void {
   const { serve, records, receivedAt } = chunk;
-  for (const message of records) each({ serve, message, receivedAt });
+  for (const message of records) each({ serve, message: plainRecord(message), receivedAt });
 }
