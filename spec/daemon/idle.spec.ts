@@ -5,9 +5,13 @@
 // RSS figures are the bench's (`npm run bench:idle`), not a test's.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { RELAUNCH_ENV, lastResortGcAvailable, leanFlags } from '../../src/daemon/v8Tuning';
+import type { CollectorEvent } from '../../src/collector';
+import { whenStartUpQuiet } from '../../src/daemon/main';
+import { Subject } from '../../src/rx';
 import { runEmulator } from '../../src/tools/logfebeEmulator';
 import { useDaemonBed } from '../support/daemonBed';
-import { DaemonProcess } from '../support/daemonProcess';
+import { BIN, DaemonProcess } from '../support/daemonProcess';
 import { waitUntil } from '../support/waitUntil';
 
 const TOKEN = 't.1d1e0000-0000-4000-8000-000000000001';
@@ -19,8 +23,12 @@ process.on('SIGUSR2', () => {
   asked += 1;
   const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
   process.stdout.write('MODULES ' + asked + ' ' + JSON.stringify(builtins) + '\\n');
+  process.stdout.write('NODE ' + asked + ' ' + JSON.stringify({ pid: process.pid, execArgv: process.execArgv, marked: ${JSON.stringify(RELAUNCH_ENV)} in process.env }) + '\\n');
 });
 `;
+
+/** Runs where node can replace its own process (Node 22.15, 23.11 and later). */
+const canRelaunch = typeof (process as NodeJS.Process & { readonly execve?: unknown }).execve === 'function';
 
 describe('the daemon, idle since start-up', () => {
   const bed = useDaemonBed('plc-idle');
@@ -39,6 +47,40 @@ describe('the daemon, idle since start-up', () => {
     const line = d.stdout.find((l) => l.startsWith(prefix)) as string;
     return JSON.parse(line.slice(prefix.length)) as string[];
   };
+
+  /** What node the daemon runs in by now (the `n`th time it is asked). */
+  const nodeNow = (d: DaemonProcess, n: number): { pid: number; execArgv: string[]; marked: boolean } => {
+    const line = d.stdout.find((l) => l.startsWith(`NODE ${n} `)) as string;
+    return JSON.parse(line.slice(`NODE ${n} `.length)) as { pid: number; execArgv: string[]; marked: boolean };
+  };
+
+  it("runs lean from node's own command line where node can relaunch itself: same pid, the operator's node flags after ours, the mark gone", async () => {
+    const reporter = join(bed.dir, 'report-modules.js');
+    writeFileSync(reporter, REPORTER);
+    bed.writeServes([{ i: 'idle', t: TOKEN, p: join(bed.dir, 'idle.sock'), name: 'IDLE' }]);
+    // --stack-size=900: a node flag of the operator's, which the relaunch keeps.
+    const d = new DaemonProcess([], { SERVE_DB_DIR: bed.dir, LOGPLEX_URL: bed.standIn.url, NODE_OPTIONS: `--require ${reporter}` }, {
+      shell: `exec "${process.execPath}" --stack-size=900 "${BIN}" --stats-interval 0`,
+    });
+    daemon = d;
+    await d.waitFor('listening');
+    await builtinsNow(d, 1);
+    const node = nodeNow(d, 1);
+    expect(node.pid).toBe(d.child.pid);
+    expect(node.marked).toBe(false);
+    expect(node.execArgv).toEqual(canRelaunch ? [...leanFlags(), '--stack-size=900'] : ['--stack-size=900']);
+  });
+
+  (lastResortGcAvailable() ? it : it.skip)("gives start-up's garbage back once start-up is quiet, no backend having connected", async () => {
+    // --trace-gc names each collection and its reason: `testing` is a gc() asked for by a script.
+    bed.writeServes([{ i: 'idle', t: TOKEN, p: join(bed.dir, 'idle.sock'), name: 'IDLE' }]);
+    const d = new DaemonProcess([], { SERVE_DB_DIR: bed.dir, LOGPLEX_URL: bed.standIn.url }, {
+      shell: `exec "${process.execPath}" --trace-gc "${BIN}" --stats-interval 0`,
+    });
+    daemon = d;
+    await d.waitFor('listening');
+    await waitUntil(() => d.stdout.some((l) => /Mark-Compact \(reduce\).*testing/.test(l)), 20_000, 'a memory-reducing full GC');
+  });
 
   it('has loaded neither zlib, perf_hooks nor crypto; the first connection brings the GC observer (perf_hooks), still no zlib or crypto before a post', async () => {
     const reporter = join(bed.dir, 'report-modules.js');
@@ -68,5 +110,36 @@ describe('the daemon, idle since start-up', () => {
     expect(connected).toContain('perf_hooks');
     expect(connected).not.toContain('zlib');
     expect(connected).not.toContain('crypto');
+  });
+});
+
+describe('whenStartUpQuiet', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+  const event = (kind: string): CollectorEvent => ({ kind, level: 'info' }) as CollectorEvent;
+
+  it('calls back once the collector has said nothing for the quiet time, each event restarting it', () => {
+    const event$ = new Subject<CollectorEvent>();
+    const quiet = jest.fn();
+    whenStartUpQuiet({ event$ }, 1000, quiet);
+    jest.advanceTimersByTime(900);
+    event$.next(event('listening'));
+    jest.advanceTimersByTime(900);
+    expect(quiet).not.toHaveBeenCalled();
+    jest.advanceTimersByTime(100);
+    expect(quiet).toHaveBeenCalledTimes(1);
+    expect(event$.observed).toBe(false);
+  });
+
+  it('never calls back once a backend has connected, nor once the collector is stopping', () => {
+    for (const kind of ['connect', 'stopping']) {
+      const event$ = new Subject<CollectorEvent>();
+      const quiet = jest.fn();
+      whenStartUpQuiet({ event$ }, 1000, quiet);
+      event$.next(event(kind));
+      jest.advanceTimersByTime(5000);
+      expect(quiet).not.toHaveBeenCalled();
+      expect(event$.observed).toBe(false);
+    }
   });
 });

@@ -7,7 +7,7 @@ import { DEFAULT_COLLECTOR_OPTIONS, type CollectorOptions } from '../options';
 import { ConfigError, DEFAULT_STATS_INTERVAL_MS, EXIT, USAGE, parseConfig, type DaemonConfig } from './config';
 import type { DaemonEvent } from './events';
 import { createLogger } from './log';
-import { EXIT_GRACE_MS } from './options';
+import { EXIT_GRACE_MS, START_UP_QUIET_MS } from './options';
 import { packageVersion } from '../packageVersion';
 import { SpoolOpenError } from '../spool/errors';
 
@@ -78,6 +78,9 @@ export interface MainExtras {
   // Called at the first backend's connection once the daemon has started: the entry point tunes
   // V8 for load from here on (v8Tuning.ts): JIT tiers on, young generation free to grow to its cap.
   readonly started?: () => void;
+  // Called once the daemon has started and the collector has said nothing for START_UP_QUIET_MS,
+  // if no backend has connected by then: the entry point gives back start-up's garbage.
+  readonly startUpQuiet?: () => void;
 }
 
 export async function main(argv: readonly string[], extras: MainExtras = {}): Promise<void> {
@@ -113,6 +116,7 @@ export async function main(argv: readonly string[], extras: MainExtras = {}): Pr
   }
   const { collector, finished } = await startDaemon(config, config.serveDbDir);
   if (extras.started !== undefined) onFirstConnection(collector, extras.started);
+  if (extras.startUpQuiet !== undefined) whenStartUpQuiet(collector, START_UP_QUIET_MS, extras.startUpQuiet);
   const { abandoned } = await finished;
   if (abandoned) dieBySigterm();
   // Exit now rather than when nothing is left to do: a stderr nobody reads would hold our last
@@ -132,6 +136,24 @@ function onFirstConnection(collector: Collector, settled: () => void): void {
       take(1),
     )
     .subscribe(() => settled());
+}
+
+/**
+ * Calls `quiet` once the collector has said nothing for `quietMs`, unless a backend connects (or
+ * the collector stops) first: a connection brings load, and the GC that `quiet` makes would then
+ * be in its way. The timer holds no process open.
+ */
+export function whenStartUpQuiet(collector: Pick<Collector, 'event$'>, quietMs: number, quiet: () => void): void {
+  const timer = setTimeout(() => {
+    events.unsubscribe();
+    quiet();
+  }, quietMs).unref();
+  const events = collector.event$.subscribe((e) => {
+    if (e.kind === 'connect' || e.kind === 'stopping') {
+      clearTimeout(timer);
+      events.unsubscribe();
+    } else timer.refresh();
+  });
 }
 
 export interface RunningDaemon {
