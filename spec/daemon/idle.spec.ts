@@ -1,6 +1,6 @@
-// What an idle daemon holds (docs/benchmarks.md, *Idle*): node modules that only records need
-// (zlib, crypto) are loaded by the first records, not at start-up, and the tuning for load
-// (v8Tuning.ts) begins at the first backend's connection. Observed from outside: a module
+// What an idle daemon holds (docs/benchmarks.md, *Idle*): modules that only records need (zlib,
+// crypto, undici) are not loaded at start-up, and the tuning for load (v8Tuning.ts) and the post
+// path's warm-up (undici, crypto) begin at the first backend's connection. Observed from outside: a module
 // preloaded through NODE_OPTIONS prints node's list of loaded built-in modules when sent SIGUSR2;
 // RSS figures are the bench's (`npm run bench:idle`), not a test's.
 import { writeFileSync } from 'node:fs';
@@ -24,6 +24,7 @@ process.on('SIGUSR2', () => {
   const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
   process.stdout.write('MODULES ' + asked + ' ' + JSON.stringify(builtins) + '\\n');
   process.stdout.write('NODE ' + asked + ' ' + JSON.stringify({ pid: process.pid, execArgv: process.execArgv, marked: ${JSON.stringify(RELAUNCH_ENV)} in process.env }) + '\\n');
+  process.stdout.write('UNDICI ' + asked + ' ' + String(Object.keys(require.cache).some((f) => f.includes('/node_modules/undici/'))) + '\\n');
 });
 `;
 
@@ -82,7 +83,7 @@ describe('the daemon, idle since start-up', () => {
     await waitUntil(() => d.stdout.some((l) => /Mark-Compact \(reduce\).*testing/.test(l)), 20_000, 'a memory-reducing full GC');
   });
 
-  it('has loaded neither zlib, perf_hooks nor crypto; the first connection brings the GC observer (perf_hooks), still no zlib or crypto before a post', async () => {
+  it('has loaded neither zlib, perf_hooks, crypto nor undici; the first connection brings the GC observer (perf_hooks) and warms the post path (undici, crypto), still no zlib', async () => {
     const reporter = join(bed.dir, 'report-modules.js');
     writeFileSync(reporter, REPORTER);
     const socketPath = join(bed.dir, 'idle.sock');
@@ -101,15 +102,19 @@ describe('the daemon, idle since start-up', () => {
     expect(idle).not.toContain('zlib');
     expect(idle).not.toContain('perf_hooks');
     expect(idle).not.toContain('crypto');
+    expect(d.stdout).toContain('UNDICI 1 false');
 
     // One backend, one record; the flush interval holds it in its batch, so nothing is posted yet.
     await runEmulator({ socketPath, identity: 'idle', recordsPerConnection: 1 });
     await d.waitFor('connect');
     await waitUntil(() => d.lines.some((l) => l.includes('event=disconnect')), 10_000, 'the backend to be gone');
+    // The post path warmed by the connection, before any post: undici and node:crypto loaded.
     const connected = await builtinsNow(d, 2);
     expect(connected).toContain('perf_hooks');
+    expect(connected).toContain('crypto');
     expect(connected).not.toContain('zlib');
-    expect(connected).not.toContain('crypto');
+    expect(d.stdout).toContain('UNDICI 2 true');
+    expect(bed.received).toEqual([]);
   });
 });
 
