@@ -76,11 +76,14 @@ export interface DaemonTuning {
  * which runs bin/ again from its first line.
  */
 export function tuneV8ForDaemon(execArgv: readonly string[] = process.execArgv, env: NodeJS.ProcessEnv = process.env): DaemonTuning {
-  const ours = takeRelaunchMark(env);
-  const operatorArgs = execArgv.slice(ours); // the relaunch put ours first
+  const marked = takeRelaunchMark(env);
+  // The relaunch put ours first; a mark without them (set by hand) counts for nothing.
+  const flags = leanFlags();
+  const ours = marked === flags.length && flags.every((flag, i) => execArgv[i] === flag) ? marked : 0;
+  const operatorArgs = execArgv.slice(ours);
   const nodeOptions = env.NODE_OPTIONS;
   const lean = !jitTiersByOperator(operatorArgs, nodeOptions);
-  if (lean && ours === 0) relaunchWith(leanFlags());
+  if (lean && ours === 0) relaunchWith(flags);
   if (!wasmTieringByOperator(operatorArgs, nodeOptions)) keepWasmOnBaseline();
   const young = sizedByOperator(operatorArgs, nodeOptions) ? undefined : capYoungGeneration(DEFAULT_SEMI_SPACE_CAP_BYTES, true);
   const resumeJit = lean ? leanStartUp(defaultJitTiers(), ours > 0) : undefined;
@@ -98,8 +101,11 @@ export function tuneV8ForDaemon(execArgv: readonly string[] = process.execArgv, 
   };
 }
 
-/** Holds, for the relaunched process, how many node arguments the relaunch put before the operator's. */
-export const RELAUNCH_ENV = 'PG_LOGPLEXCOLLECTOR_LEAN_ARGS';
+/**
+ * Holds, for the relaunched process, how many node arguments the relaunch put before the
+ * operator's. Outside the PG_LOGPLEXCOLLECTOR_ names (flags.ts): it is no setting of the operator's.
+ */
+export const RELAUNCH_ENV = '_PG_LOGPLEXCOLLECTOR_RELAUNCH_ARGS';
 
 /** The count of node arguments a relaunch put first (0 when this process was not relaunched); the mark is removed. */
 export function takeRelaunchMark(env: NodeJS.ProcessEnv): number {
