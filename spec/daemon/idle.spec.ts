@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { RELAUNCH_ENV, lastResortGcAvailable, leanFlags } from '../../src/daemon/v8Tuning';
 import type { CollectorEvent } from '../../src/collector';
 import { whenStartUpQuiet } from '../../src/daemon/main';
-import { Subject } from '../../src/rx';
+import { ReplaySubject, Subject } from '../../src/rx';
 import { runEmulator } from '../../src/tools/logfebeEmulator';
 import { useDaemonBed } from '../support/daemonBed';
 import { BIN, DaemonProcess } from '../support/daemonProcess';
@@ -133,6 +133,16 @@ describe('whenStartUpQuiet', () => {
     expect(quiet).not.toHaveBeenCalled();
     jest.advanceTimersByTime(100);
     expect(quiet).toHaveBeenCalledTimes(1);
+    expect(event$.observed).toBe(false);
+  });
+
+  it('never calls back when a backend connected before it subscribed (an event$ that replays)', () => {
+    const event$ = new ReplaySubject<CollectorEvent>();
+    event$.next(event('connect'));
+    const quiet = jest.fn();
+    whenStartUpQuiet({ event$ }, 1000, quiet);
+    jest.advanceTimersByTime(5000);
+    expect(quiet).not.toHaveBeenCalled();
     expect(event$.observed).toBe(false);
   });
 

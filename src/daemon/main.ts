@@ -1,7 +1,7 @@
 // The `pg-logplexcollector` command: configuration → createCollector → our log on stderr,
 // signals, and the periodic stats line. Everything that can be wrong with the configuration is
 // found before anything listens, and is reported as one line with a non-zero exit.
-import { filter, interval, take } from '../rx';
+import { Subscription, filter, interval, take } from '../rx';
 import { createCollector, type Collector, type CollectorEvent } from '../collector';
 import { DEFAULT_COLLECTOR_OPTIONS, type CollectorOptions } from '../options';
 import { ConfigError, DEFAULT_STATS_INTERVAL_MS, EXIT, USAGE, parseConfig, type DaemonConfig } from './config';
@@ -144,16 +144,20 @@ function onFirstConnection(collector: Collector, settled: () => void): void {
  * be in its way. The timer holds no process open.
  */
 export function whenStartUpQuiet(collector: Pick<Collector, 'event$'>, quietMs: number, quiet: () => void): void {
+  // Made first, so that an event delivered while subscribing (a replay) finds it to close.
+  const watching = new Subscription();
   const timer = setTimeout(() => {
-    events.unsubscribe();
+    watching.unsubscribe();
     quiet();
   }, quietMs).unref();
-  const events = collector.event$.subscribe((e) => {
-    if (e.kind === 'connect' || e.kind === 'stopping') {
-      clearTimeout(timer);
-      events.unsubscribe();
-    } else timer.refresh();
-  });
+  watching.add(
+    collector.event$.subscribe((e) => {
+      if (e.kind === 'connect' || e.kind === 'stopping') {
+        clearTimeout(timer);
+        watching.unsubscribe();
+      } else timer.refresh();
+    }),
+  );
 }
 
 export interface RunningDaemon {
