@@ -44,7 +44,8 @@ describe('the daemon, idle since start-up', () => {
   const builtinsNow = async (d: DaemonProcess, n: number): Promise<string[]> => {
     const prefix = `MODULES ${n} `;
     d.kill('SIGUSR2');
-    await waitUntil(() => d.stdout.some((l) => l.startsWith(prefix)), 10_000, `the daemon's module list #${n}`);
+    // UNDICI is the reporter's last line: once it is here, so are the others.
+    await waitUntil(() => d.stdout.some((l) => l.startsWith(`UNDICI ${n} `)), 10_000, `the daemon's module list #${n}`);
     const line = d.stdout.find((l) => l.startsWith(prefix)) as string;
     return JSON.parse(line.slice(prefix.length)) as string[];
   };
