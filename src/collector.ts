@@ -16,6 +16,7 @@ import { resolveServeDbOptions } from './servedb/options';
 import type { ServeSet } from './servedb/serve';
 import { logplexSink, resolveSinkOptions, sinkFormatter, type SinkEvent, type SinkStats } from './sink';
 import { zeroCounters } from './sink/stats';
+import { warmPostPath } from './sink/post';
 import { eachRecord, socketSource, type SourceEvent, type SourcedRecord } from './source';
 import { resolveSourceOptions } from './source/options';
 import type { SpoolEvent } from './spool/events';
@@ -148,9 +149,14 @@ export function createCollector(options: CollectorOptions): Collector {
 
   const firstSet = new FirstServeSet();
   let connections = 0;
+  let warmed = false;
   const onSourceEvent = (event: SourceEvent): void => {
     firstSet.sourceEvent(event);
     if (event.kind === 'connect') connections += 1;
+    if (event.kind === 'connect' && !warmed) {
+      warmed = true;
+      clock.schedule(warmPostPath); // after the connection's first read, not in its way
+    }
     const ended = event.kind === 'disconnect' || event.kind === 'identity_mismatch' || event.kind === 'protocol_error';
     if (ended && event.identified) connections -= 1; // only those that had logged `connect`
     emit(event);

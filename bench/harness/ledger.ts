@@ -172,11 +172,11 @@ export class MarkerLedger {
     return n;
   }
 
-  /** Latency of the records sent at or after `fromMs` (nowMs()): live lines once a backlog is gone. */
-  latencySentFrom(fromMs: number): LatencySummary {
+  /** Latency of the records sent at or after `fromMs` and before `toMs` (nowMs()): live lines once a backlog is gone. */
+  latencySentFrom(fromMs: number, toMs: number = Number.POSITIVE_INFINITY): LatencySummary {
     const latencies: number[] = [];
     this.#each((_b, _s, sentAt, seen, receivedAt) => {
-      if (sentAt >= fromMs && seen) latencies.push(receivedAt - sentAt);
+      if (sentAt >= fromMs && sentAt < toMs && seen) latencies.push(receivedAt - sentAt);
     });
     return latencySummary(latencies);
   }

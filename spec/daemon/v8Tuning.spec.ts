@@ -2,7 +2,7 @@
 // per process, and the young generation only shows what it did under an allocating load.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { defaultJitTiers, jitTiersByOperator, sizedByOperator, wasmTieringByOperator } from '../../src/daemon/v8Tuning';
+import { RELAUNCH_ENV, defaultJitTiers, jitTiersByOperator, lastResortGcAvailable, leanFlags, sizedByOperator, takeRelaunchMark, wasmTieringByOperator } from '../../src/daemon/v8Tuning';
 
 const TUNING = resolve(__dirname, '../../dist/daemon/v8Tuning.js'); // built by `npm test` before jest
 
@@ -55,11 +55,16 @@ describe('V8 tuning for the daemon', () => {
     expect(run(`require('node:v8').setFlagsFromString('--no-wasm-tier-up-typo');`)).toMatch(/unrecognized flag/); // the check can fail
   });
 
-  it('runs lean until told: nothing is optimized meanwhile, and V8 optimizes again from then on', () => {
-    // --trace-opt names each function V8 optimizes (TurboFan or Maglev). hotWhileLean is only ever
-    // called while lean, hotAfter only after; each is hot enough to be optimized many times over.
+  /**
+   * The functions V8 optimized in a child that runs lean (begun by `lean`, a script expression
+   * returning the resume function, under `nodeArgs`) and is then told to stop. --trace-opt names
+   * each function V8 optimizes (TurboFan or Maglev). hotWhileLean is only ever called while lean,
+   * hotAfter only after; each is hot enough to be optimized many times over.
+   */
+  const optimizedAroundLean = (nodeArgs: readonly string[], lean: string): { whileLean: string[]; after: string[] } => {
     const script = `
-      const resume = require(${JSON.stringify(TUNING)}).leanStartUp();
+      const tuning = require(${JSON.stringify(TUNING)});
+      const resume = ${lean};
       function hotWhileLean(n) { let s = 0; for (let i = 0; i < n; i++) s += i % 7; return s; }
       function hotAfter(n) { let s = 0; for (let i = 0; i < n; i++) s += i % 7; return s; }
       let sum = 0;
@@ -68,11 +73,39 @@ describe('V8 tuning for the daemon', () => {
       for (let i = 0; i < 20000; i++) sum += hotAfter(1000);
       setTimeout(() => process.stderr.write(String(sum > 0)), 100); // a turn of the loop: compiled code installed
     `;
-    const run = spawnSync(process.execPath, ['--trace-opt', '-e', script], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [...nodeArgs, '--trace-opt', '-e', script], { encoding: 'utf8' });
     expect(run.stderr).toBe('true');
     const optimized = run.stdout.split('\n').filter((l) => /completed (optimizing|compiling)/.test(l));
-    expect(optimized.filter((l) => l.includes('hotWhileLean'))).toEqual([]);
-    expect(optimized.filter((l) => l.includes('hotAfter'))).not.toEqual([]);
+    return { whileLean: optimized.filter((l) => l.includes('hotWhileLean')), after: optimized.filter((l) => l.includes('hotAfter')) };
+  };
+
+  it('runs lean until told: nothing is optimized meanwhile, and V8 optimizes again from then on', () => {
+    const { whileLean, after } = optimizedAroundLean([], 'tuning.leanStartUp()');
+    expect(whileLean).toEqual([]);
+    expect(after).not.toEqual([]);
+  });
+
+  it("ends a lean start-up that node's command line began (a relaunch): V8 optimizes again once told", () => {
+    const { whileLean, after } = optimizedAroundLean(leanFlags(), 'tuning.leanStartUp(tuning.defaultJitTiers(), true)');
+    expect(whileLean).toEqual([]);
+    expect(after).not.toEqual([]);
+  });
+
+  it('reads and removes the mark of a relaunch; asks for the last-resort GC only where V8 takes its options', () => {
+    const env: NodeJS.ProcessEnv = { [RELAUNCH_ENV]: '4', KEEP: 'x' };
+    expect(takeRelaunchMark(env)).toBe(4);
+    expect(env).toEqual({ KEEP: 'x' });
+    expect(takeRelaunchMark(env)).toBe(0);
+    expect(takeRelaunchMark({ [RELAUNCH_ENV]: 'junk' })).toBe(0);
+    expect(leanFlags(['turbofan', 'sparkplug'])).toEqual(['--no-turbofan', '--no-sparkplug', '--optimize-for-size']);
+    expect(lastResortGcAvailable('11.3.244.8-node.33')).toBe(false);
+    expect(lastResortGcAvailable('12.4.254.21-node.33')).toBe(true);
+  });
+
+  it('gives memory back with a GC this node knows how to make (V8 names an unknown flag on stderr)', () => {
+    const run = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(TUNING)}).collectStartUpGarbage(); process.stdout.write(String(typeof globalThis.gc));`], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('undefined'); // no context but the one made for it has gc()
   });
 
   it('turns lean on and off with flags this node knows (V8 names an unknown one on stderr)', () => {

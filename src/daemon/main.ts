@@ -1,13 +1,13 @@
 // The `pg-logplexcollector` command: configuration → createCollector → our log on stderr,
 // signals, and the periodic stats line. Everything that can be wrong with the configuration is
 // found before anything listens, and is reported as one line with a non-zero exit.
-import { filter, interval, take } from '../rx';
+import { Subscription, filter, interval, take } from '../rx';
 import { createCollector, type Collector, type CollectorEvent } from '../collector';
 import { DEFAULT_COLLECTOR_OPTIONS, type CollectorOptions } from '../options';
 import { ConfigError, DEFAULT_STATS_INTERVAL_MS, EXIT, USAGE, parseConfig, type DaemonConfig } from './config';
 import type { DaemonEvent } from './events';
 import { createLogger } from './log';
-import { EXIT_GRACE_MS } from './options';
+import { EXIT_GRACE_MS, START_UP_QUIET_MS } from './options';
 import { packageVersion } from '../packageVersion';
 import { SpoolOpenError } from '../spool/errors';
 import { ServeDbError } from '../servedb/errors';
@@ -79,6 +79,9 @@ export interface MainExtras {
   // Called at the first backend's connection once the daemon has started: the entry point tunes
   // V8 for load from here on (v8Tuning.ts): JIT tiers on, young generation free to grow to its cap.
   readonly started?: () => void;
+  // Called once the daemon has started and the collector has said nothing for START_UP_QUIET_MS,
+  // if no backend has connected by then: the entry point gives back start-up's garbage.
+  readonly startUpQuiet?: () => void;
 }
 
 export async function main(argv: readonly string[], extras: MainExtras = {}): Promise<void> {
@@ -114,6 +117,7 @@ export async function main(argv: readonly string[], extras: MainExtras = {}): Pr
   }
   const { collector, finished } = await startDaemon(config, config.serveDbDir);
   if (extras.started !== undefined) onFirstConnection(collector, extras.started);
+  if (extras.startUpQuiet !== undefined) whenStartUpQuiet(collector, START_UP_QUIET_MS, extras.startUpQuiet);
   const { abandoned } = await finished;
   if (abandoned) dieBySigterm();
   // Exit now rather than when nothing is left to do: a stderr nobody reads would hold our last
@@ -133,6 +137,28 @@ function onFirstConnection(collector: Collector, settled: () => void): void {
       take(1),
     )
     .subscribe(() => settled());
+}
+
+/**
+ * Calls `quiet` once the collector has said nothing for `quietMs`, unless a backend connects (or
+ * the collector stops) first: a connection brings load, and the GC that `quiet` makes would then
+ * be in its way. The timer holds no process open.
+ */
+export function whenStartUpQuiet(collector: Pick<Collector, 'event$'>, quietMs: number, quiet: () => void): void {
+  // Made first, so that an event delivered while subscribing (a replay) finds it to close.
+  const watching = new Subscription();
+  const timer = setTimeout(() => {
+    watching.unsubscribe();
+    quiet();
+  }, quietMs).unref();
+  watching.add(
+    collector.event$.subscribe((e) => {
+      if (e.kind === 'connect' || e.kind === 'stopping') {
+        clearTimeout(timer);
+        watching.unsubscribe();
+      } else timer.refresh();
+    }),
+  );
 }
 
 export interface RunningDaemon {

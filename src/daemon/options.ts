@@ -35,3 +35,10 @@ export const DEFAULT_LOG_OPTIONS: LogOptions = {
  * is abandoned.
  */
 export const EXIT_GRACE_MS = 1000;
+
+/**
+ * How long the collector must have said nothing, after start-up, before start-up counts as over
+ * and its garbage is given back (v8Tuning.ts): a serve set is applied in slices with the event
+ * loop given back between them, each serve saying `listening`, so start-up ends with a pause.
+ */
+export const START_UP_QUIET_MS = 1000;

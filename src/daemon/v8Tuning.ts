@@ -1,5 +1,5 @@
 // V8 tuned for the daemon's load, from inside the process (the library leaves its host's V8 alone).
-// Both settings were found with `npm run bench` (RSS measured from outside, /proc smaps to see
+// Each setting was found with `npm run bench` (RSS measured from outside, /proc smaps to see
 // what it was made of); each has a way out for an operator who sets node's flags himself.
 //
 // 1. WebAssembly stays on V8's baseline compiler. undici parses HTTP responses with llhttp, built
@@ -34,6 +34,18 @@
 // again and brings TurboFan in within a minute or two of idling. From the first connection on,
 // V8 runs as it would have, before the first record is read. What stays slower: a start-up or
 // reload that applies a huge serve set before any backend has connected.
+// Where node can replace its own process (process.execve: Node 22.15, 23.11 and later), the
+// command starts again at once with these flags on node's command line: set from inside they come
+// too late for node's own bootstrap, which on Node 24 already has Maglev compile its path
+// functions before our first line runs (~1.8 MB of the idle daemon's RSS). Same pid, same stdio,
+// the operator's node arguments and environment kept.
+//
+// 4. Start-up's garbage given back once start-up is quiet. Applying a serve set allocates; V8's
+// memory reducer would give the pages back (and shrink the young generation) only 8 s after the
+// last mark-compact, and later again while it still sees allocation. One memory-reducing full GC
+// once start-up has gone quiet, before any backend connects, does it then: ~2 MB of the idle
+// daemon's RSS on Node 24, in ~20-40 ms nobody waits for. V8 11 (Node 20) has no such GC for
+// scripts to ask for.
 import type { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 
@@ -49,19 +61,108 @@ export function keepWasmOnBaseline(): void {
   setFlagsFromString('--no-wasm-tier-up');
 }
 
+/** What the command calls as the daemon moves from start-up to load (bin/). */
+export interface DaemonTuning {
+  // At the first backend's connection: the lean start-up ends (JIT tiers back on, the young
+  // generation free to grow to its cap). Calling it again does nothing.
+  readonly connected: () => void;
+  // Once start-up has gone quiet, no backend connected yet: what start-up left is given back.
+  readonly startUpQuiet: () => void;
+}
+
 /**
- * Every tuning, each unless the operator chose otherwise; first thing in bin/. Returns the
- * function to call at the first backend's connection: it ends the lean start-up (JIT tiers back
- * on, the young generation free to grow to its cap); calling it again does nothing.
+ * Every tuning, each unless the operator chose otherwise; first thing in bin/. May not return:
+ * where node can, the process is replaced by node started with the lean flags (relaunchWith),
+ * which runs bin/ again from its first line.
  */
-export function tuneV8ForDaemon(execArgv: readonly string[] = process.execArgv, nodeOptions: string | undefined = process.env.NODE_OPTIONS): () => void {
-  if (!wasmTieringByOperator(execArgv, nodeOptions)) keepWasmOnBaseline();
-  const young = sizedByOperator(execArgv, nodeOptions) ? undefined : capYoungGeneration(DEFAULT_SEMI_SPACE_CAP_BYTES, true);
-  const resumeJit = jitTiersByOperator(execArgv, nodeOptions) ? undefined : leanStartUp();
-  return () => {
-    young?.release();
-    resumeJit?.();
+export function tuneV8ForDaemon(execArgv: readonly string[] = process.execArgv, env: NodeJS.ProcessEnv = process.env): DaemonTuning {
+  const marked = takeRelaunchMark(env);
+  // The relaunch put ours first; a mark without them (set by hand) counts for nothing.
+  const flags = leanFlags();
+  const ours = marked === flags.length && flags.every((flag, i) => execArgv[i] === flag) ? marked : 0;
+  const operatorArgs = execArgv.slice(ours);
+  const nodeOptions = env.NODE_OPTIONS;
+  const lean = !jitTiersByOperator(operatorArgs, nodeOptions);
+  if (lean && ours === 0) relaunchWith(flags);
+  if (!wasmTieringByOperator(operatorArgs, nodeOptions)) keepWasmOnBaseline();
+  const young = sizedByOperator(operatorArgs, nodeOptions) ? undefined : capYoungGeneration(DEFAULT_SEMI_SPACE_CAP_BYTES, true);
+  const resumeJit = lean ? leanStartUp(defaultJitTiers(), ours > 0) : undefined;
+  let quietDone = false;
+  return {
+    connected: () => {
+      young?.release();
+      resumeJit?.();
+    },
+    startUpQuiet: () => {
+      if (quietDone || !lastResortGcAvailable()) return;
+      quietDone = true;
+      collectStartUpGarbage();
+    },
   };
+}
+
+/**
+ * Holds, for the relaunched process, how many node arguments the relaunch put before the
+ * operator's. Outside the PG_LOGPLEXCOLLECTOR_ names (flags.ts): it is no setting of the operator's.
+ */
+export const RELAUNCH_ENV = '_PG_LOGPLEXCOLLECTOR_RELAUNCH_ARGS';
+
+/** The count of node arguments a relaunch put first (0 when this process was not relaunched); the mark is removed. */
+export function takeRelaunchMark(env: NodeJS.ProcessEnv): number {
+  const mark = env[RELAUNCH_ENV];
+  if (mark === undefined) return 0;
+  delete env[RELAUNCH_ENV]; // nothing the daemon starts should think it was relaunched
+  const n = Number(mark);
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
+/** The lean start-up's flags, as node's command line takes them. */
+export function leanFlags(tiers: readonly string[] = defaultJitTiers()): string[] {
+  return [...tiers.map((tier) => `--no-${tier}`), '--optimize-for-size'];
+}
+
+type Execve = (file: string, args: readonly string[], env: NodeJS.ProcessEnv) => never;
+
+/**
+ * Replaces this process (same pid, stdio kept, nothing else) with node started with `flags`
+ * before the operator's own node arguments, the same script and arguments, and the environment
+ * marked (RELAUNCH_ENV). Returns only when it did not: node without process.execve (before 22.15),
+ * or execve failed, in which case the process goes on as it was.
+ */
+export function relaunchWith(flags: readonly string[], proc: NodeJS.Process = process): void {
+  const execve = (proc as NodeJS.Process & { readonly execve?: Execve }).execve;
+  if (typeof execve !== 'function' || proc.argv[1] === undefined) return;
+  try {
+    execve.call(proc, proc.execPath, [proc.execPath, ...flags, ...proc.execArgv, ...proc.argv.slice(1)], { ...proc.env, [RELAUNCH_ENV]: String(flags.length) });
+  } catch {
+    // e.g. node's binary replaced by an upgrade since it started: the in-process lean start-up still holds
+  }
+}
+
+/**
+ * True when `gc()` takes the options collectStartUpGarbage() gives it: V8 12 (Node 22) and later.
+ * V8 11 (Node 20) makes a scavenge of them, and a plain full GC there gave nothing back (measured).
+ */
+export function lastResortGcAvailable(v8Version: string = process.versions.v8): boolean {
+  return Number(v8Version.split('.')[0]) >= 12;
+}
+
+/**
+ * One full garbage collection that also gives memory back to the system and shrinks the young
+ * generation (V8's "last resort" collection, the one its memory reducer makes). V8 offers it to
+ * scripts only through --expose-gc, which installs `gc` in contexts made after it is set: one
+ * context is made for it and the flag set back, so that no other context gets it.
+ */
+export function collectStartUpGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  let gc: unknown;
+  try {
+    // Loaded here: node:vm is no part of an idle daemon on runtimes that never ask for this GC.
+    gc = (require('node:vm') as typeof import('node:vm')).runInNewContext('gc');
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
+  if (typeof gc === 'function') (gc as (options: { type: string; execution: string; flavor: string }) => void)({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }
 
 /** True when the operator set node's JIT tiers or its size optimization himself. */
@@ -81,12 +182,11 @@ export function defaultJitTiers(v8Version: string = process.versions.v8, arch: s
 
 /**
  * Turns V8's JIT tiers off and its size optimization on until the returned function is called,
- * then back to this runtime's defaults. Functions that got hot meanwhile are compiled at their
- * next calls.
+ * then back to this runtime's defaults (`alreadyLean`: node's command line turned them off).
+ * Functions that got hot meanwhile are compiled at their next calls.
  */
-export function leanStartUp(tiers: readonly string[] = defaultJitTiers()): () => void {
-  for (const tier of tiers) setFlagsFromString(`--no-${tier}`);
-  setFlagsFromString('--optimize-for-size');
+export function leanStartUp(tiers: readonly string[] = defaultJitTiers(), alreadyLean = false): () => void {
+  if (!alreadyLean) for (const flag of leanFlags(tiers)) setFlagsFromString(flag);
   let lean = true;
   return () => {
     if (!lean) return;

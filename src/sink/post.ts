@@ -59,6 +59,16 @@ export function newFrameId(): string {
   return randomUUID().replace(/-/g, '').toUpperCase();
 }
 
+/**
+ * Loads what the first post needs, so that the first batch does not wait for it: undici's Pool
+ * (its modules read and compiled) and node:crypto for frame ids. The collector calls it at the
+ * first backend's connection, while the first batch fills; an idle daemon holds neither.
+ */
+export function warmPostPath(): void {
+  undiciPool();
+  newFrameId();
+}
+
 export function basicAuth(serve: Serve): string {
   // The one place the token is revealed, straight into a header value.
   return `Basic ${Buffer.from(`${serve.target.user}:${serve.target.token.reveal()}`, 'utf8').toString('base64')}`;
