@@ -136,7 +136,7 @@ const TABLE = {
   maxConnections: value('max-connections', 'N', 'open connections per serve; newer ones are closed (unidentified ones first)', String(DEFAULT_SOURCE_OPTIONS.maxConnectionsPerServe), count(1, 1_000_000), {
     more: '(`connections_refused reason=max_connections`)',
   }),
-  maxUnidentified: value('max-unidentified', 'N', 'connections per serve that have not sent V and I; a newer one closes the oldest', String(DEFAULT_SOURCE_OPTIONS.maxUnidentifiedPerServe), count(1, 1_000_000), {
+  maxUnidentified: value('max-unidentified', 'N', 'connections per serve that have not sent V and I; a newer one closes the oldest that has sent nothing', String(DEFAULT_SOURCE_OPTIONS.maxUnidentifiedPerServe), count(1, 1_000_000), {
     more: '(`connections_refused reason=unidentified_limit`); never closes a backend that identified',
   }),
   fdReserve: value('fd-reserve', 'N', 'descriptors listeners and connections leave free, for posts and the serve database', String(DEFAULT_SOURCE_OPTIONS.reservedFileDescriptors), count(0, 1_000_000), {
