@@ -93,7 +93,13 @@ describe('sliceGate', () => {
       await turn();
       perTurn.push(0);
     }
-    expect(perTurn.filter((n) => n > 0)).toEqual([4, 4]);
+    // A wall-clock gate runs one call a slice here (each is 10 ms > 5 ms): eight slices. On CPU time
+    // the calls cap them at four a slice; the process's other threads (GC, compilers) may still
+    // spend some of the slice's 5 ms while the loop waits, so a slice may end a call or two early.
+    const slices = perTurn.filter((n) => n > 0);
+    expect(Math.max(...slices)).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...slices)).toBeLessThanOrEqual(4);
+    expect(slices.length).toBeLessThan(8);
   });
 
   it("reads the CPU time of the process: never less than the event loop's own", () => {
