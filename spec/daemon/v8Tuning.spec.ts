@@ -117,7 +117,7 @@ describe('V8 tuning for the daemon', () => {
   it('holds the young generation back until released, then lets it grow', () => {
     // The same churn in two processes, one holding: V8 up to 12 keeps the held one at its
     // start-up size (1 MB semi-spaces), V8 13 and later grow new space by pages and let some
-    // growth through, but far less than without the hold (seen on Node 24: 6 MB against 11).
+    // growth through, but far less than without the hold (seen on Node 24: 6-10 MB against 11-17).
     const script = `
       const v8 = require('node:v8');
       const cap = require(${JSON.stringify(TUNING)}).capYoungGeneration(4 * 1024 * 1024, process.argv[1] === 'held');
@@ -141,10 +141,13 @@ describe('V8 tuning for the daemon', () => {
       })();
     `;
     const run = (mode: 'held' | 'free'): { first: number; then: number } => JSON.parse(execFileSync(process.execPath, ['-e', script, mode], { encoding: 'utf8' })) as { first: number; then: number };
-    const held = run('held');
-    const free = run('free');
-    expect(held.first).toBeLessThan(free.first);
-    expect(held.then).toBeGreaterThan(held.first);
+    // Three of each, interleaved, compared by their medians: on V8 13+ a loaded machine sometimes
+    // lets one held run grow as far as a free one (14.2 against 13.9 MB in CI; 7-11 against 16-17
+    // on an idle machine).
+    const runs = [0, 1, 2].map(() => ({ held: run('held'), free: run('free') }));
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[1] as number;
+    expect(median(runs.map((r) => r.held.first))).toBeLessThan(median(runs.map((r) => r.free.first)));
+    expect(median(runs.map((r) => r.held.then - r.held.first))).toBeGreaterThan(0);
   });
 
   it('knows which JIT tiers each runtime has on by default', () => {
