@@ -17,12 +17,20 @@ export interface UntrustedPath {
   readonly fix: string; // one imperative: "chown root /srv", "chmod o-w /srv"
 }
 
-const ownUid = (): number | undefined => process.getuid?.();
+/** This process's uid, or undefined where the platform has none. */
+export const ownUid = (): number | undefined => process.getuid?.();
+
+/** Ours, or any when this platform has no uids. */
+export const ownedByUs = (s: Stats): boolean => ownUid() === undefined || s.uid === ownUid();
 
 /** Ours, root's, or any when this platform has no uids. */
-export const ownedByUsOrRoot = (s: Stats): boolean => ownUid() === undefined || s.uid === ownUid() || s.uid === 0;
+export const ownedByUsOrRoot = (s: Stats): boolean => ownedByUs(s) || s.uid === 0;
 
-const octal = (mode: number): string => `0${(mode & 0o7777).toString(8)}`;
+/** Group or others may write it. */
+export const writableByOthers = (s: Stats): boolean => (s.mode & 0o022) !== 0;
+
+/** A mode as chmod takes it: `0755`, `01777`. */
+export const octal = (mode: number): string => `0${(mode & 0o7777).toString(8)}`;
 
 /** Every prefix of an absolute path, shortest first, without the root: /a, /a/b, /a/b/c. */
 function prefixes(absolute: string): string[] {
@@ -51,7 +59,7 @@ export async function untrustedWayTo(dir: string): Promise<UntrustedPath | undef
       return { path: at, what: `belongs to uid ${s.uid}, who could move ${real} away and put another in its place`, fix: `chown root ${at}, or move the directory to a path only root and this daemon's user (uid ${ownUid() ?? '?'}) control` };
     }
     const sticky = (s.mode & 0o1000) !== 0;
-    if ((s.mode & 0o022) !== 0 && !sticky) {
+    if (writableByOthers(s) && !sticky) {
       return { path: at, what: `is writable by group or others (mode ${octal(s.mode)}), who could move ${real} away and put another in its place`, fix: `chmod go-w ${at}` };
     }
   }

@@ -7,7 +7,7 @@ import { access, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { BehaviorSubject, catchError, concat, defer, EMPTY, finalize, from, type Observable, of, ReplaySubject, startWith } from '../rx';
-import { ownedByUsOrRoot, untrustedWayTo } from '../pathTrust';
+import { octal, ownedByUsOrRoot, ownUid, untrustedWayTo, writableByOthers } from '../pathTrust';
 import { coalescePasses } from './coalesce';
 import { describeFsError, errnoCode, ServeDbError } from './errors';
 import type { ServeDbEvent } from './events';
@@ -240,8 +240,8 @@ async function checkDirectory(dir: string, setting: string): Promise<void> {
   // bind: this user and root only (README, Security and trust).
   const unsafe = (at: string, what: string, fix: string): ServeDbError =>
     new ServeDbError('SERVEDB_UNSAFE', `serve database ${at} ${what}, so another user could choose where logs and tokens go: ${fix}`);
-  if (!ownedByUsOrRoot(stats)) throw unsafe(dir, `belongs to uid ${stats.uid}`, `chown it to this daemon's user (uid ${process.getuid?.() ?? '?'}) or root`);
-  if ((stats.mode & 0o022) !== 0) throw unsafe(dir, `is writable by group or others (mode 0${(stats.mode & 0o7777).toString(8)})`, `chmod go-w ${dir}`);
+  if (!ownedByUsOrRoot(stats)) throw unsafe(dir, `belongs to uid ${stats.uid}`, `chown it to this daemon's user (uid ${ownUid() ?? '?'}) or root`);
+  if (writableByOthers(stats)) throw unsafe(dir, `is writable by group or others (mode ${octal(stats.mode)})`, `chmod go-w ${dir}`);
   let way;
   try {
     way = await untrustedWayTo(dir);

@@ -20,7 +20,7 @@ import { lstat, mkdir, open, readdir, stat, type FileHandle } from 'node:fs/prom
 import { dirname, join } from 'node:path';
 import { CollectorError } from '../errors';
 import type { SchedulerLike } from '../rx';
-import { untrustedWayTo } from '../pathTrust';
+import { octal, ownedByUs, ownedByUsOrRoot, ownUid, untrustedWayTo, writableByOthers } from '../pathTrust';
 import { within } from '../within';
 import { errnoOf, SpoolOpenError } from './errors';
 
@@ -76,9 +76,6 @@ export class UntrustedEntry extends CollectorError {
   }
 }
 
-const ownUid = (): number | undefined => process.getuid?.();
-const ownedByUs = (s: Stats): boolean => ownUid() === undefined || s.uid === ownUid();
-const writableByOthers = (s: Stats): boolean => (s.mode & 0o022) !== 0;
 
 /** Why a serve directory found in ours is not to be used, or undefined when it is ours. */
 export async function checkServeDir(path: string): Promise<Untrusted | undefined> {
@@ -162,8 +159,6 @@ function unusable(path: string, err: unknown): SpoolOpenError {
   return new SpoolOpenError('SPOOL_DIR_UNUSABLE', `spool: cannot use ${path} (${errno}: ${hint}): fix it, or choose another spool directory (--spool-dir)`, { cause: err });
 }
 
-const octal = (mode: number): string => `0${(mode & 0o7777).toString(8)}`;
-
 function unsafe(path: string, what: string, fix: string): SpoolOpenError {
   return new SpoolOpenError('SPOOL_DIR_UNSAFE', `spool: ${path} ${what}, so another user could plant or take spooled batches (which hold tokens): ${fix}`);
 }
@@ -206,15 +201,14 @@ async function ensureDir(dir: string, step: Step, depth = 0): Promise<void> {
   });
 }
 
-/** The operator's directory: followed if a link (ours or root's), it must be ours or root's and closed to others' writes. */
+/**
+ * The operator's directory: followed if a link, it must be ours or root's and closed to others'
+ * writes, and so must every directory and link on the way to it, itself included (pathTrust.ts).
+ */
 async function checkSpoolDir(dir: string, step: Step): Promise<void> {
-  const link = await step('looking at', lstat(dir));
-  if (link.isSymbolicLink() && !ownedByUs(link) && link.uid !== 0) {
-    throw unsafe(dir, `is a symlink made by uid ${link.uid}`, 'point the spool at the real directory, or replace the link with one of your own');
-  }
   const s = await step('looking at', stat(dir));
   if (!s.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-  if (!ownedByUs(s) && s.uid !== 0) throw unsafe(dir, `belongs to uid ${s.uid}`, `chown it to this daemon's user (uid ${ownUid() ?? '?'}) or root`);
+  if (!ownedByUsOrRoot(s)) throw unsafe(dir, `belongs to uid ${s.uid}`, `chown it to this daemon's user (uid ${ownUid() ?? '?'}) or root`);
   const sticky = (s.mode & 0o1000) !== 0; // S_ISVTX: only an entry's owner may rename or remove it
   if (writableByOthers(s) && !sticky) throw unsafe(dir, `is writable by group or others (mode ${octal(s.mode)})`, `chmod go-w ${dir}`);
   const way = await step('looking at the way to', untrustedWayTo(dir));
