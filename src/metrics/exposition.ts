@@ -9,6 +9,7 @@
 // at 10,000 serves (and as much again flattening them), and collecting that garbage, not the
 // rendering, was what held the loop longest while scraped.
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { digitsOf, writeDigits } from '../format/bytes';
 
 export type FamilyType = 'counter' | 'gauge';
 
@@ -39,7 +40,6 @@ const OPEN = 0x7b; // {
 const CLOSE = 0x7d; // }
 const COMMA = 0x2c;
 const MINUS = 0x2d;
-const ZERO = 0x30;
 
 /** A label value as the format wants it: backslash, double quote and newline escaped. */
 export function escapeLabelValue(value: string): string {
@@ -145,14 +145,9 @@ export class SeriesWriter {
         chunk[this.#at++] = MINUS;
         n = -n;
       }
-      let digits = 1;
-      for (let power = 10; power <= n; power *= 10) digits += 1;
-      let at = this.#at + digits;
-      this.#at = at;
-      do {
-        chunk[--at] = ZERO + (n % 10);
-        n = Math.floor(n / 10);
-      } while (n > 0);
+      const digits = digitsOf(n);
+      writeDigits(chunk, this.#at, n, digits);
+      this.#at += digits;
     } else {
       this.#at += chunk.write(formatValue(value), this.#at, 'latin1');
     }
